@@ -268,11 +268,22 @@ debezium_running() {
   [[ $(grep -o '"state":"RUNNING"' <<<"$s" | wc -l) -ge 2 ]] # connector and its task
 }
 
+# Apicurio 3.x is compiled for Java 21 (class file 65); Kafka runs on the default 17.
+registry_java() {
+  if [[ -n "${REGISTRY_JAVA:-}" ]]; then echo "$REGISTRY_JAVA"; return; fi
+  local j
+  for j in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/java-25-openjdk-amd64 /usr/lib/jvm/java-21-openjdk-amd64; do
+    [[ -x "$j/bin/java" ]] && { echo "$j/bin/java"; return; }
+  done
+  die "Apicurio Registry $APICURIO_VERSION needs Java 21+: install one or set REGISTRY_JAVA"
+}
+
 start_registry() {
   local dir="$PEMS_SYNC_CACHE/apicurio-$APICURIO_VERSION"
+  local java; java=$(registry_java)
   if ! pid_alive registry; then
     # In-memory storage (the default): schemas live as long as the process, like a test registry.
-    nohup java -Xms128m -Xmx"$REGISTRY_HEAP" -Djava.awt.headless=true \
+    nohup "$java" -Xms128m -Xmx"$REGISTRY_HEAP" -Djava.awt.headless=true \
       -Dquarkus.http.port="$REGISTRY_PORT" -Dquarkus.http.host=127.0.0.1 \
       -Dquarkus.log.file.enable=false -Dapicurio.rest.deletion.artifact.enabled=true \
       -Dapicurio.rest.deletion.artifact-version.enabled=true -Dapicurio.rest.deletion.group.enabled=true \

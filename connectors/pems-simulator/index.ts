@@ -1,0 +1,4 @@
+export { startPemsSimulator, selfSignedCert, BASE_PATH } from './server';
+export type { PemsSimulator, PemsSimulatorOptions, SimulatorControl, SimulatorCredential, SimulatorStats } from './server';
+export type { FaultConfig, LatencyFault } from './faults';
+export { PemsStore } from './store';

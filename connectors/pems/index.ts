@@ -1,0 +1,5 @@
+export * from './client';
+export * from './errors';
+export * from './rate-limiter';
+export * from './idempotency';
+export * from './credentials';

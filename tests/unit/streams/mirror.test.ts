@@ -1,3 +1,6 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import * as avro from 'avsc';
 import { decideUpsert, isCalendarDate, normalizePemsRecord, roundCents } from '../../../streams/mirror';
 
 const raw = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -141,5 +144,17 @@ describe('decideUpsert', () => {
 
   it('when an older version arrives late, then ignore it as older', () => {
     expect(decideUpsert({ version: 7 }, { version: 6 })).toBe('ignore_older');
+  });
+});
+
+describe('pfa-raw.avsc', () => {
+  const type = avro.Type.forSchema(JSON.parse(readFileSync(join(__dirname, '../../../schemas/avro/pfa-raw.avsc'), 'utf8')) as avro.Schema);
+
+  it('when a normalized record is checked against the raw-topic schema, then it validates and round-trips', () => {
+    const r = normalizePemsRecord(raw({ monthlyRate: '99.999', notes: undefined }));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(type.isValid(r.record)).toBe(true);
+    expect(type.fromBuffer(type.toBuffer(r.record))).toEqual(r.record);
   });
 });

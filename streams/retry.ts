@@ -26,6 +26,9 @@ export const PEMS_ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   PEMS_SYNC_PEMS_CONFLICT: 'conflict',
   PEMS_SYNC_PEMS_RATE_LIMITED: 'rate_limited',
   PEMS_SYNC_PEMS_TRANSIENT: 'transient',
+  // 3xx, an unlisted 4xx, an unreadable body. Listed so the walk stops here: its cause may be
+  // a SyntaxError from parsing PEMS's body, which is PEMS's fault, not a bug of ours.
+  PEMS_SYNC_PEMS_UNEXPECTED: 'unrecoverable',
 };
 
 const BUG_NAMES = new Set(['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError']);

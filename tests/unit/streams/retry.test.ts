@@ -42,6 +42,10 @@ describe('classify', () => {
     expect(classify(pems('PEMS_SYNC_PEMS_TRANSIENT', true, {}, new SyntaxError('bad json')))).toBe('transient');
   });
 
+  it('when PEMS sent an unreadable body (UNEXPECTED wrapping a SyntaxError), then it is unrecoverable, not a bug', () => {
+    expect(classify(pems('PEMS_SYNC_PEMS_UNEXPECTED', false, {}, new SyntaxError('Unexpected token <')))).toBe('unrecoverable');
+  });
+
   it('when an error only says retriable: true (e.g. a KafkaJSError), then it is transient', () => {
     expect(classify(Object.assign(new Error('leader not available'), { retriable: true }))).toBe('transient');
   });

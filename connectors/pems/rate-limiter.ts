@@ -110,13 +110,16 @@ abstract class BaseRateLimiter implements RateLimiter {
 
   async acquire(): Promise<number> {
     const started = Date.now();
+    let slept = false;
     for (;;) {
       const wait = await this.tryTake();
       if (wait <= 0) break;
+      slept = true;
       // A little jitter so waiters do not all retry in the same millisecond.
       await sleep(wait + Math.random() * 5);
     }
-    const waited = Date.now() - started;
+    // Only time spent asleep counts as waiting; the Redis round trip is not a rate-limit wait.
+    const waited = slept ? Math.max(1, Date.now() - started) : 0;
     this.counters.acquired += 1;
     if (waited > 0) {
       this.counters.waited += 1;

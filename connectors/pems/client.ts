@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type InternalAxiosRequestConfig } from 'axios';
+import axios, { AxiosError, AxiosHeaders, type AxiosInstance, type AxiosRequestConfig, type InternalAxiosRequestConfig } from 'axios';
 import axiosRetry from 'axios-retry';
 import { ConfigError } from '../../streams/errors';
 import type { Changes, PfaRecord } from '../../streams/pfa-record';
@@ -116,11 +116,19 @@ function isConnectionLevel(e: AxiosError): boolean {
 /** Removes the bearer credential from an axios error before anyone can log it. */
 function scrub(err: unknown): void {
   if (!(err instanceof AxiosError)) return;
-  const headers = err.config?.headers as Record<string, unknown> | undefined;
-  if (headers && 'Authorization' in headers) headers.Authorization = 'Bearer ***';
+  if (err.config) {
+    // A copy: the live config may still be in use. Agents go too: a keep-alive agent's sockets
+    // remember their connect options, headers included.
+    const headers = AxiosHeaders.from(err.config.headers as AxiosHeaders);
+    if (headers.has('Authorization')) headers.set('Authorization', 'Bearer ***');
+    err.config = { ...err.config, headers, httpsAgent: undefined, httpAgent: undefined };
+  }
   // The ClientRequest keeps the raw header block (with the key) in _header.
   err.request = undefined;
-  if (err.response) (err.response as { request?: unknown }).request = undefined;
+  if (err.response) {
+    (err.response as { request?: unknown }).request = undefined;
+    if (err.config) err.response.config = err.config;
+  }
 }
 
 export class PemsClient {
@@ -197,7 +205,6 @@ export class PemsClient {
         }
         return config.pemsRetrySafe === true && isConnectionLevel(e);
       },
-      onRetry: (_n, e) => scrub(e),
     });
   }
 

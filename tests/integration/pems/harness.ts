@@ -48,7 +48,13 @@ export function raw(sim: PemsSimulator, method: string, path: string, body: stri
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
-      { method, ca: sim.cert, headers: { 'content-type': 'application/json', ...headers }, agent: false },
+      {
+        method,
+        ca: sim.cert,
+        // Explicit length: Node sends DELETE bodies without framing otherwise.
+        headers: { 'content-type': 'application/json', ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers },
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -139,6 +139,21 @@ describe('faults injected by the simulator, seen through the client', () => {
     expect(stats.body).toMatchObject({ requests: { 'GET /health': { '502': 1 } } });
   });
 
+  it('when records are seeded, edited and bumped over the control surface, then the API shows it', async () => {
+    const base = sim.url.replace(/\/api\/pems$/, '');
+    const seeded = await fetchJson(`${base}/__control/seed`, 'POST', { organization: o.organization, count: 2 });
+    const [pfaId] = seeded.body.pfaIds as string[];
+    const before = sim.control.getRecord(pfaId ?? '');
+    const edited = await fetchJson(`${base}/__control/records/${pfaId}/edit`, 'POST', { changes: { notes: 'site edit' }, user: 'mchen' });
+    expect(edited.body).toMatchObject({ notes: 'site edit', updatedBy: 'mchen', version: (before?.version ?? 0) + 1 });
+    const bumped = await fetchJson(`${base}/__control/records/${pfaId}/child-activity`, 'POST', { count: 3 });
+    expect(bumped.body).toMatchObject({ notes: 'site edit', version: (before?.version ?? 0) + 4 });
+    await expect(client().getRecord(pfaId ?? '')).resolves.toMatchObject({ version: (before?.version ?? 0) + 4 });
+    const reset = await fetchJson(`${base}/__control/reset`, 'POST', {});
+    expect(reset.status).toBe(200);
+    expect(sim.control.getRecord(pfaId ?? '')).toBeUndefined();
+  });
+
   async function fetchJson(url: string, method: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
     const u = new URL(url);
     const res = await raw({ ...sim, url: `${u.protocol}//${u.host}` }, method, u.pathname, body === undefined ? undefined : JSON.stringify(body), {});

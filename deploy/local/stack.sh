@@ -326,6 +326,12 @@ logger.debezium.level = INFO
 EOF
 }
 
+create_topics() {
+  (cd "$repo" && npx --no-install tsx deploy/local/create-topics.ts) >>"$logs/topics.log" 2>&1 \
+    || { tail -n 20 "$logs/topics.log" >&2; die "topic creation failed: see $logs/topics.log"; }
+  say "$(tail -n 1 "$logs/topics.log")"
+}
+
 migrate() {
   (cd "$repo" && npx --no-install tsx schemas/migrate.ts latest) >>"$logs/migrate.log" 2>&1 \
     || { tail -n 30 "$logs/migrate.log" >&2; die "migrations failed: see $logs/migrate.log"; }
@@ -342,6 +348,7 @@ cmd_up() {
   start_postgres
   start_redis
   start_kafka
+  create_topics
   # Connect and the registry are JVMs that take a while: start both, then wait for both.
   start_registry &
   local reg=$!

@@ -3,7 +3,7 @@ import * as core from './001_core';
 import * as outcomes from './002_outcomes';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
-const migrations: ReadonlyArray<readonly [string, Knex.Migration]> = [
+const migrations: Array<readonly [string, Knex.Migration]> = [
   ['001_core', core],
   ['002_outcomes', outcomes],
 ];

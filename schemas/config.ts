@@ -1,0 +1,254 @@
+/**
+ * Every setting of every pems-sync process, declared once: type, default, unit, description,
+ * whether it is a secret, and the environment variable it comes from. Validated at start
+ * (ajv, additionalProperties: false, cross-field rules); a bad value fails fast with a
+ * message naming the key and its variable. Secrets are masked by `redactConfig`.
+ * Modelled on Debezium's JdbcSinkConnectorConfig and platformatic/kafka options.ts.
+ */
+import Ajv from 'ajv';
+import { ConfigError } from '../streams/errors';
+
+type SettingType = 'string' | 'integer' | 'number' | 'boolean' | 'string[]' | 'integer[]';
+
+interface Setting {
+  env: string;
+  /** Read when `env` is unset (the local stack's generic names). */
+  fallbackEnv?: string;
+  type: SettingType;
+  default?: unknown;
+  description: string;
+  secret?: boolean;
+  minimum?: number;
+  maximum?: number;
+  enum?: readonly string[];
+  pattern?: string;
+}
+
+/** The declared settings: `section.key` → setting. */
+export const SETTINGS = {
+  'kafka.brokers': { env: 'PEMS_SYNC_KAFKA_BROKERS', fallbackEnv: 'KAFKA_BROKERS', type: 'string[]', default: ['127.0.0.1:9092'], description: 'Kafka bootstrap servers, comma-separated host:port' },
+  'kafka.clientId': { env: 'PEMS_SYNC_KAFKA_CLIENT_ID', type: 'string', default: 'pems-sync', description: 'Kafka client id (appears in broker logs and quotas)' },
+  'kafka.groupId': { env: 'PEMS_SYNC_GROUP_ID', type: 'string', default: 'pems-sync-sink', description: 'consumer group of the sink; instances with the same id share the partitions' },
+  'kafka.sessionTimeoutMs': { env: 'PEMS_SYNC_SESSION_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 6000, description: 'consumer session timeout, ms' },
+  'kafka.ssl': { env: 'PEMS_SYNC_KAFKA_SSL', type: 'boolean', default: false, description: 'connect to Kafka over TLS' },
+  'kafka.saslMechanism': { env: 'PEMS_SYNC_KAFKA_SASL_MECHANISM', type: 'string', default: '', enum: ['', 'plain', 'scram-sha-256', 'scram-sha-512'], description: 'SASL mechanism; empty for none' },
+  'kafka.saslUsername': { env: 'PEMS_SYNC_KAFKA_SASL_USERNAME', type: 'string', default: '', description: 'SASL user name' },
+  'kafka.saslPassword': { env: 'PEMS_SYNC_KAFKA_SASL_PASSWORD', type: 'string', default: '', secret: true, description: 'SASL password' },
+
+  'topics.cdc': { env: 'PEMS_SYNC_CDC_TOPIC', type: 'string', default: 'vanguard.public.pfa_modification', description: "Debezium's topic for pfa_modification (topic.prefix.schema.table)" },
+  'topics.results': { env: 'PEMS_SYNC_RESULT_TOPIC', type: 'string', default: 'pems-sync.results', description: 'Avro SyncResult per modification outcome' },
+  'topics.deadLetters': { env: 'PEMS_SYNC_DLQ_TOPIC', type: 'string', default: 'pems-sync.dead-letters', description: 'dead-letter topic of the sink' },
+  'topics.pemsRaw': { env: 'PEMS_SYNC_RAW_TOPIC', type: 'string', default: 'pems.pfa.raw', description: 'PEMS records as polled (read side, bronze)' },
+  'topics.mirrorDeadLetters': { env: 'PEMS_SYNC_MIRROR_DLQ_TOPIC', type: 'string', default: 'pems.pfa.raw.dead-letters', description: 'dead-letter topic of the mirror stream' },
+
+  'schemaRegistry.url': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_URL', fallbackEnv: 'SCHEMA_REGISTRY_URL', type: 'string', default: 'http://127.0.0.1:8081/apis/ccompat/v7', description: 'Confluent-compatible schema registry base URL' },
+  'schemaRegistry.username': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_USERNAME', type: 'string', default: '', description: 'basic-auth user for the registry' },
+  'schemaRegistry.password': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_PASSWORD', type: 'string', default: '', secret: true, description: 'basic-auth password for the registry' },
+
+  'database.url': { env: 'PEMS_SYNC_DATABASE_URL', fallbackEnv: 'DATABASE_URL', type: 'string', secret: true, pattern: '^postgres(ql)?://', description: 'PostgreSQL URL of the PFA Vanguard database' },
+  'database.poolMax': { env: 'PEMS_SYNC_DB_POOL_MAX', type: 'integer', default: 10, minimum: 1, maximum: 200, description: 'connections per process' },
+
+  'redis.url': { env: 'PEMS_SYNC_REDIS_URL', fallbackEnv: 'REDIS_URL', type: 'string', default: '', secret: true, description: 'Redis URL for the shared PEMS rate limit; empty: an in-process limit (single instance only)' },
+
+  'pems.timeoutMs': { env: 'PEMS_SYNC_PEMS_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'timeout of one PEMS request, ms' },
+  'pems.allowInsecureHttp': { env: 'PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP', type: 'boolean', default: false, description: 'allow http:// PEMS base URLs (the local simulator only; production is HTTPS)' },
+  'pems.caFile': { env: 'PEMS_SYNC_PEMS_CA_FILE', type: 'string', default: '', description: 'PEM file of an extra CA to trust for PEMS (e.g. the simulator certificate)' },
+  'pems.rateLimitPerSecond': { env: 'PEMS_SYNC_PEMS_RATE_LIMIT', type: 'integer', default: 10, minimum: 0, description: 'PEMS requests per second per credential, shared by all instances; 0 disables (benchmarks only)' },
+  'pems.batchSize': { env: 'PEMS_SYNC_PEMS_BATCH_SIZE', type: 'integer', default: 100, minimum: 1, maximum: 100, description: 'items per POST /pfa/batch (PEMS refuses more than 100)' },
+  'pems.credentialKeys': { env: 'PEMS_SYNC_CREDENTIAL_KEYS', type: 'string', default: '', secret: true, description: 'AES-256-GCM keys for organization credentials, "id:base64,id:base64"; the first encrypts, all decrypt' },
+
+  'retry.delaysMs': { env: 'PEMS_SYNC_RETRY_DELAYS_MS', type: 'integer[]', default: [5000, 10000, 20000], description: 'backoff before each retry of a transient PEMS failure, ms; the count is the number of retries' },
+  'retry.jitter': { env: 'PEMS_SYNC_RETRY_JITTER', type: 'number', default: 0.2, minimum: 0, maximum: 1, description: 'random spread of each delay, fraction of it' },
+  'retry.outageThreshold': { env: 'PEMS_SYNC_OUTAGE_THRESHOLD', type: 'integer', default: 5, minimum: 1, description: 'consecutive transient failures that mean PEMS is unreachable: pause and probe health' },
+  'retry.probeIntervalMs': { env: 'PEMS_SYNC_PROBE_INTERVAL_MS', type: 'integer', default: 5000, minimum: 10, description: 'health probe interval while PEMS is unreachable, ms' },
+
+  'sink.maxBatchRecords': { env: 'PEMS_SYNC_MAX_BATCH_RECORDS', type: 'integer', default: 1000, minimum: 1, description: 'most CDC records handled in one round' },
+  'sink.maxDeltaBytes': { env: 'PEMS_SYNC_MAX_DELTA_BYTES', type: 'integer', default: 1048576, minimum: 1024, description: 'largest delta accepted; larger ones are dead letters' },
+  'sink.shutdownTimeoutMs': { env: 'PEMS_SYNC_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'how long SIGTERM waits for in-flight work before abandoning it (uncommitted, so redelivered), ms' },
+  'sink.connectorName': { env: 'PEMS_SYNC_CONNECTOR_NAME', type: 'string', default: 'pems-sync-sink', description: 'name in dead-letter headers and audit actors' },
+
+  'source.pollIntervalMs': { env: 'PEMS_SYNC_POLL_INTERVAL_MS', type: 'integer', default: 60000, minimum: 100, description: 'how often the read side polls PEMS for changes, ms' },
+  'source.pageSize': { env: 'PEMS_SYNC_POLL_PAGE_SIZE', type: 'integer', default: 500, minimum: 1, maximum: 500, description: 'records per PEMS page' },
+  'source.groupId': { env: 'PEMS_SYNC_MIRROR_GROUP_ID', type: 'string', default: 'pems-sync-mirror', description: 'consumer group of the mirror stream' },
+
+  'http.host': { env: 'PEMS_SYNC_HTTP_HOST', type: 'string', default: '127.0.0.1', description: 'bind address of /healthz, /readyz, /metrics' },
+  'http.port': { env: 'PEMS_SYNC_HTTP_PORT', type: 'integer', default: 9464, minimum: 0, maximum: 65535, description: 'port of /healthz, /readyz, /metrics; 0 picks a free one' },
+
+  'controlApi.host': { env: 'PEMS_SYNC_API_HOST', type: 'string', default: '127.0.0.1', description: 'bind address of the control API' },
+  'controlApi.port': { env: 'PEMS_SYNC_API_PORT', type: 'integer', default: 8088, minimum: 0, maximum: 65535, description: 'port of the control API' },
+  'controlApi.jwtSecret': { env: 'PEMS_SYNC_JWT_SECRET', type: 'string', default: '', secret: true, description: 'HS256 secret for bearer tokens (or set jwksUrl)' },
+  'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret)' },
+  'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks for operators (new dead letters, PEMS unreachable)' },
+
+  'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },
+  'otel.enabled': { env: 'PEMS_SYNC_OTEL_ENABLED', type: 'boolean', default: false, description: 'start the OpenTelemetry SDK (exporters from the standard OTEL_* variables)' },
+  'otel.serviceName': { env: 'OTEL_SERVICE_NAME', type: 'string', default: 'pems-sync', description: 'service.name of spans' },
+} as const satisfies Record<string, Setting>;
+
+type SettingKey = keyof typeof SETTINGS;
+type ValueOf<T extends SettingType> = T extends 'string'
+  ? string
+  : T extends 'integer' | 'number'
+    ? number
+    : T extends 'boolean'
+      ? boolean
+      : T extends 'string[]'
+        ? string[]
+        : number[];
+
+type Section<K extends string> = K extends `${infer S}.${string}` ? S : never;
+type KeysOf<S extends string> = Extract<SettingKey, `${S}.${string}`>;
+type Leaf<K extends string, S extends string> = K extends `${S}.${infer L}` ? L : never;
+
+/** The validated configuration, nested by section. */
+export type Config = {
+  [S in Section<SettingKey>]: {
+    [K in KeysOf<S> as Leaf<K, S>]: ValueOf<(typeof SETTINGS)[K]['type']>;
+  };
+};
+
+function jsonSchemaFor(s: Setting): Record<string, unknown> {
+  const base: Record<string, unknown> = { description: s.description };
+  switch (s.type) {
+    case 'string':
+      Object.assign(base, { type: 'string' }, s.enum ? { enum: s.enum } : {}, s.pattern ? { pattern: s.pattern } : {});
+      break;
+    case 'integer':
+    case 'number':
+      Object.assign(base, { type: s.type }, s.minimum !== undefined ? { minimum: s.minimum } : {}, s.maximum !== undefined ? { maximum: s.maximum } : {});
+      break;
+    case 'boolean':
+      base.type = 'boolean';
+      break;
+    case 'string[]':
+      Object.assign(base, { type: 'array', items: { type: 'string', minLength: 1 } });
+      break;
+    case 'integer[]':
+      Object.assign(base, { type: 'array', items: { type: 'integer', minimum: 0 } });
+      break;
+  }
+  return base;
+}
+
+/** The JSON schema of Config (for docs and validation). */
+export function configJsonSchema(): Record<string, unknown> {
+  const sections: Record<string, { type: 'object'; properties: Record<string, unknown>; required: string[]; additionalProperties: false }> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as Array<[string, Setting]>) {
+    const [section, leaf] = key.split('.') as [string, string];
+    sections[section] ??= { type: 'object', properties: {}, required: [], additionalProperties: false };
+    sections[section].properties[leaf] = jsonSchemaFor(s);
+    sections[section].required.push(leaf);
+  }
+  return { type: 'object', properties: sections, required: Object.keys(sections), additionalProperties: false };
+}
+
+function parseEnv(key: string, s: Setting, raw: string): unknown {
+  const fail = (why: string): never => {
+    throw new ConfigError(key, `${s.env}=${s.secret ? '***' : JSON.stringify(raw)} ${why}`);
+  };
+  switch (s.type) {
+    case 'string':
+      return raw;
+    case 'integer': {
+      if (!/^-?\d+$/.test(raw.trim())) fail('is not a whole number');
+      return Number(raw);
+    }
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) fail('is not a number');
+      return n;
+    }
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+      return fail('is not a boolean (true/false)');
+    }
+    case 'string[]':
+      return raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    case 'integer[]':
+      return raw.split(',').map((x) => x.trim()).filter((x) => x !== '').map((x) => {
+        if (!/^\d+$/.test(x)) fail(`has ${JSON.stringify(x)}, not a whole number`);
+        return Number(x);
+      });
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(configJsonSchema());
+
+/**
+ * Builds the configuration from the environment (and overrides, used by tests and embedding),
+ * validates it, and throws a ConfigError naming the first bad key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: DeepPartial<Config> = {}): Config {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as Array<[string, Setting]>) {
+    const [section, leaf] = key.split('.') as [string, string];
+    out[section] ??= {};
+    const raw = env[s.env] ?? (s.fallbackEnv ? env[s.fallbackEnv] : undefined);
+    const override = (overrides as Record<string, Record<string, unknown> | undefined>)[section]?.[leaf];
+    let value: unknown;
+    if (override !== undefined) value = override;
+    else if (raw !== undefined) value = parseEnv(key, s, raw);
+    else if (s.default !== undefined) value = s.default;
+    else throw new ConfigError(key, `is required: set ${s.env}${s.fallbackEnv ? ` (or ${s.fallbackEnv})` : ''}`);
+    out[section][leaf] = value;
+  }
+  for (const section of Object.keys(overrides)) {
+    if (!(section in out)) throw new ConfigError(section, 'is not a known config section');
+    for (const leaf of Object.keys((overrides as Record<string, object>)[section] ?? {})) {
+      if (!(`${section}.${leaf}` in SETTINGS)) throw new ConfigError(`${section}.${leaf}`, 'is not a known setting');
+    }
+  }
+  if (!validate(out)) {
+    const e = validate.errors?.[0];
+    const path = (e?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+    const setting = (SETTINGS as Record<string, Setting>)[path];
+    throw new ConfigError(path || 'config', `${e?.message ?? 'is invalid'}${setting ? ` (from ${setting.env})` : ''}`);
+  }
+  const config = out as unknown as Config;
+  crossCheck(config);
+  return config;
+}
+
+/** Rules that span several keys. */
+function crossCheck(c: Config): void {
+  if (c.kafka.saslMechanism !== '' && (c.kafka.saslUsername === '' || c.kafka.saslPassword === '')) {
+    throw new ConfigError('kafka.saslUsername', 'and kafka.saslPassword are required when kafka.saslMechanism is set');
+  }
+  if (c.retry.delaysMs.some((d) => d > 3_600_000)) {
+    throw new ConfigError('retry.delaysMs', 'has a delay over one hour; the retry window would outlive consumer sessions');
+  }
+  if (c.controlApi.jwtSecret !== '' && c.controlApi.jwtSecret.length < 32) {
+    throw new ConfigError('controlApi.jwtSecret', 'must be at least 32 characters (HS256)');
+  }
+}
+
+/** The config with every secret replaced by '***' (and empty ones left empty), for logs. */
+export function redactConfig(c: Config): Config {
+  const copy = JSON.parse(JSON.stringify(c)) as Record<string, Record<string, unknown>>;
+  for (const [key, s] of Object.entries(SETTINGS) as Array<[string, Setting]>) {
+    if (!s.secret) continue;
+    const [section, leaf] = key.split('.') as [string, string];
+    const v = copy[section]?.[leaf];
+    if (Array.isArray(v)) copy[section]![leaf] = v.map(() => '***');
+    else if (typeof v === 'string' && v !== '') copy[section]![leaf] = '***';
+  }
+  return copy as unknown as Config;
+}
+
+/** Markdown table of every setting, for the README (`tsx schemas/config.ts --markdown`). */
+export function settingsMarkdown(): string {
+  const rows = (Object.entries(SETTINGS) as Array<[string, Setting]>).map(
+    ([k, s]) =>
+      `| \`${k}\` | \`${s.env}\` | ${s.type} | ${s.secret ? '(secret)' : s.default === undefined ? '(required)' : `\`${JSON.stringify(s.default)}\``} | ${s.description} |`,
+  );
+  return ['| key | environment | type | default | description |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+if (require.main === module && process.argv.includes('--markdown')) {
+  console.log(settingsMarkdown());
+}

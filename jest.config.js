@@ -7,5 +7,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   testTimeout: 60000,
   // bench/ holds benchmarks (npm run bench), never pass/fail tests.
+  reporters: ['default', '<rootDir>/tests/support/summary-reporter.js'],
   testPathIgnorePatterns: ['/node_modules/', '/tests/bench/'],
 };

@@ -1,12 +1,20 @@
 import type { Knex } from 'knex';
 import * as core from './001_core';
 import * as outcomes from './002_outcomes';
+import * as controlApi from './003_control_api';
+import * as readSide from './004_read_side';
+import * as sinkOutbox from './005_sink_outbox';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
   ['001_core', core],
   ['002_outcomes', outcomes],
+  ['003_control_api', controlApi],
+  ['004_read_side', readSide],
+  ['005_sink_outbox', sinkOutbox],
 ];
+
+export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Knex.Migration]> = {
   getMigrations: async () => migrations,

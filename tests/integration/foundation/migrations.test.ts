@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { createDatabase } from '../../../connectors/postgres/db';
 import { migrateLatest, migrateRollback, migrationStatus } from '../../../schemas/migrate';
+import { MIGRATION_NAMES } from '../../../schemas/migrations';
 import { testEnv, uniqueId } from '../../support/env';
 
 /**
@@ -31,7 +32,7 @@ describe('schema migrations', () => {
 
   it('when applied to an empty schema, then every table exists with a primary key', async () => {
     const applied = await migrateLatest(db);
-    expect(applied).toEqual(['001_core', '002_outcomes']);
+    expect(applied).toEqual([...MIGRATION_NAMES]);
     const tables = await tablesIn();
     for (const t of [
       'organization', 'app_user', 'user_organization', 'pfa_mirror', 'pfa_mirror_history', 'pfa_modification',
@@ -63,7 +64,7 @@ describe('schema migrations', () => {
     const others = [1, 2, 3].map(() => createDatabase({ url: testEnv.databaseUrl, searchPath: schema, poolMax: 2 }));
     try {
       const results = await Promise.all(others.map((k) => migrateLatest(k)));
-      expect(results.flat().sort()).toEqual(['001_core', '002_outcomes']);
+      expect(results.flat().sort()).toEqual([...MIGRATION_NAMES].sort());
     } finally {
       await Promise.all(others.map((k) => k.destroy()));
     }
@@ -93,7 +94,7 @@ describe('schema migrations', () => {
 
   it('when rolled back, then every table is gone', async () => {
     const undone = await migrateRollback(db, true);
-    expect(undone.sort()).toEqual(['001_core', '002_outcomes']);
+    expect(undone.sort()).toEqual([...MIGRATION_NAMES].sort());
     const left = (await tablesIn()).filter((t) => !t.startsWith('knex_migrations'));
     expect(left).toEqual([]);
   });

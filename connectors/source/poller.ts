@@ -1,0 +1,442 @@
+/**
+ * The PEMS source connector: per organization with sync enabled, poll GET /pfa for records
+ * changed since the stored cursor, page by page within the shared PEMS rate limit, and produce
+ * each record to the raw topic (./raw.ts for the format).
+ *
+ * Durability rule (the read side's "offsets follow durability"): a page's cursor is stored only
+ * after the idempotent producer's send of that page is acknowledged by every in-sync replica
+ * (acks -1). A crash between the two re-produces the page on restart: duplicates, never gaps.
+ * The mirror ignores a version it already has (streams/mirror.decideUpsert), so they are
+ * harmless.
+ *
+ * Cursor (pems_source_cursor, one row per organization):
+ *  - updated_since: where the current pass started. PEMS lists with updatedSince inclusive
+ *    (shared/pems-api.md; the simulator says why), so the next pass re-reads the boundary instant
+ *    rather than missing a write stamped in the same millisecond.
+ *  - cursor: PEMS's nextCursor after the last acknowledged page of the pass; null between passes.
+ *  - high_water_updated_at: newest updatedAt produced in this pass. Pages come in (updatedAt,
+ *    pfaId) order, so it becomes the next pass's updated_since.
+ *  - mode: full_load until the organization's first pass completes, then incremental.
+ *    records_loaded counts every record produced for the organization (the full load's progress
+ *    while mode is full_load).
+ *
+ * One instance polls an organization at a time (a Postgres advisory lock per organization, try,
+ * never wait), so several replicas can run the poller without producing every page twice.
+ */
+import type { Knex } from 'knex';
+import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import {
+  createRateLimiter,
+  credentialId,
+  decryptCredential,
+  PemsClient,
+  type CredentialKeyRing,
+  type ListPage,
+  type RateLimiter,
+} from '../pems';
+import { PemsSyncError } from '../../streams/errors';
+import { RAW_CONTENT_TYPE, rawKey, rawValue } from './raw';
+import type { SourceMetrics } from './metrics';
+
+/** The little a read-side component logs through (pino's Logger fits). */
+export interface SourceLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: SourceLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Advisory-lock class of the poller's per-organization lock ('pemt'); the migrator uses 'pems'. */
+const POLL_LOCK_CLASS = 0x70656d74;
+
+export interface PollerOptions {
+  db: Knex;
+  kafka: Kafka;
+  /** The raw topic (config topics.pemsRaw). */
+  topic: string;
+  /** Decrypts organization.pems_credential_encrypted (PEMS_SYNC_CREDENTIAL_KEYS). */
+  keyRing: CredentialKeyRing;
+  /** Records per GET /pfa page, 1..500 (config source.pageSize). Default 500. */
+  pageSize?: number;
+  /** Pause between polls, ms (config source.pollIntervalMs). Default 60000. */
+  pollIntervalMs?: number;
+  pems?: {
+    /** Per request, ms. Default 30000. */
+    timeoutMs?: number;
+    allowInsecureHttp?: boolean;
+    /** Extra CA to trust (the simulator's certificate). */
+    ca?: string | Buffer;
+    /** Requests per second per credential, shared with the sink; 0 disables. Default 10. */
+    rateLimitPerSecond?: number;
+    /** Automatic retries of a failed GET inside one poll (the client's axios-retry). Default 3. */
+    retries?: number;
+  };
+  /**
+   * Redis (URL or client) of the shared rate limit: the same ledger as the sink, since both use
+   * credentialId(tenant, organization, key) and the default key prefix. Empty: in-process.
+   */
+  redis?: string | Redis;
+  /** Key prefix of the shared limiter. Default 'pems-sync:' (the sink's). */
+  rateLimiterKeyPrefix?: string;
+  /** Poll only these organizations (tests; sharding). Default every organization with sync enabled. */
+  organizations?: readonly string[];
+  metrics?: SourceMetrics;
+  logger?: SourceLogger;
+  now?: () => Date;
+  /** Test seams, never set in production. */
+  hooks?: {
+    /** After a page's produce is acknowledged, before its cursor is stored. Throw to simulate a crash there. */
+    afterProduce?: (ctx: { organization: string; page: number; records: number }) => void | Promise<void>;
+  };
+}
+
+export interface OrganizationSource {
+  id: string;
+  baseUrl: string;
+  tenant: string;
+  credentialEncrypted: string;
+}
+
+export interface PollSummary {
+  organization: string;
+  /** Another instance held the organization's lock. */
+  skipped?: boolean;
+  pages: number;
+  records: number;
+  /** The pass reached PEMS's last page (the cursor is back to null). */
+  completed: boolean;
+  error?: { code: string; message: string };
+}
+
+interface CursorRow {
+  organization_id: string;
+  updated_since: Date | null;
+  cursor: string | null;
+  mode: string;
+  records_loaded: number;
+  high_water_updated_at: Date | null;
+}
+
+interface CachedClient {
+  fingerprint: string;
+  client: PemsClient;
+  limiter: RateLimiter;
+}
+
+/** A limiter that never waits (rateLimitPerSecond 0: benchmarks only). */
+const unlimited: RateLimiter = { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
+
+/** Latest of two ISO/Date instants (null-tolerant), as a Date. */
+export function laterOf(a: Date | null, b: string | null): Date | null {
+  const bm = b === null ? NaN : Date.parse(b);
+  if (Number.isNaN(bm)) return a;
+  if (a === null || bm > a.getTime()) return new Date(bm);
+  return a;
+}
+
+/** Newest parseable updatedAt of a page, or null (unparseable ones are the mirror's to refuse). */
+export function newestUpdatedAt(records: readonly unknown[]): string | null {
+  let best: number | null = null;
+  let bestRaw: string | null = null;
+  for (const r of records) {
+    const u = typeof r === 'object' && r !== null ? (r as { updatedAt?: unknown }).updatedAt : undefined;
+    if (typeof u !== 'string') continue;
+    const ms = Date.parse(u);
+    if (Number.isNaN(ms)) continue;
+    if (best === null || ms > best) {
+      best = ms;
+      bestRaw = u;
+    }
+  }
+  return bestRaw;
+}
+
+const sleep = (ms: number, signal: { cancelled: boolean; wake?: () => void }): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.wake = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+
+export class PemsPoller {
+  private readonly opts: PollerOptions;
+  private readonly producer: Producer;
+  private readonly logger: SourceLogger;
+  private readonly now: () => Date;
+  private readonly clients = new Map<string, CachedClient>();
+  private connected?: Promise<void>;
+  private stopping = false;
+  private stopped?: Promise<void>;
+  private loop?: Promise<void>;
+  private running?: Promise<PollSummary[]>;
+  private readonly sleeper: { cancelled: boolean; wake?: () => void } = { cancelled: false };
+  private lastSuccessAt: Date | null = null;
+
+  constructor(options: PollerOptions) {
+    this.opts = options;
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? (() => new Date());
+    // Idempotent producer: broker-side dedup of retried sends (sequence numbers per partition),
+    // acks from every in-sync replica, and one request in flight so retries keep order.
+    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  /** When the last poll of every organization succeeded (readiness / liveness input). */
+  get lastSuccess(): Date | null {
+    return this.lastSuccessAt;
+  }
+
+  private async connect(): Promise<void> {
+    this.connected ??= this.producer.connect();
+    return this.connected;
+  }
+
+  /** Starts polling every pollIntervalMs until stop(). The first poll runs at once. */
+  async start(): Promise<void> {
+    await this.connect();
+    if (this.loop) return;
+    const interval = this.opts.pollIntervalMs ?? 60_000;
+    this.loop = (async () => {
+      while (!this.stopping) {
+        try {
+          await this.runOnce();
+        } catch (e) {
+          this.logger.error({ err: e }, 'poll round failed');
+        }
+        if (this.stopping) break;
+        await sleep(interval, this.sleeper);
+      }
+    })();
+  }
+
+  /**
+   * One poll of every organization: each until PEMS has no next page (or stop() is called).
+   * Resolves with what each did; a failing organization does not stop the others.
+   */
+  async runOnce(): Promise<PollSummary[]> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      await this.connect();
+      const orgs = await this.organizations();
+      const out: PollSummary[] = [];
+      for (const org of orgs) {
+        if (this.stopping) break;
+        out.push(await this.pollOrganization(org));
+      }
+      if (out.every((s) => !s.error)) this.lastSuccessAt = this.now();
+      return out;
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Idempotent: ends the loop after the page in flight (its cursor stored), closes clients and producer. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      this.sleeper.wake?.();
+      const steps: Array<() => Promise<unknown>> = [
+        async () => this.loop,
+        async () => this.running,
+        async () => Promise.all([...this.clients.values()].map(async (c) => {
+          await c.client.close();
+          await c.limiter.close();
+        })),
+        async () => (this.connected ? this.producer.disconnect() : undefined),
+      ];
+      // Keep going past a failing step: a hung client must not keep the producer open.
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (e) {
+          this.logger.warn({ err: e }, 'poller stop step failed');
+        }
+      }
+      this.clients.clear();
+    })();
+    return this.stopped;
+  }
+
+  private async organizations(): Promise<OrganizationSource[]> {
+    const q = this.opts.db('organization')
+      .where({ sync_enabled: true })
+      .whereNotNull('pems_base_url')
+      .whereNotNull('pems_credential_encrypted')
+      .orderBy('id')
+      .select('id', 'pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
+    if (this.opts.organizations) q.whereIn('id', [...this.opts.organizations]);
+    const rows = (await q) as Array<{ id: string; pems_base_url: string; pems_tenant: string | null; pems_credential_encrypted: string }>;
+    return rows.map((r) => ({ id: r.id, baseUrl: r.pems_base_url, tenant: r.pems_tenant ?? '', credentialEncrypted: r.pems_credential_encrypted }));
+  }
+
+  private clientFor(org: OrganizationSource): PemsClient {
+    const fingerprint = `${org.baseUrl}\u0000${org.tenant}\u0000${org.credentialEncrypted}`;
+    const cached = this.clients.get(org.id);
+    if (cached && cached.fingerprint === fingerprint) return cached.client;
+    if (cached) {
+      void cached.client.close();
+      void cached.limiter.close();
+    }
+    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing);
+    const p = this.opts.pems ?? {};
+    const perSecond = p.rateLimitPerSecond ?? 10;
+    const limiter =
+      perSecond === 0
+        ? unlimited
+        : createRateLimiter({
+            credentialId: credentialId(org.tenant, org.id, apiKey.reveal()),
+            limit: perSecond,
+            redis: this.opts.redis || undefined,
+            keyPrefix: this.opts.rateLimiterKeyPrefix,
+          });
+    const client = new PemsClient({
+      baseUrl: org.baseUrl,
+      apiKey,
+      tenant: org.tenant,
+      organization: org.id,
+      timeoutMs: p.timeoutMs,
+      allowInsecureHttp: p.allowInsecureHttp,
+      ca: p.ca,
+      rateLimiter: limiter,
+      retry: { retries: p.retries ?? 3 },
+    });
+    this.clients.set(org.id, { fingerprint, client, limiter });
+    return client;
+  }
+
+  private async pollOrganization(org: OrganizationSource): Promise<PollSummary> {
+    const summary: PollSummary = { organization: org.id, pages: 0, records: 0, completed: false };
+    const db = this.opts.db;
+    // A session-level advisory lock lives on one connection: take and release it there.
+    const conn = await db.client.acquireConnection();
+    let locked = false;
+    try {
+      const res = await db.raw('SELECT pg_try_advisory_lock(?, hashtext(?)) AS ok', [POLL_LOCK_CLASS, org.id]).connection(conn);
+      locked = Boolean((res.rows as Array<{ ok: boolean }>)[0]?.ok);
+      if (!locked) return { ...summary, skipped: true };
+      await this.pollPages(org, summary);
+      await db('pems_source_cursor').where({ organization_id: org.id }).update({ last_polled_at: this.now(), last_error: null });
+    } catch (e) {
+      const code = e instanceof PemsSyncError ? e.code : (e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED';
+      const message = e instanceof Error ? e.message : String(e);
+      summary.error = { code, message };
+      this.logger.error({ organization: org.id, err: e, pages: summary.pages }, 'poll of organization failed; the next poll resumes from the stored cursor');
+      await db('pems_source_cursor')
+        .where({ organization_id: org.id })
+        .update({ last_polled_at: this.now(), last_error: JSON.stringify({ code, message, at: this.now().toISOString() }) })
+        .catch(() => undefined);
+    } finally {
+      if (locked) await db.raw('SELECT pg_advisory_unlock(?, hashtext(?))', [POLL_LOCK_CLASS, org.id]).connection(conn).catch(() => undefined);
+      await db.client.releaseConnection(conn);
+    }
+    return summary;
+  }
+
+  private async loadCursor(organization: string): Promise<CursorRow> {
+    const db = this.opts.db;
+    // No row: a new organization, whose first pass is the full load.
+    await db('pems_source_cursor').insert({ organization_id: organization, mode: 'full_load', records_loaded: 0 }).onConflict('organization_id').ignore();
+    const row = (await db('pems_source_cursor').where({ organization_id: organization }).first()) as CursorRow | undefined;
+    if (!row) throw new PemsSyncError('SOURCE_CURSOR_MISSING', `no cursor row for ${organization}`);
+    return { ...row, records_loaded: Number(row.records_loaded) };
+  }
+
+  private async pollPages(org: OrganizationSource, summary: PollSummary): Promise<void> {
+    const metrics = this.opts.metrics;
+    const fail = (stage: string): void => metrics?.failures.inc({ organization: org.id, stage });
+    let state: CursorRow;
+    let client: PemsClient;
+    try {
+      state = await this.loadCursor(org.id);
+      client = this.clientFor(org);
+    } catch (e) {
+      fail('setup');
+      throw e;
+    }
+    const limit = this.opts.pageSize ?? 500;
+    for (;;) {
+      if (this.stopping) return;
+      let page: ListPage;
+      try {
+        page = await client.listChanged({
+          updatedSince: state.updated_since ? state.updated_since.toISOString() : undefined,
+          cursor: state.cursor ?? undefined,
+          limit,
+        });
+      } catch (e) {
+        fail('poll');
+        // PEMS refusing the cursor (expired, or from another deployment): restart the pass from
+        // updated_since. Only duplicates can follow, never a gap.
+        if (state.cursor && e instanceof PemsSyncError && e.code === 'PEMS_SYNC_PEMS_REJECTED') {
+          await this.opts.db('pems_source_cursor').where({ organization_id: org.id }).update({ cursor: null, updated_at: this.now() });
+          this.logger.warn({ organization: org.id, err: e }, 'PEMS refused the stored cursor; the next poll restarts the pass from updated_since');
+        }
+        throw e;
+      }
+      const fetchedAt = this.now();
+      const records = page.records as unknown[];
+      metrics?.recordsFetched.inc({ organization: org.id }, records.length);
+
+      if (records.length > 0) {
+        const messages: Message[] = records.map((r) => ({
+          key: rawKey(org.id, r),
+          value: rawValue(r, fetchedAt),
+          headers: { 'content-type': RAW_CONTENT_TYPE },
+        }));
+        try {
+          await this.producer.send({ topic: this.opts.topic, acks: -1, messages });
+        } catch (e) {
+          fail('produce');
+          throw e;
+        }
+      }
+      summary.pages += 1;
+      summary.records += records.length;
+      metrics?.pages.inc({ organization: org.id });
+      const newest = newestUpdatedAt(records);
+      if (newest) metrics?.observeUpdatedAt(org.id, newest);
+      await this.opts.hooks?.afterProduce?.({ organization: org.id, page: summary.pages, records: records.length });
+
+      const highWater = laterOf(state.high_water_updated_at, newest);
+      const loaded = state.records_loaded + records.length;
+      const last = page.nextCursor === null;
+      const patch: Record<string, unknown> = {
+        cursor: page.nextCursor,
+        high_water_updated_at: highWater,
+        records_loaded: loaded,
+        updated_at: this.now(),
+      };
+      if (last) {
+        patch.updated_since = highWater ?? state.updated_since;
+        if (state.mode === 'full_load') {
+          patch.mode = 'incremental';
+          patch.full_load_completed_at = this.now();
+        }
+      }
+      try {
+        await this.opts.db('pems_source_cursor').where({ organization_id: org.id }).update(patch);
+      } catch (e) {
+        fail('cursor');
+        throw e;
+      }
+      if (state.mode === 'full_load') metrics?.fullLoadRecords.set({ organization: org.id }, loaded);
+      state = {
+        ...state,
+        cursor: page.nextCursor,
+        high_water_updated_at: highWater,
+        records_loaded: loaded,
+        updated_since: last ? (highWater ?? state.updated_since) : state.updated_since,
+        mode: last ? 'incremental' : state.mode,
+      };
+      if (last) {
+        summary.completed = true;
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Prometheus metrics of the sink (write side) and the source/mirror (read side), registered on
+ * an injected prom-client Registry. Creation is idempotent: a second call on the same registry
+ * returns the metric objects already registered (registry.getSingleMetric first), so a restart
+ * of a component inside one process, or two components sharing a registry, never throws
+ * "metric already registered". Names follow the Prometheus conventions: a `pems_sync_` prefix,
+ * `_total` for counters, base units (`_seconds`) in the name.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+type MetricCtor = typeof Counter | typeof Gauge | typeof Histogram;
+
+/**
+ * The metric called `name` on `registry`, created by `create` if absent. A metric of that name
+ * but another type is a programming error (two components disagree), so it throws.
+ */
+function getOrCreate<C extends MetricCtor>(registry: Registry, name: string, ctor: C, create: () => InstanceType<C>): InstanceType<C> {
+  const existing = registry.getSingleMetric(name);
+  if (existing === undefined) return create();
+  if (!(existing instanceof ctor)) {
+    throw new Error(`metric ${name} is already registered as another type (${existing.constructor.name}, wanted ${ctor.name})`);
+  }
+  return existing as InstanceType<C>;
+}
+
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return getOrCreate(registry, name, Counter, () => new Counter<L>({ name, help, labelNames, registers: [registry] })) as Counter<L>;
+}
+
+function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  return getOrCreate(registry, name, Gauge, () => new Gauge<L>({ name, help, labelNames, registers: [registry] })) as Gauge<L>;
+}
+
+function histogram<L extends string>(registry: Registry, name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
+  return getOrCreate(registry, name, Histogram, () => new Histogram<L>({ name, help, buckets, labelNames, registers: [registry] })) as Histogram<L>;
+}
+
+/** Seconds from a modification's commit in Vanguard to PEMS accepting it: seconds to minutes. */
+export const COMMIT_TO_PEMS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** CDC records per round; sink.maxBatchRecords defaults to 1000. */
+export const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000];
+/** One PEMS request; pems.timeoutMs defaults to 30 s. */
+export const PEMS_REQUEST_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Waiting for a token of the shared PEMS rate limit (10/s per credential). */
+export const RATE_LIMITER_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface SinkMetrics {
+  /** Modifications finished, by outcome (applied, conflict, dead_letter, skipped...). */
+  modifications: Counter<'outcome'>;
+  /** Failed PEMS attempts, by reason (transient, rate_limited, unrecoverable...). */
+  failures: Counter<'reason'>;
+  /** Modifications refused by PEMS as conflicting (409 / stale version). */
+  conflicts: Counter<string>;
+  /** Records written to the dead-letter topic, by reason. */
+  deadLetters: Counter<'reason'>;
+  /** Seconds from the Vanguard commit to PEMS accepting the change. */
+  commitToPems: Histogram<string>;
+  /** CDC records handled per round. */
+  batchSize: Histogram<string>;
+  /** PEMS HTTP requests, by endpoint and status (HTTP code, or timeout/network). */
+  pemsRequests: Counter<'endpoint' | 'status'>;
+  /** PEMS request duration, by endpoint. */
+  pemsRequestSeconds: Histogram<'endpoint'>;
+  /** Seconds spent waiting for the PEMS rate limiter. */
+  rateLimiterWait: Histogram<string>;
+  /** Records behind the partition's high watermark. */
+  consumerLag: Gauge<'topic' | 'partition'>;
+  /** 1 while PEMS answers, 0 while the sink considers it unreachable (outage mode). */
+  pemsReachable: Gauge<string>;
+  /** Groups of modifications being sent to PEMS right now. */
+  inFlightGroups: Gauge<string>;
+}
+
+/** The sink's metrics on `registry`, created once per registry. */
+export function createSinkMetrics(registry: Registry): SinkMetrics {
+  return {
+    modifications: counter(registry, 'pems_sync_modifications_total', 'Modifications finished by the sink, by outcome', ['outcome']),
+    failures: counter(registry, 'pems_sync_failures_total', 'Failed attempts to apply a modification to PEMS, by reason', ['reason']),
+    conflicts: counter(registry, 'pems_sync_conflicts_total', 'Modifications PEMS refused as conflicting with a newer version'),
+    deadLetters: counter(registry, 'pems_sync_dead_letters_total', 'Records produced to the dead-letter topic, by reason', ['reason']),
+    commitToPems: histogram(registry, 'pems_sync_commit_to_pems_seconds', 'Seconds from the modification commit in PFA Vanguard to PEMS accepting it', COMMIT_TO_PEMS_BUCKETS),
+    batchSize: histogram(registry, 'pems_sync_batch_size', 'CDC records handled per round', BATCH_SIZE_BUCKETS),
+    pemsRequests: counter(registry, 'pems_sync_pems_requests_total', 'HTTP requests to PEMS, by endpoint and status', ['endpoint', 'status']),
+    pemsRequestSeconds: histogram(registry, 'pems_sync_pems_request_seconds', 'Duration of HTTP requests to PEMS, by endpoint', PEMS_REQUEST_BUCKETS, ['endpoint']),
+    rateLimiterWait: histogram(registry, 'pems_sync_rate_limiter_wait_seconds', 'Seconds waited for the shared PEMS rate limiter', RATE_LIMITER_WAIT_BUCKETS),
+    consumerLag: gauge(registry, 'pems_sync_consumer_lag', 'Records between the committed offset and the high watermark, by topic and partition', ['topic', 'partition']),
+    pemsReachable: gauge(registry, 'pems_sync_pems_reachable', '1 while PEMS answers, 0 while it is considered unreachable'),
+    inFlightGroups: gauge(registry, 'pems_sync_in_flight_groups', 'Groups of modifications being sent to PEMS'),
+  };
+}
+
+export interface SourceMetrics {
+  /** PEMS records fetched by the poller, by organization. */
+  recordsFetched: Counter<'organization'>;
+  /** PEMS pages fetched, by organization. */
+  pages: Counter<'organization'>;
+  /**
+   * Seconds between now and the newest PEMS `updatedAt` seen, by organization. Computed at
+   * scrape time from `noteNewest`, so it keeps growing while polling is stuck.
+   */
+  lagSeconds: Gauge<'organization'>;
+  /** Failed polls, by organization and reason. */
+  failures: Counter<'organization' | 'reason'>;
+  /** Mirror upserts, by result (inserted, updated, stale...). */
+  mirrorUpserts: Counter<'result'>;
+  /** Records the newest `updatedAt` seen for an organization (an older one is ignored). */
+  noteNewest(organization: string, updatedAt: Date | number | string): void;
+}
+
+/** Newest `updatedAt` (ms) per organization, kept with the gauge so a second createSourceMetrics shares it. */
+const newestByGauge = new WeakMap<object, Map<string, number>>();
+
+/** The read side's metrics on `registry`, created once per registry. */
+export function createSourceMetrics(registry: Registry, now: () => number = Date.now): SourceMetrics {
+  const lagName = 'pems_sync_source_lag_seconds';
+  const lagSeconds = getOrCreate(registry, lagName, Gauge, () => {
+    const newest = new Map<string, number>();
+    const g = new Gauge<'organization'>({
+      name: lagName,
+      help: 'Seconds between now and the newest PEMS updatedAt seen, by organization',
+      labelNames: ['organization'],
+      registers: [registry],
+      collect() {
+        const t = now();
+        for (const [organization, ms] of newest) this.set({ organization }, Math.max(0, (t - ms) / 1000));
+      },
+    });
+    newestByGauge.set(g, newest);
+    return g;
+  }) as Gauge<'organization'>;
+  const newest = newestByGauge.get(lagSeconds) ?? new Map<string, number>();
+  newestByGauge.set(lagSeconds, newest);
+
+  return {
+    recordsFetched: counter(registry, 'pems_sync_source_records_fetched_total', 'PEMS records fetched by the poller, by organization', ['organization']),
+    pages: counter(registry, 'pems_sync_source_pages_total', 'PEMS pages fetched by the poller, by organization', ['organization']),
+    lagSeconds,
+    failures: counter(registry, 'pems_sync_source_failures_total', 'Failed PEMS polls, by organization and reason', ['organization', 'reason']),
+    mirrorUpserts: counter(registry, 'pems_sync_mirror_upserts_total', 'Upserts of PEMS records into the mirror, by result', ['result']),
+    noteNewest(organization, updatedAt) {
+      const ms = updatedAt instanceof Date ? updatedAt.getTime() : typeof updatedAt === 'number' ? updatedAt : Date.parse(updatedAt);
+      if (!Number.isFinite(ms)) return;
+      const prev = newest.get(organization);
+      if (prev === undefined || ms > prev) newest.set(organization, ms);
+    },
+  };
+}

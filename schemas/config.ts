@@ -20,13 +20,15 @@ interface Setting {
   secret?: boolean;
   minimum?: number;
   maximum?: number;
+  /** Fewest items of a list setting. */
+  minItems?: number;
   enum?: readonly string[];
   pattern?: string;
 }
 
 /** The declared settings: `section.key` → setting. */
 export const SETTINGS = {
-  'kafka.brokers': { env: 'PEMS_SYNC_KAFKA_BROKERS', fallbackEnv: 'KAFKA_BROKERS', type: 'string[]', default: ['127.0.0.1:9092'], description: 'Kafka bootstrap servers, comma-separated host:port' },
+  'kafka.brokers': { env: 'PEMS_SYNC_KAFKA_BROKERS', fallbackEnv: 'KAFKA_BROKERS', type: 'string[]', default: ['127.0.0.1:9092'], minItems: 1, description: 'Kafka bootstrap servers, comma-separated host:port' },
   'kafka.clientId': { env: 'PEMS_SYNC_KAFKA_CLIENT_ID', type: 'string', default: 'pems-sync', description: 'Kafka client id (appears in broker logs and quotas)' },
   'kafka.groupId': { env: 'PEMS_SYNC_GROUP_ID', type: 'string', default: 'pems-sync-sink', description: 'consumer group of the sink; instances with the same id share the partitions' },
   'kafka.sessionTimeoutMs': { env: 'PEMS_SYNC_SESSION_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 6000, description: 'consumer session timeout, ms' },
@@ -121,10 +123,10 @@ function jsonSchemaFor(s: Setting): Record<string, unknown> {
       base.type = 'boolean';
       break;
     case 'string[]':
-      Object.assign(base, { type: 'array', items: { type: 'string', minLength: 1 } });
+      Object.assign(base, { type: 'array', items: { type: 'string', minLength: 1 } }, s.minItems !== undefined ? { minItems: s.minItems } : {});
       break;
     case 'integer[]':
-      Object.assign(base, { type: 'array', items: { type: 'integer', minimum: 0 } });
+      Object.assign(base, { type: 'array', items: { type: 'integer', minimum: 0 } }, s.minItems !== undefined ? { minItems: s.minItems } : {});
       break;
   }
   return base;
@@ -191,7 +193,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Deep
     let value: unknown;
     if (override !== undefined) value = override;
     else if (raw !== undefined) value = parseEnv(key, s, raw);
-    else if (s.default !== undefined) value = s.default;
+    // Copy list defaults: handing out the declared array would let one caller's push() change the default for every later load.
+    else if (s.default !== undefined) value = Array.isArray(s.default) ? [...(s.default as unknown[])] : s.default;
     else throw new ConfigError(key, `is required: set ${s.env}${s.fallbackEnv ? ` (or ${s.fallbackEnv})` : ''}`);
     out[section][leaf] = value;
   }
@@ -203,9 +206,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Deep
   }
   if (!validate(out)) {
     const e = validate.errors?.[0];
-    const path = (e?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+    // An item of a list setting has the path section/leaf/index: name the setting, then the item.
+    const [section, leaf, ...item] = (e?.instancePath ?? '').replace(/^\//, '').split('/');
+    const path = [section, leaf].filter((x) => x !== undefined && x !== '').join('.');
     const setting = (SETTINGS as Record<string, Setting>)[path];
-    throw new ConfigError(path || 'config', `${e?.message ?? 'is invalid'}${setting ? ` (from ${setting.env})` : ''}`);
+    const where = item.length > 0 ? `item ${item.join('.')} ` : '';
+    throw new ConfigError(path || 'config', `${where}${e?.message ?? 'is invalid'}${setting ? ` (from ${setting.env})` : ''}`);
   }
   const config = out as unknown as Config;
   crossCheck(config);
@@ -215,7 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Deep
 /** Rules that span several keys. */
 function crossCheck(c: Config): void {
   if (c.kafka.saslMechanism !== '' && (c.kafka.saslUsername === '' || c.kafka.saslPassword === '')) {
-    throw new ConfigError('kafka.saslUsername', 'and kafka.saslPassword are required when kafka.saslMechanism is set');
+    // `key` names the setting that is actually missing (the username when both are).
+    const missing = c.kafka.saslUsername === '' ? 'kafka.saslUsername' : 'kafka.saslPassword';
+    throw new ConfigError(missing, 'is required (kafka.saslUsername and kafka.saslPassword) when kafka.saslMechanism is set');
   }
   if (c.retry.delaysMs.some((d) => d > 3_600_000)) {
     throw new ConfigError('retry.delaysMs', 'has a delay over one hour; the retry window would outlive consumer sessions');

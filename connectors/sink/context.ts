@@ -1,0 +1,162 @@
+/**
+ * What the check stage needs to know about organizations and users, loaded from Postgres:
+ * whether an organization has sync enabled, its PEMS client (credential decrypted in memory
+ * only), and whether a user still holds perm_Sync there. Organizations are cached for a short
+ * time; permissions are read fresh for every round, because a revoked right must stop the
+ * next write.
+ */
+import { readFileSync } from 'node:fs';
+import type { Knex } from 'knex';
+import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
+import {
+  PemsClient,
+  createRateLimiter,
+  credentialId,
+  decryptCredential,
+  parseCredentialKeys,
+  type CredentialKeyRing,
+} from '../pems';
+import type { Config } from '../../schemas/config';
+
+export interface OrganizationContext {
+  id: string;
+  syncEnabled: boolean;
+  /** Null when the organization is not configured for PEMS (no URL or credential). */
+  client: PemsClient | null;
+  /** Why there is no client, for the rejection message. */
+  problem: string | null;
+}
+
+export interface ContextOptions {
+  db: Knex;
+  config: Config;
+  redis?: Redis | null;
+  registry?: Registry;
+  /** How long an organization's settings are reused, ms. Default 30000. */
+  cacheMs?: number;
+  /** Tests inject an http agent-level override (e.g. the simulator's CA) here. */
+  clientOverrides?: Partial<ConstructorParameters<typeof PemsClient>[0]>;
+}
+
+interface Cached {
+  at: number;
+  ctx: OrganizationContext;
+  fingerprint: string;
+}
+
+export class SyncContext {
+  private readonly orgs = new Map<string, Cached>();
+  private readonly keys: CredentialKeyRing | null;
+  private readonly ca: string | undefined;
+
+  constructor(private readonly opts: ContextOptions) {
+    this.keys = opts.config.pems.credentialKeys ? parseCredentialKeys(opts.config.pems.credentialKeys, 'PEMS_SYNC_CREDENTIAL_KEYS') : null;
+    this.ca = opts.config.pems.caFile ? readFileSync(opts.config.pems.caFile, 'utf8') : undefined;
+  }
+
+  async organizations(ids: readonly string[]): Promise<Map<string, OrganizationContext>> {
+    const now = Date.now();
+    const out = new Map<string, OrganizationContext>();
+    const stale = ids.filter((id) => {
+      const c = this.orgs.get(id);
+      if (c && now - c.at < (this.opts.cacheMs ?? 30_000)) {
+        out.set(id, c.ctx);
+        return false;
+      }
+      return true;
+    });
+    if (stale.length > 0) {
+      const rows = await this.opts.db('organization').whereIn('id', stale).select('*');
+      const byId = new Map(rows.map((r: Record<string, unknown>) => [r.id as string, r]));
+      for (const id of stale) {
+        const row = byId.get(id);
+        const ctx = await this.build(id, row);
+        out.set(id, ctx);
+      }
+    }
+    return out;
+  }
+
+  private async build(id: string, row: Record<string, unknown> | undefined): Promise<OrganizationContext> {
+    const prev = this.orgs.get(id);
+    if (!row) {
+      const ctx = { id, syncEnabled: false, client: null, problem: `organization ${id} does not exist` };
+      this.orgs.set(id, { at: Date.now(), ctx, fingerprint: '' });
+      return ctx;
+    }
+    const url = (row.pems_base_url as string | null) ?? '';
+    const tenant = (row.pems_tenant as string | null) ?? '';
+    const encrypted = (row.pems_credential_encrypted as string | null) ?? '';
+    const fingerprint = `${url}|${tenant}|${encrypted}`;
+    if (prev && prev.fingerprint === fingerprint) {
+      const ctx = { ...prev.ctx, syncEnabled: Boolean(row.sync_enabled) };
+      this.orgs.set(id, { at: Date.now(), ctx, fingerprint });
+      return ctx;
+    }
+    if (prev?.ctx.client) await prev.ctx.client.close();
+    let client: PemsClient | null = null;
+    let problem: string | null = null;
+    if (!url || !encrypted) problem = `organization ${id} has no PEMS base URL or credential`;
+    else if (!this.keys) problem = 'PEMS_SYNC_CREDENTIAL_KEYS is not set: organization credentials cannot be decrypted';
+    else {
+      try {
+        const apiKey = decryptCredential(encrypted, this.keys);
+        const { config } = this.opts;
+        client = new PemsClient({
+          baseUrl: url,
+          apiKey,
+          tenant,
+          organization: id,
+          timeoutMs: config.pems.timeoutMs,
+          allowInsecureHttp: config.pems.allowInsecureHttp,
+          ca: this.ca,
+          // The sink counts and spaces its own attempts (5 s, 10 s, 20 s): no hidden retries below it.
+          retry: { retries: 0 },
+          rateLimiter:
+            config.pems.rateLimitPerSecond > 0
+              ? createRateLimiter({
+                  credentialId: credentialId(tenant, id, apiKey.reveal()),
+                  limit: config.pems.rateLimitPerSecond,
+                  redis: this.opts.redis ?? undefined,
+                  registry: this.opts.registry,
+                })
+              : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined },
+          ...this.opts.clientOverrides,
+        });
+      } catch (err) {
+        problem = `organization ${id}: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    const ctx = { id, syncEnabled: Boolean(row.sync_enabled), client, problem };
+    this.orgs.set(id, { at: Date.now(), ctx, fingerprint });
+    return ctx;
+  }
+
+  /** Users (of the given organization pairs) who hold perm_Sync there right now. */
+  async syncPermissions(pairs: ReadonlyArray<{ userId: string; organizationId: string }>): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (pairs.length === 0) return out;
+    const rows = await this.opts.db('user_organization as uo')
+      .join('app_user as u', 'u.id', 'uo.user_id')
+      .whereIn(
+        ['uo.user_id', 'uo.organization_id'],
+        pairs.map((p) => [p.userId, p.organizationId]),
+      )
+      .andWhere('uo.perm_sync', true)
+      .andWhere('u.is_active', true)
+      .select('uo.user_id', 'uo.organization_id');
+    for (const r of rows) out.add(permissionKey(r.user_id, r.organization_id));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.orgs.values()].map((c) => c.ctx.client).filter((c): c is PemsClient => c !== null);
+    this.orgs.clear();
+    await Promise.allSettled(clients.map((c) => c.close()));
+  }
+}
+
+export function permissionKey(userId: string, organizationId: string): string {
+  return `${userId}\u0000${organizationId}`;
+}

@@ -1,0 +1,192 @@
+/**
+ * The sink connector, assembled: decode ▶ group ▶ check ▶ write ▶ record ▶ emit.
+ *   task.ts     consume the CDC topic, decode, claim, offsets, lifecycle
+ *   lanes.ts    group per PFA, check, write with retries, PEMS health
+ *   write.ts    POST /pfa/batch micro-batching
+ *   record.ts   one transaction per flush: statuses, mirror, audit, conflicts, dead letters, outbox
+ *   emit.ts     outbox → result topic (Avro) and dead-letter topic
+ */
+import Redis from 'ioredis';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { Registry } from 'prom-client';
+import type { Knex } from 'knex';
+import type { Config } from '../../schemas/config';
+import { redactConfig } from '../../schemas/config';
+import { createDatabase } from '../postgres/db';
+import { createLogger, createSinkMetrics, startOpsServer, type Logger, type OpsServer, type SinkMetrics } from '../observability';
+import type { PemsClientOptions } from '../pems';
+import { SyncContext } from './context';
+import { Emitter } from './emit';
+import { PemsHealth, PfaLanes } from './lanes';
+import { Recorder } from './record';
+import { SinkTask } from './task';
+import { BatchWriter } from './write';
+
+export interface SinkOptions {
+  logger?: Logger;
+  registry?: Registry;
+  /** Options for every PEMS client (tests: the simulator's CA). */
+  clientOverrides?: Partial<PemsClientOptions>;
+  /** Start the /healthz, /readyz, /metrics server. Default true. */
+  opsServer?: boolean;
+  /** Work items in flight before fetching pauses. Default 5000. */
+  maxInFlight?: number;
+}
+
+export interface Sink {
+  task: SinkTask;
+  metrics: SinkMetrics;
+  registry: Registry;
+  db: Knex;
+  ops: OpsServer | null;
+  close(): Promise<void>;
+}
+
+export function kafkaFor(config: Config, logger: Logger): Kafka {
+  const sasl: SASLOptions | undefined =
+    config.kafka.saslMechanism === ''
+      ? undefined
+      : ({ mechanism: config.kafka.saslMechanism, username: config.kafka.saslUsername, password: config.kafka.saslPassword } as SASLOptions);
+  return new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    ssl: config.kafka.ssl,
+    sasl,
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log }) => {
+      const { message, ...extra } = log;
+      const fn = level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
+      logger[fn]({ kafkajs: extra }, message);
+    },
+  });
+}
+
+export async function startSink(config: Config, options: SinkOptions = {}): Promise<Sink> {
+  const logger = options.logger ?? createLogger(config.log.level, { component: 'sink' });
+  logger.info({ config: redactConfig(config) }, 'starting pems-sync sink');
+  const registry = options.registry ?? new Registry();
+  const metrics = createSinkMetrics(registry);
+  const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-sink' });
+  const redis = config.redis.url ? new Redis(config.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : null;
+  const kafka = kafkaFor(config, logger);
+
+  const emitter = new Emitter({
+    kafka,
+    db,
+    registryUrl: config.schemaRegistry.url,
+    registryAuth: config.schemaRegistry.username ? { username: config.schemaRegistry.username, password: config.schemaRegistry.password } : undefined,
+    resultsTopic: config.topics.results,
+  });
+  await emitter.start();
+  const leftover = await emitter.drainAll();
+  if (leftover > 0) logger.info({ records: leftover }, 'emitted outbox records left by a previous run');
+
+  const context = new SyncContext({ db, config, redis, registry, clientOverrides: options.clientOverrides });
+  let task: SinkTask | null = null;
+  const health = new PemsHealth({
+    threshold: config.retry.outageThreshold,
+    probeIntervalMs: config.retry.probeIntervalMs,
+    onChange: (orgId, state) => {
+      metrics.pemsReachable.set(state === 'up' ? 1 : 0);
+      task?.pemsStateChanged(state);
+      if (state === 'down') {
+        void db('notification')
+          .insert({ organization_id: orgId, user_id: null, kind: 'pems_unreachable', payload: JSON.stringify({ since: new Date().toISOString() }) })
+          .catch((err: unknown) => logger.error({ err }, 'could not record the PEMS outage notification'));
+      }
+    },
+  });
+  metrics.pemsReachable.set(1);
+  const writer = new BatchWriter({
+    batchSize: config.pems.batchSize,
+    onRequest: (r) => {
+      metrics.pemsRequests.inc({ endpoint: r.endpoint, status: r.ok ? 'ok' : (r.errorClass ?? 'error') });
+      metrics.pemsRequestSeconds.observe({ endpoint: r.endpoint }, r.seconds);
+      health.record(r.organization, r.ok || r.errorClass !== 'transient' ? 'success' : 'transient');
+    },
+  });
+  const recorder = new Recorder({
+    db,
+    emitter,
+    topics: { results: config.topics.results, deadLetters: config.topics.deadLetters },
+    connectorName: config.sink.connectorName,
+    onDurable: (positions, entries) => {
+      task?.markDone(positions);
+      const now = Date.now();
+      for (const e of entries) {
+        if (e.kind === 'poison') continue;
+        for (const { modification } of e.modifications) {
+          if (e.outcome.kind === 'synced' && modification.committedAt) {
+            metrics.commitToPems.observe(Math.max(0, (now - Date.parse(modification.committedAt)) / 1000));
+          }
+        }
+        if (e.outcome.kind === 'failed') metrics.deadLetters.inc({ reason: e.outcome.error.code }, e.modifications.length);
+      }
+    },
+    onError: (err) => {
+      logger.fatal({ err }, 'outcomes could not be recorded; stopping so that Kafka redelivers them');
+      process.exitCode = 1;
+      void sink.close();
+    },
+  });
+  const lanes = new PfaLanes({
+    writer,
+    recorder,
+    health,
+    retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter },
+    onOutcome: (outcome, _write, n) => {
+      metrics.modifications.inc({ outcome: outcome.kind }, n);
+      if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
+    },
+  });
+  task = new SinkTask({
+    kafka,
+    db,
+    context,
+    lanes,
+    recorder,
+    health,
+    logger,
+    metrics,
+    topic: config.topics.cdc,
+    groupId: config.kafka.groupId,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    maxDeltaBytes: config.sink.maxDeltaBytes,
+    maxInFlight: options.maxInFlight ?? 5000,
+    shutdownTimeoutMs: config.sink.shutdownTimeoutMs,
+  });
+  await task.start();
+  const ops =
+    options.opsServer === false
+      ? null
+      : await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => task!.alive(), readiness: () => task!.ready() });
+  logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
+
+  let closing: Promise<void> | null = null;
+  const sink: Sink = {
+    task,
+    metrics,
+    registry,
+    db,
+    ops,
+    close: () => {
+      closing ??= (async () => {
+        // Each step runs even if an earlier one fails: a stuck consumer must not keep the DB open.
+        const steps: Array<[string, () => Promise<unknown>]> = [
+          ['task', () => task!.stop()],
+          ['emitter', () => emitter.close()],
+          ['pems clients', () => context.close()],
+          ['redis', async () => redis?.quit()],
+          ['ops server', async () => ops?.close()],
+          ['database', () => db.destroy()],
+        ];
+        for (const [name, step] of steps) {
+          await step().catch((err: unknown) => logger.error({ err, step: name }, 'shutdown step failed'));
+        }
+        logger.info('sink stopped');
+      })();
+      return closing;
+    },
+  };
+  return sink;
+}

@@ -1,0 +1,383 @@
+/**
+ * The group, check and write stages for each PFA: one lane per PFA runs its modifications in
+ * commit order, folding consecutive ones into a single write, and retries that write without
+ * ever holding back other PFAs (every lane runs on its own). A lane's later edits wait behind
+ * its earlier ones, so one PFA's writes never overtake each other.
+ */
+import type { PemsClient } from '../pems';
+import { idempotencyKeyFor, itemError } from '../pems';
+import { coalesce, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
+import { decideWrite, recordAfterWrite, type WriteDecision } from '../../streams/check';
+import { classify, nextStep, OutageDetector, type RetryPolicy } from '../../streams/retry';
+import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
+import type { PfaRecord } from '../../streams/pfa-record';
+import type { OrganizationContext } from './context';
+import type { BatchWriter } from './write';
+import type { AttemptLog, OutcomeEntry, Recorder, SourceRecord } from './record';
+
+export interface LaneItem extends WorkItem {
+  source: SourceRecord;
+}
+
+/** What the task loaded for a PFA when its items were claimed. */
+export interface LaneContext {
+  org: OrganizationContext;
+  /** The mirror's record (PEMS as last seen), or null. */
+  mirror: PfaRecord | null;
+  /** Mirror history by version, for the base values of each modification. */
+  history: Map<number, PfaRecord>;
+}
+
+export interface LanesOptions {
+  writer: BatchWriter;
+  recorder: Recorder;
+  health: PemsHealth;
+  retry: RetryPolicy;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+  onOutcome?: (outcome: Outcome, write: CoalescedWrite, modificationCount: number) => void;
+}
+
+interface Lane {
+  key: string;
+  queue: Array<{ item: LaneItem; ctx: LaneContext }>;
+  running: Promise<void> | null;
+  known: PfaRecord | null;
+  /**
+   * What this sink itself wrote to the PFA, and the version that produced. A later edit based
+   * on an older version built on these values (Vanguard shows pending edits merged), so our
+   * own writes are not "PEMS moved the field" for it.
+   */
+  own: { version: number; changes: Record<string, unknown> } | null;
+  idleSince: number;
+}
+
+/** Idle lanes kept for their `known`/`own` state; the oldest idle ones go past this many. */
+const MAX_IDLE_LANES = 50_000;
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class PfaLanes {
+  private readonly lanes = new Map<string, Lane>();
+  private items = 0;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: LanesOptions) {
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Work items not yet recorded. */
+  inFlight(): number {
+    return this.items;
+  }
+
+  enqueue(item: LaneItem, ctx: LaneContext): void {
+    const key = pfaKey(item.modification.organizationId, item.modification.pfaId);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { key, queue: [], running: null, known: null, own: null, idleSince: 0 };
+      this.lanes.set(key, lane);
+    }
+    lane.queue.push({ item, ctx });
+    this.items += 1;
+    if (!lane.running) lane.running = this.run(lane);
+  }
+
+  /** Resolves when every lane is idle. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const running = [...this.lanes.values()].map((l) => l.running).filter((p): p is Promise<void> => p !== null);
+      if (running.length === 0) return;
+      await Promise.allSettled(running);
+    }
+  }
+
+  private async run(lane: Lane): Promise<void> {
+    try {
+      while (lane.queue.length > 0) {
+        const taken = lane.queue;
+        lane.queue = [];
+        const ctxByMod = new Map(taken.map((t) => [t.item.modification.id, t]));
+        for (const write of coalesce(taken.map((t) => t.item))) {
+          const first = ctxByMod.get(write.modificationIds[0]!)!;
+          const ctx = first.ctx;
+          // The freshest PEMS record we know: this lane's last write/GET, else the mirror.
+          if (!lane.known || (ctx.mirror && ctx.mirror.version > lane.known.version)) lane.known = ctx.mirror;
+          const entry = await this.sync(lane, write, ctx, write.modificationIds.map((id) => ctxByMod.get(id)!.item));
+          this.opts.onOutcome?.(entry.outcome, write, entry.modifications.length);
+          try {
+            await this.opts.recorder.submit(entry);
+          } finally {
+            this.items -= write.modificationIds.length;
+          }
+        }
+      }
+    } finally {
+      lane.running = null;
+      lane.idleSince = Date.now();
+      if (lane.queue.length > 0) lane.running = this.run(lane);
+      else if (this.lanes.size > MAX_IDLE_LANES) this.evictIdle();
+    }
+  }
+
+  private evictIdle(): void {
+    const idle = [...this.lanes.values()].filter((l) => !l.running && l.queue.length === 0).sort((a, b) => a.idleSince - b.idleSince);
+    for (const l of idle.slice(0, Math.max(0, this.lanes.size - MAX_IDLE_LANES / 2))) this.lanes.delete(l.key);
+  }
+
+  private async sync(lane: Lane, write: CoalescedWrite, ctx: LaneContext, items: LaneItem[]): Promise<OutcomeEntry> {
+    const attempts: AttemptLog[] = [];
+    const entry = (outcome: Outcome, mirrorRecord: PfaRecord | null = null, error?: unknown): OutcomeEntry => ({
+      kind: 'outcome',
+      outcome,
+      modifications: items.map((i) => ({ modification: i.modification, source: i.source })),
+      attempts,
+      mirrorRecord,
+      error,
+      traceId: write.traceId,
+    });
+
+    const client = ctx.org.client;
+    if (!client) {
+      const err = Object.assign(new Error(ctx.org.problem ?? 'organization not configured for PEMS'), { code: 'PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED' });
+      return entry({ kind: 'failed', error: outcomeErrorFrom(err) }, null, err);
+    }
+    const history = ctx.history.get(write.baseVersion) ?? null;
+    const baseValues: Record<string, unknown> | null =
+      lane.own && lane.own.version > write.baseVersion ? { ...(history ?? {}), ...lane.own.changes } : (history as Record<string, unknown> | null);
+    let decision: WriteDecision = decideWrite({ write, current: lane.known, baseValues });
+    const key = idempotencyKeyFor(write.modificationIds, write.operation);
+    let tries = 0;
+    let rechecks = 0;
+
+    for (;;) {
+      if (decision.kind === 'outcome') return entry(decision.outcome);
+      const { version, onto, rebased } = decision;
+      await this.opts.health.waitUntilUp(ctx.org.id, client);
+      tries += 1;
+      const at = this.now().toISOString();
+      try {
+        let newVersion: number;
+        let response: unknown;
+        if (write.operation === 'delete') {
+          const r = await this.direct(ctx.org.id, 'DELETE /pfa', () =>
+            client.softDelete(write.pfaId, { version, modifiedBy: write.modifiedBy, reason: write.changeReason ?? 'discontinued in PFA Vanguard' }, { idempotencyKey: key }),
+          );
+          newVersion = r.newVersion;
+          response = r;
+        } else {
+          const r = await this.opts.writer.update(client, {
+            pfaId: write.pfaId,
+            changes: write.changes as never,
+            version,
+            modifiedBy: write.modifiedBy,
+            ...(write.changeReason ? { changeReason: write.changeReason } : {}),
+            idempotencyKey: key,
+          });
+          response = r;
+          const failed = itemError(r);
+          if (failed) throw failed;
+          newVersion = r.newVersion!;
+        }
+        attempts.push({ at, version, result: 'updated', pemsResponse: response });
+        let after: PfaRecord | null = onto ? recordAfterWrite(onto, write, newVersion, this.now().toISOString()) : null;
+        if (!after) after = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId)).catch(() => null);
+        lane.known = after;
+        lane.own = { version: newVersion, changes: { ...(lane.own?.changes ?? {}), ...write.changes } };
+        return entry(
+          {
+            kind: 'synced',
+            rebased,
+            pemsVersionBefore: version,
+            pemsVersionAfter: newVersion,
+            fieldsWritten: write.operation === 'delete' ? ['isDiscontinued'] : Object.keys(write.changes),
+          },
+          after,
+        );
+      } catch (err) {
+        const cls = classify(err);
+        attempts.push({ at, version, result: resultOf(cls), pemsResponse: errorBody(err) });
+        const step = nextStep(tries, err, this.opts.retry, rechecks);
+        switch (step.action) {
+          case 'pause':
+            // 429: the shared limiter already holds every caller back; no attempt is spent.
+            tries -= 1;
+            attempts.pop();
+            await this.sleep(step.delayMs);
+            continue;
+          case 'retry':
+            // While PEMS is known to be down, waiting for it is not an attempt.
+            if (this.opts.health.isDown(ctx.org.id)) tries -= 1;
+            await this.sleep(step.delayMs);
+            continue;
+          case 'recheck': {
+            rechecks += 1;
+            const conflictingFields = conflictFields(err);
+            let current: PfaRecord;
+            try {
+              current = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId));
+            } catch (getErr) {
+              const s = nextStep(tries, getErr, this.opts.retry, rechecks);
+              if (s.action === 'retry' || s.action === 'pause') {
+                rechecks -= 1;
+                await this.sleep(s.delayMs);
+                continue;
+              }
+              return entry({ kind: 'failed', error: outcomeErrorFrom(getErr) }, null, getErr);
+            }
+            lane.known = current;
+            decision = decideWrite({ write, current, baseValues, conflictingFields });
+            continue;
+          }
+          case 'fail':
+            return entry({ kind: 'failed', error: { ...outcomeErrorFrom(err), message: step.reason } }, null, err);
+          case 'dead_letter': {
+            const code = outcomeErrorFrom(err).code;
+            // The change itself is wrong (PEMS 400/413/422) or its record is gone: rejected, for
+            // the user to fix. Anything else (credentials, a bug) is a dead letter to replay.
+            if (code === 'PEMS_SYNC_PEMS_REJECTED' || code === 'PEMS_SYNC_PEMS_NOT_FOUND') {
+              return entry({ kind: 'rejected', error: outcomeErrorFrom(err), pemsVersion: version });
+            }
+            return entry({ kind: 'failed', error: outcomeErrorFrom(err), pemsVersion: version }, null, err);
+          }
+        }
+      }
+    }
+  }
+
+  /** A request that does not go through the batch writer, reported to the outage detector. */
+  private async direct<T>(orgId: string, _endpoint: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const r = await fn();
+      this.opts.health.record(orgId, 'success');
+      return r;
+    } catch (err) {
+      this.opts.health.record(orgId, classify(err) === 'transient' ? 'transient' : 'success');
+      throw err;
+    }
+  }
+}
+
+function resultOf(cls: string): AttemptLog['result'] {
+  switch (cls) {
+    case 'conflict':
+      return 'conflict';
+    case 'rate_limited':
+      return 'rate_limited';
+    case 'transient':
+      return 'transient';
+    case 'unrecoverable':
+      return 'rejected';
+    default:
+      return 'error';
+  }
+}
+
+function errorBody(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { code?: unknown; message?: unknown; details?: unknown };
+    return { code: e.code ?? null, message: e.message ?? null, details: e.details ?? null };
+  }
+  return { message: String(err) };
+}
+
+function conflictFields(err: unknown): string[] | null {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const d = (e as { code?: string; details?: { conflictingFields?: unknown } }).details;
+    if ((e as { code?: string }).code === 'PEMS_SYNC_PEMS_CONFLICT' && Array.isArray(d?.conflictingFields)) return d!.conflictingFields as string[];
+    if (typeof e !== 'object') break;
+  }
+  return null;
+}
+
+/**
+ * PEMS reachability per organization: consecutive transient failures mark it down (stop
+ * spending attempts, pause consumption); a health probe brings it back.
+ */
+export class PemsHealth {
+  private readonly detectors = new Map<string, OutageDetector>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+  private readonly probing = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly opts: {
+      threshold: number;
+      probeIntervalMs: number;
+      onChange?: (orgId: string, state: 'up' | 'down') => void;
+      sleep?: (ms: number) => Promise<void>;
+    },
+  ) {}
+
+  private detector(orgId: string): OutageDetector {
+    let d = this.detectors.get(orgId);
+    if (!d) {
+      d = new OutageDetector({ threshold: this.opts.threshold, probeIntervalMs: this.opts.probeIntervalMs });
+      this.detectors.set(orgId, d);
+    }
+    return d;
+  }
+
+  isDown(orgId: string): boolean {
+    return this.detector(orgId).current().state === 'down';
+  }
+
+  anyDown(): boolean {
+    return [...this.detectors.values()].some((d) => d.current().state === 'down');
+  }
+
+  record(orgId: string, result: 'success' | 'transient'): void {
+    const s = this.detector(orgId).record(result, Date.now());
+    if (s.changed) this.changed(orgId, s.state);
+  }
+
+  /** Resolves at once while PEMS is up; while down, when a probe succeeds. */
+  async waitUntilUp(orgId: string, client: PemsClient): Promise<void> {
+    if (!this.isDown(orgId) || this.closed) return;
+    this.startProbe(orgId, client);
+    await new Promise<void>((resolve) => {
+      const list = this.waiters.get(orgId) ?? [];
+      list.push(resolve);
+      this.waiters.set(orgId, list);
+    });
+  }
+
+  private startProbe(orgId: string, client: PemsClient): void {
+    if (this.probing.has(orgId)) return;
+    this.probing.add(orgId);
+    const sleep = this.opts.sleep ?? defaultSleep;
+    void (async () => {
+      try {
+        while (this.isDown(orgId) && !this.closed) {
+          await sleep(this.opts.probeIntervalMs);
+          const ok = await client.health().then(
+            () => true,
+            () => false,
+          );
+          const s = this.detector(orgId).probeResult(ok, Date.now());
+          if (s.changed) this.changed(orgId, s.state);
+        }
+      } finally {
+        this.probing.delete(orgId);
+      }
+    })();
+  }
+
+  private changed(orgId: string, state: 'up' | 'down'): void {
+    this.opts.onChange?.(orgId, state);
+    if (state === 'up') {
+      const list = this.waiters.get(orgId) ?? [];
+      this.waiters.delete(orgId);
+      list.forEach((w) => w());
+    }
+  }
+
+  /** Releases every waiter (shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const list of this.waiters.values()) list.forEach((w) => w());
+    this.waiters.clear();
+  }
+}

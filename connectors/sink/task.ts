@@ -1,0 +1,311 @@
+/**
+ * The sink task, following Kafka Connect's SinkTask lifecycle (apache/kafka
+ * connect/api/.../sink/SinkTask.java): start → put(records) per fetched batch → preCommit
+ * (commit only offsets whose outcomes are durable) → close/stop.
+ *
+ * put: the decode stage runs inline; work is claimed in Postgres (committed → syncing, which
+ * also drops events whose modification already has an outcome: redeliveries), checked for the
+ * organization and perm_Sync, and handed to the PFA lanes. eachBatch returns as soon as the
+ * work is queued, so the next fetch goes on while slow PFAs retry; offsets are committed as
+ * their outcomes become durable (kafkajs: eachBatchAutoResolve false, explicit commits).
+ * Backpressure: while too much is in flight, put waits (heartbeating), which pauses fetching.
+ */
+import type { Knex } from 'knex';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import { decodeChangeEvent } from '../../streams/envelope';
+import { pfaKey } from '../../streams/grouping';
+import type { Modification } from '../../streams/modification';
+import { PartitionOffsets } from '../../streams/offsets';
+import { shapeErrors } from '../../streams/check';
+import type { Outcome } from '../../streams/outcomes';
+import type { PfaRecord } from '../../streams/pfa-record';
+import type { SinkMetrics } from '../observability/metrics';
+import { permissionKey, type SyncContext } from './context';
+import type { LaneContext, LaneItem, PfaLanes, PemsHealth } from './lanes';
+import type { Recorder, SourceRecord } from './record';
+
+export interface SinkTaskOptions {
+  kafka: Kafka;
+  db: Knex;
+  context: SyncContext;
+  lanes: PfaLanes;
+  recorder: Recorder;
+  health: PemsHealth;
+  logger: Logger;
+  metrics: SinkMetrics;
+  topic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  maxDeltaBytes: number;
+  /** Most work items in flight before fetching pauses. */
+  maxInFlight: number;
+  shutdownTimeoutMs: number;
+}
+
+const CLAIMABLE = ['committed', 'queued', 'syncing'];
+
+export class SinkTask {
+  private readonly consumer: Consumer;
+  private readonly offsets = new Map<string, PartitionOffsets>();
+  private assigned = new Set<string>();
+  private commitTimer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | null = null;
+  private member = false;
+  private crashed = false;
+  private paused = false;
+
+  constructor(private readonly opts: SinkTaskOptions) {
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: Math.max(1000, Math.floor(opts.sessionTimeoutMs / 10)),
+      maxBytesPerPartition: 1_048_576,
+      allowAutoTopicCreation: false,
+    });
+    const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.member = true;
+      const now = new Set<string>();
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const p of partitions as number[]) now.add(`${topic}:${p}`);
+      }
+      // Partitions taken away: their work may still finish and record (guarded, idempotent),
+      // but their offsets are no longer ours to commit; the new owner redelivers from the
+      // last commit.
+      for (const tp of this.assigned) if (!now.has(tp)) this.offsets.delete(tp);
+      this.assigned = now;
+      opts.logger.info({ assignment: [...now] }, 'sink joined the consumer group');
+    });
+    this.consumer.on(CRASH, (e) => {
+      this.crashed = !e.payload.restart;
+      this.member = false;
+      opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+    this.consumer.on(STOP, () => (this.member = false));
+    this.consumer.on(DISCONNECT, () => (this.member = false));
+  }
+
+  ready(): { ready: boolean; checks: Record<string, boolean | string> } {
+    return { ready: this.member && !this.closing, checks: { consumerGroupMember: this.member, pemsReachable: !this.opts.health.anyDown() } };
+  }
+
+  alive(): boolean {
+    return !this.crashed;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: (payload) => this.put(payload),
+    });
+    this.commitTimer = setInterval(() => void this.preCommit(), 1000);
+  }
+
+  /** PEMS went down or came back: pause or resume fetching (lanes stop spending attempts). */
+  pemsStateChanged(state: 'up' | 'down'): void {
+    if (state === 'down' && !this.paused) {
+      this.paused = true;
+      this.consumer.pause([{ topic: this.opts.topic }]);
+      this.opts.logger.warn('PEMS unreachable: consumption paused, probing health');
+    } else if (state === 'up' && this.paused && !this.opts.health.anyDown()) {
+      this.paused = false;
+      this.consumer.resume([{ topic: this.opts.topic }]);
+      this.opts.logger.info('PEMS reachable again: consumption resumed');
+    }
+  }
+
+  private tracker(topic: string, partition: number): PartitionOffsets {
+    const k = `${topic}:${partition}`;
+    let t = this.offsets.get(k);
+    if (!t) {
+      t = new PartitionOffsets();
+      this.offsets.set(k, t);
+    }
+    return t;
+  }
+
+  /** Marks positions durable (called by the recorder after commit + emit). */
+  markDone(positions: ReadonlyArray<{ topic: string; partition: number; offset: string }>): void {
+    for (const p of positions) this.offsets.get(`${p.topic}:${p.partition}`)?.markDone(p.offset);
+  }
+
+  private async put(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const tracker = this.tracker(topic, partition);
+    this.opts.metrics.batchSize.observe(batch.messages.length);
+    const lag = batch.offsetLagLow();
+    this.opts.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(lag));
+
+    const work: LaneItem[] = [];
+    const done: string[] = [];
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      tracker.track(message.offset);
+      const source = sourceOf(topic, partition, message);
+      const decoded = decodeChangeEvent(
+        { key: message.key, value: message.value, topic, partition, offset: message.offset, headers: message.headers as never },
+        { maxDeltaBytes: this.opts.maxDeltaBytes },
+      );
+      if (decoded.kind === 'skip') done.push(message.offset);
+      else if (decoded.kind === 'poison') {
+        this.opts.metrics.deadLetters.inc({ reason: 'poison' });
+        this.opts.logger.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'poison event: dead-lettered');
+        void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);
+      } else work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
+    }
+    for (const o of done) tracker.markDone(o);
+
+    if (work.length > 0) await this.dispatch(work);
+    // Backpressure: hold this fetch loop (and heartbeat) while too much is in flight.
+    while (this.opts.lanes.inFlight() > this.opts.maxInFlight && isRunning() && !isStale()) {
+      await heartbeat();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await heartbeat();
+  }
+
+  /** Claims the batch's modifications, loads their context, rejects what cannot go, queues the rest. */
+  private async dispatch(work: LaneItem[]): Promise<void> {
+    const ids = work.map((w) => w.modification.id);
+    const claimed = await this.opts.db('pfa_modification')
+      .whereIn('id', ids)
+      .whereIn('sync_status', CLAIMABLE)
+      .update({ sync_status: 'syncing', updated_at: this.opts.db.fn.now() }, ['id']);
+    const claimedIds = new Set(claimed.map((r: { id: string }) => r.id));
+    const live = work.filter((w) => claimedIds.has(w.modification.id));
+    // Events of modifications that already have an outcome (redelivery) need nothing more.
+    for (const w of work) if (!claimedIds.has(w.modification.id)) this.markDone([w.position]);
+    if (live.length === 0) return;
+
+    const orgs = await this.opts.context.organizations([...new Set(live.map((w) => w.modification.organizationId))]);
+    const permitted = await this.opts.context.syncPermissions(
+      live.map((w) => ({ userId: w.modification.userId, organizationId: w.modification.organizationId })),
+    );
+    const pfas = [...new Map(live.map((w) => [pfaKey(w.modification.organizationId, w.modification.pfaId), w.modification])).values()];
+    const mirrors = await this.loadMirrors(pfas);
+    const history = await this.loadHistory(live.map((w) => w.modification));
+
+    for (const w of live) {
+      const m = w.modification;
+      const org = orgs.get(m.organizationId)!;
+      const rejected = this.precheck(m, org.syncEnabled, permitted.has(permissionKey(m.userId, m.organizationId)));
+      if (rejected) {
+        this.opts.metrics.modifications.inc({ outcome: 'rejected' });
+        void this.opts.recorder
+          .submit({ kind: 'outcome', outcome: rejected, modifications: [{ modification: m, source: w.source }], attempts: [], mirrorRecord: null, traceId: w.traceId ?? null })
+          .catch(() => undefined);
+        continue;
+      }
+      const key = pfaKey(m.organizationId, m.pfaId);
+      const ctx: LaneContext = { org, mirror: mirrors.get(key) ?? null, history: history.get(key) ?? new Map() };
+      this.opts.lanes.enqueue(w, ctx);
+    }
+  }
+
+  /** Outcomes decided before any PEMS call: sync disabled, no perm_Sync, a malformed delta. */
+  private precheck(m: Modification, syncEnabled: boolean, permitted: boolean): Outcome | null {
+    if (!syncEnabled) {
+      return { kind: 'rejected', error: { code: 'PEMS_SYNC_SYNC_DISABLED', message: `organization ${m.organizationId} has not enabled sync to PEMS` } };
+    }
+    if (!permitted) {
+      return { kind: 'rejected', error: { code: 'PEMS_SYNC_PERMISSION_DENIED', message: `user ${m.userId} does not hold perm_Sync in ${m.organizationId}` } };
+    }
+    if (m.operation === 'update') {
+      const errors = shapeErrors(m.delta);
+      if (errors.length > 0) {
+        return { kind: 'rejected', error: { code: 'PEMS_SYNC_VALIDATION_FAILED', message: 'the change has fields PEMS does not accept', fieldErrors: errors } };
+      }
+    }
+    return null;
+  }
+
+  private async loadMirrors(mods: Modification[]): Promise<Map<string, PfaRecord>> {
+    const out = new Map<string, PfaRecord>();
+    if (mods.length === 0) return out;
+    const rows = await this.opts.db('pfa_mirror')
+      .whereIn(['organization_id', 'pfa_id'], mods.map((m) => [m.organizationId, m.pfaId]))
+      .select('organization_id', 'pfa_id', 'data');
+    for (const r of rows) out.set(pfaKey(r.organization_id, r.pfa_id), r.data as PfaRecord);
+    return out;
+  }
+
+  private async loadHistory(mods: Modification[]): Promise<Map<string, Map<number, PfaRecord>>> {
+    const out = new Map<string, Map<number, PfaRecord>>();
+    if (mods.length === 0) return out;
+    const rows = await this.opts.db('pfa_mirror_history')
+      .whereIn(['organization_id', 'pfa_id', 'version'], mods.map((m) => [m.organizationId, m.pfaId, m.baseVersion]))
+      .select('organization_id', 'pfa_id', 'version', 'data');
+    for (const r of rows) {
+      const k = pfaKey(r.organization_id, r.pfa_id);
+      const m = out.get(k) ?? new Map<number, PfaRecord>();
+      m.set(Number(r.version), r.data as PfaRecord);
+      out.set(k, m);
+    }
+    return out;
+  }
+
+  /** Commits, per assigned partition, the offset after the durable prefix. */
+  preCommit(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const topics: Array<{ topic: string; partition: number; offset: string }> = [];
+      for (const [tp, tracker] of this.offsets) {
+        const next = tracker.takeCommittable();
+        if (next === null) continue;
+        const i = tp.lastIndexOf(':');
+        topics.push({ topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset: next });
+      }
+      if (topics.length === 0) return;
+      try {
+        await this.consumer.commitOffsets(topics);
+      } catch (err) {
+        // A rebalance took the partition: the new owner redelivers from the last commit, which
+        // is safe (outcomes are guarded, PEMS writes carry idempotency keys).
+        this.opts.logger.warn({ err }, 'offset commit failed');
+      }
+    });
+    return this.committing;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stop fetching, let in-flight work finish within the shutdown
+   * timeout, record and commit what is durable, leave the rest uncommitted (redelivered to
+   * whoever owns the partition next). Idempotent: every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.closing ??= (async () => {
+      const log = this.opts.logger;
+      try {
+        this.consumer.pause([{ topic: this.opts.topic }]);
+      } catch {
+        /* not running yet */
+      }
+      const drained = await Promise.race([
+        this.opts.lanes.drain().then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), this.opts.shutdownTimeoutMs).unref()),
+      ]);
+      if (!drained) log.warn({ inFlight: this.opts.lanes.inFlight() }, 'shutdown timeout: abandoning in-flight work (uncommitted, will be redelivered)');
+      this.opts.health.close();
+      await this.opts.recorder.flush().catch((err) => log.error({ err }, 'final flush failed'));
+      if (this.commitTimer) clearInterval(this.commitTimer);
+      await this.preCommit().catch(() => undefined);
+      await this.consumer.disconnect().catch((err) => log.error({ err }, 'consumer disconnect failed'));
+    })();
+    return this.closing;
+  }
+}
+
+function sourceOf(topic: string, partition: number, m: KafkaMessage): SourceRecord {
+  return {
+    position: { topic, partition, offset: m.offset },
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: m.headers ?? {},
+  };
+}

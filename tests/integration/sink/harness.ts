@@ -1,0 +1,197 @@
+/**
+ * A world for sink tests: real Kafka, Postgres, Debezium and the registry, the PEMS simulator
+ * over HTTPS, and one organization, one user and one consumer group, topics and records of
+ * the test's own, so suites never see each other's data.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { loadConfig, type Config, type DeepPartial } from '../../../schemas/config';
+import { createDatabase } from '../../../connectors/postgres/db';
+import { applyMirrorVersion } from '../../../connectors/postgres/mirror';
+import { encryptCredential, parseCredentialKeys } from '../../../connectors/pems';
+import { startPemsSimulator, type PemsSimulator } from '../../../connectors/pems-simulator';
+import { startSink, type Sink } from '../../../connectors/sink';
+import { createLogger } from '../../../connectors/observability';
+import type { PfaRecord } from '../../../streams/pfa-record';
+import { testEnv, uniqueId } from '../../support/env';
+import { testKafka } from '../../support/kafka';
+
+export const TEST_CREDENTIAL_KEYS = `t1:${randomBytes(32).toString('base64')}`;
+
+export interface World {
+  org: string;
+  user: string;
+  apiKey: string;
+  db: Knex;
+  sim: PemsSimulator;
+  config: Config;
+  records: PfaRecord[];
+  topics: { results: string; deadLetters: string };
+  startSink(overrides?: DeepPartial<Config>): Promise<Sink>;
+  commit(input: { pfaId: string; delta: Record<string, unknown>; baseVersion?: number; user?: string; operation?: 'update' | 'delete' }): Promise<string>;
+  waitForOutcome(ids: string[], timeoutMs?: number): Promise<Array<Record<string, any>>>;
+  readTopic(topic: string, count: number, timeoutMs?: number): Promise<Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>>;
+  decodeResults(count: number): Promise<Array<Record<string, any>>>;
+  close(): Promise<void>;
+}
+
+const TERMINAL = ['synced', 'conflict', 'rejected', 'failed', 'superseded'];
+
+export async function createWorld(opts: { records?: number; rateLimitPerSecond?: number; syncEnabled?: boolean; permSync?: boolean } = {}): Promise<World> {
+  const org = uniqueId('S').replace(/-/g, '').slice(0, 20);
+  const user = `u-${org.toLowerCase()}`;
+  const apiKey = `key-${randomBytes(12).toString('hex')}`;
+  const db = createDatabase({ url: testEnv.databaseUrl, poolMax: 4 });
+  const sim = await startPemsSimulator({
+    port: 0,
+    testMode: true,
+    rateLimitPerSecond: opts.rateLimitPerSecond ?? 0,
+    credentials: [{ apiKey, tenant: 'TEST', organization: org }],
+  });
+  const ids = sim.control.seed({ organization: org, count: opts.records ?? 5, seed: 7 });
+  const records = ids.map((id) => sim.control.getRecord(id)!);
+
+  const ring = parseCredentialKeys(TEST_CREDENTIAL_KEYS);
+  await db('organization').insert({
+    id: org,
+    name: `Sink test ${org}`,
+    sync_enabled: opts.syncEnabled ?? true,
+    pems_base_url: sim.url,
+    pems_tenant: 'TEST',
+    pems_credential_encrypted: encryptCredential(apiKey, ring),
+  });
+  await db('app_user').insert({ id: user, username: user });
+  await db('user_organization').insert({ user_id: user, organization_id: org, perm_sync: opts.permSync ?? true });
+  for (const r of records) await applyMirrorVersion(db, { record: r, origin: 'seed' });
+
+  const suffix = org.toLowerCase();
+  const topics = { results: `test.results.${suffix}`, deadLetters: `test.dlq.${suffix}` };
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [topics.results, topics.deadLetters].map((topic) => ({ topic, numPartitions: 1 })) });
+
+  const groupId = `test-sink-${suffix}`;
+  // Start the group at the current end of the CDC topic: the test sees only its own events.
+  const ends = await admin.fetchTopicOffsets(testEnv.cdcTopic);
+  await admin.setOffsets({ groupId, topic: testEnv.cdcTopic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+  await admin.disconnect();
+
+  const config = loadConfig(process.env, {
+    database: { url: testEnv.databaseUrl, poolMax: 5 },
+    kafka: { brokers: testEnv.kafkaBrokers, groupId, sessionTimeoutMs: 10000 },
+    topics: { cdc: testEnv.cdcTopic, results: topics.results, deadLetters: topics.deadLetters },
+    schemaRegistry: { url: testEnv.schemaRegistryUrl },
+    redis: { url: testEnv.redisUrl },
+    pems: { credentialKeys: TEST_CREDENTIAL_KEYS, timeoutMs: 2000 },
+    retry: { delaysMs: [50, 100, 200], jitter: 0, outageThreshold: 5, probeIntervalMs: 100 },
+    sink: { shutdownTimeoutMs: 5000 },
+    http: { port: 0 },
+    log: { level: 'warn' },
+  });
+
+  const sinks: Sink[] = [];
+  const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
+
+  const world: World = {
+    org,
+    user,
+    apiKey,
+    db,
+    sim,
+    config,
+    records,
+    topics,
+    async startSink(overrides = {}) {
+      const merged = loadConfig(process.env, mergeDeep(config, overrides) as DeepPartial<Config>);
+      const sink = await startSink(merged, { clientOverrides: { ca: sim.cert }, logger: createLogger(merged.log.level, { test: org }) });
+      sinks.push(sink);
+      // Ready = a member of the group with partitions; wait for it so no event is missed.
+      const start = Date.now();
+      while (!sink.task.ready().ready) {
+        if (Date.now() - start > 30000) throw new Error('sink did not join its consumer group');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return sink;
+    },
+    async commit({ pfaId, delta, baseVersion, user: u, operation }) {
+      const mirror = await db('pfa_mirror').where({ organization_id: org, pfa_id: pfaId }).first('version');
+      const [row] = await db('pfa_modification')
+        .insert({
+          organization_id: org,
+          pfa_id: pfaId,
+          user_id: u ?? user,
+          operation: operation ?? 'update',
+          delta: JSON.stringify(delta),
+          base_version: baseVersion ?? mirror?.version ?? 1,
+          change_reason: 'test edit',
+          sync_status: 'committed',
+          committed_at: new Date(),
+        })
+        .returning('id');
+      return row.id as string;
+    },
+    async waitForOutcome(ids, timeoutMs = 30000) {
+      const start = Date.now();
+      for (;;) {
+        const rows = await db('pfa_modification').whereIn('id', ids).select('*');
+        if (rows.length === ids.length && rows.every((r) => TERMINAL.includes(r.sync_status))) {
+          return ids.map((id) => rows.find((r) => r.id === id)!);
+        }
+        if (Date.now() - start > timeoutMs) {
+          throw new Error(`outcomes not reached in ${timeoutMs} ms: ${rows.map((r) => `${r.id}=${r.sync_status}`).join(', ')}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async readTopic(topic, count, timeoutMs = 20000) {
+      const consumer = kafka.consumer({ groupId: `reader-${uniqueId('r').toLowerCase()}`, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const out: Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }> = [];
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`read ${out.length}/${count} records from ${topic}`)), timeoutMs);
+          void consumer.run({
+            eachMessage: async ({ message }) => {
+              out.push({ key: message.key, value: message.value, headers: message.headers ?? {} });
+              if (out.length >= count) {
+                clearTimeout(t);
+                resolve();
+              }
+            },
+          });
+        });
+      } finally {
+        await consumer.disconnect();
+      }
+      return out;
+    },
+    async decodeResults(count) {
+      const records = await world.readTopic(topics.results, count);
+      return Promise.all(records.map(async (r) => (await registry.decode(r.value!)) as Record<string, any>));
+    },
+    async close() {
+      await Promise.allSettled(sinks.map((s) => s.close()));
+      await sim.close();
+      await db.destroy();
+    },
+  };
+  return world;
+}
+
+function mergeDeep(a: unknown, b: unknown): unknown {
+  if (typeof a !== 'object' || a === null || Array.isArray(a) || typeof b !== 'object' || b === null || Array.isArray(b)) {
+    return b === undefined ? a : b;
+  }
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = mergeDeep(out[k], v);
+  return out;
+}
+
+/** Writes a PEMS user made directly in PEMS, as the simulator counts them. */
+export function writesApplied(world: World, pfaId: string): number {
+  const stats = world.sim.control.stats() as { writesApplied: Record<string, number> };
+  return stats.writesApplied[pfaId] ?? 0;
+}

@@ -352,8 +352,9 @@ export class PemsPoller {
     let state: CursorRow;
     let client: PemsClient;
     try {
-      state = await this.loadCursor(org.id);
+      // The credential first: an organization we cannot poll gets no cursor row.
       client = this.clientFor(org);
+      state = await this.loadCursor(org.id);
     } catch (e) {
       fail('setup');
       throw e;

@@ -1,0 +1,106 @@
+/**
+ * Who is calling: a Bearer JWT (HS256 with controlApi.jwtSecret, or keys from
+ * controlApi.jwksUrl) names the app_user in `sub`; the user's organizations and rights are
+ * read from the database on every request, so revoking a right takes effect at once and a
+ * token never carries rights of its own.
+ */
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { Knex } from 'knex';
+import { ConfigError } from '../../streams/errors';
+import { forbidden, notFound, unauthorized } from './errors';
+
+export interface TokenOptions {
+  jwtSecret: string;
+  jwksUrl: string;
+  /** Accepted clock skew on exp/nbf, seconds. Default 30. */
+  clockToleranceSec?: number;
+}
+
+export type TokenVerifier = (token: string) => Promise<{ sub: string }>;
+
+export function createTokenVerifier(opts: TokenOptions): TokenVerifier {
+  const clockTolerance = opts.clockToleranceSec ?? 30;
+  let verify: (token: string) => Promise<JWTPayload>;
+  if (opts.jwtSecret !== '') {
+    const key = new TextEncoder().encode(opts.jwtSecret);
+    // Pinning the algorithm refuses alg=none and RS/HS confusion.
+    verify = async (t) => (await jwtVerify(t, key, { algorithms: ['HS256'], clockTolerance, requiredClaims: ['sub', 'exp'] })).payload;
+  } else if (opts.jwksUrl !== '') {
+    const jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
+    verify = async (t) =>
+      (await jwtVerify(t, jwks, { algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], clockTolerance, requiredClaims: ['sub', 'exp'] })).payload;
+  } else {
+    throw new ConfigError('controlApi.jwtSecret', 'or controlApi.jwksUrl must be set: the control API never runs without authentication');
+  }
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      payload = await verify(token);
+    } catch (err) {
+      throw unauthorized(`bearer token refused: ${(err as Error).message}`);
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > 200) throw unauthorized('bearer token has no usable sub');
+    return { sub: payload.sub };
+  };
+}
+
+export interface OrgRights {
+  read: boolean;
+  sync: boolean;
+  admin: boolean;
+}
+
+export class Caller {
+  constructor(
+    readonly userId: string,
+    readonly orgs: ReadonlyMap<string, OrgRights>,
+  ) {}
+
+  /** Organizations the caller may read: every query is scoped to these. */
+  get readableOrgs(): string[] {
+    return [...this.orgs].filter(([, r]) => r.read).map(([id]) => id);
+  }
+
+  canRead(org: string): boolean {
+    return this.orgs.get(org)?.read === true;
+  }
+
+  /**
+   * The caller's organizations, narrowed to `org` when given. An organization the caller is
+   * not a member of is a 404 (its existence is not disclosed).
+   */
+  scope(org?: string): string[] {
+    if (org === undefined) return this.readableOrgs;
+    if (!this.canRead(org)) throw notFound(`organization ${org}`);
+    return [org];
+  }
+
+  requireRead(org: string, what: string): void {
+    if (!this.canRead(org)) throw notFound(what);
+  }
+
+  requireSync(org: string): void {
+    if (this.orgs.get(org)?.sync !== true) throw forbidden(`acting on ${org} needs perm_Sync`, { organizationId: org, right: 'perm_sync' });
+  }
+
+  requireAdmin(org: string): void {
+    if (this.orgs.get(org)?.admin !== true) throw forbidden(`this needs an administrator of ${org}`, { organizationId: org, right: 'is_admin' });
+  }
+}
+
+/** The active user and rights; an unknown or inactive user is a 401 (the token names no one we serve). */
+export async function loadCaller(db: Knex, userId: string): Promise<Caller> {
+  const user = await db('app_user').where({ id: userId, is_active: true }).first('id');
+  if (!user) throw unauthorized('the token names no active user');
+  const rows = (await db('user_organization').where({ user_id: userId }).select('organization_id', 'perm_read', 'perm_sync', 'is_admin')) as Array<{
+    organization_id: string;
+    perm_read: boolean;
+    perm_sync: boolean;
+    is_admin: boolean;
+  }>;
+  // Rights only widen from membership: sync and admin imply read.
+  const orgs = new Map<string, OrgRights>(
+    rows.map((r) => [r.organization_id, { read: r.perm_read || r.perm_sync || r.is_admin, sync: r.perm_sync, admin: r.is_admin }]),
+  );
+  return new Caller(userId, orgs);
+}

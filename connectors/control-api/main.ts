@@ -1,0 +1,56 @@
+/**
+ * The control API as its own process: config from the environment (schemas/config.ts), the
+ * HTTP API on controlApi.host:port, and the operator webhook dispatcher when
+ * controlApi.webhookUrls is set. SIGTERM/SIGINT close both and the database.
+ *
+ *   npx tsx connectors/control-api/main.ts
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { loadConfig, redactConfig } from '../../schemas/config';
+import { createDatabase } from '../postgres/db';
+import { buildControlApi } from './server';
+import { WebhookDispatcher } from './webhooks';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-control-api' });
+  const kafka = new Kafka({
+    clientId: `${config.kafka.clientId}-control-api`,
+    brokers: config.kafka.brokers,
+    ssl: config.kafka.ssl,
+    sasl:
+      config.kafka.saslMechanism === ''
+        ? undefined
+        : ({ mechanism: config.kafka.saslMechanism, username: config.kafka.saslUsername, password: config.kafka.saslPassword } as never),
+    logLevel: logLevel.WARN,
+  });
+  const app = buildControlApi({ db, config, kafka });
+  app.log.info({ config: redactConfig(config) }, 'control API starting');
+  const dispatcher = new WebhookDispatcher({
+    db,
+    urls: config.controlApi.webhookUrls,
+    onError: (err) => app.log.error({ err }, 'webhook dispatch round failed'),
+  });
+  await app.listen({ host: config.controlApi.host, port: config.controlApi.port });
+  dispatcher.start();
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal: string): Promise<void> =>
+    (closing ??= (async () => {
+      app.log.info({ signal }, 'control API stopping');
+      // Keep going past a failing step.
+      await Promise.allSettled([dispatcher.close()]);
+      await Promise.allSettled([app.close()]);
+      await Promise.allSettled([db.destroy()]);
+    })());
+  for (const s of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(s, () => {
+      void shutdown(s).then(() => process.exit(0));
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+/**
+ * Keyset pagination: the cursor is the sort key of the last row returned, opaque to callers
+ * (base64url JSON). Offsets would skip or repeat rows while the sink keeps inserting.
+ */
+import { ApiError } from './errors';
+
+export function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+export function decodeCursor<T extends Record<string, unknown>>(cursor: string | undefined, check: (v: Record<string, unknown>) => v is T): T | undefined {
+  if (cursor === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || !check(parsed as Record<string, unknown>)) {
+    throw new ApiError(400, 'VALIDATION_FAILED', 'cursor is not one this API issued', { fieldErrors: [{ field: 'cursor', message: 'invalid cursor' }] });
+  }
+  return parsed as T;
+}
+
+/** Cursor of (created_at, id) lists: created_at as ISO text, id a uuid. */
+export interface TimeIdKey extends Record<string, unknown> {
+  t: string;
+  id: string;
+}
+
+export function isTimeIdKey(v: Record<string, unknown>): v is TimeIdKey {
+  return typeof v.t === 'string' && !Number.isNaN(Date.parse(v.t)) && typeof v.id === 'string' && UUID_RE.test(v.id);
+}
+
+/** Cursor of bigint-id lists (audit, notifications): the id as a decimal string. */
+export interface IdKey extends Record<string, unknown> {
+  id: string;
+}
+
+export function isIdKey(v: Record<string, unknown>): v is IdKey {
+  return typeof v.id === 'string' && /^\d{1,19}$/.test(v.id);
+}
+
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const UUID_RE = new RegExp(UUID_PATTERN);

@@ -1,0 +1,112 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { AUDIT_COLUMNS, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
+import { csvRow } from '../csv';
+import { decodeCursor, encodeCursor, isIdKey } from '../pagination';
+import { closed, CURSOR, DATE_TIME, EVENT_TYPE, LIMIT, ORG_ID, PFA_ID, USER_ID } from '../schemas';
+import { callerOf, type RouteContext } from '../server';
+
+const FILTERS = { organization: ORG_ID, pfaId: PFA_ID, actor: USER_ID, eventType: EVENT_TYPE, from: DATE_TIME, to: DATE_TIME };
+
+interface FilterQuery {
+  organization?: string;
+  pfaId?: string;
+  actor?: string;
+  eventType?: string;
+  from?: string;
+  to?: string;
+}
+
+/** Rows per FETCH of an export; one batch is what an export holds in memory. */
+const EXPORT_BATCH = 1000;
+
+export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const filterOf = (orgs: string[], q: FilterQuery): AuditFilter => ({
+    organizationIds: orgs,
+    pfaId: q.pfaId,
+    actor: q.actor,
+    eventType: q.eventType,
+    from: q.from,
+    to: q.to,
+  });
+
+  app.get(
+    '/audit',
+    {
+      schema: {
+        summary: 'audit entries by organization, PFA, actor, event type and time (from inclusive, to exclusive), keyset-paged',
+        description: 'createdAt is exactly as hashed (UTC, microseconds); each entry carries prevHash and hash.',
+        tags: ['audit'],
+        rights: 'membership',
+        querystring: closed({ ...FILTERS, order: { type: 'string', enum: ['asc', 'desc'], default: 'desc' }, limit: LIMIT, cursor: CURSOR }),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const q = req.query as FilterQuery & { order: 'asc' | 'desc'; limit: number; cursor?: string };
+      const after = decodeCursor(q.cursor, isIdKey);
+      const items = await queryAudit(ctx.db, filterOf(caller.scope(q.organization), q), { limit: q.limit, order: q.order, afterId: after?.id });
+      const last = items[items.length - 1];
+      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ id: last.id }) : null };
+    },
+  );
+
+  app.get(
+    '/audit/verify',
+    {
+      schema: {
+        summary: "recompute the organization's hash chain and name the first broken entry",
+        tags: ['audit'],
+        rights: 'membership',
+        querystring: closed({ organization: ORG_ID }, ['organization']),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const { organization } = req.query as { organization: string };
+      caller.scope(organization);
+      return verifyAuditChain(ctx.db, organization);
+    },
+  );
+
+  app.get(
+    '/audit/export',
+    {
+      schema: {
+        summary: 'export matching audit entries as CSV or NDJSON, oldest first, streamed from a database cursor',
+        tags: ['audit'],
+        rights: 'membership',
+        produces: ['text/csv', 'application/x-ndjson'],
+        querystring: closed({ ...FILTERS, format: { type: 'string', enum: ['csv', 'ndjson'], default: 'ndjson' } }),
+      } as Record<string, unknown>,
+    },
+    async (req, reply) => {
+      const caller = callerOf(req);
+      const q = req.query as FilterQuery & { format: 'csv' | 'ndjson' };
+      const filter = filterOf(caller.scope(q.organization), q);
+      const rows = streamAudit(ctx.db, filter, EXPORT_BATCH);
+      // Pull-based: the cursor is fetched only as fast as the client reads (Readable.from awaits
+      // the consumer), and stopping early (client gone) runs the generator's finally: cursor
+      // closed, connection returned.
+      async function* lines(): AsyncGenerator<string> {
+        if (q.format === 'csv') yield csvRow(AUDIT_COLUMNS);
+        for await (const raw of rows) {
+          if (q.format === 'csv') {
+            const r = toAuditRow(raw, false);
+            yield csvRow([r.id, r.createdAt, r.organizationId, r.pfaId, r.modificationId, r.actor, r.eventType, r.detailsText, r.pemsResponseText, r.prevHash, r.hash]);
+          } else {
+            const { detailsText: _d, pemsResponseText: _p, ...row } = toAuditRow(raw, true);
+            yield `${JSON.stringify(row)}\n`;
+          }
+        }
+      }
+      const stream = Readable.from(lines(), { objectMode: false, highWaterMark: 64 * 1024 });
+      stream.on('error', (err) => req.log.error({ err }, 'audit export failed mid-stream'));
+      const ext = q.format === 'csv' ? 'csv' : 'ndjson';
+      return reply
+        .type(q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+        .header('content-disposition', `attachment; filename="audit-export.${ext}"`)
+        .send(stream);
+    },
+  );
+}

@@ -1,0 +1,140 @@
+import type { FastifyInstance } from 'fastify';
+import type { Caller } from '../auth';
+import { discardDeadLetter, getDeadLetter, listDeadLetters, replayDeadLetter, type Produce, type ReplayOutcome } from '../../postgres/dead-letters';
+import { notFound, toApiError } from '../errors';
+import { decodeCursor, encodeCursor, isTimeIdKey } from '../pagination';
+import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas';
+import { callerOf, type RouteContext } from '../server';
+
+export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const produce: Produce | undefined = (() => {
+    if (!ctx.producer()) return undefined;
+    return async (record) => {
+      const p = await ctx.producer()!;
+      const topic = ctx.config.topics.cdc;
+      const [meta] = await p.send({ topic, acks: -1, messages: [{ key: record.key, value: record.value, headers: record.headers }] });
+      return { topic, partition: meta!.partition, offset: String(meta!.baseOffset ?? meta!.offset ?? '') };
+    };
+  })();
+
+  async function replayOne(caller: Caller, id: string, reason?: string): Promise<ReplayOutcome> {
+    const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id);
+    if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
+    caller.requireSync(dl.organizationId);
+    return replayDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason, produce });
+  }
+
+  app.get(
+    '/dead-letters',
+    {
+      schema: {
+        summary: 'dead letters with their reason, error and original record, newest first',
+        tags: ['dead letters'],
+        rights: 'membership',
+        querystring: closed({
+          organization: ORG_ID,
+          status: { type: 'string', enum: ['open', 'replayed', 'discarded'] },
+          pfaId: PFA_ID,
+          errorCode: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' },
+          limit: LIMIT,
+          cursor: CURSOR,
+        }),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const q = req.query as { organization?: string; status?: string; pfaId?: string; errorCode?: string; limit: number; cursor?: string };
+      const items = await listDeadLetters(ctx.db, {
+        organizationIds: caller.scope(q.organization),
+        status: q.status,
+        pfaId: q.pfaId,
+        errorCode: q.errorCode,
+        limit: q.limit,
+        after: decodeCursor(q.cursor, isTimeIdKey),
+      });
+      const last = items[items.length - 1];
+      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ t: last.createdAt, id: last.id }) : null };
+    },
+  );
+
+  app.get(
+    '/dead-letters/:id',
+    { schema: { summary: 'one dead letter', tags: ['dead letters'], rights: 'membership', params: closed({ id: UUID }, ['id']) } as Record<string, unknown> },
+    async (req) => {
+      const caller = callerOf(req);
+      const { id } = req.params as { id: string };
+      const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id);
+      if (!dl) throw notFound(`dead letter ${id}`);
+      return dl;
+    },
+  );
+
+  app.post(
+    '/dead-letters/:id/replay',
+    {
+      schema: {
+        summary: 'replay one dead letter',
+        description:
+          'With a modification: the modification (failed or rejected) is committed again, same id, so the PEMS idempotency key is kept. ' +
+          'Without (a poison event): the original key, value and headers are produced again to the CDC topic.',
+        tags: ['dead letters'],
+        rights: "perm_Sync in the dead letter's organization",
+        params: closed({ id: UUID }, ['id']),
+        body: closed({ reason: REASON }),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const { id } = req.params as { id: string };
+      return replayOne(caller, id, (req.body as { reason?: string } | undefined)?.reason);
+    },
+  );
+
+  app.post(
+    '/dead-letters/replay',
+    {
+      schema: {
+        summary: 'replay many dead letters; each stands alone and has its own result',
+        tags: ['dead letters'],
+        rights: "perm_Sync in each dead letter's organization",
+        body: closed({ ids: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: UUID }, reason: REASON }, ['ids']),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const body = req.body as { ids: string[]; reason?: string };
+      const results: Array<Record<string, unknown>> = [];
+      for (const id of body.ids) {
+        try {
+          results.push({ status: 'replayed', ...(await replayOne(caller, id, body.reason)) });
+        } catch (err) {
+          const api = toApiError(err);
+          if (!api) throw err;
+          results.push({ id, status: 'refused', httpStatus: api.statusCode, ...api.body() });
+        }
+      }
+      return { results };
+    },
+  );
+
+  app.post(
+    '/dead-letters/:id/discard',
+    {
+      schema: {
+        summary: 'discard a dead letter, with a reason',
+        tags: ['dead letters'],
+        rights: "perm_Sync in the dead letter's organization",
+        params: closed({ id: UUID }, ['id']),
+        body: closed({ reason: REASON }, ['reason']),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const { id } = req.params as { id: string };
+      const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id);
+      if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
+      caller.requireSync(dl.organizationId);
+      return discardDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason: (req.body as { reason: string }).reason });
+    },
+  );
+}

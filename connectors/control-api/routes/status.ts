@@ -1,0 +1,155 @@
+/**
+ * GET /status: what the sync is doing for one organization. Counts and latency come from
+ * pfa_modification; PEMS health is a short GET of the organization's PEMS /health; consumer
+ * lag compares the sink group's committed offsets with the CDC topic's end offsets (the
+ * topic is shared by all organizations, so lag is the sink's, not the organization's).
+ */
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import axios from 'axios';
+import type { FastifyInstance } from 'fastify';
+import { closed, ORG_ID } from '../schemas';
+import { callerOf, type RouteContext } from '../server';
+
+export interface PemsHealth {
+  status: 'up' | 'down' | 'unknown';
+  httpStatus?: number;
+  latencyMs?: number;
+  reason?: string;
+}
+
+export interface ConsumerLag {
+  status: 'ok' | 'unknown';
+  groupId: string;
+  topic: string;
+  total?: number;
+  partitions?: Array<{ partition: number; committed: string; end: string; lag: number }>;
+  reason?: string;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  let agent: https.Agent | undefined;
+  const httpsAgent = (): https.Agent => {
+    agent ??= new https.Agent({ ca: ctx.config.pems.caFile ? readFileSync(ctx.config.pems.caFile) : undefined, keepAlive: false });
+    return agent;
+  };
+
+  async function pemsHealth(baseUrl: string | null): Promise<PemsHealth> {
+    if (!baseUrl) return { status: 'unknown', reason: 'the organization has no PEMS base URL' };
+    if (!baseUrl.startsWith('https://') && !(baseUrl.startsWith('http://') && ctx.config.pems.allowInsecureHttp)) {
+      return { status: 'unknown', reason: 'PEMS base URL is not https (pems.allowInsecureHttp is off)' };
+    }
+    const started = Date.now();
+    try {
+      const res = await axios.get(`${baseUrl.replace(/\/+$/, '')}/health`, {
+        timeout: ctx.pemsHealthTimeoutMs,
+        httpsAgent: httpsAgent(),
+        validateStatus: () => true,
+        maxRedirects: 0,
+      });
+      return { status: res.status === 200 ? 'up' : 'down', httpStatus: res.status, latencyMs: Date.now() - started };
+    } catch (err) {
+      return { status: 'down', reason: (err as { code?: string }).code ?? (err as Error).message, latencyMs: Date.now() - started };
+    }
+  }
+
+  async function consumerLag(): Promise<ConsumerLag> {
+    const groupId = ctx.config.kafka.groupId;
+    const topic = ctx.config.topics.cdc;
+    const adminP = ctx.admin();
+    if (!adminP) return { status: 'unknown', groupId, topic, reason: 'Kafka is not configured for this API' };
+    try {
+      const admin = await withTimeout(adminP, ctx.kafkaTimeoutMs, 'Kafka admin connect');
+      const [ends, committed] = await withTimeout(
+        Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]),
+        ctx.kafkaTimeoutMs,
+        'Kafka offsets',
+      );
+      const byPartition = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, p.offset]));
+      const partitions = ends
+        .map((e) => {
+          const c = byPartition.get(e.partition) ?? '-1';
+          // No committed offset yet: everything from the log start is still to do.
+          const from = BigInt(c) < 0n ? BigInt(e.low) : BigInt(c);
+          const lag = BigInt(e.high) - from;
+          return { partition: e.partition, committed: c, end: e.high, lag: Number(lag > 0n ? lag : 0n) };
+        })
+        .sort((a, b) => a.partition - b.partition);
+      return { status: 'ok', groupId, topic, total: partitions.reduce((s, p) => s + p.lag, 0), partitions };
+    } catch (err) {
+      return { status: 'unknown', groupId, topic, reason: (err as Error).message };
+    }
+  }
+
+  app.get(
+    '/status',
+    {
+      schema: {
+        summary: 'sync status of an organization',
+        description:
+          'Counts: queued (committed or queued, not yet picked up), inFlight (syncing), synced, failed, rejected, conflictsOpen, ' +
+          'deadLettersOpen; lastSuccessAt (latest synced_at); latency p50/p95 of committed_at → synced_at over the last hour, seconds; ' +
+          "PEMS health (GET /health, short timeout; unknown without a base URL); the sink consumer group's lag on the CDC topic.",
+        tags: ['status'],
+        rights: 'membership',
+        querystring: closed({ organization: ORG_ID }, ['organization']),
+      } as Record<string, unknown>,
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const { organization } = req.query as { organization: string };
+      caller.scope(organization);
+      const db = ctx.db;
+      const [counts, conflicts, deadLetters, latency, org] = await Promise.all([
+        db('pfa_modification').where({ organization_id: organization }).groupBy('sync_status').select('sync_status', db.raw('count(*)::int AS n'), db.raw('max(synced_at) AS last_synced')),
+        db('sync_conflict').where({ organization_id: organization, status: 'open' }).count<{ n: string }[]>({ n: '*' }),
+        db('dead_letter').where({ organization_id: organization, status: 'open' }).count<{ n: string }[]>({ n: '*' }),
+        db.raw(
+          `SELECT count(*)::int AS n,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p50,
+             percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p95
+           FROM pfa_modification
+           WHERE organization_id = ? AND sync_status = 'synced' AND committed_at IS NOT NULL
+             AND synced_at >= now() - interval '1 hour'`,
+          [organization],
+        ),
+        db('organization').where({ id: organization }).first('pems_base_url'),
+      ]);
+      const by = new Map<string, { n: number; last: Date | null }>(counts.map((r: any) => [r.sync_status, { n: Number(r.n), last: r.last_synced }]));
+      const n = (s: string): number => by.get(s)?.n ?? 0;
+      const lastSuccess = by.get('synced')?.last ?? null;
+      const lat = latency.rows[0] as { n: number; p50: number | null; p95: number | null };
+      const [pems, lag] = await Promise.all([pemsHealth(org?.pems_base_url ?? null), consumerLag()]);
+      return {
+        organizationId: organization,
+        counts: {
+          queued: n('committed') + n('queued'),
+          inFlight: n('syncing'),
+          synced: n('synced'),
+          failed: n('failed'),
+          rejected: n('rejected'),
+          conflictsOpen: Number(conflicts[0]?.n ?? 0),
+          deadLettersOpen: Number(deadLetters[0]?.n ?? 0),
+        },
+        lastSuccessAt: lastSuccess ? new Date(lastSuccess).toISOString() : null,
+        latencyLastHour: {
+          samples: lat.n,
+          p50Seconds: lat.p50 === null ? null : Number(lat.p50),
+          p95Seconds: lat.p95 === null ? null : Number(lat.p95),
+        },
+        pemsHealth: pems,
+        consumerLag: lag,
+      };
+    },
+  );
+}

@@ -1,0 +1,176 @@
+/**
+ * The control API for people: conflicts, rollbacks, dead letters, the audit trail, sync status
+ * and notifications. `buildControlApi` returns the Fastify instance (tests use inject or
+ * listen on port 0); connectors/control-api/main.ts runs it as its own process.
+ *
+ * People's actions never call PEMS: they become committed modifications that flow through CDC
+ * and the sink like any edit (shared/ARCHITECTURE.md).
+ */
+import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import type { Kafka, Producer, Admin } from 'kafkajs';
+import type { Knex } from 'knex';
+import type { Config } from '../../schemas/config';
+import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
+import { ApiError, toApiError, unauthorized } from './errors';
+import { buildOpenApi, type RecordedRoute } from './openapi';
+import { registerAuditRoutes } from './routes/audit';
+import { registerConflictRoutes } from './routes/conflicts';
+import { registerDeadLetterRoutes } from './routes/dead-letters';
+import { registerNotificationRoutes } from './routes/notifications';
+import { registerRollbackRoutes } from './routes/rollbacks';
+import { registerStatusRoutes } from './routes/status';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+  interface FastifyContextConfig {
+    /** No bearer token needed (the OpenAPI document, liveness). */
+    public?: boolean;
+  }
+}
+
+export interface ControlApiOptions {
+  db: Knex;
+  config: Config;
+  /** Needed to replay poison events (produce to topics.cdc) and to report consumer lag. */
+  kafka?: Kafka;
+  /** Overrides the verifier built from controlApi.jwtSecret / jwksUrl (tests with other keys). */
+  verifyToken?: TokenVerifier;
+  /** Timeout of the PEMS /health probe of GET /status, ms. Default 2000. */
+  pemsHealthTimeoutMs?: number;
+  /** Timeout of the Kafka offset look-ups of GET /status, ms. Default 5000. */
+  kafkaTimeoutMs?: number;
+  /** Fastify logger option; default: pino at config log.level. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface RouteContext {
+  db: Knex;
+  config: Config;
+  pemsHealthTimeoutMs: number;
+  kafkaTimeoutMs: number;
+  /** Lazily connected Kafka clients, or undefined without Kafka. */
+  producer(): Promise<Producer> | undefined;
+  admin(): Promise<Admin> | undefined;
+}
+
+/** The authenticated caller of a non-public route. */
+export function callerOf(req: FastifyRequest): Caller {
+  if (!req.caller) throw unauthorized('a bearer token is required');
+  return req.caller;
+}
+
+export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
+  const verify = opts.verifyToken ?? createTokenVerifier({ jwtSecret: opts.config.controlApi.jwtSecret, jwksUrl: opts.config.controlApi.jwksUrl });
+  const app = Fastify({
+    logger: opts.logger ?? { level: opts.config.log.level },
+    bodyLimit: 1_048_576,
+    // Fastify strips unknown properties by default; the contract is to refuse them, naming the field.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+
+  let producer: Promise<Producer> | undefined;
+  let admin: Promise<Admin> | undefined;
+  const ctx: RouteContext = {
+    db: opts.db,
+    config: opts.config,
+    pemsHealthTimeoutMs: opts.pemsHealthTimeoutMs ?? 2000,
+    kafkaTimeoutMs: opts.kafkaTimeoutMs ?? 5000,
+    producer: () => {
+      if (!opts.kafka) return undefined;
+      producer ??= (async () => {
+        // Idempotent producer: a retried send never duplicates the replayed event.
+        const p = opts.kafka!.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+        await p.connect();
+        return p;
+      })().catch((err) => {
+        producer = undefined;
+        throw err;
+      });
+      return producer;
+    },
+    admin: () => {
+      if (!opts.kafka) return undefined;
+      admin ??= (async () => {
+        const a = opts.kafka!.admin();
+        await a.connect();
+        return a;
+      })().catch((err) => {
+        admin = undefined;
+        throw err;
+      });
+      return admin;
+    },
+  };
+
+  const routes: RecordedRoute[] = [];
+  app.addHook('onRoute', (r: RouteOptions) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, schema: r.schema as RecordedRoute['schema'], public: r.config?.public === true });
+  });
+
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config?.public) return;
+    if (!req.routeOptions.url) return; // unknown route: the 404 handler answers
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_\-.=]+)$/.exec(header) : null;
+    if (!m) throw unauthorized('a bearer token is required');
+    const { sub } = await verify(m[1]!);
+    req.caller = await loadCaller(opts.db, sub);
+  });
+
+  app.setErrorHandler((err: Error & { validation?: Array<Record<string, any>>; validationContext?: string; statusCode?: number; code?: string }, req, reply) => {
+    if (err.validation) {
+      const where = err.validationContext ?? 'request';
+      const fieldErrors = err.validation.map((v) => {
+        const path = String(v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+        if (v.keyword === 'additionalProperties') {
+          const field = [path, v.params?.additionalProperty].filter(Boolean).join('.');
+          return { field, message: `unknown field '${field}' in ${where}` };
+        }
+        if (v.keyword === 'required') {
+          const field = [path, v.params?.missingProperty].filter(Boolean).join('.');
+          return { field, message: `${where} needs '${field}'` };
+        }
+        return { field: path || where, message: `${where}${path ? ` ${path}` : ''} ${v.message ?? 'is invalid'}` };
+      });
+      return reply.code(400).send({ error: 'VALIDATION_FAILED', code: 'PEMS_SYNC_API_VALIDATION_FAILED', message: fieldErrors.map((f) => f.message).join('; '), fieldErrors });
+    }
+    const api = toApiError(err);
+    if (api) {
+      if (api.statusCode >= 500) req.log.error({ err }, 'control API error');
+      return reply.code(api.statusCode).send(api.body());
+    }
+    // Fastify's own 4xx (bad JSON, wrong content type, body too large).
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: 'BAD_REQUEST', code: err.code ?? 'PEMS_SYNC_API_BAD_REQUEST', message: err.message });
+    }
+    req.log.error({ err }, 'control API error');
+    return reply.code(500).send({ error: 'INTERNAL', code: 'PEMS_SYNC_API_INTERNAL', message: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(new ApiError(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+  });
+
+  app.get('/healthz', { config: { public: true }, schema: { summary: 'liveness', tags: ['meta'] } as Record<string, unknown> }, async () => ({ status: 'ok' }));
+  app.get('/openapi.json', { config: { public: true }, schema: { summary: 'this OpenAPI document', tags: ['meta'] } as Record<string, unknown> }, async () => buildOpenApi(routes));
+
+  registerConflictRoutes(app, ctx);
+  registerRollbackRoutes(app, ctx);
+  registerDeadLetterRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
+  registerStatusRoutes(app, ctx);
+  registerNotificationRoutes(app, ctx);
+
+  app.addHook('onClose', async () => {
+    // Keep going past a failing step: a stuck producer must not keep the admin open.
+    const p = producer;
+    const a = admin;
+    producer = undefined;
+    admin = undefined;
+    await Promise.allSettled([p?.then((x) => x.disconnect()), a?.then((x) => x.disconnect())]);
+  });
+  return app;
+}

@@ -19,7 +19,7 @@
  * write time.
  */
 import type { Knex } from 'knex';
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { normalizePemsRecord, type UpsertDecision } from '../../streams/mirror';
 import { PemsSyncError } from '../../streams/errors';
 import { toDeadLetterHeaders, type KafkaHeaders } from '../../streams/outcomes';
@@ -170,7 +170,13 @@ export class MirrorStream {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       maxWaitTimeInMs: 500,
     });
-    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // murmur2 like Kafka's Java client (and Kafka Connect/Debezium): same key, same partition as the CDC topic.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
       this.member = true;
     });

@@ -24,7 +24,7 @@
  * never wait), so several replicas can run the poller without producing every page twice.
  */
 import type { Knex } from 'knex';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import {
   createRateLimiter,
@@ -182,7 +182,13 @@ export class PemsPoller {
     this.now = options.now ?? (() => new Date());
     // Idempotent producer: broker-side dedup of retried sends (sequence numbers per partition),
     // acks from every in-sync replica, and one request in flight so retries keep order.
-    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // murmur2 like Kafka's Java client (and Kafka Connect/Debezium): same key, same partition as the CDC topic.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
   }
 
   /** When the last poll of every organization succeeded (readiness / liveness input). */

@@ -46,9 +46,10 @@ export function testConfig(overrides: DeepPartial<Config> = {}): Config {
 }
 
 export async function harness(opts: { kafka?: Kafka; config?: DeepPartial<Config> } & Partial<ControlApiOptions> = {}): Promise<Harness> {
-  const config = testConfig(opts.config);
+  const { config: overrides, ...rest } = opts;
+  const config = testConfig(overrides);
   const db = createDatabase({ url: testEnv.databaseUrl, poolMax: 5, applicationName: 'control-api-test' });
-  const app = buildControlApi({ db, config, logger: false, ...opts, kafka: opts.kafka });
+  const app = buildControlApi({ logger: false, ...rest, db, config });
   // A real listen on port 0 (light-my-request's inject needs an ESM-only cookie module jest cannot load).
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

@@ -31,10 +31,14 @@ export function topicNames(env: NodeJS.ProcessEnv = process.env): {
 export function topicSpecs(env: NodeJS.ProcessEnv = process.env): TopicSpec[] {
   const n = topicNames(env);
   const partitions = Number(env.KAFKA_PARTITIONS ?? 6);
+  // A modification with an oversized delta (a 5 MB note) must reach the sink to be dead-lettered
+  // with its reason, not stop Debezium with RecordTooLargeException: the CDC and dead-letter
+  // topics take records up to 16 MiB (the sink refuses deltas over sink.maxDeltaBytes).
+  const large = { 'max.message.bytes': String(16 * 1024 * 1024) };
   return [
-    { name: n.cdc, partitions, description: 'Debezium change events of pfa_modification, keyed by organization + PFA id' },
+    { name: n.cdc, partitions, description: 'Debezium change events of pfa_modification, keyed by organization + PFA id', config: large },
     { name: n.results, partitions, description: 'one Avro SyncResult per modification outcome' },
-    { name: n.deadLetters, partitions, description: 'events the sink could not process, with __connect.errors.* headers' },
+    { name: n.deadLetters, partitions, description: 'events the sink could not process, with __connect.errors.* headers', config: large },
     { name: n.pemsRaw, partitions, description: 'PEMS records as received by the source connector (bronze)' },
     { name: n.mirrorDeadLetters, partitions, description: 'PEMS records the mirror stream refused' },
   ];

@@ -10,6 +10,7 @@ import { coalesce, pfaKey, type CoalescedWrite, type WorkItem } from '../../stre
 import { decideWrite, recordAfterWrite, type WriteDecision } from '../../streams/check';
 import { classify, nextStep, OutageDetector, type RetryPolicy } from '../../streams/retry';
 import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
+import { PemsSyncError } from '../../streams/errors';
 import type { PfaRecord } from '../../streams/pfa-record';
 import type { OrganizationContext } from './context';
 import type { BatchWriter } from './write';
@@ -231,8 +232,11 @@ export class PfaLanes {
             decision = decideWrite({ write, current, baseValues, conflictingFields });
             continue;
           }
-          case 'fail':
-            return entry({ kind: 'failed', error: { ...outcomeErrorFrom(err), message: step.reason } }, null, err);
+          case 'fail': {
+            // The dead letter names why we gave up; the PEMS error stays as its cause.
+            const gaveUp = new PemsSyncError('PEMS_SYNC_RETRIES_EXHAUSTED', step.reason, { cause: err, details: { attempts: tries } });
+            return entry({ kind: 'failed', error: { ...outcomeErrorFrom(err), message: step.reason } }, null, gaveUp);
+          }
           case 'dead_letter': {
             const code = outcomeErrorFrom(err).code;
             // The change itself is wrong (PEMS 400/413/422) or its record is gone: rejected, for

@@ -136,7 +136,7 @@ export class SinkTask {
   }
 
   private async put(payload: EachBatchPayload): Promise<void> {
-    const { batch, heartbeat, isRunning, isStale } = payload;
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     const { topic, partition } = batch;
     const tracker = this.tracker(topic, partition);
     this.opts.metrics.batchSize.observe(batch.messages.length);
@@ -159,6 +159,9 @@ export class SinkTask {
         this.opts.logger.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'poison event: dead-lettered');
         void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);
       } else work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
+      // kafkajs: a resolved offset only moves the *fetch* position (autoCommit is off); what is
+      // committed is decided by preCommit from the durable prefix.
+      resolveOffset(message.offset);
     }
     for (const o of done) tracker.markDone(o);
 

@@ -1,5 +1,5 @@
 /** Creates every declared topic that does not exist yet (idempotent). */
-import { Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { topicSpecs } from '../../schemas/topics';
 
 async function main(): Promise<void> {
@@ -21,6 +21,18 @@ async function main(): Promise<void> {
           numPartitions: t.partitions,
           replicationFactor: 1,
           configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    // Topic configs are kept in step for topics that already exist (idempotent).
+    const withConfig = topicSpecs().filter((t) => existing.has(t.name) && t.config && Object.keys(t.config).length > 0);
+    if (withConfig.length > 0) {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: withConfig.map((t) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name: t.name,
+          configEntries: Object.entries(t.config!).map(([name, value]) => ({ name, value })),
         })),
       });
     }

@@ -194,6 +194,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.consumer.min.session.timeout.ms=6000
 log.retention.hours=168
+# Room for oversized change events (see schemas/topics.ts); topics opt in with max.message.bytes.
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
 EOF
   write_log4j "$dir/log4j2.properties"
   if [[ ! -f "$dir/data/meta.properties" ]]; then
@@ -235,6 +238,8 @@ offset.storage.replication.factor=1
 config.storage.replication.factor=1
 status.storage.replication.factor=1
 offset.flush.interval.ms=1000
+# Debezium must be able to hand an oversized row to Kafka so the sink can dead-letter it.
+producer.max.request.size=16777216
 plugin.path=$PEMS_SYNC_CACHE/connect-plugins-$DEBEZIUM_VERSION
 # Secrets in connector configs are references (\${env:NAME}), resolved inside the worker only.
 config.providers=env

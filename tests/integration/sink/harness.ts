@@ -70,7 +70,10 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
   const kafka = testKafka();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [topics.results, topics.deadLetters].map((topic) => ({ topic, numPartitions: 1 })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [topics.results, topics.deadLetters].map((topic) => ({ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }] })),
+  });
 
   const groupId = `test-sink-${suffix}`;
   // Start the group at the current end of the CDC topic: the test sees only its own events.

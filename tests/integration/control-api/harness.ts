@@ -45,7 +45,7 @@ export function testConfig(overrides: DeepPartial<Config> = {}): Config {
   });
 }
 
-export async function harness(opts: { kafka?: Kafka; config?: DeepPartial<Config> } & Partial<ControlApiOptions> = {}): Promise<Harness> {
+export async function harness(opts: { kafka?: Kafka; config?: DeepPartial<Config> } & Omit<Partial<ControlApiOptions>, 'config' | 'db'> = {}): Promise<Harness> {
   const { config: overrides, ...rest } = opts;
   const config = testConfig(overrides);
   const db = createDatabase({ url: testEnv.databaseUrl, poolMax: 5, applicationName: 'control-api-test' });

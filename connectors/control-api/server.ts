@@ -7,7 +7,7 @@
  * and the sink like any edit (shared/ARCHITECTURE.md).
  */
 import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
-import type { Kafka, Producer, Admin } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
@@ -80,8 +80,15 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     producer: () => {
       if (!opts.kafka) return undefined;
       producer ??= (async () => {
-        // Idempotent producer: a retried send never duplicates the replayed event.
-        const p = opts.kafka!.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+        // Idempotent producer: a retried send never duplicates the replayed event. The default
+        // partitioner is murmur2 like Kafka Connect's Java producer, so a replayed event lands on
+        // the partition Debezium uses for the same key and per-PFA order holds.
+        const p = opts.kafka!.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+        });
         await p.connect();
         return p;
       })().catch((err) => {

@@ -7,7 +7,7 @@
  * (field names, types, PEMS's business rules on the record after the change), then whether
  * PEMS moved underneath it.
  */
-import { checkVersion, type VersionCheck } from './conflicts';
+import { checkVersion, sameValue, type VersionCheck } from './conflicts';
 import type { CoalescedWrite } from './grouping';
 import type { Outcome } from './outcomes';
 import type { PfaRecord } from './pfa-record';
@@ -109,4 +109,30 @@ export function recordAfterWrite(
   const next: PfaRecord = { ...onto, version: newVersion, updatedAt, updatedBy: write.modifiedBy };
   if (write.operation === 'delete') return { ...next, isDiscontinued: true };
   return { ...next, ...(write.changes as Partial<PfaRecord>) };
+}
+
+/**
+ * Base values with Vanguard's own writes discounted. A field PEMS now holds at a value that
+ * one of our own modifications wrote (or wants: an earlier edit folded into this write, a write
+ * this sink made since the base version) was not moved by a PEMS user, so it is no conflict
+ * for a later edit of the same PFA. This also covers a sink killed after PEMS applied its write
+ * but before the outcome was recorded: on redelivery PEMS already holds our value.
+ */
+export function discountOwnWrites(
+  baseValues: Readonly<Record<string, unknown>> | null,
+  current: Readonly<Record<string, unknown>> | null,
+  ownDeltas: ReadonlyArray<Readonly<Record<string, unknown>>>,
+): Record<string, unknown> | null {
+  if (!current || ownDeltas.length === 0) return baseValues ? { ...baseValues } : null;
+  const out: Record<string, unknown> = baseValues ? { ...baseValues } : {};
+  let touched = baseValues !== null;
+  for (const delta of ownDeltas) {
+    for (const [field, value] of Object.entries(delta)) {
+      if (Object.prototype.hasOwnProperty.call(current, field) && sameValue(current[field], value)) {
+        out[field] = current[field];
+        touched = true;
+      }
+    }
+  }
+  return touched ? out : null;
 }

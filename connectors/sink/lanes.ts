@@ -7,7 +7,7 @@
 import type { PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
 import { coalesce, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
-import { decideWrite, recordAfterWrite, type WriteDecision } from '../../streams/check';
+import { decideWrite, discountOwnWrites, recordAfterWrite, type WriteDecision } from '../../streams/check';
 import { classify, nextStep, OutageDetector, type RetryPolicy } from '../../streams/retry';
 import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
 import { PemsSyncError } from '../../streams/errors';
@@ -27,6 +27,8 @@ export interface LaneContext {
   mirror: PfaRecord | null;
   /** Mirror history by version, for the base values of each modification. */
   history: Map<number, PfaRecord>;
+  /** Deltas this sink already wrote to the PFA, with the PEMS version each produced. */
+  ownWrites: Array<{ version: number; delta: Record<string, unknown> }>;
 }
 
 export interface LanesOptions {
@@ -145,16 +147,31 @@ export class PfaLanes {
       const err = Object.assign(new Error(ctx.org.problem ?? 'organization not configured for PEMS'), { code: 'PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED' });
       return entry({ kind: 'failed', error: outcomeErrorFrom(err) }, null, err);
     }
-    const history = ctx.history.get(write.baseVersion) ?? null;
-    const baseValues: Record<string, unknown> | null =
-      lane.own && lane.own.version > write.baseVersion ? { ...(history ?? {}), ...lane.own.changes } : (history as Record<string, unknown> | null);
-    let decision: WriteDecision = decideWrite({ write, current: lane.known, baseValues });
+    const history = (ctx.history.get(write.baseVersion) ?? null) as Record<string, unknown> | null;
+    // Our own writes since the base (this lane's, recorded ones, and the edits folded into this
+    // write) are not PEMS moving a field: discount them against whatever PEMS record we check.
+    const ownDeltas: Array<Record<string, unknown>> = [
+      ...ctx.ownWrites.filter((w) => w.version > write.baseVersion).map((w) => w.delta),
+      ...(lane.own && lane.own.version > write.baseVersion ? [lane.own.changes] : []),
+      ...items.map((i) => i.modification.delta),
+    ];
+    const baseFor = (current: PfaRecord | null): Record<string, unknown> | null =>
+      discountOwnWrites(history, current as Record<string, unknown> | null, ownDeltas);
+    let decision: WriteDecision = decideWrite({ write, current: lane.known, baseValues: baseFor(lane.known) });
     const key = idempotencyKeyFor(write.modificationIds, write.operation);
     let tries = 0;
     let rechecks = 0;
 
     for (;;) {
-      if (decision.kind === 'outcome') return entry(decision.outcome);
+      if (decision.kind === 'outcome') {
+        const o = decision.outcome;
+        if (o.kind === 'synced' && o.alreadyApplied && o.pemsVersionAfter !== null) {
+          // PEMS already holds these values (an earlier run wrote them): remember them as ours.
+          lane.own = { version: o.pemsVersionAfter, changes: { ...(lane.own?.changes ?? {}), ...write.changes } };
+          return entry(o, lane.known);
+        }
+        return entry(o);
+      }
       const { version, onto, rebased } = decision;
       await this.opts.health.waitUntilUp(ctx.org.id, client);
       tries += 1;
@@ -229,7 +246,7 @@ export class PfaLanes {
               return entry({ kind: 'failed', error: outcomeErrorFrom(getErr) }, null, getErr);
             }
             lane.known = current;
-            decision = decideWrite({ write, current, baseValues, conflictingFields });
+            decision = decideWrite({ write, current, baseValues: baseFor(current), conflictingFields });
             continue;
           }
           case 'fail': {

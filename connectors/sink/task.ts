@@ -194,6 +194,7 @@ export class SinkTask {
     const pfas = [...new Map(live.map((w) => [pfaKey(w.modification.organizationId, w.modification.pfaId), w.modification])).values()];
     const mirrors = await this.loadMirrors(pfas);
     const history = await this.loadHistory(live.map((w) => w.modification));
+    const ownWrites = await this.loadOwnWrites(live.map((w) => w.modification));
 
     for (const w of live) {
       const m = w.modification;
@@ -207,7 +208,7 @@ export class SinkTask {
         continue;
       }
       const key = pfaKey(m.organizationId, m.pfaId);
-      const ctx: LaneContext = { org, mirror: mirrors.get(key) ?? null, history: history.get(key) ?? new Map() };
+      const ctx: LaneContext = { org, mirror: mirrors.get(key) ?? null, history: history.get(key) ?? new Map(), ownWrites: ownWrites.get(key) ?? [] };
       this.opts.lanes.enqueue(w, ctx);
     }
   }
@@ -250,6 +251,38 @@ export class SinkTask {
       const m = out.get(k) ?? new Map<number, PfaRecord>();
       m.set(Number(r.version), r.data as PfaRecord);
       out.set(k, m);
+    }
+    return out;
+  }
+
+  /** Deltas of this PFA's modifications already synced past the oldest base version in the batch. */
+  private async loadOwnWrites(mods: Modification[]): Promise<Map<string, Array<{ version: number; delta: Record<string, unknown> }>>> {
+    const out = new Map<string, Array<{ version: number; delta: Record<string, unknown> }>>();
+    const minBase = new Map<string, Modification>();
+    for (const m of mods) {
+      const k = pfaKey(m.organizationId, m.pfaId);
+      const prev = minBase.get(k);
+      if (!prev || m.baseVersion < prev.baseVersion) minBase.set(k, m);
+    }
+    if (minBase.size === 0) return out;
+    const rows = await this.opts.db('pfa_modification as m')
+      .join(
+        this.opts.db.raw('(SELECT * FROM jsonb_to_recordset(?::jsonb) AS x(org text, pfa text, base int)) AS b', [
+          JSON.stringify([...minBase.values()].map((m) => ({ org: m.organizationId, pfa: m.pfaId, base: m.baseVersion }))),
+        ]),
+        function () {
+          this.on('m.organization_id', '=', 'b.org').andOn('m.pfa_id', '=', 'b.pfa');
+        },
+      )
+      .where('m.sync_status', 'synced')
+      .whereRaw('m.pems_version_after > b.base')
+      .orderBy('m.pems_version_after')
+      .select('m.organization_id', 'm.pfa_id', 'm.delta', 'm.pems_version_after');
+    for (const r of rows) {
+      const k = pfaKey(r.organization_id, r.pfa_id);
+      const list = out.get(k) ?? [];
+      list.push({ version: Number(r.pems_version_after), delta: r.delta as Record<string, unknown> });
+      out.set(k, list);
     }
     return out;
   }

@@ -56,6 +56,7 @@ export const SETTINGS = {
   'pems.allowInsecureHttp': { env: 'PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP', type: 'boolean', default: false, description: 'allow http:// PEMS base URLs (the local simulator only; production is HTTPS)' },
   'pems.caFile': { env: 'PEMS_SYNC_PEMS_CA_FILE', type: 'string', default: '', description: 'PEM file of an extra CA to trust for PEMS (e.g. the simulator certificate)' },
   'pems.rateLimitPerSecond': { env: 'PEMS_SYNC_PEMS_RATE_LIMIT', type: 'integer', default: 10, minimum: 0, description: 'PEMS requests per second per credential, shared by all instances; 0 disables (benchmarks only)' },
+  'pems.rateLimitMarginMs': { env: 'PEMS_SYNC_PEMS_RATE_LIMIT_MARGIN_MS', type: 'integer', default: 10, minimum: 0, maximum: 1000, description: 'added to each one-second window of the limiter, ms; a window restarts when PEMS answers, so only clock granularity needs covering' },
   'pems.batchSize': { env: 'PEMS_SYNC_PEMS_BATCH_SIZE', type: 'integer', default: 100, minimum: 1, maximum: 100, description: 'items per POST /pfa/batch (PEMS refuses more than 100)' },
   'pems.credentialKeys': { env: 'PEMS_SYNC_CREDENTIAL_KEYS', type: 'string', default: '', secret: true, description: 'AES-256-GCM keys for organization credentials, "id:base64,id:base64"; the first encrypts, all decrypt' },
 

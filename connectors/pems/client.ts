@@ -183,10 +183,29 @@ export class PemsClient {
 
     // Every attempt, first or retried, spends a token from the shared budget.
     this.http.interceptors.request.use(async (config: InternalAxiosRequestConfig) => {
-      await this.limiter.acquire();
+      if (this.limiter.acquireSlot) {
+        const slot = await this.limiter.acquireSlot();
+        (config as InternalAxiosRequestConfig & { pemsRelease?: () => Promise<void> }).pemsRelease = slot.release;
+      } else {
+        await this.limiter.acquire();
+      }
       config.headers.set('Authorization', `Bearer ${this.apiKey.reveal()}`);
       return config;
     });
+    // The token's window restarts when the answer (or the failure) arrives: see RateLimiter.acquireSlot.
+    const release = async (config: unknown): Promise<void> => {
+      await (config as { pemsRelease?: () => Promise<void> } | undefined)?.pemsRelease?.();
+    };
+    this.http.interceptors.response.use(
+      async (res) => {
+        await release(res.config);
+        return res;
+      },
+      async (err: unknown) => {
+        await release((err as { config?: unknown }).config);
+        throw err;
+      },
+    );
 
     const retries = options.retry?.retries ?? 3;
     const base = options.retry?.baseDelayMs ?? 200;

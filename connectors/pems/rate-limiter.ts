@@ -23,6 +23,13 @@ import { PemsSyncError } from '../../streams/errors';
 export interface RateLimiter {
   /** Resolves when a request may be sent; the value is how long it waited, in ms. */
   acquire(): Promise<number>;
+  /**
+   * Like acquire, and the token's window restarts when `release` is called (when the answer
+   * arrives). PEMS saw the request before it answered, so a token that comes back one window
+   * after the answer can never make PEMS see more than `limit` requests in any window, whatever
+   * the network or TLS handshakes did to the request on its way — without a wide safety margin.
+   */
+  acquireSlot?(): Promise<{ waitedMs: number; release: () => Promise<void> }>;
   /** PEMS answered 429: nobody using this credential sends anything for `ms`. */
   reportRetryAfter(ms: number): Promise<void>;
   close(): Promise<void>;
@@ -103,16 +110,29 @@ abstract class BaseRateLimiter implements RateLimiter {
     return { ...this.counters };
   }
 
-  /** 0 when a token was taken, else ms until one may be free. */
-  protected abstract tryTake(): Promise<number>;
+  /** 0 when a token was taken (as `member`), else ms until one may be free. */
+  protected abstract tryTake(member: string): Promise<number>;
+  /** Restarts the window of a taken token now. */
+  protected abstract restamp(member: string): Promise<void>;
   protected abstract block(ms: number): Promise<void>;
   abstract close(): Promise<void>;
 
   async acquire(): Promise<number> {
+    return (await this.take(randomUUID())).waitedMs;
+  }
+
+  async acquireSlot(): Promise<{ waitedMs: number; release: () => Promise<void> }> {
+    const member = randomUUID();
+    const { waitedMs } = await this.take(member);
+    let released: Promise<void> | null = null;
+    return { waitedMs, release: () => (released ??= this.restamp(member).catch(() => undefined)) };
+  }
+
+  private async take(member: string): Promise<{ waitedMs: number }> {
     const started = Date.now();
     let slept = false;
     for (;;) {
-      const wait = await this.tryTake();
+      const wait = await this.tryTake(member);
       if (wait <= 0) break;
       slept = true;
       // A little jitter so waiters do not all retry in the same millisecond.
@@ -127,7 +147,7 @@ abstract class BaseRateLimiter implements RateLimiter {
       this.options.onWait?.(waited);
     }
     this.waitHistogram?.observe({ credential: this.options.credentialId.slice(0, 8) }, waited / 1000);
-    return waited;
+    return { waitedMs: waited };
   }
 
   async reportRetryAfter(ms: number): Promise<void> {
@@ -139,19 +159,28 @@ abstract class BaseRateLimiter implements RateLimiter {
 
 /** One process only: used when no Redis is configured. */
 export class InProcessRateLimiter extends BaseRateLimiter {
-  private spent: number[] = [];
+  /** Spend times in ascending order, with the token's member id. */
+  private spent: Array<{ at: number; member: string }> = [];
   private blockedUntil = 0;
 
-  protected async tryTake(): Promise<number> {
+  protected async tryTake(member: string): Promise<number> {
     const now = performance.now();
     if (this.blockedUntil > now) return this.blockedUntil - now;
     // Tokens spent at or before now - window are back (half-open window, as PEMS counts).
-    while (this.spent.length > 0 && (this.spent[0] ?? 0) <= now - this.windowMs) this.spent.shift();
+    while (this.spent.length > 0 && (this.spent[0]?.at ?? 0) <= now - this.windowMs) this.spent.shift();
     if (this.spent.length < this.limit) {
-      this.spent.push(now);
+      this.spent.push({ at: now, member });
       return 0;
     }
-    return Math.max(1, (this.spent[0] ?? now) + this.windowMs - now);
+    return Math.max(1, (this.spent[0]?.at ?? now) + this.windowMs - now);
+  }
+
+  protected async restamp(member: string): Promise<void> {
+    // Re-added even when the token was already back (an answer slower than a window): the
+    // request may have reached PEMS late, so its window must still start at the answer.
+    const i = this.spent.findIndex((t) => t.member === member);
+    if (i >= 0) this.spent.splice(i, 1);
+    this.spent.push({ at: performance.now(), member });
   }
 
   protected async block(ms: number): Promise<void> {
@@ -188,6 +217,18 @@ if wait < 1 then wait = 1 end
 return wait
 `;
 
+/**
+ * KEYS[1] ledger; ARGV[1] member, ARGV[2] window µs: the member's window restarts now. Re-added
+ * even when it had already expired (an answer slower than a window may mean a late arrival).
+ */
+const RESTAMP_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) * 2)
+return 1
+`;
+
 /** KEYS[1] block-until (µs); ARGV[1] block ms. Keeps the later of the existing and the new block. */
 const BLOCK_SCRIPT = `
 local t = redis.call('TIME')
@@ -222,9 +263,13 @@ export class RedisRateLimiter extends BaseRateLimiter {
     this.blockKey = `${prefix}ratelimit:{${options.credentialId}}:block`;
   }
 
-  protected async tryTake(): Promise<number> {
+  protected async restamp(member: string): Promise<void> {
+    await this.redis.eval(RESTAMP_SCRIPT, 1, this.ledgerKey, member, this.windowMs * 1000);
+  }
+
+  protected async tryTake(member: string): Promise<number> {
     try {
-      const waitUs = Number(await this.redis.eval(TAKE_SCRIPT, 2, this.ledgerKey, this.blockKey, this.limit, this.windowMs * 1000, randomUUID()));
+      const waitUs = Number(await this.redis.eval(TAKE_SCRIPT, 2, this.ledgerKey, this.blockKey, this.limit, this.windowMs * 1000, member));
       return waitUs <= 0 ? 0 : Math.ceil(waitUs / 1000);
     } catch (e) {
       throw new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', `shared rate limiter: ${(e as Error).message}`, { cause: e, retriable: true });

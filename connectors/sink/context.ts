@@ -118,6 +118,7 @@ export class SyncContext {
               ? createRateLimiter({
                   credentialId: credentialId(tenant, id, apiKey.reveal()),
                   limit: config.pems.rateLimitPerSecond,
+                  safetyMarginMs: config.pems.rateLimitMarginMs,
                   redis: this.opts.redis ?? undefined,
                   registry: this.opts.registry,
                 })

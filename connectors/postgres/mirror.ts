@@ -114,3 +114,68 @@ export async function getMirrorVersions(
 export function mirrorVersionKey(organizationId: string, pfaId: string, version: number): string {
   return `${organizationId}\u0000${pfaId}\u0000${version}`;
 }
+
+/**
+ * applyMirrorVersion for many records in two statements (the sink's group commit): history rows
+ * for every version, and the mirror moved forward only where the version is newer. Several
+ * versions of one PFA in one call keep the highest for the mirror.
+ */
+export async function applyMirrorVersions(
+  db: Knex | Knex.Transaction,
+  inputs: ReadonlyArray<{ record: PfaRecord; origin: MirrorOrigin; modificationIds?: readonly string[] }>,
+): Promise<void> {
+  if (inputs.length === 0) return;
+  const history = inputs.map(({ record: r, origin, modificationIds }) => ({
+    organization_id: r.organization,
+    pfa_id: r.pfaId,
+    version: r.version,
+    data: r,
+    changed_by: r.updatedBy,
+    pems_updated_at: r.updatedAt,
+    origin,
+    modification_ids: modificationIds && modificationIds.length > 0 ? [...modificationIds] : null,
+  }));
+  await db.raw(
+    `INSERT INTO pfa_mirror_history (organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin, modification_ids)
+     SELECT organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin, modification_ids
+       FROM jsonb_to_recordset(?::jsonb) AS x(organization_id text, pfa_id text, version int, data jsonb, changed_by text,
+                                              pems_updated_at timestamptz, origin text, modification_ids uuid[])
+     ON CONFLICT (organization_id, pfa_id, version) DO NOTHING`,
+    [JSON.stringify(history)],
+  );
+  const newest = new Map<string, PfaRecord>();
+  for (const { record } of inputs) {
+    const k = `${record.organization}\u0000${record.pfaId}`;
+    const prev = newest.get(k);
+    if (!prev || record.version > prev.version) newest.set(k, record);
+  }
+  const rows = [...newest.values()].map((r) => ({
+    organization_id: r.organization,
+    pfa_id: r.pfaId,
+    version: r.version,
+    data: r,
+    forecast_start: r.forecastStart,
+    forecast_end: r.forecastEnd,
+    category: r.category,
+    source: r.source,
+    dor: r.dor,
+    is_discontinued: r.isDiscontinued,
+    pems_updated_at: r.updatedAt,
+  }));
+  await db.raw(
+    `INSERT INTO pfa_mirror AS m (organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
+                                  is_discontinued, pems_updated_at, last_synced_at)
+     SELECT organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
+            coalesce(is_discontinued, false), pems_updated_at, now()
+       FROM jsonb_to_recordset(?::jsonb) AS x(organization_id text, pfa_id text, version int, data jsonb, forecast_start date,
+                                              forecast_end date, category text, source text, dor text, is_discontinued boolean,
+                                              pems_updated_at timestamptz)
+     ON CONFLICT (organization_id, pfa_id) DO UPDATE SET
+       version = EXCLUDED.version, data = EXCLUDED.data, forecast_start = EXCLUDED.forecast_start,
+       forecast_end = EXCLUDED.forecast_end, category = EXCLUDED.category, source = EXCLUDED.source,
+       dor = EXCLUDED.dor, is_discontinued = EXCLUDED.is_discontinued, pems_updated_at = EXCLUDED.pems_updated_at,
+       last_synced_at = EXCLUDED.last_synced_at
+     WHERE m.version < EXCLUDED.version`,
+    [JSON.stringify(rows)],
+  );
+}

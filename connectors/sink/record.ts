@@ -14,7 +14,7 @@
 import type { Knex } from 'knex';
 import type { IHeaders } from 'kafkajs';
 import { appendAudit, type AuditEntry } from '../postgres/audit';
-import { applyMirrorVersion } from '../postgres/mirror';
+import { applyMirrorVersions } from '../postgres/mirror';
 import type { CdcPosition, Modification } from '../../streams/modification';
 import {
   toDeadLetterHeaders,
@@ -67,7 +67,7 @@ export interface RecorderOptions {
   emitter: Emitter;
   topics: { results: string; deadLetters: string };
   connectorName: string;
-  /** Flush when this many entries wait. Default 500. */
+  /** Flush when this many entries wait. Default 2000. */
   maxEntries?: number;
   /** Flush at least this often while entries wait, ms. Default 20. */
   lingerMs?: number;
@@ -97,6 +97,7 @@ export class Recorder {
   private queue: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }> = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private emitting: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RecorderOptions) {}
 
@@ -104,7 +105,7 @@ export class Recorder {
   submit(entry: RecordEntry): Promise<void> {
     return new Promise((done, fail) => {
       this.queue.push({ entry, done, fail });
-      if (this.queue.length >= (this.opts.maxEntries ?? 500)) this.schedule(0);
+      if (this.queue.length >= (this.opts.maxEntries ?? 2000)) this.schedule(0);
       else this.schedule(this.opts.lingerMs ?? 20);
     });
   }
@@ -116,7 +117,9 @@ export class Recorder {
   /** Flushes what waits now; resolves when every flush so far is done. */
   async flush(): Promise<void> {
     this.schedule(0);
+    await new Promise((r) => setImmediate(r));
     await this.flushing;
+    await this.emitting;
     if (this.queue.length > 0) await this.flush();
   }
 
@@ -128,23 +131,39 @@ export class Recorder {
       const batch = this.queue;
       this.queue = [];
       if (batch.length === 0) return;
-      this.flushing = this.flushing.then(() => this.write(batch));
+      // Transactions run one at a time (one audit chain, a stable order); the emit of one flush
+      // overlaps the transaction of the next, and the emitter keeps emits in order.
+      const persisted = this.flushing.then(() => this.persistBatch(batch));
+      this.flushing = persisted.then(() => undefined, () => undefined);
+      this.emitting = Promise.all([this.emitting, persisted]).then(([, ids]) => this.emitBatch(batch, ids), () => undefined);
     }, ms);
   }
 
-  private async write(batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>): Promise<void> {
+  private async persistBatch(batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>): Promise<string[] | null> {
     const entries = batch.map((b) => b.entry);
     try {
-      // Postgres or Kafka restarting is a pause, not a loss: PEMS already has these writes, so
-      // the outcomes are retried (with backoff) before giving up and letting redelivery redo them.
-      const outboxIds = await withRetries(() => this.opts.db.transaction((trx) => this.persist(trx, entries)), this.opts.retries ?? 8);
-      if (outboxIds.length > 0) await withRetries(() => this.opts.emitter.drain(outboxIds), this.opts.retries ?? 8);
+      // Postgres restarting is a pause, not a loss: PEMS already has these writes, so the
+      // outcomes are retried (with backoff) before giving up and letting redelivery redo them.
+      return await withRetries(() => this.opts.db.transaction((trx) => this.persist(trx, entries)), this.opts.retries ?? 8);
+    } catch (err) {
+      // Nothing is marked done, so the offsets stay uncommitted and Kafka redelivers the events;
+      // the claim guard and PEMS idempotency keys make the second pass safe.
+      this.opts.onError(err);
+      batch.forEach((b) => b.fail(err));
+      return null;
+    }
+  }
+
+  private async emitBatch(batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>, ids: string[] | null): Promise<void> {
+    if (ids === null) return; // the transaction failed and the batch was failed already
+    const entries = batch.map((b) => b.entry);
+    try {
+      if (ids.length > 0) await withRetries(() => this.opts.emitter.drain(ids), this.opts.retries ?? 8);
       const positions = entries.flatMap((e) => (e.kind === 'poison' ? [e.source.position] : e.modifications.map((m) => m.source.position)));
       this.opts.onDurable(positions, entries);
       batch.forEach((b) => b.done());
     } catch (err) {
-      // Nothing is marked done, so the offsets stay uncommitted and Kafka redelivers the events;
-      // the claim guard and PEMS idempotency keys make the second pass safe.
+      // The outcomes are committed and the records wait in the outbox: the next start emits them.
       this.opts.onError(err);
       batch.forEach((b) => b.fail(err));
     }
@@ -185,16 +204,14 @@ export class Recorder {
       for (const r of res.rows as Array<{ id: string }>) recorded.add(r.id);
     }
 
+    const mirrorUpdates: Parameters<typeof applyMirrorVersions>[1][number][] = [];
     for (const e of outcomes) {
       const mine = e.modifications.filter((m) => recorded.has(m.modification.id));
       if (mine.length === 0) continue; // another instance recorded these first
       const ids = e.modifications.map((m) => m.modification.id);
-      const head = mine[0]!.modification;
       const o = e.outcome;
 
-      if (o.kind === 'synced' && e.mirrorRecord) {
-        await applyMirrorVersion(trx, { record: e.mirrorRecord, origin: 'sync', modificationIds: ids });
-      }
+      if (o.kind === 'synced' && e.mirrorRecord) mirrorUpdates.push({ record: e.mirrorRecord, origin: 'sync', modificationIds: ids });
 
       for (const { modification: m, source } of mine) {
         const base = { organizationId: m.organizationId, pfaId: m.pfaId, modificationId: m.id, actor: m.userId };
@@ -276,6 +293,7 @@ export class Recorder {
       deadLetters.push(this.deadLetterRow(e.source, e.reason, err.code, err.toJSON(), null, org));
     }
 
+    await applyMirrorVersions(trx, mirrorUpdates);
     if (conflicts.length > 0) {
       // An early warning from the read side is replaced by the sink's verdict.
       await trx('sync_conflict')

@@ -101,7 +101,7 @@ export class SinkTask {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: false,
-      partitionsConsumedConcurrently: 3,
+      partitionsConsumedConcurrently: 6,
       eachBatch: (payload) => this.put(payload),
     });
     this.commitTimer = setInterval(() => void this.preCommit(), 1000);
@@ -233,9 +233,13 @@ export class SinkTask {
   private async loadMirrors(mods: Modification[]): Promise<Map<string, PfaRecord>> {
     const out = new Map<string, PfaRecord>();
     if (mods.length === 0) return out;
-    const rows = await this.opts.db('pfa_mirror')
-      .whereIn(['organization_id', 'pfa_id'], mods.map((m) => [m.organizationId, m.pfaId]))
-      .select('organization_id', 'pfa_id', 'data');
+    // unnest() joins: a row-value IN list of hundreds of pairs plans badly in Postgres.
+    const rows = await this.opts.db
+      .select('m.organization_id', 'm.pfa_id', 'm.data')
+      .from(this.opts.db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [mods.map((m) => m.organizationId), mods.map((m) => m.pfaId)]))
+      .join('pfa_mirror as m', function () {
+        this.on('m.organization_id', '=', 'k.org').andOn('m.pfa_id', '=', 'k.pfa');
+      });
     for (const r of rows) out.set(pfaKey(r.organization_id, r.pfa_id), r.data as PfaRecord);
     return out;
   }
@@ -243,9 +247,18 @@ export class SinkTask {
   private async loadHistory(mods: Modification[]): Promise<Map<string, Map<number, PfaRecord>>> {
     const out = new Map<string, Map<number, PfaRecord>>();
     if (mods.length === 0) return out;
-    const rows = await this.opts.db('pfa_mirror_history')
-      .whereIn(['organization_id', 'pfa_id', 'version'], mods.map((m) => [m.organizationId, m.pfaId, m.baseVersion]))
-      .select('organization_id', 'pfa_id', 'version', 'data');
+    const rows = await this.opts.db
+      .distinct('h.organization_id', 'h.pfa_id', 'h.version', 'h.data')
+      .from(
+        this.opts.db.raw('unnest(?::text[], ?::text[], ?::int[]) AS k(org, pfa, version)', [
+          mods.map((m) => m.organizationId),
+          mods.map((m) => m.pfaId),
+          mods.map((m) => m.baseVersion),
+        ]),
+      )
+      .join('pfa_mirror_history as h', function () {
+        this.on('h.organization_id', '=', 'k.org').andOn('h.pfa_id', '=', 'k.pfa').andOn('h.version', '=', 'k.version');
+      });
     for (const r of rows) {
       const k = pfaKey(r.organization_id, r.pfa_id);
       const m = out.get(k) ?? new Map<number, PfaRecord>();
@@ -267,8 +280,10 @@ export class SinkTask {
     if (minBase.size === 0) return out;
     const rows = await this.opts.db('pfa_modification as m')
       .join(
-        this.opts.db.raw('(SELECT * FROM jsonb_to_recordset(?::jsonb) AS x(org text, pfa text, base int)) AS b', [
-          JSON.stringify([...minBase.values()].map((m) => ({ org: m.organizationId, pfa: m.pfaId, base: m.baseVersion }))),
+        this.opts.db.raw('unnest(?::text[], ?::text[], ?::int[]) AS b(org, pfa, base)', [
+          [...minBase.values()].map((m) => m.organizationId),
+          [...minBase.values()].map((m) => m.pfaId),
+          [...minBase.values()].map((m) => m.baseVersion),
         ]),
         function () {
           this.on('m.organization_id', '=', 'b.org').andOn('m.pfa_id', '=', 'b.pfa');

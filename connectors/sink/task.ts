@@ -91,6 +91,11 @@ export class SinkTask {
     return { ready: this.member && !this.closing, checks: { consumerGroupMember: this.member, pemsReachable: !this.opts.health.anyDown() } };
   }
 
+  /** Partitions this instance owns now, as "topic:partition". */
+  assignment(): string[] {
+    return [...this.assigned].sort();
+  }
+
   alive(): boolean {
     return !this.crashed;
   }

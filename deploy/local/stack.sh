@@ -290,6 +290,7 @@ start_registry() {
     # In-memory storage (the default): schemas live as long as the process, like a test registry.
     nohup "$java" -Xms128m -Xmx"$REGISTRY_HEAP" -Djava.awt.headless=true \
       -Dquarkus.http.port="$REGISTRY_PORT" -Dquarkus.http.host=127.0.0.1 \
+      -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" -Dquarkus.management.host=127.0.0.1 \
       -Dquarkus.log.file.enable=false -Dapicurio.rest.deletion.artifact.enabled=true \
       -Dapicurio.rest.deletion.artifact-version.enabled=true -Dapicurio.rest.deletion.group.enabled=true \
       -jar "$dir/quarkus-run.jar" >"$logs/registry.log" 2>&1 &

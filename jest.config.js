@@ -8,5 +8,5 @@ module.exports = {
   testTimeout: 60000,
   // bench/ holds benchmarks (npm run bench), never pass/fail tests.
   reporters: ['default', '<rootDir>/tests/support/summary-reporter.js'],
-  testPathIgnorePatterns: ['/node_modules/', '/tests/bench/'],
+  testPathIgnorePatterns: ['/node_modules/', '/tests/bench/', '/tests/faults/'],
 };

@@ -1,0 +1,300 @@
+/**
+ * Reconciliation: does PEMS agree with the mirror and with the outcomes we recorded? A pure
+ * comparison over plain data (everything in maps, O(records + history + modifications)), so
+ * 100,000 records compare in well under a second; the time of a run is PEMS paging.
+ *
+ * Findings (each one is drift):
+ *  - missing_in_mirror / missing_in_pems: a record on one side only;
+ *  - mirror_stale: the mirror's version or editable values differ from PEMS;
+ *  - unfinished: a committed modification (committed | queued | syncing) older than the grace
+ *    period: it has no terminal outcome (synced, conflict, rejected, failed, superseded);
+ *  - outcome_mismatch: a synced modification whose value PEMS does not hold (rule below);
+ *  - orphan_write: a PEMS version written by a Vanguard user with no synced modification behind it.
+ *
+ * The outcome rule, per (PFA, field). Take the latest synced modification that wrote the field:
+ * the highest pems_version_after; modifications coalesced into one write share a version, and
+ * the one committed last wrote its value. Call its value x and its version v. Then:
+ *   1. if the history has version v, it must hold x (the write we recorded is the write PEMS made);
+ *   2. if any history version after v holds another value, someone changed the field later
+ *      (a PEMS user, a rollback): legitimate, nothing more to check;
+ *   3. if PEMS is past the newest version the history knows, we cannot tell a later PEMS edit
+ *      from a lost value: not judged here (mirror_stale already reports that record);
+ *   4. otherwise PEMS must hold x now.
+ * "The history" is pfa_mirror_history plus the mirror row. Every history row is a snapshot PEMS really had (the read side stores what PEMS returned, the
+ * sink what its write produced), so a version the history skipped cannot hide a change that a
+ * later snapshot would not show.
+ *
+ * The orphan rule: the versions written by a Vanguard user are PEMS's current version when its
+ * updatedBy is a Vanguard user id (the sink sends modifiedBy = the user id) and every history row
+ * with origin 'sync' or changed_by a Vanguard user. Each needs a synced modification of that PFA
+ * with that pems_version_after. A PFA with a modification still in flight within the grace period
+ * is skipped: its write may have landed in PEMS a moment before its outcome is recorded.
+ */
+import { EDITABLE_FIELDS, type EditableField, type FieldValue, type PfaRecord } from './pfa-record';
+
+export const TERMINAL_STATUSES = ['synced', 'conflict', 'rejected', 'failed', 'superseded'] as const;
+export const IN_FLIGHT_STATUSES = ['committed', 'queued', 'syncing'] as const;
+
+export interface MirrorInput {
+  pfaId: string;
+  version: number;
+  data: Partial<PfaRecord>;
+}
+
+export interface HistoryInput {
+  pfaId: string;
+  version: number;
+  data: Partial<PfaRecord>;
+  changedBy: string | null;
+  origin: string;
+}
+
+export interface ModificationInput {
+  id: string;
+  pfaId: string;
+  userId: string;
+  operation: 'update' | 'delete';
+  delta: Record<string, unknown>;
+  syncStatus: string;
+  pemsVersionAfter: number | null;
+  /** ISO-8601; null for drafts. */
+  committedAt: string | null;
+  createdAt: string;
+}
+
+export interface ReconcileInput {
+  organization: string;
+  pems: Iterable<PfaRecord>;
+  mirror: Iterable<MirrorInput>;
+  history: Iterable<HistoryInput>;
+  modifications: Iterable<ModificationInput>;
+  /** Vanguard user ids of the organization (PEMS's updatedBy for our writes). */
+  vanguardUsers: Iterable<string>;
+  /** ms since epoch. */
+  now: number;
+  /** A committed modification younger than this is still expected to be in flight, ms. */
+  graceMs: number;
+}
+
+export type Finding =
+  | { kind: 'missing_in_mirror'; pfaId: string; pemsVersion: number }
+  | { kind: 'missing_in_pems'; pfaId: string; mirrorVersion: number }
+  | { kind: 'mirror_stale'; pfaId: string; pemsVersion: number; mirrorVersion: number; fields: Array<{ field: EditableField; pems: FieldValue; mirror: FieldValue }> }
+  | { kind: 'unfinished'; pfaId: string; modificationId: string; status: string; committedAt: string | null; ageMs: number }
+  | { kind: 'outcome_mismatch'; pfaId: string; modificationId: string; field: EditableField; expected: FieldValue; actual: FieldValue; at: 'pems' | 'history'; version: number }
+  | { kind: 'orphan_write'; pfaId: string; version: number; updatedBy: string; seenIn: 'pems' | 'history' };
+
+export type FindingKind = Finding['kind'];
+
+export interface ReconcileSummary {
+  organization: string;
+  pemsRecords: number;
+  mirrorRecords: number;
+  modifications: number;
+  byStatus: Record<string, number>;
+  /** Field checks of synced modifications made / skipped by rules 2 and 3. */
+  outcomeChecks: { checked: number; overwrittenLater: number; unverifiable: number };
+  findings: Record<FindingKind, number>;
+  drift: boolean;
+}
+
+export interface ReconcileResult {
+  summary: ReconcileSummary;
+  findings: Finding[];
+}
+
+/** Values as PEMS and JSON may spell them: undefined is null, '5500.00' is 5500. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  const x = a === undefined ? null : a;
+  const y = b === undefined ? null : b;
+  if (x === y) return true;
+  if ((typeof x === 'number' || typeof y === 'number') && x !== null && y !== null && x !== '' && y !== '') {
+    const nx = Number(x);
+    const ny = Number(y);
+    return Number.isFinite(nx) && nx === ny;
+  }
+  return false;
+}
+
+/** The field values a modification asks PEMS to hold: a delete is a soft delete (isDiscontinued). */
+export function intendedValues(m: Pick<ModificationInput, 'operation' | 'delta'>): Map<EditableField, FieldValue> {
+  const out = new Map<EditableField, FieldValue>();
+  if (m.operation === 'delete') {
+    out.set('isDiscontinued', true);
+    return out;
+  }
+  for (const f of EDITABLE_FIELDS) {
+    if (Object.prototype.hasOwnProperty.call(m.delta, f)) out.set(f, (m.delta[f] ?? null) as FieldValue);
+  }
+  return out;
+}
+
+function valueOf(r: Partial<PfaRecord>, f: EditableField): FieldValue {
+  return ((r as Record<string, unknown>)[f] ?? null) as FieldValue;
+}
+
+const pushTo = <K, V>(m: Map<K, V[]>, k: K, v: V): void => {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+};
+
+export function reconcile(input: ReconcileInput): ReconcileResult {
+  const findings: Finding[] = [];
+  const users = new Set(input.vanguardUsers);
+  const pems = new Map<string, PfaRecord>();
+  for (const r of input.pems) pems.set(r.pfaId, r);
+  const mirror = new Map<string, MirrorInput>();
+  for (const r of input.mirror) mirror.set(r.pfaId, r);
+
+  // 1. Mirror against PEMS.
+  for (const [pfaId, p] of pems) {
+    const m = mirror.get(pfaId);
+    if (!m) {
+      findings.push({ kind: 'missing_in_mirror', pfaId, pemsVersion: p.version });
+      continue;
+    }
+    const fields = EDITABLE_FIELDS.filter((f) => !sameValue(valueOf(p, f), valueOf(m.data, f))).map((f) => ({
+      field: f,
+      pems: valueOf(p, f),
+      mirror: valueOf(m.data, f),
+    }));
+    if (m.version !== p.version || fields.length > 0) {
+      findings.push({ kind: 'mirror_stale', pfaId, pemsVersion: p.version, mirrorVersion: m.version, fields });
+    }
+  }
+  for (const [pfaId, m] of mirror) {
+    if (!pems.has(pfaId)) findings.push({ kind: 'missing_in_pems', pfaId, mirrorVersion: m.version });
+  }
+
+  // 2. Modifications without a terminal outcome.
+  const byStatus: Record<string, number> = {};
+  const inFlight: ReadonlySet<string> = new Set(IN_FLIGHT_STATUSES);
+  const youngInFlight = new Set<string>();
+  const syncedByPfa = new Map<string, ModificationInput[]>();
+  let modifications = 0;
+  for (const m of input.modifications) {
+    modifications++;
+    byStatus[m.syncStatus] = (byStatus[m.syncStatus] ?? 0) + 1;
+    if (inFlight.has(m.syncStatus)) {
+      const since = Date.parse(m.committedAt ?? m.createdAt);
+      const ageMs = input.now - since;
+      if (ageMs >= input.graceMs) {
+        findings.push({ kind: 'unfinished', pfaId: m.pfaId, modificationId: m.id, status: m.syncStatus, committedAt: m.committedAt, ageMs });
+      } else {
+        youngInFlight.add(m.pfaId);
+      }
+    }
+    if (m.syncStatus === 'synced' && m.pemsVersionAfter !== null) pushTo(syncedByPfa, m.pfaId, m);
+  }
+
+  const historyByPfa = new Map<string, Map<number, HistoryInput>>();
+  for (const h of input.history) {
+    let versions = historyByPfa.get(h.pfaId);
+    if (!versions) historyByPfa.set(h.pfaId, (versions = new Map()));
+    versions.set(h.version, h);
+  }
+  // The mirror row is a snapshot PEMS had too (its newest one we know of).
+  for (const m of mirror.values()) {
+    let versions = historyByPfa.get(m.pfaId);
+    if (!versions) historyByPfa.set(m.pfaId, (versions = new Map()));
+    if (!versions.has(m.version)) versions.set(m.version, { pfaId: m.pfaId, version: m.version, data: m.data, changedBy: null, origin: 'mirror' });
+  }
+
+  // 3. Synced outcomes against PEMS (rule in the file comment).
+  const outcomeChecks = { checked: 0, overwrittenLater: 0, unverifiable: 0 };
+  const order = (m: ModificationInput): string => m.committedAt ?? m.createdAt;
+  for (const [pfaId, mods] of syncedByPfa) {
+    const p = pems.get(pfaId);
+    if (!p) continue; // reported as missing_in_mirror / missing_in_pems, or not ours to judge
+    const latest = new Map<EditableField, { mod: ModificationInput; value: FieldValue; version: number }>();
+    for (const mod of mods) {
+      const version = mod.pemsVersionAfter as number;
+      for (const [f, value] of intendedValues(mod)) {
+        const cur = latest.get(f);
+        if (!cur || version > cur.version || (version === cur.version && order(mod) >= order(cur.mod))) latest.set(f, { mod, value, version });
+      }
+    }
+    const history = historyByPfa.get(pfaId) ?? new Map<number, HistoryInput>();
+    const versions = [...history.keys()].sort((a, b) => a - b);
+    const newestKnown = versions.length > 0 ? (versions[versions.length - 1] as number) : -Infinity;
+    for (const [field, { mod, value, version }] of latest) {
+      const atWrite = history.get(version);
+      if (atWrite && !sameValue(valueOf(atWrite.data, field), value)) {
+        findings.push({ kind: 'outcome_mismatch', pfaId, modificationId: mod.id, field, expected: value, actual: valueOf(atWrite.data, field), at: 'history', version });
+        continue;
+      }
+      if (versions.some((v) => v > version && !sameValue(valueOf((history.get(v) as HistoryInput).data, field), value))) {
+        outcomeChecks.overwrittenLater++;
+        continue;
+      }
+      if (p.version > newestKnown) {
+        outcomeChecks.unverifiable++;
+        continue;
+      }
+      outcomeChecks.checked++;
+      if (!sameValue(valueOf(p, field), value)) {
+        findings.push({ kind: 'outcome_mismatch', pfaId, modificationId: mod.id, field, expected: value, actual: valueOf(p, field), at: 'pems', version: p.version });
+      }
+    }
+  }
+
+  // 4. Vanguard-written PEMS versions with no synced modification behind them.
+  const syncedVersions = new Set<string>();
+  for (const [pfaId, mods] of syncedByPfa) for (const m of mods) syncedVersions.add(`${pfaId}\u0000${m.pemsVersionAfter}`);
+  const reported = new Set<string>();
+  const checkWrite = (pfaId: string, version: number, updatedBy: string, seenIn: 'pems' | 'history'): void => {
+    const key = `${pfaId}\u0000${version}`;
+    if (syncedVersions.has(key) || reported.has(key) || youngInFlight.has(pfaId)) return;
+    reported.add(key);
+    findings.push({ kind: 'orphan_write', pfaId, version, updatedBy, seenIn });
+  };
+  for (const p of pems.values()) if (users.has(p.updatedBy)) checkWrite(p.pfaId, p.version, p.updatedBy, 'pems');
+  for (const [pfaId, versions] of historyByPfa) {
+    for (const h of versions.values()) {
+      if (h.origin === 'sync' || (h.changedBy !== null && users.has(h.changedBy))) checkWrite(pfaId, h.version, h.changedBy ?? '', 'history');
+    }
+  }
+
+  const counts: Record<FindingKind, number> = {
+    missing_in_mirror: 0,
+    missing_in_pems: 0,
+    mirror_stale: 0,
+    unfinished: 0,
+    outcome_mismatch: 0,
+    orphan_write: 0,
+  };
+  for (const f of findings) counts[f.kind]++;
+  return {
+    summary: {
+      organization: input.organization,
+      pemsRecords: pems.size,
+      mirrorRecords: mirror.size,
+      modifications,
+      byStatus,
+      outcomeChecks,
+      findings: counts,
+      drift: findings.length > 0,
+    },
+    findings,
+  };
+}
+
+/** A few lines for people: counts, then the first findings of each kind. */
+export function formatSummary(result: ReconcileResult, opts: { examples?: number; durationMs?: number; pemsRequests?: number } = {}): string {
+  const s = result.summary;
+  const lines = [
+    `reconcile ${s.organization}: ${s.drift ? 'DRIFT' : 'in agreement'}` +
+      (opts.durationMs !== undefined ? ` (${(opts.durationMs / 1000).toFixed(1)} s${opts.pemsRequests !== undefined ? `, ${opts.pemsRequests} PEMS requests` : ''})` : ''),
+    `  records: PEMS ${s.pemsRecords}, mirror ${s.mirrorRecords}`,
+    `  modifications: ${s.modifications} (${Object.entries(s.byStatus).sort().map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`,
+    `  synced values: ${s.outcomeChecks.checked} checked against PEMS, ${s.outcomeChecks.overwrittenLater} changed later, ${s.outcomeChecks.unverifiable} not verifiable (mirror behind PEMS)`,
+    `  findings: ${Object.entries(s.findings).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  ];
+  const n = opts.examples ?? 5;
+  for (const kind of Object.keys(s.findings) as FindingKind[]) {
+    const some = result.findings.filter((f) => f.kind === kind).slice(0, n);
+    for (const f of some) lines.push(`    ${JSON.stringify(f)}`);
+  }
+  return lines.join('\n');
+}

@@ -31,6 +31,8 @@ export interface SinkOptions {
   opsServer?: boolean;
   /** Work items in flight before fetching pauses. Default 5000. */
   maxInFlight?: number;
+  /** Called when outcomes cannot be recorded and the sink stops itself (main.ts exits non-zero). */
+  onFatal?: (err: unknown) => void;
 }
 
 export interface Sink {
@@ -39,7 +41,10 @@ export interface Sink {
   registry: Registry;
   db: Knex;
   ops: OpsServer | null;
+  /** Idempotent graceful stop. */
   close(): Promise<void>;
+  /** Resolves once the sink has stopped, whoever stopped it. */
+  closed: Promise<void>;
 }
 
 export function kafkaFor(config: Config, logger: Logger): Kafka {
@@ -124,8 +129,9 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       }
     },
     onError: (err) => {
+      if (closing) return; // stopping anyway; what is unrecorded is redelivered
       logger.fatal({ err }, 'outcomes could not be recorded; stopping so that Kafka redelivers them');
-      process.exitCode = 1;
+      options.onFatal?.(err);
       void sink.close();
     },
   });
@@ -154,6 +160,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     maxDeltaBytes: config.sink.maxDeltaBytes,
     maxInFlight: options.maxInFlight ?? 5000,
     shutdownTimeoutMs: config.sink.shutdownTimeoutMs,
+    organizations: config.sink.organizations,
   });
   await task.start();
   const ops =
@@ -163,7 +170,10 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
 
   let closing: Promise<void> | null = null;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((r) => (markClosed = r));
   const sink: Sink = {
+    closed,
     task,
     metrics,
     registry,
@@ -184,6 +194,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
           await step().catch((err: unknown) => logger.error({ err, step: name }, 'shutdown step failed'));
         }
         logger.info('sink stopped');
+        markClosed();
       })();
       return closing;
     },

@@ -60,9 +60,13 @@ const MAX_IDLE_LANES = 50_000;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown inside a lane when the sink stops mid-write: the work is left unrecorded for redelivery. */
+class Abandoned extends Error {}
+
 export class PfaLanes {
   private readonly lanes = new Map<string, Lane>();
   private items = 0;
+  private stopping = false;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
 
@@ -88,6 +92,14 @@ export class PfaLanes {
     if (!lane.running) lane.running = this.run(lane);
   }
 
+  /**
+   * Stop taking up writes: lanes finish the request in hand, then leave the rest unrecorded
+   * (still claimable, so Kafka redelivers it to whoever owns the partition next).
+   */
+  stop(): void {
+    this.stopping = true;
+  }
+
   /** Resolves when every lane is idle. */
   async drain(): Promise<void> {
     for (;;) {
@@ -108,7 +120,14 @@ export class PfaLanes {
           const ctx = first.ctx;
           // The freshest PEMS record we know: this lane's last write/GET, else the mirror.
           if (!lane.known || (ctx.mirror && ctx.mirror.version > lane.known.version)) lane.known = ctx.mirror;
-          const entry = await this.sync(lane, write, ctx, write.modificationIds.map((id) => ctxByMod.get(id)!.item));
+          let entry: OutcomeEntry;
+          try {
+            entry = await this.sync(lane, write, ctx, write.modificationIds.map((id) => ctxByMod.get(id)!.item));
+          } catch (err) {
+            this.items -= write.modificationIds.length;
+            if (err instanceof Abandoned) continue;
+            throw err;
+          }
           this.opts.onOutcome?.(entry.outcome, write, entry.modifications.length);
           try {
             await this.opts.recorder.submit(entry);
@@ -163,6 +182,7 @@ export class PfaLanes {
     let rechecks = 0;
 
     for (;;) {
+      if (this.stopping) throw new Abandoned('sink stopping');
       if (decision.kind === 'outcome') {
         const o = decision.outcome;
         if (o.kind === 'synced' && o.alreadyApplied && o.pemsVersionAfter !== null) {
@@ -215,6 +235,9 @@ export class PfaLanes {
           after,
         );
       } catch (err) {
+        // Stopping: whatever PEMS said, the outcome is not ours to record any more (the client
+        // was closed under the request); redelivery and the idempotency key finish the job.
+        if (this.stopping) throw new Abandoned('sink stopping');
         const cls = classify(err);
         attempts.push({ at, version, result: resultOf(cls), pemsResponse: errorBody(err) });
         const step = nextStep(tries, err, this.opts.retry, rechecks);

@@ -6,7 +6,13 @@ import { startSink } from './index';
 async function main(): Promise<void> {
   const config = loadConfig();
   const stopTracing = await startTracing(config.otel);
-  const sink = await startSink(config);
+  const sink = await startSink(config, {
+    onFatal: () => {
+      process.exitCode = 1;
+    },
+  });
+  // A sink that stopped itself (outcomes could not be recorded) exits so a supervisor restarts it.
+  void sink.closed.then(() => process.exit(process.exitCode ?? 0));
   const shutdown = (signal: string): void => {
     process.stderr.write(`${signal}: draining in-flight work (at most ${config.sink.shutdownTimeoutMs} ms)\n`);
     const hard = setTimeout(() => process.exit(1), config.sink.shutdownTimeoutMs + 10_000);

@@ -41,6 +41,8 @@ export interface SinkTaskOptions {
   /** Most work items in flight before fetching pauses. */
   maxInFlight: number;
   shutdownTimeoutMs: number;
+  /** Only these organizations' modifications are taken; empty: all. Others are skipped unclaimed. */
+  organizations?: readonly string[];
 }
 
 const CLAIMABLE = ['committed', 'queued', 'syncing'];
@@ -55,8 +57,10 @@ export class SinkTask {
   private member = false;
   private crashed = false;
   private paused = false;
+  private readonly organizations: ReadonlySet<string> | null;
 
   constructor(private readonly opts: SinkTaskOptions) {
+    this.organizations = opts.organizations && opts.organizations.length > 0 ? new Set(opts.organizations) : null;
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: opts.sessionTimeoutMs,
@@ -163,6 +167,8 @@ export class SinkTask {
         this.opts.metrics.deadLetters.inc({ reason: 'poison' });
         this.opts.logger.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'poison event: dead-lettered');
         void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);
+      } else if (this.organizations && !this.organizations.has(decoded.modification.organizationId)) {
+        done.push(message.offset); // another deployment's organization: not ours to claim
       } else work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
       // kafkajs: a resolved offset only moves the *fetch* position (autoCommit is off); what is
       // committed is decided by preCommit from the durable prefix.
@@ -347,6 +353,7 @@ export class SinkTask {
         new Promise<boolean>((r) => setTimeout(() => r(false), this.opts.shutdownTimeoutMs).unref()),
       ]);
       if (!drained) log.warn({ inFlight: this.opts.lanes.inFlight() }, 'shutdown timeout: abandoning in-flight work (uncommitted, will be redelivered)');
+      this.opts.lanes.stop();
       this.opts.health.close();
       await this.opts.recorder.flush().catch((err) => log.error({ err }, 'final flush failed'));
       if (this.commitTimer) clearInterval(this.commitTimer);

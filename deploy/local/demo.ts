@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     pems: { credentialKeys: keys, rateLimitPerSecond: RATE },
     http: { port: 0 },
     log: { level: 'error' },
+    sink: { organizations: [org] },
   });
   const ends = await admin.fetchTopicOffsets(config.topics.cdc);
   await admin.setOffsets({ groupId: config.kafka.groupId, topic: config.topics.cdc, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });

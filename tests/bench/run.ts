@@ -95,6 +95,7 @@ async function scenario(n: number, limit: number): Promise<Result> {
       PEMS_SYNC_PEMS_RATE_LIMIT: String(limit),
       PEMS_SYNC_HTTP_PORT: '0',
       PEMS_SYNC_LOG_LEVEL: 'error',
+      PEMS_SYNC_ORGANIZATIONS: org,
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
     },
     stdio: ['ignore', 'inherit', 'inherit'],

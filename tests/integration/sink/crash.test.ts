@@ -26,6 +26,7 @@ function spawnSink(world: World, caFile: string): ChildProcess {
       PEMS_SYNC_SESSION_TIMEOUT_MS: '6000',
       PEMS_SYNC_HTTP_PORT: '0',
       PEMS_SYNC_LOG_LEVEL: 'error',
+      PEMS_SYNC_ORGANIZATIONS: world.org,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -101,5 +102,5 @@ describe('sink: killed with SIGKILL mid-batch', () => {
     expect(new Set(finals.map((f) => f.modification_id)).size).toBe(ids.length);
     // The rate limit held across both processes.
     expect(world.sim.control.stats().maxRequestsPerSecond[world.org]).toBeLessThanOrEqual(10);
-  });
+  }, 180_000);
 });

@@ -89,7 +89,9 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
     redis: { url: testEnv.redisUrl },
     pems: { credentialKeys: TEST_CREDENTIAL_KEYS, timeoutMs: 2000 },
     retry: { delaysMs: [50, 100, 200], jitter: 0, outageThreshold: 5, probeIntervalMs: 100 },
-    sink: { shutdownTimeoutMs: 5000 },
+    // Only this world's organization: sinks of other suites running at the same time on the
+    // shared CDC topic never claim each other's modifications.
+    sink: { shutdownTimeoutMs: 5000, organizations: [org] },
     http: { port: 0 },
     log: { level: 'warn' },
   });

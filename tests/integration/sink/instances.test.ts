@@ -16,7 +16,8 @@ describe('sink: several instances in one consumer group', () => {
     const b = await world.startSink();
     // After the second join both hold partitions, and no partition is held twice.
     const start = Date.now();
-    while (a.task.assignment().length === 0 || b.task.assignment().length === 0 || a.task.assignment().length + b.task.assignment().length < 6) {
+    // Settled: both hold partitions and together exactly the topic's six (none twice).
+    while (a.task.assignment().length === 0 || b.task.assignment().length === 0 || a.task.assignment().length + b.task.assignment().length !== 6) {
       if (Date.now() - start > 30000) throw new Error(`assignment did not settle: ${a.task.assignment()} / ${b.task.assignment()}`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -2,13 +2,11 @@
 export { createLogger, redactPaths, CENSOR, type Logger, type DestinationStream } from './logger';
 export {
   createSinkMetrics,
-  createSourceMetrics,
   COMMIT_TO_PEMS_BUCKETS,
   BATCH_SIZE_BUCKETS,
   PEMS_REQUEST_BUCKETS,
   RATE_LIMITER_WAIT_BUCKETS,
   type SinkMetrics,
-  type SourceMetrics,
 } from './metrics';
 export {
   startTracing,

@@ -20,7 +20,9 @@ import { PartitionOffsets } from '../../streams/offsets';
 import { shapeErrors } from '../../streams/check';
 import type { Outcome } from '../../streams/outcomes';
 import type { PfaRecord } from '../../streams/pfa-record';
+import { isValidTraceId, trace } from '@opentelemetry/api';
 import type { SinkMetrics } from '../observability/metrics';
+import { extractContext, withSpan } from '../observability/tracing';
 import { permissionKey, type SyncContext } from './context';
 import type { LaneContext, LaneItem, PfaLanes, PemsHealth } from './lanes';
 import type { Recorder, SourceRecord } from './record';
@@ -144,7 +146,18 @@ export class SinkTask {
     for (const p of positions) this.offsets.get(`${p.topic}:${p.partition}`)?.markDone(p.offset);
   }
 
-  private async put(payload: EachBatchPayload): Promise<void> {
+  private put(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    // One span per fetched batch, continuing a trace carried in the first record's headers.
+    return withSpan(
+      'pems-sync.sink.batch',
+      { 'messaging.system': 'kafka', 'messaging.destination.name': batch.topic, 'messaging.kafka.partition': batch.partition, 'messaging.batch.message_count': batch.messages.length },
+      () => this.putBatch(payload),
+      extractContext(batch.messages[0]?.headers as never),
+    );
+  }
+
+  private async putBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     const { topic, partition } = batch;
     const tracker = this.tracker(topic, partition);
@@ -187,6 +200,9 @@ export class SinkTask {
 
   /** Claims the batch's modifications, loads their context, rejects what cannot go, queues the rest. */
   private async dispatch(work: LaneItem[]): Promise<void> {
+    // Results carry the trace of the batch that handled them (Debezium events bring none of their own).
+    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    if (traceId && isValidTraceId(traceId)) for (const w of work) w.traceId ??= traceId;
     const ids = work.map((w) => w.modification.id);
     const claimed = await this.opts.db('pfa_modification')
       .whereIn('id', ids)

@@ -9,6 +9,7 @@
  */
 import type { BatchItem, BatchItemResult, PemsClient } from '../pems';
 import { classify } from '../../streams/retry';
+import { withSpan } from '../observability/tracing';
 
 export interface BatchWriterOptions {
   /** Items per POST /pfa/batch. Default 100 (PEMS refuses more: 413 BATCH_TOO_LARGE). */
@@ -97,7 +98,9 @@ export class BatchWriter {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const results = await q.client.batchUpdate(batch.map((p) => p.item));
+      const results = await withSpan('pems-sync.pems.batch_update', { 'pems.organization': q.client.organization, 'pems.items': batch.length }, () =>
+        q.client.batchUpdate(batch.map((p) => p.item)),
+      );
       this.opts.onRequest?.({ organization: q.client.organization, endpoint: 'POST /pfa/batch', ok: true, errorClass: null, seconds: seconds(), items: batch.length });
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (err) {

@@ -1,5 +1,5 @@
 import { Counter, Registry } from 'prom-client';
-import { createSinkMetrics, createSourceMetrics } from '../../../../connectors/observability/metrics';
+import { createSinkMetrics } from '../../../../connectors/observability/metrics';
 
 const SINK_NAMES = [
   'pems_sync_modifications_total',
@@ -106,67 +106,3 @@ describe('createSinkMetrics', () => {
   });
 });
 
-describe('createSourceMetrics', () => {
-  it('when created, then every read-side metric is registered under its conventional name', async () => {
-    const registry = new Registry();
-    createSourceMetrics(registry);
-    expect(await names(registry)).toEqual([...SOURCE_NAMES].sort());
-  });
-
-  it('when created next to the sink metrics on one registry, then both sets coexist', async () => {
-    const registry = new Registry();
-    createSinkMetrics(registry);
-    createSourceMetrics(registry);
-    expect(await names(registry)).toEqual([...SINK_NAMES, ...SOURCE_NAMES].sort());
-  });
-
-  it('when called twice on the same registry, then it returns the same metric objects', () => {
-    const registry = new Registry();
-    const a = createSourceMetrics(registry);
-    const b = createSourceMetrics(registry);
-    expect(b.recordsFetched).toBe(a.recordsFetched);
-    expect(b.pages).toBe(a.pages);
-    expect(b.lagSeconds).toBe(a.lagSeconds);
-    expect(b.failures).toBe(a.failures);
-    expect(b.mirrorUpserts).toBe(a.mirrorUpserts);
-  });
-
-  it('when records, pages, failures and upserts are counted, then they show per label', async () => {
-    const registry = new Registry();
-    const m = createSourceMetrics(registry);
-    m.recordsFetched.inc({ organization: 'RIO' }, 500);
-    m.pages.inc({ organization: 'RIO' });
-    m.failures.inc({ organization: 'RIO', reason: 'timeout' });
-    m.mirrorUpserts.inc({ result: 'inserted' }, 3);
-    const text = await registry.metrics();
-    expect(text).toContain('pems_sync_source_records_fetched_total{organization="RIO"} 500');
-    expect(text).toContain('pems_sync_source_pages_total{organization="RIO"} 1');
-    expect(text).toContain('pems_sync_source_failures_total{organization="RIO",reason="timeout"} 1');
-    expect(text).toContain('pems_sync_mirror_upserts_total{result="inserted"} 3');
-  });
-
-  it('when newer and older updatedAt values are noted, then lag is now minus the newest, computed at scrape time', async () => {
-    const registry = new Registry();
-    let now = Date.parse('2025-01-01T00:10:00Z');
-    const m = createSourceMetrics(registry, () => now);
-    m.noteNewest('RIO', new Date('2025-01-01T00:05:00Z'));
-    m.noteNewest('RIO', '2025-01-01T00:00:00Z'); // older: ignored
-    m.noteNewest('BEO', Date.parse('2025-01-01T00:09:30Z'));
-    m.noteNewest('BEO', 'not a date'); // unparsable: ignored
-    let text = await registry.getSingleMetricAsString('pems_sync_source_lag_seconds');
-    expect(text).toContain('pems_sync_source_lag_seconds{organization="RIO"} 300');
-    expect(text).toContain('pems_sync_source_lag_seconds{organization="BEO"} 30');
-
-    now += 60_000; // nothing new polled for a minute: the lag grows
-    text = await registry.getSingleMetricAsString('pems_sync_source_lag_seconds');
-    expect(text).toContain('pems_sync_source_lag_seconds{organization="RIO"} 360');
-  });
-
-  it('when a second createSourceMetrics notes a newer updatedAt, then the shared lag gauge sees it', async () => {
-    const registry = new Registry();
-    const now = Date.parse('2025-01-01T00:10:00Z');
-    createSourceMetrics(registry, () => now).noteNewest('RIO', now - 100_000);
-    createSourceMetrics(registry).noteNewest('RIO', now - 10_000);
-    expect(await registry.getSingleMetricAsString('pems_sync_source_lag_seconds')).toContain('{organization="RIO"} 10');
-  });
-});

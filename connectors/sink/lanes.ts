@@ -180,6 +180,8 @@ export class PfaLanes {
     const key = idempotencyKeyFor(write.modificationIds, write.operation);
     let tries = 0;
     let rechecks = 0;
+    /** lane.known was read from PEMS during this write (a 409 recheck), not taken from the mirror. */
+    let fresh = false;
 
     for (;;) {
       if (this.stopping) throw new Abandoned('sink stopping');
@@ -190,7 +192,9 @@ export class PfaLanes {
           lane.own = { version: o.pemsVersionAfter, changes: { ...(lane.own?.changes ?? {}), ...write.changes } };
           return entry(o, lane.known);
         }
-        return entry(o);
+        // A conflict (or rejection) found against a record read from PEMS: the mirror learns
+        // that version too, so people resolving it and later checks see PEMS as it is.
+        return entry(o, fresh ? lane.known : null);
       }
       const { version, onto, rebased } = decision;
       await this.opts.health.waitUntilUp(ctx.org.id, client);
@@ -269,6 +273,7 @@ export class PfaLanes {
               return entry({ kind: 'failed', error: outcomeErrorFrom(getErr) }, null, getErr);
             }
             lane.known = current;
+            fresh = true;
             decision = decideWrite({ write, current, baseValues: baseFor(current), conflictingFields });
             continue;
           }

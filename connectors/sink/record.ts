@@ -211,7 +211,10 @@ export class Recorder {
       const ids = e.modifications.map((m) => m.modification.id);
       const o = e.outcome;
 
-      if (o.kind === 'synced' && e.mirrorRecord) mirrorUpdates.push({ record: e.mirrorRecord, origin: 'sync', modificationIds: ids });
+      if (e.mirrorRecord) {
+        // After a write, the version is ours; otherwise it is PEMS's record as read (a recheck).
+        mirrorUpdates.push(o.kind === 'synced' && !o.alreadyApplied ? { record: e.mirrorRecord, origin: 'sync', modificationIds: ids } : { record: e.mirrorRecord, origin: 'pems' });
+      }
 
       for (const { modification: m, source } of mine) {
         const base = { organizationId: m.organizationId, pfaId: m.pfaId, modificationId: m.id, actor: m.userId };

@@ -66,6 +66,10 @@ describe('sink: committed edits reach PEMS', () => {
     const conflict = await world.db('sync_conflict').where({ modification_id: id }).first();
     expect(conflict.status).toBe('open');
     expect(conflict.fields).toEqual([expect.objectContaining({ field: 'notes', local: 'we say B', pems: 'PEMS says A' })]);
+    // The record read from PEMS for the check is now the mirror's too, for whoever resolves it.
+    const mirror = await world.db('pfa_mirror').where({ organization_id: world.org, pfa_id: rec.pfaId }).first();
+    expect(mirror.version).toBe(world.sim.control.getRecord(rec.pfaId)!.version);
+    expect(mirror.data.notes).toBe('PEMS says A');
     const note = await world.db('notification').where({ user_id: world.user, kind: 'conflict' });
     expect(note.length).toBeGreaterThanOrEqual(1);
   });

@@ -15,58 +15,12 @@ export interface MirrorRow {
 /**
  * Records one PEMS version of a record: the history gets a row for every version ever seen
  * (idempotent on organization + PFA + version), and the mirror moves forward only when the
- * version is newer than what it holds. One atomic upsert, so the sink and the read side can
- * race on the same record and the mirror still ends at the highest version.
+ * version is newer than what it holds. Atomic upserts, so the sink and the read side can race
+ * on the same record and the mirror still ends at the highest version.
  */
-export async function applyMirrorVersion(
-  db: Knex | Knex.Transaction,
-  input: { record: PfaRecord; origin: MirrorOrigin; modificationIds?: readonly string[] },
-): Promise<UpsertDecision> {
-  const r = input.record;
-  await db('pfa_mirror_history')
-    .insert({
-      organization_id: r.organization,
-      pfa_id: r.pfaId,
-      version: r.version,
-      data: JSON.stringify(r),
-      changed_by: r.updatedBy,
-      pems_updated_at: r.updatedAt,
-      origin: input.origin,
-      modification_ids: input.modificationIds && input.modificationIds.length > 0 ? [...input.modificationIds] : null,
-    })
-    .onConflict(['organization_id', 'pfa_id', 'version'])
-    .ignore();
-
-  const row = {
-    organization_id: r.organization,
-    pfa_id: r.pfaId,
-    version: r.version,
-    data: JSON.stringify(r),
-    forecast_start: r.forecastStart,
-    forecast_end: r.forecastEnd,
-    category: r.category,
-    source: r.source,
-    dor: r.dor,
-    is_discontinued: r.isDiscontinued,
-    pems_updated_at: r.updatedAt,
-    last_synced_at: db.fn.now(),
-  };
-  const result = await db.raw(
-    `INSERT INTO pfa_mirror AS m (${Object.keys(row).join(', ')})
-     VALUES (${Object.keys(row).map(() => '?').join(', ')})
-     ON CONFLICT (organization_id, pfa_id) DO UPDATE SET
-       version = EXCLUDED.version, data = EXCLUDED.data, forecast_start = EXCLUDED.forecast_start,
-       forecast_end = EXCLUDED.forecast_end, category = EXCLUDED.category, source = EXCLUDED.source,
-       dor = EXCLUDED.dor, is_discontinued = EXCLUDED.is_discontinued, pems_updated_at = EXCLUDED.pems_updated_at,
-       last_synced_at = EXCLUDED.last_synced_at
-     WHERE m.version < EXCLUDED.version
-     RETURNING (xmax = 0) AS inserted`,
-    Object.values(row),
-  );
-  const returned = (result.rows as Array<{ inserted: boolean }>)[0];
-  if (returned) return returned.inserted ? 'insert' : 'update';
-  const current = await db('pfa_mirror').where({ organization_id: r.organization, pfa_id: r.pfaId }).first('version');
-  return decideUpsert(current ? { version: Number(current.version) } : null, r);
+export async function applyMirrorVersion(db: Knex | Knex.Transaction, input: MirrorVersionInput): Promise<UpsertDecision> {
+  const [decision] = await applyMirrorVersions(db, [input]);
+  return decision!;
 }
 
 export async function getMirror(db: Knex | Knex.Transaction, organizationId: string, pfaId: string): Promise<MirrorRow | null> {
@@ -115,16 +69,19 @@ export function mirrorVersionKey(organizationId: string, pfaId: string, version:
   return `${organizationId}\u0000${pfaId}\u0000${version}`;
 }
 
+export interface MirrorVersionInput {
+  record: PfaRecord;
+  origin: MirrorOrigin;
+  modificationIds?: readonly string[];
+}
+
 /**
- * applyMirrorVersion for many records in two statements (the sink's group commit): history rows
- * for every version, and the mirror moved forward only where the version is newer. Several
- * versions of one PFA in one call keep the highest for the mirror.
+ * applyMirrorVersion for many records in two statements (the sink's group commit), with the
+ * decision for each input in order. Several versions of one PFA in one call: the highest moves
+ * the mirror, the others are reported as older.
  */
-export async function applyMirrorVersions(
-  db: Knex | Knex.Transaction,
-  inputs: ReadonlyArray<{ record: PfaRecord; origin: MirrorOrigin; modificationIds?: readonly string[] }>,
-): Promise<void> {
-  if (inputs.length === 0) return;
+export async function applyMirrorVersions(db: Knex | Knex.Transaction, inputs: readonly MirrorVersionInput[]): Promise<UpsertDecision[]> {
+  if (inputs.length === 0) return [];
   const history = inputs.map(({ record: r, origin, modificationIds }) => ({
     organization_id: r.organization,
     pfa_id: r.pfaId,
@@ -143,12 +100,21 @@ export async function applyMirrorVersions(
      ON CONFLICT (organization_id, pfa_id, version) DO NOTHING`,
     [JSON.stringify(history)],
   );
+  const key = (r: PfaRecord): string => `${r.organization}\u0000${r.pfaId}`;
   const newest = new Map<string, PfaRecord>();
   for (const { record } of inputs) {
-    const k = `${record.organization}\u0000${record.pfaId}`;
-    const prev = newest.get(k);
-    if (!prev || record.version > prev.version) newest.set(k, record);
+    const prev = newest.get(key(record));
+    if (!prev || record.version > prev.version) newest.set(key(record), record);
   }
+  // The current versions first (under the upsert's row locks the answer could only go up).
+  const before = new Map<string, number>();
+  const current = await db
+    .select('m.organization_id', 'm.pfa_id', 'm.version')
+    .from(db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [[...newest.values()].map((r) => r.organization), [...newest.values()].map((r) => r.pfaId)]))
+    .join('pfa_mirror as m', function () {
+      this.on('m.organization_id', '=', 'k.org').andOn('m.pfa_id', '=', 'k.pfa');
+    });
+  for (const c of current) before.set(`${c.organization_id}\u0000${c.pfa_id}`, Number(c.version));
   const rows = [...newest.values()].map((r) => ({
     organization_id: r.organization,
     pfa_id: r.pfaId,
@@ -162,7 +128,7 @@ export async function applyMirrorVersions(
     is_discontinued: r.isDiscontinued,
     pems_updated_at: r.updatedAt,
   }));
-  await db.raw(
+  const moved = await db.raw(
     `INSERT INTO pfa_mirror AS m (organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
                                   is_discontinued, pems_updated_at, last_synced_at)
      SELECT organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
@@ -175,7 +141,19 @@ export async function applyMirrorVersions(
        forecast_end = EXCLUDED.forecast_end, category = EXCLUDED.category, source = EXCLUDED.source,
        dor = EXCLUDED.dor, is_discontinued = EXCLUDED.is_discontinued, pems_updated_at = EXCLUDED.pems_updated_at,
        last_synced_at = EXCLUDED.last_synced_at
-     WHERE m.version < EXCLUDED.version`,
+     WHERE m.version < EXCLUDED.version
+     RETURNING m.organization_id, m.pfa_id, (xmax = 0) AS inserted`,
     [JSON.stringify(rows)],
   );
+  const applied = new Map<string, UpsertDecision>();
+  for (const r of moved.rows as Array<{ organization_id: string; pfa_id: string; inserted: boolean }>) {
+    applied.set(`${r.organization_id}\u0000${r.pfa_id}`, r.inserted ? 'insert' : 'update');
+  }
+  return inputs.map(({ record }) => {
+    const k = key(record);
+    const winner = newest.get(k)!;
+    if (winner === record && applied.has(k)) return applied.get(k)!;
+    const had = before.get(k);
+    return decideUpsert(had === undefined ? { version: winner.version } : { version: Math.max(had, winner === record ? -1 : winner.version) }, record);
+  });
 }

@@ -55,8 +55,16 @@ export function decideWrite(input: DecideInput): WriteDecision {
     return { kind: 'outcome', outcome: rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the change has fields PEMS does not accept', shape) };
   }
 
-  if (current === null) {
-    // Nothing known about the record: PEMS validates and locks on the base version itself.
+  // A record older than the write's base version is known to be stale: whoever produced the
+  // write (a person, a conflict resolution on PEMS's newer version, a rollback) saw a newer PEMS
+  // record than this. The mirror lags like that after a conflict (the sink read PEMS's newer
+  // record but does not record it) until a restarted sink or a new lane takes the mirror as
+  // "PEMS now". Judged against it, a value the stale record happens to hold looked "already
+  // applied" and was never written. Treat it as unknown: write on the base version and let
+  // PEMS's optimistic lock decide (409 -> recheck with a fresh GET).
+  // Regression: tests/regression/stale-mirror-already-applied.test.ts
+  if (current === null || current.version < write.baseVersion) {
+    // Nothing (current) known about the record: PEMS validates and locks on the base version itself.
     return { kind: 'write', version: write.baseVersion, rebased: false, onto: null };
   }
 

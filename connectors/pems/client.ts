@@ -103,6 +103,14 @@ export const MAX_BATCH_ITEMS = 100;
 /** Config flag carried on a request: a retry cannot apply it twice. */
 interface PemsRequestConfig extends AxiosRequestConfig {
   pemsRetrySafe?: boolean;
+  /** A rate-limit token the caller already holds (reserveRequest). */
+  pemsSlot?: RequestSlot;
+}
+
+/** A rate-limit token held for one request; release() restarts its window (see RateLimiter.acquireSlot). */
+export interface RequestSlot {
+  waitedMs: number;
+  release: () => Promise<void>;
 }
 
 const CONNECTION_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -183,7 +191,12 @@ export class PemsClient {
 
     // Every attempt, first or retried, spends a token from the shared budget.
     this.http.interceptors.request.use(async (config: InternalAxiosRequestConfig) => {
-      if (this.limiter.acquireSlot) {
+      const reserved = (config as { pemsSlot?: RequestSlot }).pemsSlot;
+      if (reserved) {
+        // Taken by the caller before it built the request (reserveRequest); a retry takes its own.
+        delete (config as { pemsSlot?: RequestSlot }).pemsSlot;
+        (config as InternalAxiosRequestConfig & { pemsRelease?: () => Promise<void> }).pemsRelease = reserved.release;
+      } else if (this.limiter.acquireSlot) {
         const slot = await this.limiter.acquireSlot();
         (config as InternalAxiosRequestConfig & { pemsRelease?: () => Promise<void> }).pemsRelease = slot.release;
       } else {
@@ -301,7 +314,18 @@ export class PemsClient {
    * item, in order; use itemError() to turn a failed item into the same typed error a single PUT
    * would have thrown.
    */
-  async batchUpdate(items: BatchItem[]): Promise<BatchItemResult[]> {
+  /**
+   * Takes a rate-limit token now for a request built later: a batcher waits for the token
+   * first and then fills the request with everything queued by then, instead of fixing the
+   * batch and then waiting. Pass the slot to the request; release it if the request is dropped.
+   */
+  async reserveRequest(): Promise<RequestSlot> {
+    if (this.limiter.acquireSlot) return this.limiter.acquireSlot();
+    const waitedMs = await this.limiter.acquire();
+    return { waitedMs, release: async () => undefined };
+  }
+
+  async batchUpdate(items: BatchItem[], options: { slot?: RequestSlot } = {}): Promise<BatchItemResult[]> {
     if (items.length === 0) return [];
     if (items.length > MAX_BATCH_ITEMS) {
       throw new PemsRejectedError(`POST /pfa/batch: ${items.length} items, at most ${MAX_BATCH_ITEMS}`, {
@@ -316,6 +340,7 @@ export class PemsClient {
       data: { organizationCode: this.organization, items },
       // Retrying is harmless only when every item carries its key.
       pemsRetrySafe: items.every((i) => typeof i.idempotencyKey === 'string' && i.idempotencyKey !== ''),
+      ...(options.slot ? { pemsSlot: options.slot } : {}),
     });
     const body = this.expectObject('POST /pfa/batch', data, ['results']);
     if (!Array.isArray(body.results) || body.results.length !== items.length) {

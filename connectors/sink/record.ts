@@ -279,11 +279,12 @@ export class Recorder {
 
     for (const e of entries) {
       if (e.kind !== 'poison') continue;
-      const seen = await trx('dead_letter')
-        .where({ source_topic: e.source.position.topic, source_partition: e.source.position.partition, source_offset: e.source.position.offset })
-        .first('id');
-      if (seen) continue; // redelivered poison: it already has its dead letter
       const err = new PoisonEventError(e.reason);
+      const row = this.deadLetterRow(e.source, e.reason, err.code, err.toJSON(), null, await knownOrganization(trx, organizationOf(e.source.key)));
+      // Once per event, whoever reads it (redelivery, another instance or shard): the unique
+      // index dead_letter_poison_once decides, and only the first writer emits the record.
+      const inserted = await trx('dead_letter').insert(row).onConflict(trx.raw('(source_topic, source_partition, source_offset) WHERE modification_id IS NULL')).ignore().returning('id');
+      if (inserted.length === 0) continue;
       const headers = toDeadLetterHeaders(e.source.headers as never, e.source.position, err, { connectorName: this.opts.connectorName, stage: 'DECODE' });
       outbox.push({
         kind: 'dead_letter',
@@ -292,8 +293,9 @@ export class Recorder {
         raw_value: e.source.value,
         record_headers: JSON.stringify(storeHeaders(headers)),
       });
-      const org = organizationOf(e.source.key);
-      deadLetters.push(this.deadLetterRow(e.source, e.reason, err.code, err.toJSON(), null, org));
+      if (row.organization_id) {
+        notifications.push({ organization_id: row.organization_id, user_id: null, kind: 'dead_letter', payload: JSON.stringify({ reason: e.reason }) });
+      }
     }
 
     await applyMirrorVersions(trx, mirrorUpdates);
@@ -305,18 +307,7 @@ export class Recorder {
         .update({ status: 'superseded', updated_at: trx.fn.now() });
       await trx('sync_conflict').insert(conflicts);
     }
-    if (deadLetters.length > 0) {
-      // Organizations that do not exist cannot be referenced: keep the row, without the link.
-      const orgIds = [...new Set(deadLetters.map((d) => d.organization_id).filter((x): x is string => typeof x === 'string'))];
-      const known = new Set((await trx('organization').whereIn('id', orgIds).select('id')).map((r: { id: string }) => r.id));
-      for (const d of deadLetters) if (d.organization_id && !known.has(d.organization_id as string)) d.organization_id = null;
-      await trx('dead_letter').insert(deadLetters);
-      for (const d of deadLetters) {
-        if (d.organization_id && !d.modification_id) {
-          notifications.push({ organization_id: d.organization_id, user_id: null, kind: 'dead_letter', payload: JSON.stringify({ reason: d.reason }) });
-        }
-      }
-    }
+    if (deadLetters.length > 0) await trx('dead_letter').insert(deadLetters);
     if (notifications.length > 0) await trx('notification').insert(notifications);
     await appendAudit(trx, audit);
     if (outbox.length === 0) return [];
@@ -349,8 +340,15 @@ export class Recorder {
   }
 }
 
+/** The organization id if it exists (a dead letter may only reference a real one). */
+async function knownOrganization(trx: Knex.Transaction, id: string | null): Promise<string | null> {
+  if (id === null) return null;
+  const row = await trx('organization').where({ id }).first('id');
+  return row ? id : null;
+}
+
 /** The organization named in a CDC key, when the key is readable JSON. */
-function organizationOf(key: Buffer | null): string | null {
+export function organizationOf(key: Buffer | null): string | null {
   if (!key) return null;
   try {
     const k = JSON.parse(key.toString('utf8')) as { organization_id?: unknown };

@@ -25,7 +25,7 @@ import type { SinkMetrics } from '../observability/metrics';
 import { extractContext, withSpan } from '../observability/tracing';
 import { permissionKey, type SyncContext } from './context';
 import type { LaneContext, LaneItem, PfaLanes, PemsHealth } from './lanes';
-import type { Recorder, SourceRecord } from './record';
+import { organizationOf, type Recorder, type SourceRecord } from './record';
 
 export interface SinkTaskOptions {
   kafka: Kafka;
@@ -176,7 +176,12 @@ export class SinkTask {
         { maxDeltaBytes: this.opts.maxDeltaBytes },
       );
       if (decoded.kind === 'skip') done.push(message.offset);
-      else if (decoded.kind === 'poison') {
+      else if (decoded.kind === 'poison' && this.organizations && !this.organizations.has(organizationOf(message.key ?? null) ?? '')) {
+        // Another shard's organization (or an unreadable key, which every shard sees): the
+        // dead_letter_poison_once index keeps one dead letter whoever records it.
+        if (organizationOf(message.key ?? null) !== null) done.push(message.offset);
+        else void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);
+      } else if (decoded.kind === 'poison') {
         this.opts.metrics.deadLetters.inc({ reason: 'poison' });
         this.opts.logger.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'poison event: dead-lettered');
         void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);

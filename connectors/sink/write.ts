@@ -7,7 +7,7 @@
  * up and the next request carries more of them. At the contract's 10 requests/s that is what
  * turns 10 requests into ~1,000 modifications per second.
  */
-import type { BatchItem, BatchItemResult, PemsClient } from '../pems';
+import type { BatchItem, BatchItemResult, PemsClient, RequestSlot } from '../pems';
 import { classify } from '../../streams/retry';
 import { withSpan } from '../observability/tracing';
 
@@ -74,32 +74,56 @@ export class BatchWriter {
       q.timer = null;
     }
     while (q.items.length > 0 && q.inFlight < this.maxInFlight) {
-      // One PFA may appear once per request: PEMS applies items in order, but two items of one
-      // record in one batch would both carry the same expected version.
-      const batch: Pending[] = [];
-      const seen = new Set<string>();
-      const rest: Pending[] = [];
-      for (const p of q.items) {
-        if (batch.length < this.batchSize && !seen.has(p.item.pfaId)) {
-          seen.add(p.item.pfaId);
-          batch.push(p);
-        } else rest.push(p);
-      }
-      q.items = rest;
       q.inFlight += 1;
-      void this.send(q, batch).finally(() => {
+      void this.reserveAndSend(q).finally(() => {
         q.inFlight -= 1;
         if (q.items.length > 0) this.pump(q);
       });
     }
   }
 
-  private async send(q: Queue, batch: Pending[]): Promise<void> {
+  /**
+   * Waits for the rate-limit token first, then cuts the batch from whatever is queued by then:
+   * while the limiter holds requests back, the queue keeps filling and each request leaves full
+   * (several instances sharing the limit would otherwise each send half-empty requests).
+   */
+  private async reserveAndSend(q: Queue): Promise<void> {
+    let slot: RequestSlot;
+    try {
+      slot = await q.client.reserveRequest();
+    } catch (err) {
+      // The shared limiter is unreachable (Redis down): fail what this request would have carried.
+      for (const p of q.items.splice(0, this.batchSize)) p.reject(err);
+      return;
+    }
+    // One PFA may appear once per request: PEMS applies items in order, but two items of one
+    // record in one batch would both carry the same expected version.
+    const batch: Pending[] = [];
+    const seen = new Set<string>();
+    const rest: Pending[] = [];
+    for (const p of q.items) {
+      if (batch.length < this.batchSize && !seen.has(p.item.pfaId)) {
+        seen.add(p.item.pfaId);
+        batch.push(p);
+      } else rest.push(p);
+    }
+    q.items = rest;
+    if (batch.length === 0) {
+      await slot.release(); // another slot took everything meanwhile
+      return;
+    }
+    await this.send(q, batch, slot);
+  }
+
+  private async send(q: Queue, batch: Pending[], slot: RequestSlot): Promise<void> {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const results = await withSpan('pems-sync.pems.batch_update', { 'pems.organization': q.client.organization, 'pems.items': batch.length }, () =>
-        q.client.batchUpdate(batch.map((p) => p.item)),
+        q.client.batchUpdate(
+          batch.map((p) => p.item),
+          { slot },
+        ),
       );
       this.opts.onRequest?.({ organization: q.client.organization, endpoint: 'POST /pfa/batch', ok: true, errorClass: null, seconds: seconds(), items: batch.length });
       batch.forEach((p, i) => p.resolve(results[i]!));

@@ -75,7 +75,7 @@ describe('sink: killed with SIGKILL mid-batch', () => {
       const { count } = (await world.db('pfa_modification').whereIn('id', ids).where('sync_status', 'synced').count('* as count').first()) as { count: string };
       if (Number(count) > 0 && Number(count) < ids.length) break;
       if (Number(count) === ids.length) throw new Error('everything finished before the kill; slow the simulator down');
-      if (Date.now() - start > 60000) throw new Error('nothing synced before the kill');
+      if (Date.now() - start > 120000) throw new Error('nothing synced before the kill');
       await new Promise((r) => setTimeout(r, 20));
     }
     first.kill('SIGKILL');

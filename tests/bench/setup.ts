@@ -1,0 +1,163 @@
+/**
+ * What every benchmark needs: an organization with its own PEMS simulator, users, a seeded
+ * mirror, its own result/dead-letter topics and a consumer group at the end of the CDC topic,
+ * and the sink as a real process (peak RSS read from /proc).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { Kafka, logLevel } from 'kafkajs';
+import { createDatabase } from '../../connectors/postgres/db';
+import { encryptCredential, parseCredentialKeys } from '../../connectors/pems';
+import { startPemsSimulator, type PemsSimulator } from '../../connectors/pems-simulator';
+import type { PfaRecord } from '../../streams/pfa-record';
+
+export const cdcTopic = `${process.env.CDC_TOPIC_PREFIX ?? 'vanguard'}.public.pfa_modification`;
+export const TERMINAL = ['synced', 'conflict', 'rejected', 'failed', 'superseded'];
+
+export interface BenchOrg {
+  org: string;
+  db: Knex;
+  sim: PemsSimulator;
+  records: PfaRecord[];
+  users: string[];
+  keys: string;
+  caFile: string;
+  topics: { results: string; dlq: string };
+  groupId: string;
+  close(): Promise<void>;
+}
+
+export async function setupOrg(opts: { records: number; rateLimit: number; users?: number; prefix?: string }): Promise<BenchOrg> {
+  const org = `${opts.prefix ?? 'B'}${Date.now().toString(36)}`.toUpperCase();
+  const keys = `b:${randomBytes(32).toString('base64')}`;
+  const apiKey = randomBytes(16).toString('hex');
+  const db = createDatabase({ url: process.env.DATABASE_URL!, poolMax: 6 });
+  const sim = await startPemsSimulator({ port: 0, testMode: true, rateLimitPerSecond: opts.rateLimit, credentials: [{ apiKey, tenant: 'B', organization: org }] });
+  const ids = sim.control.seed({ organization: org, count: opts.records, seed: 1 });
+  const caFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'ca.pem');
+  writeFileSync(caFile, sim.cert!);
+  await db('organization').insert({ id: org, name: org, sync_enabled: true, pems_base_url: sim.url, pems_tenant: 'B', pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys)) });
+  const users = Array.from({ length: opts.users ?? 1 }, (_, i) => `bench-${org.toLowerCase()}-${i}`);
+  for (let i = 0; i < users.length; i += 500) {
+    const chunk = users.slice(i, i + 500);
+    await db('app_user').insert(chunk.map((u) => ({ id: u, username: u })));
+    await db('user_organization').insert(chunk.map((u) => ({ user_id: u, organization_id: org, perm_sync: true })));
+  }
+  // The mirror and its history, in bulk (one row per record at its seeded version).
+  const records = ids.map((id) => sim.control.getRecord(id)!) as PfaRecord[];
+  for (let i = 0; i < records.length; i += 1000) {
+    const chunk = records.slice(i, i + 1000);
+    await db('pfa_mirror').insert(chunk.map((r) => ({ organization_id: org, pfa_id: r.pfaId, version: r.version, data: JSON.stringify(r) })));
+    await db('pfa_mirror_history').insert(chunk.map((r) => ({ organization_id: org, pfa_id: r.pfaId, version: r.version, data: JSON.stringify(r), origin: 'seed' })));
+  }
+  const kafka = new Kafka({ clientId: 'bench', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = { results: `bench.${org.toLowerCase()}.results`, dlq: `bench.${org.toLowerCase()}.dlq` };
+  await admin.createTopics({ waitForLeaders: true, topics: [topics.results, topics.dlq].map((topic) => ({ topic, numPartitions: 6 })) });
+  const groupId = `bench-${org.toLowerCase()}`;
+  const ends = await admin.fetchTopicOffsets(cdcTopic);
+  await admin.setOffsets({ groupId, topic: cdcTopic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+  await admin.disconnect();
+  return {
+    org, db, sim, records, users, keys, caFile, topics, groupId,
+    async close() {
+      await sim.close();
+      await db('organization').where({ id: org }).update({ sync_enabled: false });
+      await db.destroy();
+    },
+  };
+}
+
+export interface SinkProcess {
+  child: ChildProcess;
+  /** Peak resident set (VmHWM) seen so far, MiB. */
+  peakRssMiB(): number;
+  stop(): Promise<void>;
+}
+
+export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../connectors/sink/main.ts')], {
+    env: {
+      ...process.env,
+      PEMS_SYNC_GROUP_ID: b.groupId,
+      PEMS_SYNC_RESULT_TOPIC: b.topics.results,
+      PEMS_SYNC_DLQ_TOPIC: b.topics.dlq,
+      PEMS_SYNC_CREDENTIAL_KEYS: b.keys,
+      PEMS_SYNC_PEMS_CA_FILE: b.caFile,
+      PEMS_SYNC_HTTP_PORT: '0',
+      PEMS_SYNC_LOG_LEVEL: 'error',
+      PEMS_SYNC_ORGANIZATIONS: b.org,
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  let peakKiB = 0;
+  const sample = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+    } catch {
+      /* exited */
+    }
+  }, 200);
+  return {
+    child,
+    peakRssMiB: () => Math.round(peakKiB / 1024),
+    async stop() {
+      clearInterval(sample);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export async function commitBacklog(b: BenchOrg, deltas: (r: PfaRecord, i: number) => Record<string, unknown>, user = b.users[0]!): Promise<void> {
+  const committedAt = new Date();
+  for (let i = 0; i < b.records.length; i += 1000) {
+    await b.db('pfa_modification').insert(
+      b.records.slice(i, i + 1000).map((r, j) => ({
+        organization_id: b.org, pfa_id: r.pfaId, user_id: user, delta: JSON.stringify(deltas(r, i + j)),
+        base_version: r.version, sync_status: 'committed', committed_at: committedAt,
+      })),
+    );
+  }
+}
+
+export async function waitTerminal(b: BenchOrg, n: number, timeoutMs = 900_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const r = (await b.db('pfa_modification').where({ organization_id: b.org }).whereIn('sync_status', TERMINAL).count('* as n').first()) as { n: string };
+    if (Number(r.n) >= n) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`${n} modifications not finished in ${timeoutMs} ms (${r.n} done)`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** Latency percentiles (s) of synced modifications, and the span from the first to the last outcome. */
+export async function latency(b: BenchOrg): Promise<{ p50: number; p95: number; p99: number; drainSeconds: number; outcomes: Record<string, number> }> {
+  const lat = await b.db.raw(
+    `SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p,
+            extract(epoch FROM max(synced_at) - min(synced_at)) AS span
+       FROM pfa_modification WHERE organization_id = ? AND sync_status = 'synced'`,
+    [b.org],
+  );
+  const p = (lat.rows[0].p ?? [0, 0, 0]) as number[];
+  const rows = (await b.db('pfa_modification').where({ organization_id: b.org }).select('sync_status').count('* as n').groupBy('sync_status')) as Array<{ sync_status: string; n: string }>;
+  const round = (x: unknown): number => Number(Number(x ?? 0).toFixed(2));
+  return {
+    p50: round(p[0]), p95: round(p[1]), p99: round(p[2]),
+    drainSeconds: Math.max(0.001, round(lat.rows[0].span)),
+    outcomes: Object.fromEntries(rows.map((r) => [r.sync_status, Number(r.n)])),
+  };
+}
+
+export function batchRequests(b: BenchOrg): number {
+  return Object.values(b.sim.control.stats().requests['POST /pfa/batch'] ?? {}).reduce((a, n) => a + n, 0);
+}

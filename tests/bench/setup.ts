@@ -3,9 +3,8 @@
  * mirror, its own result/dead-letter topics and a consumer group at the end of the CDC topic,
  * and the sink as a real process (peak RSS read from /proc).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
@@ -14,6 +13,7 @@ import { createDatabase } from '../../connectors/postgres/db';
 import { encryptCredential, parseCredentialKeys } from '../../connectors/pems';
 import { startPemsSimulator, type PemsSimulator } from '../../connectors/pems-simulator';
 import type { PfaRecord } from '../../streams/pfa-record';
+import { spawnSinkProcess, type SinkProcess } from '../support/sink-process';
 
 export const cdcTopic = `${process.env.CDC_TOPIC_PREFIX ?? 'vanguard'}.public.pfa_modification`;
 export const TERMINAL = ['synced', 'conflict', 'rejected', 'failed', 'superseded'];
@@ -73,49 +73,18 @@ export async function setupOrg(opts: { records: number; rateLimit: number; users
   };
 }
 
-export interface SinkProcess {
-  child: ChildProcess;
-  /** Peak resident set (VmHWM) seen so far, MiB. */
-  peakRssMiB(): number;
-  stop(): Promise<void>;
-}
-
 export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../connectors/sink/main.ts')], {
-    env: {
-      ...process.env,
-      PEMS_SYNC_GROUP_ID: b.groupId,
-      PEMS_SYNC_RESULT_TOPIC: b.topics.results,
-      PEMS_SYNC_DLQ_TOPIC: b.topics.dlq,
-      PEMS_SYNC_CREDENTIAL_KEYS: b.keys,
-      PEMS_SYNC_PEMS_CA_FILE: b.caFile,
-      PEMS_SYNC_HTTP_PORT: '0',
-      PEMS_SYNC_LOG_LEVEL: 'error',
-      PEMS_SYNC_ORGANIZATIONS: b.org,
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      ...env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  return spawnSinkProcess({
+    PEMS_SYNC_GROUP_ID: b.groupId,
+    PEMS_SYNC_RESULT_TOPIC: b.topics.results,
+    PEMS_SYNC_DLQ_TOPIC: b.topics.dlq,
+    PEMS_SYNC_CREDENTIAL_KEYS: b.keys,
+    PEMS_SYNC_PEMS_CA_FILE: b.caFile,
+    PEMS_SYNC_HTTP_PORT: '0',
+    PEMS_SYNC_LOG_LEVEL: 'error',
+    PEMS_SYNC_ORGANIZATIONS: b.org,
+    ...env,
   });
-  let peakKiB = 0;
-  const sample = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
-    } catch {
-      /* exited */
-    }
-  }, 200);
-  return {
-    child,
-    peakRssMiB: () => Math.round(peakKiB / 1024),
-    async stop() {
-      clearInterval(sample);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
 }
 
 export async function commitBacklog(b: BenchOrg, deltas: (r: PfaRecord, i: number) => Record<string, unknown>, user = b.users[0]!): Promise<void> {

@@ -1,44 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWorld, writesApplied, type World } from './harness';
-import { testEnv } from '../../support/env';
-
-/** The sink as its own process, as it runs in production, so it can be killed for real. */
-function spawnSink(world: World, caFile: string): ChildProcess {
-  // node itself with tsx's loader (not the tsx CLI, which runs the script in a second process
-  // that a SIGKILL of the CLI would leave running).
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../../connectors/sink/main.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: testEnv.databaseUrl,
-      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
-      SCHEMA_REGISTRY_URL: testEnv.schemaRegistryUrl,
-      REDIS_URL: testEnv.redisUrl,
-      PEMS_SYNC_GROUP_ID: world.config.kafka.groupId,
-      PEMS_SYNC_CDC_TOPIC: world.config.topics.cdc,
-      PEMS_SYNC_RESULT_TOPIC: world.topics.results,
-      PEMS_SYNC_DLQ_TOPIC: world.topics.deadLetters,
-      PEMS_SYNC_CREDENTIAL_KEYS: world.config.pems.credentialKeys,
-      PEMS_SYNC_PEMS_CA_FILE: caFile,
-      PEMS_SYNC_RETRY_DELAYS_MS: '50,100,200',
-      PEMS_SYNC_SESSION_TIMEOUT_MS: '6000',
-      PEMS_SYNC_HTTP_PORT: '0',
-      PEMS_SYNC_LOG_LEVEL: 'error',
-      PEMS_SYNC_ORGANIZATIONS: world.org,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return child;
-}
-
-const exited = (c: ChildProcess): Promise<void> => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+import { spawnSinkProcess, type SinkProcess } from '../../support/sink-process';
 
 describe('sink: killed with SIGKILL mid-batch', () => {
   let world: World;
   let caFile: string;
-  const children: ChildProcess[] = [];
+  const children: SinkProcess[] = [];
 
   beforeAll(async () => {
     world = await createWorld({ records: 40, rateLimitPerSecond: 10 });
@@ -49,13 +18,12 @@ describe('sink: killed with SIGKILL mid-batch', () => {
   });
 
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await Promise.all(children.map(exited));
+    await Promise.all(children.map((c) => c.kill()));
     await world.close();
   });
 
   it('when the sink is killed and started again, then every modification ends in exactly one outcome and no change is applied twice', async () => {
-    const first = spawnSink(world, caFile);
+    const first = spawnSinkProcess(world.sinkEnv(caFile));
     children.push(first);
 
     // 40 PFAs, 3 edits each (the same field edited again: the last value must win).
@@ -78,14 +46,12 @@ describe('sink: killed with SIGKILL mid-batch', () => {
       if (Date.now() - start > 120000) throw new Error('nothing synced before the kill');
       await new Promise((r) => setTimeout(r, 20));
     }
-    first.kill('SIGKILL');
-    await exited(first);
+    await first.kill();
 
-    const second = spawnSink(world, caFile);
+    const second = spawnSinkProcess(world.sinkEnv(caFile));
     children.push(second);
     const rows = await world.waitForOutcome(ids, 120000);
-    second.kill('SIGTERM');
-    await exited(second);
+    await second.stop();
 
     expect(rows.filter((r) => r.sync_status !== 'synced')).toEqual([]);
     for (const r of world.records) {

@@ -29,6 +29,8 @@ export interface World {
   records: PfaRecord[];
   topics: { results: string; deadLetters: string };
   startSink(overrides?: DeepPartial<Config>): Promise<Sink>;
+  /** The environment for this world's sink as its own process (tests/support/sink-process.ts). */
+  sinkEnv(caFile: string): Record<string, string>;
   commit(input: { pfaId: string; delta: Record<string, unknown>; baseVersion?: number; user?: string; operation?: 'update' | 'delete' }): Promise<string>;
   waitForOutcome(ids: string[], timeoutMs?: number): Promise<Array<Record<string, any>>>;
   readTopic(topic: string, count: number, timeoutMs?: number): Promise<Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>>;
@@ -119,6 +121,25 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
         await new Promise((r) => setTimeout(r, 100));
       }
       return sink;
+    },
+    sinkEnv(caFile) {
+      return {
+        DATABASE_URL: testEnv.databaseUrl,
+        KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: testEnv.schemaRegistryUrl,
+        REDIS_URL: testEnv.redisUrl,
+        PEMS_SYNC_GROUP_ID: config.kafka.groupId,
+        PEMS_SYNC_CDC_TOPIC: config.topics.cdc,
+        PEMS_SYNC_RESULT_TOPIC: topics.results,
+        PEMS_SYNC_DLQ_TOPIC: topics.deadLetters,
+        PEMS_SYNC_CREDENTIAL_KEYS: config.pems.credentialKeys,
+        PEMS_SYNC_PEMS_CA_FILE: caFile,
+        PEMS_SYNC_RETRY_DELAYS_MS: config.retry.delaysMs.join(','),
+        PEMS_SYNC_SESSION_TIMEOUT_MS: '6000',
+        PEMS_SYNC_HTTP_PORT: '0',
+        PEMS_SYNC_LOG_LEVEL: 'error',
+        PEMS_SYNC_ORGANIZATIONS: org,
+      };
     },
     async commit({ pfaId, delta, baseVersion, user: u, operation }) {
       const mirror = await db('pfa_mirror').where({ organization_id: org, pfa_id: pfaId }).first('version');

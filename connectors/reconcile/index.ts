@@ -56,6 +56,10 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
   const apiKey = decryptCredential(org.pems_credential_encrypted as string, opts.keyRing);
   const tenant = (org.pems_tenant as string | null) ?? '';
   const limit = opts.rateLimitPerSecond ?? 10;
+  const limiter =
+    limit > 0
+      ? createRateLimiter({ credentialId: credentialId(tenant, organization, apiKey.reveal()), limit, redis: opts.redis || undefined })
+      : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
   const client = new PemsClient({
     baseUrl: org.pems_base_url as string,
     apiKey,
@@ -64,10 +68,7 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     timeoutMs: opts.timeoutMs,
     ca: opts.ca,
     allowInsecureHttp: opts.allowInsecureHttp,
-    rateLimiter:
-      limit > 0
-        ? createRateLimiter({ credentialId: credentialId(tenant, organization, apiKey.reveal()), limit, redis: opts.redis || undefined })
-        : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined },
+    rateLimiter: limiter,
     ...opts.clientOverrides,
   });
 
@@ -80,7 +81,8 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     }
   } finally {
     await client.close();
-    // A limiter given to the client is not closed by it.
+    // A limiter given to the client is not closed by it (its Redis connection would keep the process alive).
+    await limiter.close();
   }
 
   // Postgres after PEMS: a modification synced while we paged then has its mirror row too.

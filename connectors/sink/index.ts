@@ -104,6 +104,18 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   metrics.pemsReachable.set(1);
   const writer = new BatchWriter({
     batchSize: config.pems.batchSize,
+    beforeSend: async (organization, items) => {
+      const rows = items
+        .filter((i) => i.modificationIds.length > 0)
+        .map((i) => ({
+          idempotency_key: i.item.idempotencyKey,
+          organization_id: organization,
+          pfa_id: i.item.pfaId,
+          modification_ids: [...i.modificationIds],
+          item: JSON.stringify(i.item),
+        }));
+      if (rows.length > 0) await db('pems_write_intent').insert(rows).onConflict('idempotency_key').merge(['item', 'created_at']);
+    },
     onRequest: (r) => {
       metrics.pemsRequests.inc({ endpoint: r.endpoint, status: r.ok ? 'ok' : (r.errorClass ?? 'error') });
       metrics.pemsRequestSeconds.observe({ endpoint: r.endpoint }, r.seconds);

@@ -4,7 +4,7 @@
  * ever holding back other PFAs (every lane runs on its own). A lane's later edits wait behind
  * its earlier ones, so one PFA's writes never overtake each other.
  */
-import type { PemsClient } from '../pems';
+import type { BatchItem, PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
 import { coalesce, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
 import { decideWrite, discountOwnWrites, recordAfterWrite, type WriteDecision } from '../../streams/check';
@@ -29,6 +29,14 @@ export interface LaneContext {
   history: Map<number, PfaRecord>;
   /** Deltas this sink already wrote to the PFA, with the PEMS version each produced. */
   ownWrites: Array<{ version: number; delta: Record<string, unknown> }>;
+  /** Items a stopped instance sent (or was about to send) for these modifications, oldest first. */
+  intents: WriteIntent[];
+}
+
+export interface WriteIntent {
+  key: string;
+  modificationIds: string[];
+  item: BatchItem;
 }
 
 export interface LanesOptions {
@@ -166,6 +174,29 @@ export class PfaLanes {
       const err = Object.assign(new Error(ctx.org.problem ?? 'organization not configured for PEMS'), { code: 'PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED' });
       return entry({ kind: 'failed', error: outcomeErrorFrom(err) }, null, err);
     }
+    // Resume what a stopped instance may already have done: re-send its exact item (same body,
+    // same key). If PEMS applied it, PEMS replays that outcome and the write is recorded as it
+    // happened, even if PEMS has moved on since; if not, the normal check below decides.
+    for (const intent of ctx.intents) {
+      if (!intent.modificationIds.every((id) => write.modificationIds.includes(id))) continue;
+      const at = this.now().toISOString();
+      try {
+        const r = await this.opts.writer.update(client, intent.item, intent.modificationIds);
+        if (r.status !== 'updated' || r.newVersion === undefined) continue;
+        attempts.push({ at, version: intent.item.version, result: 'updated', pemsResponse: r });
+        lane.own = { version: r.newVersion, changes: { ...(lane.own?.changes ?? {}), ...intent.item.changes } };
+        if (intent.modificationIds.length === write.modificationIds.length) {
+          const after = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId)).catch(() => null);
+          if (after && after.version >= r.newVersion) lane.known = after;
+          return entry(
+            { kind: 'synced', rebased: intent.item.version !== write.baseVersion, pemsVersionBefore: intent.item.version, pemsVersionAfter: r.newVersion, fieldsWritten: Object.keys(intent.item.changes) },
+            after && after.version === r.newVersion ? after : null,
+          );
+        }
+      } catch {
+        // Not applied, or PEMS unreachable: the normal path below retries as usual.
+      }
+    }
     const history = (ctx.history.get(write.baseVersion) ?? null) as Record<string, unknown> | null;
     // Our own writes since the base (this lane's, recorded ones, and the edits folded into this
     // write) are not PEMS moving a field: discount them against whatever PEMS record we check.
@@ -217,7 +248,7 @@ export class PfaLanes {
             modifiedBy: write.modifiedBy,
             ...(write.changeReason ? { changeReason: write.changeReason } : {}),
             idempotencyKey: key,
-          });
+          }, write.modificationIds);
           response = r;
           const failed = itemError(r);
           if (failed) throw failed;

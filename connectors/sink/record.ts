@@ -299,6 +299,8 @@ export class Recorder {
     }
 
     await applyMirrorVersions(trx, mirrorUpdates);
+    // Recorded outcomes need no write-ahead intent any more (connectors/sink/write.ts).
+    if (recorded.size > 0) await trx.raw('DELETE FROM pems_write_intent WHERE modification_ids && ?::uuid[]', [[...recorded]]);
     if (conflicts.length > 0) {
       // An early warning from the read side is replaced by the sink's verdict.
       await trx('sync_conflict')

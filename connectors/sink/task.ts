@@ -24,7 +24,8 @@ import { isValidTraceId, trace } from '@opentelemetry/api';
 import type { SinkMetrics } from '../observability/metrics';
 import { extractContext, withSpan } from '../observability/tracing';
 import { permissionKey, type SyncContext } from './context';
-import type { LaneContext, LaneItem, PfaLanes, PemsHealth } from './lanes';
+import type { LaneContext, LaneItem, PfaLanes, PemsHealth, WriteIntent } from './lanes';
+import type { BatchItem } from '../pems';
 import { organizationOf, type Recorder, type SourceRecord } from './record';
 
 export interface SinkTaskOptions {
@@ -209,11 +210,19 @@ export class SinkTask {
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
     if (traceId && isValidTraceId(traceId)) for (const w of work) w.traceId ??= traceId;
     const ids = work.map((w) => w.modification.id);
-    const claimed = await this.opts.db('pfa_modification')
-      .whereIn('id', ids)
-      .whereIn('sync_status', CLAIMABLE)
-      .update({ sync_status: 'syncing', updated_at: this.opts.db.fn.now() }, ['id']);
-    const claimedIds = new Set(claimed.map((r: { id: string }) => r.id));
+    // The previous status tells a fresh claim from one a stopped instance left in 'syncing'.
+    const claimed = (
+      await this.opts.db.raw(
+        `UPDATE pfa_modification m SET sync_status = 'syncing', updated_at = now()
+           FROM (SELECT id, sync_status AS prev FROM pfa_modification WHERE id = ANY(?::uuid[]) AND sync_status = ANY(?) FOR UPDATE) p
+          WHERE m.id = p.id
+          RETURNING m.id, p.prev`,
+        [ids, CLAIMABLE],
+      )
+    ).rows as Array<{ id: string; prev: string }>;
+    const claimedIds = new Set(claimed.map((r) => r.id));
+    const resumed = claimed.filter((r) => r.prev === 'syncing').map((r) => r.id);
+    const intents = await this.loadIntents(resumed);
     const live = work.filter((w) => claimedIds.has(w.modification.id));
     // Events of modifications that already have an outcome (redelivery) need nothing more.
     for (const w of work) if (!claimedIds.has(w.modification.id)) this.markDone([w.position]);
@@ -240,7 +249,13 @@ export class SinkTask {
         continue;
       }
       const key = pfaKey(m.organizationId, m.pfaId);
-      const ctx: LaneContext = { org, mirror: mirrors.get(key) ?? null, history: history.get(key) ?? new Map(), ownWrites: ownWrites.get(key) ?? [] };
+      const ctx: LaneContext = {
+        org,
+        mirror: mirrors.get(key) ?? null,
+        history: history.get(key) ?? new Map(),
+        ownWrites: ownWrites.get(key) ?? [],
+        intents: intents.filter((i) => i.modificationIds.includes(m.id)),
+      };
       this.opts.lanes.enqueue(w, ctx);
     }
   }
@@ -298,6 +313,17 @@ export class SinkTask {
       out.set(k, m);
     }
     return out;
+  }
+
+  /** Write-ahead intents left by an instance that stopped before recording (see write.ts). */
+  private async loadIntents(ids: string[]): Promise<WriteIntent[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.opts.db('pems_write_intent').whereRaw('modification_ids && ?::uuid[]', [ids]).orderBy('created_at');
+    return rows.map((r: { idempotency_key: string; modification_ids: string[]; item: BatchItem }) => ({
+      key: r.idempotency_key,
+      modificationIds: r.modification_ids,
+      item: r.item,
+    }));
   }
 
   /** Deltas of this PFA's modifications already synced past the oldest base version in the batch. */

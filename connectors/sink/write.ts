@@ -10,6 +10,7 @@
 import type { BatchItem, BatchItemResult, PemsClient, RequestSlot } from '../pems';
 import { classify } from '../../streams/retry';
 import { withSpan } from '../observability/tracing';
+import { PemsSyncError } from '../../streams/errors';
 
 export interface BatchWriterOptions {
   /** Items per POST /pfa/batch. Default 100 (PEMS refuses more: 413 BATCH_TOO_LARGE). */
@@ -18,12 +19,18 @@ export interface BatchWriterOptions {
   maxInFlight?: number;
   /** How long a lone item waits for company before a request is sent, ms. Default 2. */
   lingerMs?: number;
+  /**
+   * Called with the items of a request before it is sent (write-ahead intents); a failure fails
+   * the items as a transient error instead of sending them.
+   */
+  beforeSend?: (organization: string, items: Array<{ item: BatchItem; modificationIds: readonly string[] }>) => Promise<void>;
   /** Called once per request with its result, for metrics and the outage detector. */
   onRequest?: (r: { organization: string; endpoint: string; ok: boolean; errorClass: string | null; seconds: number; items: number }) => void;
 }
 
 interface Pending {
   item: BatchItem;
+  modificationIds: readonly string[];
   resolve: (r: BatchItemResult) => void;
   reject: (e: unknown) => void;
 }
@@ -48,14 +55,14 @@ export class BatchWriter {
   }
 
   /** Resolves with PEMS's per-item result; rejects when the whole request failed (typed PEMS error). */
-  update(client: PemsClient, item: BatchItem): Promise<BatchItemResult> {
+  update(client: PemsClient, item: BatchItem, modificationIds: readonly string[] = []): Promise<BatchItemResult> {
     return new Promise((resolve, reject) => {
       let q = this.queues.get(client);
       if (!q) {
         q = { client, items: [], inFlight: 0, timer: null };
         this.queues.set(client, q);
       }
-      q.items.push({ item, resolve, reject });
+      q.items.push({ item, modificationIds, resolve, reject });
       if (q.items.length >= this.batchSize) this.pump(q);
       else if (!q.timer) q.timer = setTimeout(() => this.pump(q!), this.lingerMs);
     });
@@ -111,6 +118,16 @@ export class BatchWriter {
     if (batch.length === 0) {
       await slot.release(); // another slot took everything meanwhile
       return;
+    }
+    if (this.opts.beforeSend) {
+      try {
+        await this.opts.beforeSend(q.client.organization, batch.map((p) => ({ item: p.item, modificationIds: p.modificationIds })));
+      } catch (err) {
+        await slot.release();
+        const e = new PemsSyncError('PEMS_SYNC_PEMS_TRANSIENT', `write intents could not be stored, nothing sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retriable: true });
+        for (const p of batch) p.reject(e);
+        return;
+      }
     }
     await this.send(q, batch, slot);
   }

@@ -5,6 +5,7 @@ import * as controlApi from './003_control_api';
 import * as readSide from './004_read_side';
 import * as sinkOutbox from './005_sink_outbox';
 import * as deadLetterDedupe from './006_dead_letter_dedupe';
+import * as writeIntent from './007_write_intent';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -14,6 +15,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['004_read_side', readSide],
   ['005_sink_outbox', sinkOutbox],
   ['006_dead_letter_dedupe', deadLetterDedupe],
+  ['007_write_intent', writeIntent],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

@@ -68,11 +68,22 @@ export class Emitter {
   async start(): Promise<void> {
     await this.producer.connect();
     // Registering is idempotent: the same schema gets the same id (subject: TopicNameStrategy).
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema: SYNC_RESULT_SCHEMA },
-      { subject: `${this.opts.resultsTopic}-value` },
-    );
-    this.schemaId = id;
+    // Instances starting together race on a new subject: the first registers and then sets the
+    // subject's compatibility; the client library refuses to register while it still reads the
+    // registry's default, so that refusal is retried briefly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.register(
+          { type: SchemaType.AVRO, schema: SYNC_RESULT_SCHEMA },
+          { subject: `${this.opts.resultsTopic}-value` },
+        );
+        this.schemaId = id;
+        return;
+      } catch (err) {
+        if (attempt >= 10 || !(err instanceof Error) || !/Compatibility does not match/.test(err.message)) throw err;
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
   }
 
   /** Produces the given outbox rows (or every row left, when ids is undefined) and deletes them. */

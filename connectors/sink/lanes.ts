@@ -309,6 +309,14 @@ export class PfaLanes {
             continue;
           }
           case 'fail': {
+            // Out of retries on transient errors. If PEMS is not answering at all (its health
+            // check fails too), this is an outage, not this write's failure: wait for PEMS
+            // without spending the attempt (an outage must not burn every queued change's
+            // retries; with batching, few requests may fail before the retries run out).
+            if (cls === 'transient' && (await this.opts.health.confirmOutage(ctx.org.id, client))) {
+              tries -= 1;
+              continue;
+            }
             // The dead letter names why we gave up; the PEMS error stays as its cause.
             const gaveUp = new PemsSyncError('PEMS_SYNC_RETRIES_EXHAUSTED', step.reason, { cause: err, details: { attempts: tries } });
             return entry({ kind: 'failed', error: { ...outcomeErrorFrom(err), message: step.reason } }, null, gaveUp);
@@ -378,6 +386,8 @@ function conflictFields(err: unknown): string[] | null {
  */
 export class PemsHealth {
   private readonly detectors = new Map<string, OutageDetector>();
+  /** Organizations held down by confirmOutage until a probe succeeds. */
+  private readonly forced = new Set<string>();
   private readonly waiters = new Map<string, Array<() => void>>();
   private readonly probing = new Set<string>();
   private closed = false;
@@ -401,16 +411,41 @@ export class PemsHealth {
   }
 
   isDown(orgId: string): boolean {
-    return this.detector(orgId).current().state === 'down';
+    return this.forced.has(orgId) || this.detector(orgId).current().state === 'down';
   }
 
   anyDown(): boolean {
-    return [...this.detectors.values()].some((d) => d.current().state === 'down');
+    return [...this.detectors.keys()].some((org) => this.isDown(org));
   }
 
   record(orgId: string, result: 'success' | 'transient'): void {
-    const s = this.detector(orgId).record(result, Date.now());
-    if (s.changed) this.changed(orgId, s.state);
+    const wasDown = this.isDown(orgId);
+    this.detector(orgId).record(result, Date.now());
+    if (result === 'success') this.forced.delete(orgId);
+    this.notify(orgId, wasDown);
+  }
+
+  /**
+   * A write ran out of retries on transient errors: asks PEMS's health endpoint once. Answered:
+   * PEMS is up and the write itself keeps failing (false). Not answered: PEMS is down, the
+   * organization is marked down until a probe succeeds (true).
+   */
+  async confirmOutage(orgId: string, client: PemsClient): Promise<boolean> {
+    if (this.closed) return false;
+    const ok = await client.health().then(
+      () => true,
+      () => false,
+    );
+    if (ok) return false;
+    const wasDown = this.isDown(orgId);
+    this.forced.add(orgId);
+    this.notify(orgId, wasDown);
+    return true;
+  }
+
+  private notify(orgId: string, wasDown: boolean): void {
+    const down = this.isDown(orgId);
+    if (down !== wasDown) this.changed(orgId, down ? 'down' : 'up');
   }
 
   /** Resolves at once while PEMS is up; while down, when a probe succeeds. */
@@ -436,8 +471,10 @@ export class PemsHealth {
             () => true,
             () => false,
           );
-          const s = this.detector(orgId).probeResult(ok, Date.now());
-          if (s.changed) this.changed(orgId, s.state);
+          const wasDown = this.isDown(orgId);
+          this.detector(orgId).probeResult(ok, Date.now());
+          if (ok) this.forced.delete(orgId);
+          this.notify(orgId, wasDown);
         }
       } finally {
         this.probing.delete(orgId);

@@ -58,6 +58,8 @@ export interface PoisonEntry {
   kind: 'poison';
   reason: string;
   source: SourceRecord;
+  /** The modification the event names, when it can be read (e.g. a delta over the size limit). */
+  modificationId?: string | null;
 }
 
 export type RecordEntry = OutcomeEntry | PoisonEntry;
@@ -295,6 +297,19 @@ export class Recorder {
       });
       if (row.organization_id) {
         notifications.push({ organization_id: row.organization_id, user_id: null, kind: 'dead_letter', payload: JSON.stringify({ reason: e.reason }) });
+      }
+      // A readable modification behind the bad event (a delta over the size limit) gets its own
+      // outcome too, so the person who made it sees why it will never reach PEMS.
+      if (e.modificationId && row.organization_id) {
+        const error = { code: err.code, message: e.reason };
+        const rejected = await trx('pfa_modification')
+          .where({ id: e.modificationId })
+          .whereIn('sync_status', CLAIMABLE)
+          .update({ sync_status: 'rejected', sync_error: JSON.stringify(error), updated_at: trx.fn.now() }, ['id', 'organization_id', 'pfa_id', 'user_id']);
+        for (const m of rejected as Array<{ id: string; organization_id: string; pfa_id: string; user_id: string }>) {
+          audit.push({ organizationId: m.organization_id, pfaId: m.pfa_id, modificationId: m.id, actor: m.user_id, eventType: 'sync.rejected', details: { outcome: { kind: 'rejected', error } } });
+          notifications.push({ organization_id: m.organization_id, user_id: m.user_id, kind: 'rejected', payload: JSON.stringify({ modificationId: m.id, pfaId: m.pfa_id, error }) });
+        }
       }
     }
 

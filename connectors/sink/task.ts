@@ -181,11 +181,11 @@ export class SinkTask {
         // Another shard's organization (or an unreadable key, which every shard sees): the
         // dead_letter_poison_once index keeps one dead letter whoever records it.
         if (organizationOf(message.key ?? null) !== null) done.push(message.offset);
-        else void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);
+        else void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source, modificationId: modificationIdOf(message.value ?? null) }).catch(() => undefined);
       } else if (decoded.kind === 'poison') {
         this.opts.metrics.deadLetters.inc({ reason: 'poison' });
         this.opts.logger.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'poison event: dead-lettered');
-        void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source }).catch(() => undefined);
+        void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source, modificationId: modificationIdOf(message.value ?? null) }).catch(() => undefined);
       } else if (this.organizations && !this.organizations.has(decoded.modification.organizationId)) {
         done.push(message.offset); // another deployment's organization: not ours to claim
       } else work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
@@ -408,6 +408,17 @@ export class SinkTask {
       await this.consumer.disconnect().catch((err) => log.error({ err }, 'consumer disconnect failed'));
     })();
     return this.closing;
+  }
+}
+
+/** after.id of a change event that could not be decoded as work, when the JSON is readable. */
+function modificationIdOf(value: Buffer | null): string | null {
+  if (!value) return null;
+  try {
+    const id = (JSON.parse(value.toString('utf8')) as { after?: { id?: unknown } }).after?.id;
+    return typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? id : null;
+  } catch {
+    return null;
   }
 }
 

@@ -10,7 +10,7 @@
  *  - the judge: wait for quiet, then reconcile, and the suite's four promises.
  * FAULTS_SHORT=1 scales durations and volumes down for CI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { Registry } from 'prom-client';
 import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../integration/sink/harness';
 import { testEnv } from '../support/env';
 import { testKafka } from '../support/kafka';
+import { spawnSinkProcess } from '../support/sink-process';
 
 export const SHORT = process.env.FAULTS_SHORT === '1';
 /** full value, short value */
@@ -72,30 +73,12 @@ export async function createFaultWorld(opts: { records?: number; users?: number 
     committed: [],
     sinks,
     spawnSink(env = {}) {
-      // node with tsx's loader (not the tsx CLI, whose second process a SIGKILL would leave running).
-      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../connectors/sink/main.ts')], {
-        env: {
-          ...process.env,
-          DATABASE_URL: testEnv.databaseUrl,
-          KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
-          SCHEMA_REGISTRY_URL: testEnv.schemaRegistryUrl,
-          REDIS_URL: testEnv.redisUrl,
-          PEMS_SYNC_GROUP_ID: world.config.kafka.groupId,
-          PEMS_SYNC_CDC_TOPIC: world.config.topics.cdc,
-          PEMS_SYNC_RESULT_TOPIC: world.topics.results,
-          PEMS_SYNC_DLQ_TOPIC: world.topics.deadLetters,
-          PEMS_SYNC_CREDENTIAL_KEYS: world.config.pems.credentialKeys,
-          PEMS_SYNC_PEMS_CA_FILE: caFile,
-          PEMS_SYNC_SESSION_TIMEOUT_MS: '6000',
-          PEMS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000',
-          PEMS_SYNC_HTTP_PORT: '0',
-          PEMS_SYNC_LOG_LEVEL: 'error',
-          ...env,
-        },
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
-      sinks.push(child);
-      return child;
+      // The world's sink environment (its organization only, so no other suite's sink is
+      // disturbed), with the default retry delays unless a scenario sets its own.
+      const { PEMS_SYNC_RETRY_DELAYS_MS: _testDelays, ...base } = world.sinkEnv(caFile);
+      const proc = spawnSinkProcess({ ...base, PEMS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000', ...env });
+      sinks.push(proc.child);
+      return proc.child;
     },
     async startReadSide() {
       const admin = kafka.admin();

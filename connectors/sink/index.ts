@@ -151,7 +151,9 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     writer,
     recorder,
     health,
-    retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter },
+    // A record that keeps moving (child records posting every few seconds) is rechecked more
+    // than once: each 409 means a fresh GET and a new decision, never a blind retry.
+    retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter, maxRechecks: 5 },
     onOutcome: (outcome, _write, n) => {
       metrics.modifications.inc({ outcome: outcome.kind }, n);
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);

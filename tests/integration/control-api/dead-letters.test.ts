@@ -19,7 +19,8 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
     await h.close();
   });
 
-  let offset = 0;
+  // Unique per run: poison dead letters are unique per (topic, partition, offset) (dead_letter_poison_once).
+  let offset = (Date.now() % 1_000_000_000) * 100;
   async function seedFailed(pfaId: string, status: 'failed' | 'rejected' = 'failed'): Promise<{ modificationId: string; deadLetterId: string }> {
     const [mod] = await h.db('pfa_modification')
       .insert({
@@ -92,7 +93,7 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
     const [dl] = await h.db('dead_letter')
       .insert({
         organization_id: org.id, pfa_id: 'PFA-POISON', modification_id: null, source_topic: testEnv.cdcTopic, source_partition: 2,
-        source_offset: 1_000_000 + (offset += 1), record_key: key, record_value: value, record_headers: JSON.stringify({ 'x-trace': 'abc-123' }),
+        source_offset: (offset += 1), record_key: key, record_value: value, record_headers: JSON.stringify({ 'x-trace': 'abc-123' }),
         reason: 'undecodable change event', error_code: 'PEMS_SYNC_ENVELOPE_INVALID',
       })
       .returning('id');
@@ -118,7 +119,7 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
     await h.db('pfa_modification').where({ id: b.modificationId }).update({ sync_status: 'synced' });
     const foreign = await (async () => {
       const [dl] = await h.db('dead_letter')
-        .insert({ organization_id: other.id, source_topic: 't', source_partition: 0, source_offset: 1, reason: 'r', error_code: 'E' })
+        .insert({ organization_id: other.id, source_topic: `t-${other.id}`, source_partition: 0, source_offset: 1, reason: 'r', error_code: 'E' })
         .returning('id');
       return dl.id as string;
     })();

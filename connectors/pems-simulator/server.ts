@@ -573,6 +573,10 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           return;
         }
         if (fault.action === 'error') {
+          if (fault.status === 429) {
+            // An injected 429 looks like the real one: RATE_LIMITED with a Retry-After (seconds).
+            throw Object.assign(new HttpError(429, { error: 'RATE_LIMITED', message: 'injected 429' }), { retryAfter: 1 });
+          }
           throw new HttpError(fault.status, { error: errorCodeFor(fault.status), message: `injected ${fault.status}` });
         }
         if (endpoint === 'GET /health' && !cred) {
@@ -597,7 +601,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           proceed();
         } catch (e) {
           if (e instanceof HttpError && e.status === 429) {
-            const retryAfter = (e as HttpError & { retryAfter: number }).retryAfter;
+            const retryAfter = (e as HttpError & { retryAfter?: number }).retryAfter ?? 1;
             if (!res.headersSent) send(res, endpoint, 429, e.body, { 'retry-after': String(retryAfter), ...discardBody(req) });
             return;
           }

@@ -128,7 +128,10 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     topics: { results: config.topics.results, deadLetters: config.topics.deadLetters },
     connectorName: config.sink.connectorName,
     onDurable: (positions, entries) => {
-      task?.markDone(positions);
+      task?.markDone(
+        positions,
+        entries.flatMap((e) => (e.kind === 'outcome' ? e.modifications.map((m) => m.modification.id) : [])),
+      );
       const now = Date.now();
       for (const e of entries) {
         if (e.kind === 'poison') continue;

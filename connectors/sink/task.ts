@@ -15,7 +15,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { decodeChangeEvent } from '../../streams/envelope';
 import { pfaKey } from '../../streams/grouping';
-import type { Modification } from '../../streams/modification';
+import type { CdcPosition, Modification } from '../../streams/modification';
 import { PartitionOffsets } from '../../streams/offsets';
 import { shapeErrors } from '../../streams/check';
 import type { Outcome } from '../../streams/outcomes';
@@ -53,6 +53,12 @@ const CLAIMABLE = ['committed', 'queued', 'syncing'];
 export class SinkTask {
   private readonly consumer: Consumer;
   private readonly offsets = new Map<string, PartitionOffsets>();
+  /**
+   * Modifications queued in this process and not yet recorded, with the positions of their
+   * redeliveries (a consumer restart or a partition coming back re-reads from the last commit):
+   * a redelivered event waits for the work in hand instead of doing it a second time.
+   */
+  private readonly working = new Map<string, CdcPosition[]>();
   private assigned = new Set<string>();
   private commitTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> = Promise.resolve();
@@ -142,9 +148,19 @@ export class SinkTask {
     return t;
   }
 
-  /** Marks positions durable (called by the recorder after commit + emit). */
-  markDone(positions: ReadonlyArray<{ topic: string; partition: number; offset: string }>): void {
-    for (const p of positions) this.offsets.get(`${p.topic}:${p.partition}`)?.markDone(p.offset);
+  /**
+   * Marks positions durable (called by the recorder after commit + emit), with the modifications
+   * whose outcomes they carry: redeliveries of those that arrived while they were in flight are
+   * done too.
+   */
+  markDone(positions: ReadonlyArray<CdcPosition>, modificationIds: readonly string[] = []): void {
+    const all = [...positions];
+    for (const id of modificationIds) {
+      const extra = this.working.get(id);
+      if (extra) all.push(...extra);
+      this.working.delete(id);
+    }
+    for (const p of all) this.offsets.get(`${p.topic}:${p.partition}`)?.markDone(p.offset);
   }
 
   private put(payload: EachBatchPayload): Promise<void> {
@@ -168,8 +184,10 @@ export class SinkTask {
 
     const work: LaneItem[] = [];
     const done: string[] = [];
+    let last: string | null = null;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) return;
+      last = message.offset;
       tracker.track(message.offset);
       const source = sourceOf(topic, partition, message);
       const decoded = decodeChangeEvent(
@@ -189,13 +207,15 @@ export class SinkTask {
       } else if (this.organizations && !this.organizations.has(decoded.modification.organizationId)) {
         done.push(message.offset); // another deployment's organization: not ours to claim
       } else work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
-      // kafkajs: a resolved offset only moves the *fetch* position (autoCommit is off); what is
-      // committed is decided by preCommit from the durable prefix.
-      resolveOffset(message.offset);
     }
     for (const o of done) tracker.markDone(o);
 
     if (work.length > 0) await this.dispatch(work);
+    // kafkajs: a resolved offset only moves the *fetch* position (autoCommit is off); what is
+    // committed is decided by preCommit from the durable prefix. Resolved only once the batch is
+    // claimed and queued: when Postgres fails mid-dispatch, eachBatch throws and kafkajs fetches
+    // the same records again, so claimed modifications are never left behind in 'syncing'.
+    if (last !== null) resolveOffset(last);
     // Backpressure: hold this fetch loop (and heartbeat) while too much is in flight.
     while (this.opts.lanes.inFlight() > this.opts.maxInFlight && isRunning() && !isStale()) {
       await heartbeat();
@@ -223,9 +243,20 @@ export class SinkTask {
     const claimedIds = new Set(claimed.map((r) => r.id));
     const resumed = claimed.filter((r) => r.prev === 'syncing').map((r) => r.id);
     const intents = await this.loadIntents(resumed);
-    const live = work.filter((w) => claimedIds.has(w.modification.id));
-    // Events of modifications that already have an outcome (redelivery) need nothing more.
-    for (const w of work) if (!claimedIds.has(w.modification.id)) this.markDone([w.position]);
+    const live: LaneItem[] = [];
+    const repeats = new Map<string, CdcPosition[]>();
+    for (const w of work) {
+      const id = w.modification.id;
+      // Events of modifications that already have an outcome (redelivery) need nothing more.
+      if (!claimedIds.has(id)) this.markDone([w.position]);
+      // Redelivered while this process still works on it, or twice in this batch: done with it.
+      else if (this.working.has(id)) this.working.get(id)!.push(w.position);
+      else if (repeats.has(id)) repeats.get(id)!.push(w.position);
+      else {
+        repeats.set(id, []);
+        live.push(w);
+      }
+    }
     if (live.length === 0) return;
 
     const orgs = await this.opts.context.organizations([...new Set(live.map((w) => w.modification.organizationId))]);
@@ -237,8 +268,10 @@ export class SinkTask {
     const history = await this.loadHistory(live.map((w) => w.modification));
     const ownWrites = await this.loadOwnWrites(live.map((w) => w.modification));
 
+    // From here on nothing can fail: each item is in hand until its outcome is durable.
     for (const w of live) {
       const m = w.modification;
+      this.working.set(m.id, repeats.get(m.id)!);
       const org = orgs.get(m.organizationId)!;
       const rejected = this.precheck(m, org.syncEnabled, permitted.has(permissionKey(m.userId, m.organizationId)));
       if (rejected) {

@@ -7,6 +7,10 @@
 #   bash deploy/local/stack.sh down     stop everything this script started
 #   bash deploy/local/stack.sh status   one line per service
 #   bash deploy/local/stack.sh env      the environment the connector and tests use (eval-able)
+#   bash deploy/local/stack.sh stop|start|kill SERVICE
+#                                       one service (postgres, redis, kafka, connect, registry):
+#                                       stop gracefully, start and wait until ready, or kill -9
+#                                       (postgres: immediate shutdown, i.e. crash recovery on start)
 #
 # Idempotent: `up` on a running stack only re-checks readiness; `down` on a stopped one is a no-op.
 # Every port and path is an environment variable (see deploy/local/env.sh).
@@ -206,7 +210,7 @@ EOF
       -t "$id" -c "$dir/server.properties" >"$logs/kafka-format.log" 2>&1 || die "storage format failed: see $logs/kafka-format.log"
   fi
   if ! pid_alive kafka; then
-    nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+    setsid nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
       >"$logs/kafka.log" 2>&1 &
     echo $! >"$run/kafka.pid"
@@ -238,6 +242,14 @@ offset.storage.replication.factor=1
 config.storage.replication.factor=1
 status.storage.replication.factor=1
 offset.flush.interval.ms=1000
+# Broker restarts: a worker that cannot reach the group coordinator for heartbeat.interval.ms
+# revokes its tasks. A Debezium task stopped while Kafka is away blocks in send() and, past the
+# graceful timeout, is abandoned still holding the replication slot, so its successor cannot
+# stream. A longer heartbeat rides out short broker restarts; a long graceful timeout lets a
+# stopping task finish once the broker is back and release the slot (see tests/faults/infra-restarts).
+heartbeat.interval.ms=10000
+session.timeout.ms=30000
+task.shutdown.graceful.timeout.ms=90000
 # Debezium must be able to hand an oversized row to Kafka so the sink can dead-letter it.
 producer.max.request.size=16777216
 plugin.path=$PEMS_SYNC_CACHE/connect-plugins-$DEBEZIUM_VERSION
@@ -247,7 +259,7 @@ config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigP
 EOF
   write_log4j "$dir/log4j2.properties"
   if ! pid_alive connect; then
-    PEMS_SYNC_PG_PASSWORD="$PGPASSWORD" nohup java -Xms256m -Xmx"$CONNECT_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+    PEMS_SYNC_PG_PASSWORD="$PGPASSWORD" setsid nohup java -Xms256m -Xmx"$CONNECT_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$libs/*" \
       org.apache.kafka.connect.cli.ConnectDistributed "$dir/connect-distributed.properties" \
       >"$logs/connect.log" 2>&1 &
@@ -288,7 +300,7 @@ start_registry() {
   local java; java=$(registry_java)
   if ! pid_alive registry; then
     # In-memory storage (the default): schemas live as long as the process, like a test registry.
-    nohup "$java" -Xms128m -Xmx"$REGISTRY_HEAP" -Djava.awt.headless=true \
+    setsid nohup "$java" -Xms128m -Xmx"$REGISTRY_HEAP" -Djava.awt.headless=true \
       -Dquarkus.http.port="$REGISTRY_PORT" -Dquarkus.http.host=127.0.0.1 \
       -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" -Dquarkus.management.host=127.0.0.1 \
       -Dquarkus.log.file.enable=false -Dapicurio.rest.deletion.artifact.enabled=true \
@@ -389,6 +401,29 @@ cmd_env() {
   env | grep -E '^(PEMS_SYNC_|KAFKA_|PG|REDIS_|REGISTRY_|CONNECT_|DEBEZIUM_|CDC_)' | grep -v -E 'PASSWORD|SECRET|KEY' | sort
 }
 
+# One service at a time (the fault-injection suite stops and restarts them under load).
+cmd_service() {
+  local action=$1 service=${2:-}
+  case "$action:$service" in
+    stop:postgres) stop_postgres ;;
+    stop:redis) stop_redis ;;
+    stop:kafka|stop:connect|stop:registry) stop_pid "$service" ;;
+    kill:postgres)
+      local bin; bin=$(pg_bin)
+      as_postgres "$bin/pg_ctl" -D "$PEMS_SYNC_STATE/postgres" -m immediate -w stop >/dev/null && say "PostgreSQL stopped (immediate)" ;;
+    kill:kafka|kill:connect|kill:registry)
+      if pid_alive "$service"; then kill -9 "$(cat "$run/$service.pid")"; say "killed $service (pid $(cat "$run/$service.pid"))"; fi
+      rm -f "$run/$service.pid" ;;
+    start:postgres) start_postgres ;;
+    start:redis) start_redis ;;
+    start:kafka) start_kafka ;;
+    start:registry) start_registry ;;
+    # The connector's config and offsets live in Kafka: a restarted worker resumes Debezium by itself.
+    start:connect) start_connect; wait_until "Debezium connector RUNNING" 120 "$logs/connect.log" debezium_running ;;
+    *) echo "usage: $0 stop|start|kill postgres|redis|kafka|connect|registry" >&2; exit 2 ;;
+  esac
+}
+
 mkdir -p "$logs" "$run"
 [[ $EUID -eq 0 ]] && chmod 755 "$PEMS_SYNC_STATE" "$logs"
 case "${1:-}" in
@@ -396,5 +431,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  stop|start|kill) cmd_service "$1" "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|env|stop SERVICE|start SERVICE|kill SERVICE" >&2; exit 2 ;;
 esac

@@ -152,6 +152,8 @@ export interface WorkloadStats {
   vanguardEdits: number;
   pemsEdits: number;
   childActivity: number;
+  /** Commits Postgres refused (while it was down): the user saw an error, nothing was committed. */
+  commitErrors: number;
 }
 
 /**
@@ -159,9 +161,12 @@ export interface WorkloadStats {
  * first five PFAs, so users collide), and about every third tick a PEMS user edits a record in EAM
  * or child activity bumps a version. Resolves with what it did; ids land in fw.committed.
  */
-export async function runWorkload(fw: FaultWorld, opts: { durationMs: number; intervalMs?: number; signal?: { stop: boolean } }): Promise<WorkloadStats> {
+export async function runWorkload(
+  fw: FaultWorld,
+  opts: { durationMs: number; intervalMs?: number; signal?: { stop: boolean }; tolerateCommitErrors?: boolean },
+): Promise<WorkloadStats> {
   const { world } = fw;
-  const stats: WorkloadStats = { vanguardEdits: 0, pemsEdits: 0, childActivity: 0 };
+  const stats: WorkloadStats = { vanguardEdits: 0, pemsEdits: 0, childActivity: 0, commitErrors: 0 };
   const until = Date.now() + opts.durationMs;
   let n = 0;
   while (Date.now() < until && !opts.signal?.stop) {
@@ -170,8 +175,16 @@ export async function runWorkload(fw: FaultWorld, opts: { durationMs: number; in
     const rec = hot ? world.records[n % Math.min(5, world.records.length)]! : world.records[Math.floor(Math.random() * world.records.length)]!;
     const user = fw.users[Math.floor(Math.random() * fw.users.length)]!;
     const field = FIELDS[Math.floor(Math.random() * FIELDS.length)]!;
-    fw.committed.push(await world.commit({ pfaId: rec.pfaId, delta: editFor(field, n), user }));
-    stats.vanguardEdits++;
+    try {
+      fw.committed.push(await world.commit({ pfaId: rec.pfaId, delta: editFor(field, n), user }));
+      stats.vanguardEdits++;
+    } catch (err) {
+      // Postgres down (infra-restarts): Vanguard shows the user an error and nothing is committed.
+      // A commit that did land but whose answer was lost is still judged: judge() reads every
+      // modification of the organization, not only this list.
+      if (!opts.tolerateCommitErrors) throw err;
+      stats.commitErrors++;
+    }
     if (n % 3 === 0) {
       const target = world.records[Math.floor(Math.random() * world.records.length)]!;
       if (Math.random() < 0.7) {
@@ -212,7 +225,8 @@ export async function judge(fw: FaultWorld, scenario: string, opts: { quietTimeo
   const started = Date.now();
   const timeout = opts.quietTimeoutMs ?? 240_000;
   for (;;) {
-    const rows = await world.db('pfa_modification').whereIn('id', fw.committed).select('sync_status');
+    // Every modification of the organization, also those whose commit answer was lost.
+    const rows = await world.db('pfa_modification').where({ organization_id: world.org }).select('sync_status');
     if (rows.every((r: { sync_status: string }) => TERMINAL.includes(r.sync_status))) break;
     if (Date.now() - started > timeout) break; // reported as lost below
     await sleep(500);

@@ -69,6 +69,7 @@ export const SETTINGS = {
   'sink.maxDeltaBytes': { env: 'PEMS_SYNC_MAX_DELTA_BYTES', type: 'integer', default: 1048576, minimum: 1024, description: 'largest delta accepted; larger ones are dead letters' },
   'sink.shutdownTimeoutMs': { env: 'PEMS_SYNC_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'how long SIGTERM waits for in-flight work before abandoning it (uncommitted, so redelivered), ms' },
   'sink.organizations': { env: 'PEMS_SYNC_ORGANIZATIONS', type: 'string[]', default: [], description: 'only these organizations\' modifications are claimed (sharding, canaries, isolated tests); empty: all' },
+  'sink.claimLeaseMs': { env: 'PEMS_SYNC_CLAIM_LEASE_MS', type: 'integer', default: 10000, minimum: 1000, description: "how long a silent instance's claims are respected before another instance takes its work over, ms (heartbeat every quarter of it)" },
   'sink.connectorName': { env: 'PEMS_SYNC_CONNECTOR_NAME', type: 'string', default: 'pems-sync-sink', description: 'name in dead-letter headers and audit actors' },
 
   'source.pollIntervalMs': { env: 'PEMS_SYNC_POLL_INTERVAL_MS', type: 'integer', default: 60000, minimum: 100, description: 'how often the read side polls PEMS for changes, ms' },

@@ -15,6 +15,7 @@ import { redactConfig } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
 import { createLogger, createSinkMetrics, startOpsServer, type Logger, type OpsServer, type SinkMetrics } from '../observability';
 import type { PemsClientOptions } from '../pems';
+import { Claims } from './claims';
 import { SyncContext } from './context';
 import { Emitter } from './emit';
 import { PemsHealth, PfaLanes } from './lanes';
@@ -162,12 +163,15 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
     },
   });
+  const claims = new Claims({ db, leaseMs: config.sink.claimLeaseMs, logger });
+  await claims.start();
   task = new SinkTask({
     kafka,
     db,
     context,
     lanes,
     recorder,
+    claims,
     health,
     logger,
     metrics,
@@ -201,6 +205,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
         // Each step runs even if an earlier one fails: a stuck consumer must not keep the DB open.
         const steps: Array<[string, () => Promise<unknown>]> = [
           ['task', () => task!.stop()],
+          // After the task: what it leaves in 'syncing' can be taken over at once.
+          ['claims', () => claims.stop()],
           ['emitter', () => emitter.close()],
           ['pems clients', () => context.close()],
           ['redis', async () => redis?.quit()],

@@ -27,6 +27,7 @@ import { permissionKey, type SyncContext } from './context';
 import type { LaneContext, LaneItem, PfaLanes, PemsHealth, WriteIntent } from './lanes';
 import type { BatchItem } from '../pems';
 import { organizationOf, type Recorder, type SourceRecord } from './record';
+import type { Claims } from './claims';
 
 export interface SinkTaskOptions {
   kafka: Kafka;
@@ -34,6 +35,8 @@ export interface SinkTaskOptions {
   context: SyncContext;
   lanes: PfaLanes;
   recorder: Recorder;
+  /** Owned claims: work another live instance holds is waited for, not redone. */
+  claims: Claims;
   health: PemsHealth;
   logger: Logger;
   metrics: SinkMetrics;
@@ -48,8 +51,6 @@ export interface SinkTaskOptions {
   organizations?: readonly string[];
 }
 
-const CLAIMABLE = ['committed', 'queued', 'syncing'];
-
 export class SinkTask {
   private readonly consumer: Consumer;
   private readonly offsets = new Map<string, PartitionOffsets>();
@@ -59,6 +60,14 @@ export class SinkTask {
    * a redelivered event waits for the work in hand instead of doing it a second time.
    */
   private readonly working = new Map<string, CdcPosition[]>();
+  /**
+   * Events whose modification another live instance is working on (a rebalance moved the
+   * partition mid-work): their offsets stay uncommitted until that outcome is recorded, or they
+   * are claimed here once that instance is gone.
+   */
+  private readonly waiting = new Map<string, LaneItem>();
+  private waitTimer: NodeJS.Timeout | null = null;
+  private checkingWaits = false;
   private assigned = new Set<string>();
   private commitTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> = Promise.resolve();
@@ -88,6 +97,7 @@ export class SinkTask {
       // but their offsets are no longer ours to commit; the new owner redelivers from the
       // last commit.
       for (const tp of this.assigned) if (!now.has(tp)) this.offsets.delete(tp);
+      for (const [id, w] of this.waiting) if (!now.has(`${w.position.topic}:${w.position.partition}`)) this.waiting.delete(id);
       this.assigned = now;
       opts.logger.info({ assignment: [...now] }, 'sink joined the consumer group');
     });
@@ -123,6 +133,35 @@ export class SinkTask {
       eachBatch: (payload) => this.put(payload),
     });
     this.commitTimer = setInterval(() => void this.preCommit(), 1000);
+    this.waitTimer = setInterval(() => void this.checkWaiting(), 1000);
+  }
+
+  /** Settles or takes over events whose modification another instance was working on. */
+  private async checkWaiting(): Promise<void> {
+    if (this.waiting.size === 0 || this.checkingWaits || this.closing) return;
+    this.checkingWaits = true;
+    try {
+      const { settled, takeable } = await this.opts.claims.check([...this.waiting.keys()]);
+      for (const id of settled) {
+        const w = this.waiting.get(id)!;
+        this.waiting.delete(id);
+        this.markDone([w.position]);
+      }
+      const take = takeable.map((id) => this.waiting.get(id)!);
+      for (const id of takeable) this.waiting.delete(id);
+      if (take.length > 0) {
+        this.opts.logger.info({ modifications: take.length }, 'taking over claims of an instance that is gone');
+        // On failure they wait again: nothing is marked done before it is claimed and queued.
+        await this.dispatch(take).catch((err: unknown) => {
+          for (const w of take) this.waiting.set(w.modification.id, w);
+          this.opts.logger.warn({ err }, 'taking over claims failed; retrying');
+        });
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'checking claims held by other instances failed; retrying');
+    } finally {
+      this.checkingWaits = false;
+    }
   }
 
   /** PEMS went down or came back: pause or resume fetching (lanes stop spending attempts). */
@@ -229,26 +268,25 @@ export class SinkTask {
     // Results carry the trace of the batch that handled them (Debezium events bring none of their own).
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
     if (traceId && isValidTraceId(traceId)) for (const w of work) w.traceId ??= traceId;
-    const ids = work.map((w) => w.modification.id);
+    const ids = [...new Set(work.map((w) => w.modification.id))];
     // The previous status tells a fresh claim from one a stopped instance left in 'syncing'.
-    const claimed = (
-      await this.opts.db.raw(
-        `UPDATE pfa_modification m SET sync_status = 'syncing', updated_at = now()
-           FROM (SELECT id, sync_status AS prev FROM pfa_modification WHERE id = ANY(?::uuid[]) AND sync_status = ANY(?) FOR UPDATE) p
-          WHERE m.id = p.id
-          RETURNING m.id, p.prev`,
-        [ids, CLAIMABLE],
-      )
-    ).rows as Array<{ id: string; prev: string }>;
+    const { claimed, held } = await this.opts.claims.claim(ids);
     const claimedIds = new Set(claimed.map((r) => r.id));
+    const heldIds = new Set(held);
     const resumed = claimed.filter((r) => r.prev === 'syncing').map((r) => r.id);
     const intents = await this.loadIntents(resumed);
     const live: LaneItem[] = [];
     const repeats = new Map<string, CdcPosition[]>();
     for (const w of work) {
       const id = w.modification.id;
+      // Another live instance works on it: wait for its outcome (offset held back meanwhile).
+      if (heldIds.has(id)) {
+        const before = this.waiting.get(id);
+        if (before) this.markDone([before.position]); // the later event stands for both
+        this.waiting.set(id, w);
+      }
       // Events of modifications that already have an outcome (redelivery) need nothing more.
-      if (!claimedIds.has(id)) this.markDone([w.position]);
+      else if (!claimedIds.has(id)) this.markDone([w.position]);
       // Redelivered while this process still works on it, or twice in this batch: done with it.
       else if (this.working.has(id)) this.working.get(id)!.push(w.position);
       else if (repeats.has(id)) repeats.get(id)!.push(w.position);
@@ -435,6 +473,7 @@ export class SinkTask {
       if (!drained) log.warn({ inFlight: this.opts.lanes.inFlight() }, 'shutdown timeout: abandoning in-flight work (uncommitted, will be redelivered)');
       this.opts.lanes.stop();
       this.opts.health.close();
+      if (this.waitTimer) clearInterval(this.waitTimer);
       await this.opts.recorder.flush().catch((err) => log.error({ err }, 'final flush failed'));
       if (this.commitTimer) clearInterval(this.commitTimer);
       await this.preCommit().catch(() => undefined);

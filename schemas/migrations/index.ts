@@ -6,6 +6,7 @@ import * as readSide from './004_read_side';
 import * as sinkOutbox from './005_sink_outbox';
 import * as deadLetterDedupe from './006_dead_letter_dedupe';
 import * as writeIntent from './007_write_intent';
+import * as claimLease from './008_claim_lease';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -16,6 +17,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['005_sink_outbox', sinkOutbox],
   ['006_dead_letter_dedupe', deadLetterDedupe],
   ['007_write_intent', writeIntent],
+  ['008_claim_lease', claimLease],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

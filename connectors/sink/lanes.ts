@@ -6,7 +6,7 @@
  */
 import type { BatchItem, PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
-import { coalesce, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
+import { coalesce, fold, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
 import { decideWrite, discountOwnWrites, recordAfterWrite, type WriteDecision } from '../../streams/check';
 import { classify, nextStep, OutageDetector, type RetryPolicy } from '../../streams/retry';
 import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
@@ -123,24 +123,35 @@ export class PfaLanes {
         const taken = lane.queue;
         lane.queue = [];
         const ctxByMod = new Map(taken.map((t) => [t.item.modification.id, t]));
-        for (const write of coalesce(taken.map((t) => t.item))) {
+        const writes = coalesce(taken.map((t) => t.item));
+        for (let write = writes.shift(); write; write = writes.shift()) {
           const first = ctxByMod.get(write.modificationIds[0]!)!;
           const ctx = first.ctx;
           // The freshest PEMS record we know: this lane's last write/GET, else the mirror.
           if (!lane.known || (ctx.mirror && ctx.mirror.version > lane.known.version)) lane.known = ctx.mirror;
+          const items = write.modificationIds.map((id) => ctxByMod.get(id)!.item);
           let entry: OutcomeEntry;
           try {
-            entry = await this.sync(lane, write, ctx, write.modificationIds.map((id) => ctxByMod.get(id)!.item));
+            entry = await this.sync(lane, write, ctx, items);
           } catch (err) {
             this.items -= write.modificationIds.length;
             if (err instanceof Abandoned) continue;
             throw err;
           }
-          this.opts.onOutcome?.(entry.outcome, write, entry.modifications.length);
+          // Edits folded into one write conflict only where they overlap PEMS's changes: those
+          // that touch a conflicting field are the conflict; the others go on as a write of their
+          // own (rebased), as they would have had they come alone.
+          const split = entry.outcome.kind === 'conflict' ? splitConflict(items, entry.outcome.fields.map((f) => f.field)) : null;
+          if (split) {
+            entry = { ...entry, modifications: split.conflicted.map((i) => ({ modification: i.modification, source: i.source })) };
+            writes.unshift(fold(split.rest));
+          }
+          const recorded = entry.modifications.length;
+          this.opts.onOutcome?.(entry.outcome, write, recorded);
           try {
             await this.opts.recorder.submit(entry);
           } finally {
-            this.items -= write.modificationIds.length;
+            this.items -= recorded;
           }
         }
       }
@@ -497,4 +508,17 @@ export class PemsHealth {
     for (const list of this.waiters.values()) list.forEach((w) => w());
     this.waiters.clear();
   }
+}
+
+/**
+ * For a conflict of a write folded from several modifications: the modifications whose own
+ * delta touches a conflicting field, and the rest (in commit order); null when there is nothing
+ * to split (all or none of them overlap).
+ */
+export function splitConflict(items: readonly LaneItem[], fields: readonly string[]): { conflicted: LaneItem[]; rest: LaneItem[] } | null {
+  if (items.length < 2) return null;
+  const hit = new Set(fields);
+  const conflicted = items.filter((i) => Object.keys(i.modification.delta).some((f) => hit.has(f)));
+  if (conflicted.length === 0 || conflicted.length === items.length) return null;
+  return { conflicted, rest: items.filter((i) => !conflicted.includes(i)) };
 }

@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createFaultWorld, expectPromisesKept, judge, pick, runWorkload, sleep, type FaultWorld, type WorkloadStats } from './harness';
+import { createFaultWorld, expectPromisesKept, judge, pick, runWorkload, sleep, type FaultWorld, type Verdict, type WorkloadStats } from './harness';
 
 const run = promisify(execFile);
 const stackScript = join(__dirname, '../../deploy/local/stack.sh');
@@ -51,48 +51,47 @@ async function acrossOutage(
   return { workload: await workload, stopMs, startMs };
 }
 
-describe('faults: Kafka, Postgres and Kafka Connect restarted under load', () => {
-  let fw: FaultWorld | null = null;
-
-  afterEach(async () => {
-    await fw?.close();
-    fw = null;
-  });
-
-  it('when the Kafka broker is stopped and started again, then the sink and the read side reconnect and nothing is lost or written twice', async () => {
-    fw = await createFaultWorld({ records: 30, users: 5 });
+/**
+ * One scenario: a fault world with the read side and a sink process, a workload across the
+ * service's outage, then the judge. The sink must still be running at the end.
+ */
+async function restartUnderLoad(
+  scenario: string,
+  service: Service,
+  opts: { how: 'stop' | 'kill'; downMs: number },
+): Promise<{ v: Verdict; workload: WorkloadStats; sinkExitCode: number | null }> {
+  const fw = await createFaultWorld({ records: 30, users: 5 });
+  try {
     await fw.startReadSide();
     const sink = fw.spawnSink({ PEMS_SYNC_RETRY_DELAYS_MS: '200,500,1000' });
-    const downMs = pick(30_000, 10_000);
-    const r = await acrossOutage(fw, 'kafka', { how: 'stop', downMs });
-    const v = await judge(fw, 'kafka-restart', { workload: r.workload, extra: { downMs, stopMs: r.stopMs, startMs: r.startMs } });
-    expect(sink.exitCode).toBeNull();
+    const r = await acrossOutage(fw, service, opts);
+    const v = await judge(fw, scenario, { workload: r.workload, extra: { how: opts.how, downMs: opts.downMs, stopMs: r.stopMs, startMs: r.startMs } });
+    return { v, workload: r.workload, sinkExitCode: sink.exitCode };
+  } finally {
+    await fw.close();
+  }
+}
+
+describe('faults: Kafka, Postgres and Kafka Connect restarted under load', () => {
+  it('when the Kafka broker is stopped and started again, then the sink and the read side reconnect and nothing is lost or written twice', async () => {
+    const { v, sinkExitCode } = await restartUnderLoad('kafka-restart', 'kafka', { how: 'stop', downMs: pick(30_000, 10_000) });
+    expect(sinkExitCode).toBeNull();
     expectPromisesKept(v);
     expect(v.byStatus.synced ?? 0).toBeGreaterThan(0);
   });
 
   it('when Postgres crashes (immediate shutdown) and comes back, then the sink resumes, Debezium catches up and nothing is lost or written twice', async () => {
-    fw = await createFaultWorld({ records: 30, users: 5 });
-    await fw.startReadSide();
-    const sink = fw.spawnSink({ PEMS_SYNC_RETRY_DELAYS_MS: '200,500,1000' });
-    const downMs = pick(15_000, 5000);
-    const r = await acrossOutage(fw, 'postgres', { how: 'kill', downMs });
-    const v = await judge(fw, 'postgres-restart', { workload: r.workload, extra: { downMs, stopMs: r.stopMs, startMs: r.startMs } });
-    expect(sink.exitCode).toBeNull();
+    const { v, workload, sinkExitCode } = await restartUnderLoad('postgres-restart', 'postgres', { how: 'kill', downMs: pick(15_000, 5000) });
+    expect(sinkExitCode).toBeNull();
     expectPromisesKept(v);
-    expect(r.workload.commitErrors).toBeGreaterThan(0); // Postgres really was down while users edited
+    expect(workload.commitErrors).toBeGreaterThan(0); // Postgres really was down while users edited
     expect(v.byStatus.synced ?? 0).toBeGreaterThan(0);
   });
 
+  // kill -9: Debezium's last offsets may not be flushed, so it may read some changes again.
   it('when Kafka Connect is killed and restarted, then Debezium resumes from its stored offsets and nothing is lost or written twice', async () => {
-    fw = await createFaultWorld({ records: 30, users: 5 });
-    await fw.startReadSide();
-    const sink = fw.spawnSink({ PEMS_SYNC_RETRY_DELAYS_MS: '200,500,1000' });
-    const downMs = pick(20_000, 5000);
-    // kill -9: Debezium's last offsets may not be flushed, so it re-reads some changes (duplicates).
-    const r = await acrossOutage(fw, 'connect', { how: 'kill', downMs });
-    const v = await judge(fw, 'connect-restart', { workload: r.workload, extra: { downMs, stopMs: r.stopMs, startMs: r.startMs } });
-    expect(sink.exitCode).toBeNull();
+    const { v, sinkExitCode } = await restartUnderLoad('connect-restart', 'connect', { how: 'kill', downMs: pick(20_000, 5000) });
+    expect(sinkExitCode).toBeNull();
     expectPromisesKept(v);
     expect(v.byStatus.synced ?? 0).toBeGreaterThan(0);
   });

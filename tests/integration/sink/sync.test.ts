@@ -4,7 +4,7 @@ describe('sink: committed edits reach PEMS', () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await createWorld({ records: 6 });
+    world = await createWorld({ records: 7 });
     await world.startSink();
   });
 
@@ -102,5 +102,27 @@ describe('sink: committed edits reach PEMS', () => {
     const pems = world.sim.control.getRecord(rec.pfaId)!;
     expect(pems.notes).toBe('second');
     expect(pems.equipment).toBe('CR-9');
+  });
+
+  it('when edits folded into one write overlap PEMS only in part, then only the overlapping edit is a conflict and the other is rebased and written', async () => {
+    const rec = world.records[6]!;
+    // A slow PEMS keeps the first edit in flight, so the next two wait in the PFA's lane and fold into one write.
+    world.sim.control.setFaults({ latency: { kind: 'uniform', minMs: 1200, maxMs: 1200 } });
+    try {
+      const first = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'first' }, baseVersion: rec.version });
+      world.sim.control.editAsPemsUser(rec.pfaId, { equipment: 'EQ-FROM-PEMS' }, 'jdoe-pems');
+      const overlapping = await world.commit({ pfaId: rec.pfaId, delta: { equipment: 'EQ-OURS' }, baseVersion: rec.version });
+      const apart = await world.commit({ pfaId: rec.pfaId, delta: { description: 'ours, untouched by PEMS' }, baseVersion: rec.version });
+      const rows = await world.waitForOutcome([first, overlapping, apart], 60_000);
+      expect(rows.map((r) => r.sync_status)).toEqual(['synced', 'conflict', 'synced']);
+      const conflicts = await world.db('sync_conflict').whereIn('modification_id', [overlapping, apart]).select('modification_id', 'fields');
+      expect(conflicts.map((c) => [c.modification_id, c.fields.map((f: { field: string }) => f.field)])).toEqual([[overlapping, ['equipment']]]);
+      const pems = world.sim.control.getRecord(rec.pfaId)!;
+      expect(pems.equipment).toBe('EQ-FROM-PEMS');
+      expect(pems.description).toBe('ours, untouched by PEMS');
+      expect(pems.notes).toBe('first');
+    } finally {
+      world.sim.control.clearFaults();
+    }
   });
 });

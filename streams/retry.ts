@@ -25,6 +25,9 @@ export const PEMS_ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   PEMS_SYNC_PEMS_NOT_FOUND: 'unrecoverable',
   PEMS_SYNC_PEMS_CONFLICT: 'conflict',
   PEMS_SYNC_PEMS_RATE_LIMITED: 'rate_limited',
+  // The shared limiter (Redis) cannot hand out a token: no request was sent, and none may be
+  // until it can. Waiting for it spends no attempt, so a Redis restart never fails a write.
+  PEMS_SYNC_RATE_LIMITER_UNAVAILABLE: 'rate_limited',
   PEMS_SYNC_PEMS_TRANSIENT: 'transient',
   // 3xx, an unlisted 4xx, an unreadable body. Listed so the walk stops here: its cause may be
   // a SyntaxError from parsing PEMS's body, which is PEMS's fault, not a bug of ours.

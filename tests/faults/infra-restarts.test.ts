@@ -1,6 +1,6 @@
 /**
  * The shared infrastructure stopped and restarted under load (issue 7): the Kafka broker,
- * Postgres, and Kafka Connect with Debezium. Each is stopped with deploy/local/stack.sh (the same
+ * Postgres, Kafka Connect with Debezium, and Redis (the PEMS rate limit all instances share). Each is stopped with deploy/local/stack.sh (the same
  * script that started it), kept down while Vanguard users and PEMS users go on editing, then
  * started again and waited for. The sink runs as its own process and is expected to ride the
  * restart out by itself (no supervisor restarts it here): a dead sink fails the scenario.
@@ -16,7 +16,7 @@ import { createFaultWorld, expectPromisesKept, judge, pick, runWorkload, sleep, 
 const run = promisify(execFile);
 const stackScript = join(__dirname, '../../deploy/local/stack.sh');
 
-type Service = 'kafka' | 'postgres' | 'connect';
+type Service = 'kafka' | 'postgres' | 'connect' | 'redis';
 
 /** deploy/local/stack.sh stop|kill|start SERVICE; resolves with how long it took, ms. */
 async function stack(action: 'stop' | 'kill' | 'start', service: Service): Promise<number> {
@@ -85,6 +85,14 @@ describe('faults: Kafka, Postgres and Kafka Connect restarted under load', () =>
     expect(sinkExitCode).toBeNull();
     expectPromisesKept(v);
     expect(workload.commitErrors).toBeGreaterThan(0); // Postgres really was down while users edited
+    expect(v.byStatus.synced ?? 0).toBeGreaterThan(0);
+  });
+
+  it('when Redis (the shared rate limit) is stopped and started again, then writes wait for it without spending attempts: nothing fails, nothing is dead-lettered', async () => {
+    const { v, sinkExitCode } = await restartUnderLoad('redis-restart', 'redis', { how: 'stop', downMs: pick(30_000, 8000) });
+    expect(sinkExitCode).toBeNull();
+    expectPromisesKept(v);
+    expect(v.byStatus.failed ?? 0).toBe(0);
     expect(v.byStatus.synced ?? 0).toBeGreaterThan(0);
   });
 

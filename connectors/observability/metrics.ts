@@ -69,6 +69,10 @@ export interface SinkMetrics {
   pemsReachable: Gauge<string>;
   /** Groups of modifications being sent to PEMS right now. */
   inFlightGroups: Gauge<string>;
+  /** Events whose modification another live instance is working on (waited for, not redone). */
+  claimsWaiting: Gauge<string>;
+  /** Claims taken over from instances that stopped or went silent past the lease. */
+  claimsTakenOver: Counter<string>;
 }
 
 /** The sink's metrics on `registry`, created once per registry. */
@@ -86,6 +90,8 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
     consumerLag: gauge(registry, 'pems_sync_consumer_lag', 'Records between the committed offset and the high watermark, by topic and partition', ['topic', 'partition']),
     pemsReachable: gauge(registry, 'pems_sync_pems_reachable', '1 while PEMS answers, 0 while it is considered unreachable'),
     inFlightGroups: gauge(registry, 'pems_sync_in_flight_groups', 'Groups of modifications being sent to PEMS'),
+    claimsWaiting: gauge(registry, 'pems_sync_claims_waiting', 'Events whose modification another live sink instance is working on'),
+    claimsTakenOver: counter(registry, 'pems_sync_claims_taken_over_total', 'Claims taken over from sink instances that stopped or outlived their lease'),
   };
 }
 

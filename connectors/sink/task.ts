@@ -151,6 +151,7 @@ export class SinkTask {
       for (const id of takeable) this.waiting.delete(id);
       if (take.length > 0) {
         this.opts.logger.info({ modifications: take.length }, 'taking over claims of an instance that is gone');
+        this.opts.metrics.claimsTakenOver.inc(take.length);
         // On failure they wait again: nothing is marked done before it is claimed and queued.
         await this.dispatch(take).catch((err: unknown) => {
           for (const w of take) this.waiting.set(w.modification.id, w);
@@ -161,6 +162,7 @@ export class SinkTask {
       this.opts.logger.warn({ err }, 'checking claims held by other instances failed; retrying');
     } finally {
       this.checkingWaits = false;
+      this.opts.metrics.claimsWaiting.set(this.waiting.size);
     }
   }
 
@@ -284,6 +286,7 @@ export class SinkTask {
         const before = this.waiting.get(id);
         if (before) this.markDone([before.position]); // the later event stands for both
         this.waiting.set(id, w);
+        this.opts.metrics.claimsWaiting.set(this.waiting.size);
       }
       // Events of modifications that already have an outcome (redelivery) need nothing more.
       else if (!claimedIds.has(id)) this.markDone([w.position]);

@@ -75,7 +75,8 @@ describe('sink claims: owner and lease', () => {
   it('when the sink receives an event whose modification another live instance works on, then it writes nothing until that instance is gone, then syncs it once', async () => {
     const rec = world.records[3]!;
     await world.db('sink_instance').insert({ id: 'other-instance', host: 'h', pid: 2 });
-    await world.startSink();
+    const sink = await world.startSink();
+    const metric = async (name: string): Promise<number> => (await sink.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
     // Committed and claimed by the other instance in one transaction: Debezium emits the insert
     // (committed: work) once the transaction commits, so this sink can only ever find it held.
     const id = await world.db.transaction(async (trx) => {
@@ -88,10 +89,13 @@ describe('sink claims: owner and lease', () => {
     await sleep(3000);
     expect(await world.db('pfa_modification').where({ id }).first('sync_status', 'claimed_by')).toEqual({ sync_status: 'syncing', claimed_by: 'other-instance' });
     expect(writesApplied(world, rec.pfaId)).toBe(0);
+    expect(await metric('pems_sync_claims_waiting')).toBe(1);
 
     await world.db('sink_instance').where({ id: 'other-instance' }).delete(); // it stopped
     const [row] = await world.waitForOutcome([id], 20_000);
     expect(row!.sync_status).toBe('synced');
     expect(writesApplied(world, rec.pfaId)).toBe(1);
+    expect(await metric('pems_sync_claims_taken_over_total')).toBe(1);
+    expect(await metric('pems_sync_claims_waiting')).toBe(0);
   });
 });

@@ -28,6 +28,8 @@ export const PEMS_ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
   // The shared limiter (Redis) cannot hand out a token: no request was sent, and none may be
   // until it can. Waiting for it spends no attempt, so a Redis restart never fails a write.
   PEMS_SYNC_RATE_LIMITER_UNAVAILABLE: 'rate_limited',
+  // Likewise when the write-ahead intent cannot be stored (Postgres restarting): nothing was sent.
+  PEMS_SYNC_INTENT_STORE_UNAVAILABLE: 'rate_limited',
   PEMS_SYNC_PEMS_TRANSIENT: 'transient',
   // 3xx, an unlisted 4xx, an unreadable body. Listed so the walk stops here: its cause may be
   // a SyntaxError from parsing PEMS's body, which is PEMS's fault, not a bug of ours.

@@ -124,7 +124,8 @@ export class BatchWriter {
         await this.opts.beforeSend(q.client.organization, batch.map((p) => ({ item: p.item, modificationIds: p.modificationIds })));
       } catch (err) {
         await slot.release();
-        const e = new PemsSyncError('PEMS_SYNC_PEMS_TRANSIENT', `write intents could not be stored, nothing sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retriable: true });
+        // Postgres, not PEMS, failed: nothing was sent, so no PEMS attempt is spent (retry.ts).
+        const e = new PemsSyncError('PEMS_SYNC_INTENT_STORE_UNAVAILABLE', `write intents could not be stored, nothing sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retriable: true });
         for (const p of batch) p.reject(e);
         return;
       }

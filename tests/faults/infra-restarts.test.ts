@@ -88,6 +88,7 @@ describe('faults: Kafka, Postgres, Kafka Connect and Redis restarted under load'
     const r = await restartUnderLoad('postgres-restart', 'postgres', { how: 'kill', downMs: pick(15_000, 5000) });
     expectRiddenOut(r);
     expect(r.workload.commitErrors).toBeGreaterThan(0); // Postgres really was down while users edited
+    expect(r.v.byStatus.failed ?? 0).toBe(0); // a database outage spends no PEMS attempt
   });
 
   it('when Redis (the shared rate limit) is stopped and started again, then writes wait for it without spending attempts: nothing fails, nothing is dead-lettered', async () => {

@@ -16,11 +16,14 @@ describe('classify', () => {
     expect(classify(pems(code, code.endsWith('LIMITED') || code.endsWith('TRANSIENT')))).toBe(cls);
   });
 
-  it('when the shared rate limiter (Redis) is unavailable, then it is a pause that spends no attempt, not a transient failure', () => {
-    const e = pems('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', true);
-    expect(classify(e)).toBe('rate_limited');
-    expect(nextStep(3, e, { delaysMs: [10, 20, 30] })).toEqual({ action: 'pause', delayMs: 1000 });
-  });
+  it.each(['PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', 'PEMS_SYNC_INTENT_STORE_UNAVAILABLE'])(
+    'when %s (Redis or Postgres away, nothing sent to PEMS), then it is a pause that spends no attempt, not a transient failure',
+    (code) => {
+      const e = pems(code, true);
+      expect(classify(e)).toBe('rate_limited');
+      expect(nextStep(3, e, { delaysMs: [10, 20, 30] })).toEqual({ action: 'pause', delayMs: 1000 });
+    },
+  );
 
   it('when a generic wrapper hides a PEMS transient error in its cause, then it is transient', () => {
     expect(classify(new Error('write failed', { cause: pems('PEMS_SYNC_PEMS_TRANSIENT', true) }))).toBe('transient');

@@ -147,6 +147,9 @@ function socketCode(err: unknown): string | undefined {
  */
 export function mapPemsError(err: unknown, what = 'PEMS request', now: number = Date.now()): PemsError {
   if (err instanceof PemsSyncError && err.code.startsWith('PEMS_SYNC_PEMS_')) return err as PemsError;
+  // The shared limiter (Redis) refused a token before anything was sent: kept as it is, so the
+  // caller waits for it (streams/retry.ts) instead of failing on an "unexpected" PEMS error.
+  if (err instanceof PemsSyncError && err.code === 'PEMS_SYNC_RATE_LIMITER_UNAVAILABLE') return err as unknown as PemsError;
   const f = (err ?? {}) as HttpFailure;
   const res = f.response;
   if (res && typeof res.status === 'number') {

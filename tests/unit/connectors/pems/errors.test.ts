@@ -2,6 +2,7 @@ import { AxiosError, AxiosHeaders } from 'axios';
 import { PemsSyncError } from '../../../../streams/errors';
 import { itemError } from '../../../../connectors/pems/client';
 import { mapPemsError, parseRetryAfter } from '../../../../connectors/pems/errors';
+import { classify } from '../../../../streams/retry';
 
 function httpError(status: number, data: unknown, headers: Record<string, string> = {}): AxiosError {
   const config = { headers: new AxiosHeaders() } as never;
@@ -19,6 +20,13 @@ function netError(code: string, message = code): AxiosError {
 }
 
 describe('mapPemsError', () => {
+  it('when the shared rate limiter refused a token (Redis away), then the error is kept as it is and is a pause, not an unexpected PEMS error', () => {
+    const limiter = new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', 'shared rate limiter: max retries', { retriable: true });
+    const e = mapPemsError(limiter, 'GET /pfa/X');
+    expect(e).toBe(limiter);
+    expect(classify(e)).toBe('rate_limited');
+  });
+
   it.each([400, 413, 422])('when PEMS answers %i, then PEMS_SYNC_PEMS_REJECTED, not retriable, with fieldErrors and error', (status) => {
     const cause = httpError(status, { error: 'VALIDATION_FAILED', message: 'bad', fieldErrors: [{ field: 'forecastEnd', message: 'before start' }] });
     const e = mapPemsError(cause, 'PUT /pfa/X');

@@ -7,7 +7,8 @@
 import type { BatchItem, PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
 import { coalesce, fold, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
-import { decideWrite, discountOwnWrites, recordAfterWrite, type WriteDecision } from '../../streams/check';
+import { decideWrite, discountOwnWrites, recordAfterWrite, rejectedForFields, type WriteDecision } from '../../streams/check';
+import { validateRecord } from '../../streams/validation';
 import { classify, nextStep, OutageDetector, type RetryPolicy } from '../../streams/retry';
 import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
 import { PemsSyncError } from '../../streams/errors';
@@ -130,6 +131,23 @@ export class PfaLanes {
           // The freshest PEMS record we know: this lane's last write/GET, else the mirror.
           if (!lane.known || (ctx.mirror && ctx.mirror.version > lane.known.version)) lane.known = ctx.mirror;
           const items = write.modificationIds.map((id) => ctxByMod.get(id)!.item);
+          // An edit that breaks PEMS rules on the record it was made on is rejected on its own,
+          // even when a later edit folded into the same write would hide it.
+          const invalid = items.length > 1 ? invalidEdits(items, (i) => ctxByMod.get(i.modification.id)!.ctx.history.get(i.modification.baseVersion) ?? lane.known) : [];
+          if (invalid.length > 0) {
+            const rest = items.filter((i) => !invalid.some((x) => x.item === i));
+            if (rest.length > 0) writes.unshift(fold(rest));
+            for (const { item, errors } of invalid) {
+              const rejected = rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the record would break PEMS rules after this change', errors);
+              this.opts.onOutcome?.(rejected, write, 1);
+              try {
+                await this.opts.recorder.submit({ kind: 'outcome', outcome: rejected, modifications: [{ modification: item.modification, source: item.source }], attempts: [], mirrorRecord: null, traceId: item.traceId ?? null });
+              } finally {
+                this.items -= 1;
+              }
+            }
+            continue;
+          }
           let entry: OutcomeEntry;
           try {
             entry = await this.sync(lane, write, ctx, items);
@@ -521,4 +539,20 @@ export function splitConflict(items: readonly LaneItem[], fields: readonly strin
   const conflicted = items.filter((i) => Object.keys(i.modification.delta).some((f) => hit.has(f)));
   if (conflicted.length === 0 || conflicted.length === items.length) return null;
   return { conflicted, rest: items.filter((i) => !conflicted.includes(i)) };
+}
+
+/** Edits of a folded write that, applied alone to the record they were made on, break PEMS rules. */
+export function invalidEdits(
+  items: readonly LaneItem[],
+  recordOf: (item: LaneItem) => PfaRecord | null | undefined,
+): Array<{ item: LaneItem; errors: Array<{ field: string; message: string }> }> {
+  const out: Array<{ item: LaneItem; errors: Array<{ field: string; message: string }> }> = [];
+  for (const item of items) {
+    if (item.modification.operation !== 'update') continue;
+    const record = recordOf(item);
+    if (!record) continue;
+    const errors = validateRecord({ ...record, ...item.modification.delta }).map((e) => ({ field: e.field, message: e.message }));
+    if (errors.length > 0) out.push({ item, errors });
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { splitConflict } from '../../../../connectors/sink/lanes';
+import { invalidEdits, splitConflict } from '../../../../connectors/sink/lanes';
 import type { LaneItem } from '../../../../connectors/sink/lanes';
 
 function item(id: string, delta: Record<string, unknown>, offset: number): LaneItem {
@@ -28,5 +28,22 @@ describe('splitConflict (edits folded into one write that conflicts)', () => {
     expect(splitConflict([a, b], ['notes'])).toBeNull();
     expect(splitConflict([a, c], ['monthlyRate'])).toBeNull();
     expect(splitConflict([b], ['equipment'])).toBeNull();
+  });
+});
+
+describe('invalidEdits (edits folded into one write, each checked against the record it was made on)', () => {
+  const record = { pfaId: 'P', forecastStart: '2030-03-01', forecastEnd: '2030-12-01', monthlyRate: 100 } as never;
+
+  it('when one edit ends before its start and a later edit would hide it, then that edit alone is invalid, naming the field', () => {
+    const bad = item('bad', { forecastStart: '2030-05-01', forecastEnd: '2030-01-01' }, 1);
+    const later = item('later', { forecastEnd: '2031-06-01' }, 2);
+    const found = invalidEdits([bad, later], () => record);
+    expect(found.map((f) => f.item)).toEqual([bad]);
+    expect(found[0]!.errors.map((e) => e.field)).toContain('forecastEnd');
+  });
+
+  it('when the record is unknown or every edit is valid, then nothing is invalid', () => {
+    expect(invalidEdits([item('x', { forecastEnd: '2031-01-01' }, 1), item('y', { notes: 'n' }, 2)], () => record)).toEqual([]);
+    expect(invalidEdits([item('bad', { forecastEnd: '2029-01-01' }, 1)], () => null)).toEqual([]);
   });
 });

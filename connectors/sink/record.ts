@@ -25,6 +25,7 @@ import {
 } from '../../streams/outcomes';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { storeHeaders, type Emitter } from './emit';
+import { CLAIMABLE } from './claims';
 
 /** The Kafka record a modification came from, kept for its dead letter. */
 export interface SourceRecord {
@@ -93,7 +94,6 @@ async function withRetries<T>(fn: () => Promise<T>, tries: number): Promise<T> {
   }
 }
 
-const CLAIMABLE = ['committed', 'queued', 'syncing'];
 
 export class Recorder {
   private queue: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }> = [];
@@ -201,7 +201,7 @@ export class Recorder {
            FROM jsonb_to_recordset(?::jsonb) AS x(id uuid, status text, error jsonb, version int, attempts int, synced_at timestamptz)
           WHERE m.id = x.id AND m.sync_status = ANY(?)
           RETURNING m.id`,
-        [JSON.stringify(statusRows.filter((r) => r.status !== null)), CLAIMABLE],
+        [JSON.stringify(statusRows.filter((r) => r.status !== null)), [...CLAIMABLE]],
       );
       for (const r of res.rows as Array<{ id: string }>) recorded.add(r.id);
     }
@@ -304,7 +304,7 @@ export class Recorder {
         const error = { code: err.code, message: e.reason };
         const rejected = await trx('pfa_modification')
           .where({ id: e.modificationId })
-          .whereIn('sync_status', CLAIMABLE)
+          .whereIn('sync_status', [...CLAIMABLE])
           .update({ sync_status: 'rejected', sync_error: JSON.stringify(error), updated_at: trx.fn.now() }, ['id', 'organization_id', 'pfa_id', 'user_id']);
         for (const m of rejected as Array<{ id: string; organization_id: string; pfa_id: string; user_id: string }>) {
           audit.push({ organizationId: m.organization_id, pfaId: m.pfa_id, modificationId: m.id, actor: m.user_id, eventType: 'sync.rejected', details: { outcome: { kind: 'rejected', error } } });

@@ -3,7 +3,7 @@
  *
  * Why a version mismatch is not a conflict by itself: PEMS (like HxGN EAM's recordid /
  * updatecount) bumps `version` on every write, including child-record activity (an actuals
- * posting, a labour booking) that changes no field of the record (shared/pems-api.md). So the
+ * posting, a labour booking) that changes no field of the record (schemas/openapi/pems-api.json). So the
  * check is per field: only a field the user changed AND PEMS changed to a different value
  * since the user's base is a conflict.
  */

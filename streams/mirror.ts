@@ -1,5 +1,5 @@
 /**
- * The PEMS → mirror read side: normalize a record polled from GET /pfa (shared/pems-api.md)
+ * The PEMS → mirror read side: normalize a record polled from GET /pfa (schemas/openapi/pems-api.json)
  * into a typed PfaRecord, and decide whether it changes the mirror. Pure.
  *
  * The mirror reflects what PEMS holds, so normalization checks types and formats but not

@@ -50,7 +50,7 @@ export function outcomeErrorFrom(err: unknown): OutcomeError {
       : 'PEMS_SYNC_UNEXPECTED';
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : String(err);
   const out: OutcomeError = { code, message };
-  // PEMS 400 VALIDATION_FAILED carries fieldErrors [{field, message}] (shared/pems-api.md); the
+  // PEMS 400 VALIDATION_FAILED carries fieldErrors [{field, message}] (schemas/openapi/pems-api.json); the
   // client keeps them in details.fieldErrors.
   const fe = err instanceof PemsSyncError ? err.details.fieldErrors : undefined;
   if (Array.isArray(fe)) {

@@ -1,5 +1,5 @@
 /**
- * The PEMS PFA record as the contract (shared/pems-api.md) defines it, and the catalogue of
+ * The PEMS PFA record as the contract (schemas/openapi/pems-api.json) defines it, and the catalogue of
  * which fields the sync may write. Pure data: every stage and edge imports from here.
  */
 

@@ -1,5 +1,5 @@
 /**
- * PEMS business rules (shared/pems-api.md, "Validation"). Pure: no I/O.
+ * PEMS business rules (schemas/openapi/pems-api.json, "Validation"). Pure: no I/O.
  *
  * Used twice on purpose: the simulator answers with exactly these errors, and the sink checks a
  * change before it spends a request on it. One implementation means the connector's pre-write

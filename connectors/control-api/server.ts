@@ -4,7 +4,7 @@
  * listen on port 0); connectors/control-api/main.ts runs it as its own process.
  *
  * People's actions never call PEMS: they become committed modifications that flow through CDC
- * and the sink like any edit (shared/ARCHITECTURE.md).
+ * and the sink like any edit (README, "Layout").
  */
 import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';

@@ -1,5 +1,5 @@
 /**
- * The PEMS simulator: the contract in shared/pems-api.md served over node:https (node:http only
+ * The PEMS simulator: the contract in schemas/openapi/pems-api.json served over node:https (node:http only
  * when asked), with a test-only control surface under /__control.
  *
  * No framework on purpose: the hot path (auth, bucket, parse, validate, write) is a handful of

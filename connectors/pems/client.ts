@@ -1,5 +1,5 @@
 /**
- * The production PEMS client: the contract of shared/pems-api.md over axios, with
+ * The production PEMS client: the contract of schemas/openapi/pems-api.json over axios, with
  *  - HTTPS enforced (plain http only with allowInsecureHttp, for a local simulator),
  *  - a keep-alive agent and a per-request timeout,
  *  - the shared per-credential rate limiter before every request (every attempt, retries too),

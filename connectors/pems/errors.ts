@@ -10,7 +10,7 @@
  *   PEMS_SYNC_PEMS_TRANSIENT     5xx, timeout, reset, refused: retriable with backoff
  *   PEMS_SYNC_PEMS_UNEXPECTED    anything else (3xx, an unlisted 4xx, a body we cannot read)
  *
- * Mirrors the contract's "Errors and what they mean for a client" table (shared/pems-api.md).
+ * Mirrors the contract's "Errors and what they mean for a client" table (schemas/openapi/pems-api.json).
  */
 import { PemsSyncError } from '../../streams/errors';
 

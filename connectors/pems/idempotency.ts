@@ -1,7 +1,7 @@
 /**
  * Idempotency keys for PEMS writes. A key is derived from what the write carries (the ids of the
  * pfa_modification rows it applies), never from the attempt: a retry after a timeout must send
- * the same key so PEMS replays the first outcome instead of writing twice (shared/pems-api.md,
+ * the same key so PEMS replays the first outcome instead of writing twice (schemas/openapi/pems-api.json,
  * "Idempotency").
  */
 import { createHash } from 'node:crypto';

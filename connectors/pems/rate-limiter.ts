@@ -1,5 +1,5 @@
 /**
- * The PEMS request budget per credential: 10 requests per second, burst 10 (shared/pems-api.md,
+ * The PEMS request budget per credential: 10 requests per second, burst 10 (schemas/openapi/pems-api.json,
  * "Rate limit"), shared by every connector instance that uses the credential.
  *
  * Shape: a token bucket of `limit` tokens in which a spent token comes back exactly `windowMs`

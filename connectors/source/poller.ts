@@ -11,7 +11,7 @@
  *
  * Cursor (pems_source_cursor, one row per organization):
  *  - updated_since: where the current pass started. PEMS lists with updatedSince inclusive
- *    (shared/pems-api.md; the simulator says why), so the next pass re-reads the boundary instant
+ *    (schemas/openapi/pems-api.json; the simulator says why), so the next pass re-reads the boundary instant
  *    rather than missing a write stamped in the same millisecond.
  *  - cursor: PEMS's nextCursor after the last acknowledged page of the pass; null between passes.
  *  - high_water_updated_at: newest updatedAt produced in this pass. Pages come in (updatedAt,

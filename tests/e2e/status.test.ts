@@ -2,7 +2,7 @@
  * GET /status reflects what the real sink did (issue 5, "Sync status"): counts, open conflicts,
  * last success, commit-to-PEMS latency over the last hour, PEMS health and the sink group's lag.
  * The latency figures are only checked for presence and order, never against a time budget
- * (timing goals belong in benchmarks: shared/STYLE.md).
+ * (timing goals belong in benchmarks, never in pass/fail tests).
  */
 import { createE2eWorld, type E2eWorld } from './harness';
 

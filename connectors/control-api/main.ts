@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   await app.listen({ host: config.controlApi.host, port: config.controlApi.port });
   dispatcher.start();
   const registry = new Registry();
-  const syncHealth = createSyncHealthMetrics(registry, { db, onError: (err) => app.log.error({ err }, 'reading the per-organization figures failed') });
+  const syncHealth = createSyncHealthMetrics(registry, { db, rateLimitPerSecond: config.pems.rateLimitPerSecond, onError: (err) => app.log.error({ err }, 'reading the per-organization figures failed') });
   const ops = await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => true, readiness: () => ({ ready: true, checks: { api: true } }) });
   app.log.info({ opsPort: ops.port }, 'control API ops endpoints listening');
 

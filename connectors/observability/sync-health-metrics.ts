@@ -19,6 +19,8 @@ export interface SyncHealthOptions {
   /** Figures read within this many ms are reused by a concurrent scrape (default 1 s). */
   maxAgeMs?: number;
   onError?: (err: unknown) => void;
+  /** pems.rateLimitPerSecond, exposed as pems_sync_pems_rate_limit_per_second (the dashboard's "requests/s against the limit"). */
+  rateLimitPerSecond?: number;
 }
 
 export interface SyncHealthMetrics {
@@ -54,6 +56,9 @@ export function createSyncHealthMetrics(registry: Registry, opts: SyncHealthOpti
   const oldestConflict = g('pems_sync_oldest_open_conflict_age_seconds', 'Age of the oldest open conflict, seconds (0: none open)', ORG);
   const openDeadLetters = g('pems_sync_open_dead_letters', 'Dead letters neither replayed nor discarded', ORG);
   const auditOk = new Gauge<'organization'>({ name: 'pems_sync_audit_chain_ok', help: '1 while the organization\'s audit chain verifies, 0 when an entry was altered or removed', labelNames: ORG, registers: [registry] });
+  if (opts.rateLimitPerSecond !== undefined) {
+    new Gauge({ name: 'pems_sync_pems_rate_limit_per_second', help: 'The configured PEMS request budget per second and credential (pems.rateLimitPerSecond; 0: unlimited)', registers: [registry] }).set(opts.rateLimitPerSecond);
+  }
   const collectorOk = new Gauge({ name: 'pems_sync_status_collector_ok', help: '1 when the last read of the per-organization figures from Postgres succeeded', registers: [registry] });
 
   async function read(): Promise<void> {

@@ -345,7 +345,7 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
 describe('observability files', () => {
   /** Metric names the code registers (pems_sync_*), from every metrics module. */
   const registered = new Set(
-    ['connectors/observability/metrics.ts', 'connectors/source/metrics.ts', 'connectors/pems/rate-limiter.ts']
+    ['connectors/observability/metrics.ts', 'connectors/observability/sync-health-metrics.ts', 'connectors/source/metrics.ts', 'connectors/pems/rate-limiter.ts']
       .filter((p) => existsSync(join(repo, p)))
       .flatMap((p) => [...read(p).matchAll(/'(pems_sync_[a-z0-9_]+)'/g)].map((m) => m[1]!)),
   );

@@ -450,12 +450,9 @@ start_mailpit() {
 
 start_slack_receiver() {
   if ! pid_alive slack-receiver; then
-    # From the repo (node resolves --import tsx there); no subshell, so $! is the node process.
-    pushd "$repo" >/dev/null
-    SLACK_RECEIVER_PORT="$SLACK_RECEIVER_PORT" setsid nohup node --import tsx deploy/local/slack-receiver.ts \
+    SLACK_RECEIVER_PORT="$SLACK_RECEIVER_PORT" setsid nohup node "$here/slack-receiver.mjs" \
       </dev/null >"$logs/slack-receiver.log" 2>&1 &
     echo $! >"$run/slack-receiver.pid"
-    popd >/dev/null
   fi
   wait_until "Slack receiver (127.0.0.1:$SLACK_RECEIVER_PORT)" 30 "$logs/slack-receiver.log" service_ready slack-receiver "http://127.0.0.1:$SLACK_RECEIVER_PORT/healthz"
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { localAlertmanagerConfig } from '../../../deploy/local/alertmanager-config';
+import { composeAlertmanagerConfig, localAlertmanagerConfig } from '../../../deploy/local/alertmanager-config';
 
 const repo = join(__dirname, '..', '..', '..');
 const configPath = join(repo, 'deploy/alertmanager/alertmanager.yml');
@@ -82,5 +82,10 @@ describe('Alertmanager config', () => {
     expect(local.route.routes).toEqual(config.route.routes);
     expect(local.inhibit_rules).toEqual(config.inhibit_rules);
     expect(receiverOf(file, 'severity=critical', 'organization=RIO')).toBe('email-and-slack');
+  });
+
+  it('docker compose variant is generated from the same file and up to date', () => {
+    expect(readFileSync(join(repo, 'deploy/alertmanager/alertmanager.compose.yml'), 'utf8')).toBe(composeAlertmanagerConfig(text));
+    expect(amtool('check-config', join(repo, 'deploy/alertmanager/alertmanager.compose.yml')).status).toBe(0);
   });
 });

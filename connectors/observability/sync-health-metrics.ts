@@ -59,7 +59,7 @@ export function createSyncHealthMetrics(registry: Registry, opts: SyncHealthOpti
   if (opts.rateLimitPerSecond !== undefined) {
     new Gauge({ name: 'pems_sync_pems_rate_limit_per_second', help: 'The configured PEMS request budget per second and credential (pems.rateLimitPerSecond; 0: unlimited)', registers: [registry] }).set(opts.rateLimitPerSecond);
   }
-  const collectorOk = new Gauge({ name: 'pems_sync_status_collector_ok', help: '1 when the last read of the per-organization figures from Postgres succeeded', registers: [registry] });
+  const collectorOk = new Gauge({ name: 'pems_sync_status_collector_ok', help: '1 when the last read of the per-organization figures from Postgres succeeded', registers: [registry], collect: refresh });
 
   async function read(): Promise<void> {
     try {

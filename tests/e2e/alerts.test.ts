@@ -7,7 +7,8 @@
  * local Slack-compatible receiver.
  *
  * PEMS down ▶ the firing email (subject, organization, runbook link) and the Slack message
- * arrive; PEMS back ▶ the resolved email (and Slack message) arrive, and the edit made during the
+ * arrive, and Alertmanager inhibits a failure alert of the same organization (not another's);
+ * PEMS back ▶ the resolved email (and Slack message) arrive, and the edit made during the
  * outage is synced.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { createWorld, type World } from '../integration/sink/harness';
 import { spawnSinkProcess, type SinkProcess } from '../support/sink-process';
 import {
   addRuleFile,
+  alertmanagerAlerts,
+  postAlerts,
   addScrapeTarget,
   eventually,
   freePort,
@@ -99,6 +102,24 @@ describe('alerts by email and Slack through Prometheus and Alertmanager', () => 
     expect(slackFiring.body.channel).toBe('#pems-sync-alerts');
     expect(attachment.text).toContain('FIRING: PemsUnreachable');
     expect(attachment.text).toContain(`<${runbook}|runbook>`);
+
+    // Inhibition: while PEMS is down, a "no outcome" alert of this organization is suppressed by
+    // PemsUnreachable; the same alert of another organization is not.
+    const other = `${org}-OTHER`;
+    const noOutcome = (organization: string, endsAt?: string) => ({
+      labels: { alertname: 'PemsSyncNoOutcome', severity: 'warning', organization },
+      annotations: { summary: `e2e inhibition check for ${organization}` },
+      ...(endsAt ? { endsAt } : {}),
+    });
+    await postAlerts([noOutcome(org), noOutcome(other)]);
+    const mine = await eventually('the inhibited alert', 20_000, async () =>
+      (await alertmanagerAlerts(`organization="${org}"`)).find((a) => a.labels.alertname === 'PemsSyncNoOutcome'),
+    );
+    expect(mine.status.state).toBe('suppressed');
+    expect(mine.status.inhibitedBy.length).toBe(1);
+    const theirs = (await alertmanagerAlerts(`organization="${other}"`)).find((a) => a.labels.alertname === 'PemsSyncNoOutcome');
+    expect(theirs?.status).toMatchObject({ state: 'active', inhibitedBy: [] });
+    await postAlerts([noOutcome(org, new Date().toISOString()), noOutcome(other, new Date().toISOString())]);
 
     // PEMS is back: the sink's probe succeeds, the alert resolves, the edit is written.
     world.sim.control.clearFaults();

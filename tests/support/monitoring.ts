@@ -125,3 +125,18 @@ export interface SlackMessage {
 }
 
 export const slackMessages = (): Promise<SlackMessage[]> => getJson<SlackMessage[]>(`${monitoringEnv.slackUrl}/messages`);
+
+export interface AlertmanagerAlert {
+  labels: Record<string, string>;
+  status: { state: string; inhibitedBy: string[]; silencedBy: string[] };
+}
+
+/** Sends alerts to Alertmanager the way Prometheus does (POST /api/v2/alerts). */
+export async function postAlerts(alerts: Array<{ labels: Record<string, string>; annotations?: Record<string, string>; endsAt?: string }>): Promise<void> {
+  const res = await fetch(`${monitoringEnv.alertmanagerUrl}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+  if (!res.ok) throw new Error(`POST /api/v2/alerts: ${res.status} ${await res.text()}`);
+}
+
+/** Alertmanager's view of the alerts matching `filter` (e.g. organization="RIO"), inhibited ones included. */
+export const alertmanagerAlerts = (filter: string): Promise<AlertmanagerAlert[]> =>
+  getJson<AlertmanagerAlert[]>(`${monitoringEnv.alertmanagerUrl}/api/v2/alerts?filter=${encodeURIComponent(filter)}`);

@@ -45,7 +45,7 @@ describe('per-organization figures from Postgres', () => {
     await db('dead_letter').insert({ organization_id: org.id, pfa_id: 'P-3', source_topic: `test.health.${org.id}`, source_partition: 0, source_offset: 1, reason: 'unrecoverable', error_code: 'PEMS_RULE', status: 'open' });
     await appendAudit(db, [1, 2, 3].map((n) => ({ organizationId: org.id, pfaId: `P-${n}`, actor: org.syncer, eventType: 'sync.write', details: { n } })));
 
-    health = createSyncHealthMetrics(registry, { db, auditIntervalMs: 3_600_000, maxAgeMs: 0 });
+    health = createSyncHealthMetrics(registry, { db, auditIntervalMs: 3_600_000 });
     await health.verifyAuditChains();
     const text = await registry.metrics();
     const o = `organization="${org.id}"`;

@@ -53,6 +53,11 @@ export SLACK_RECEIVER_URL="${SLACK_RECEIVER_URL:-http://127.0.0.1:$SLACK_RECEIVE
 # here; rule files added here (*.yml) are loaded next to the production rules after a reload.
 export PROMETHEUS_TARGETS_DIR="${PROMETHEUS_TARGETS_DIR:-$PEMS_SYNC_STATE/prometheus/targets}"
 export PROMETHEUS_RULES_DIR="${PROMETHEUS_RULES_DIR:-$PEMS_SYNC_STATE/prometheus/rules.d}"
+# Ops ports (PEMS_SYNC_HTTP_PORT) Prometheus expects the processes started by hand on
+# (npm run sink / control-api / source), as in docker-compose.yml; written to processes.json.
+export SINK_OPS_PORT="${SINK_OPS_PORT:-9464}"
+export CONTROL_API_OPS_PORT="${CONTROL_API_OPS_PORT:-9465}"
+export SOURCE_OPS_PORT="${SOURCE_OPS_PORT:-9466}"
 # Where alert runbook links point (Prometheus external label runbook_base; the README's
 # "## Alerts and runbooks"). Set it to your repository's README; http(s) only (email HTML refuses other schemes).
 export PEMS_SYNC_RUNBOOK_BASE_URL="${PEMS_SYNC_RUNBOOK_BASE_URL:-https://git.example.com/pems-sync/blob/main/README.md}"

@@ -402,6 +402,14 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$ALERTMANAGER_PORT"]
 EOF
+  # The processes run by hand: PEMS_SYNC_HTTP_PORT=$SINK_OPS_PORT npm run sink, and so on.
+  cat >"$PROMETHEUS_TARGETS_DIR/processes.json" <<EOF
+[
+  {"targets": ["127.0.0.1:$SINK_OPS_PORT"], "labels": {"component": "sink"}},
+  {"targets": ["127.0.0.1:$CONTROL_API_OPS_PORT"], "labels": {"component": "control-api"}},
+  {"targets": ["127.0.0.1:$SOURCE_OPS_PORT"], "labels": {"component": "source"}}
+]
+EOF
   promtool check config "$dir/prometheus.yml" >"$logs/prometheus-check.log" 2>&1 || { cat "$logs/prometheus-check.log" >&2; die "invalid Prometheus config"; }
   if ! pid_alive prometheus; then
     setsid nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \

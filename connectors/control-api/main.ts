@@ -1,11 +1,15 @@
 /**
  * The control API as its own process: config from the environment (schemas/config.ts), the
  * HTTP API on controlApi.host:port, and the operator webhook dispatcher when
- * controlApi.webhookUrls is set. SIGTERM/SIGINT close both and the database.
+ * controlApi.webhookUrls is set, and on http.host:http.port the ops endpoints whose /metrics
+ * carries the per-organization figures the alert rules read (connectors/observability/
+ * sync-health-metrics.ts). SIGTERM/SIGINT close them and the database.
  *
  *   npx tsx connectors/control-api/main.ts
  */
 import { Kafka, logLevel } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { createSyncHealthMetrics, startOpsServer } from '../observability';
 import { loadConfig, redactConfig } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
 import { buildControlApi } from './server';
@@ -33,13 +37,18 @@ async function main(): Promise<void> {
   });
   await app.listen({ host: config.controlApi.host, port: config.controlApi.port });
   dispatcher.start();
+  const registry = new Registry();
+  const syncHealth = createSyncHealthMetrics(registry, { db, rateLimitPerSecond: config.pems.rateLimitPerSecond, onError: (err) => app.log.error({ err }, 'reading the per-organization figures failed') });
+  const ops = await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => true, readiness: () => ({ ready: true, checks: { api: true } }) });
+  app.log.info({ opsPort: ops.port }, 'control API ops endpoints listening');
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string): Promise<void> =>
     (closing ??= (async () => {
       app.log.info({ signal }, 'control API stopping');
       // Keep going past a failing step.
-      await Promise.allSettled([dispatcher.close()]);
+      syncHealth.stop();
+      await Promise.allSettled([dispatcher.close(), ops.close()]);
       await Promise.allSettled([app.close()]);
       await Promise.allSettled([db.destroy()]);
     })());

@@ -9,6 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { registerReadinessGauge } from './metrics';
 
 export interface Readiness {
   ready: boolean;
@@ -106,6 +107,7 @@ async function handle(server: http.Server, opts: OpsServerOptions, req: http.Inc
 
 /** Starts the operations server; resolves once it listens. */
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
+  registerReadinessGauge(opts.registry, () => opts.readiness().ready);
   const server: http.Server = http.createServer((req, res) => {
     handle(server, opts, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(server, res, 500, { error: errorMessage(err) });

@@ -6,8 +6,10 @@ export {
   BATCH_SIZE_BUCKETS,
   PEMS_REQUEST_BUCKETS,
   RATE_LIMITER_WAIT_BUCKETS,
+  registerReadinessGauge,
   type SinkMetrics,
 } from './metrics';
+export { createSyncHealthMetrics, type SyncHealthMetrics, type SyncHealthOptions } from './sync-health-metrics';
 export {
   startTracing,
   tracesExporterConfigured,

@@ -67,6 +67,10 @@ export interface SinkMetrics {
   consumerLag: Gauge<'topic' | 'partition'>;
   /** 1 while PEMS answers, 0 while the sink considers it unreachable (outage mode). */
   pemsReachable: Gauge<string>;
+  /** The same, per organization (each has its own PEMS base URL): what the PemsUnreachable alert reads. */
+  pemsOrganizationReachable: Gauge<'organization'>;
+  /** Consumer lag as time: now minus the timestamp of the first record of the partition's latest batch, seconds (0 when caught up). */
+  consumerLagSeconds: Gauge<'topic' | 'partition'>;
   /** Groups of modifications being sent to PEMS right now. */
   inFlightGroups: Gauge<string>;
   /** Events whose modification another live instance is working on (waited for, not redone). */
@@ -89,10 +93,36 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
     rateLimiterWait: histogram(registry, 'pems_sync_rate_limiter_wait_seconds', 'Seconds waited for the shared PEMS rate limiter', RATE_LIMITER_WAIT_BUCKETS),
     consumerLag: gauge(registry, 'pems_sync_consumer_lag', 'Records between the committed offset and the high watermark, by topic and partition', ['topic', 'partition']),
     pemsReachable: gauge(registry, 'pems_sync_pems_reachable', '1 while PEMS answers, 0 while it is considered unreachable'),
+    pemsOrganizationReachable: gauge(registry, 'pems_sync_pems_organization_reachable', '1 while the organization\'s PEMS answers, 0 while the sink considers it unreachable', ['organization']),
+    consumerLagSeconds: gauge(registry, 'pems_sync_consumer_lag_seconds', 'Seconds the partition\'s latest batch waited in Kafka (now minus its first record\'s timestamp; 0 when caught up)', ['topic', 'partition']),
     inFlightGroups: gauge(registry, 'pems_sync_in_flight_groups', 'Groups of modifications being sent to PEMS'),
     claimsWaiting: gauge(registry, 'pems_sync_claims_waiting', 'Events whose modification another live sink instance is working on'),
     claimsTakenOver: counter(registry, 'pems_sync_claims_taken_over_total', 'Claims taken over from sink instances that stopped or outlived their lease'),
   };
+}
+
+/**
+ * pems_sync_ready: 1 while the process's readiness check passes, computed at scrape time, so an
+ * alert sees "running but not ready" (Prometheus's `up` only says the scrape worked).
+ */
+export function registerReadinessGauge(registry: Registry, ready: () => boolean): Gauge<string> {
+  const name = 'pems_sync_ready';
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<string>;
+  return new Gauge({
+    name,
+    help: '1 while the process is ready (its /readyz answers 200), else 0',
+    registers: [registry],
+    collect(this: Gauge<string>) {
+      let ok = false;
+      try {
+        ok = ready();
+      } catch {
+        ok = false;
+      }
+      this.set(ok ? 1 : 0);
+    },
+  });
 }
 
 // The read side's metrics live with it, in connectors/source/metrics.ts.

@@ -94,6 +94,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     probeIntervalMs: config.retry.probeIntervalMs,
     onChange: (orgId, state) => {
       metrics.pemsReachable.set(state === 'up' ? 1 : 0);
+      metrics.pemsOrganizationReachable.set({ organization: orgId }, state === 'up' ? 1 : 0);
       task?.pemsStateChanged(state);
       if (state === 'down') {
         void db('notification')

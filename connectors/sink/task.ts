@@ -222,6 +222,7 @@ export class SinkTask {
     this.opts.metrics.batchSize.observe(batch.messages.length);
     const lag = batch.offsetLagLow();
     this.opts.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(lag));
+    this.opts.metrics.consumerLagSeconds.set({ topic, partition: String(partition) }, Number(lag) > 0 ? Math.max(0, (Date.now() - Number(batch.messages[0]?.timestamp ?? Date.now())) / 1000) : 0);
 
     const work: LaneItem[] = [];
     const done: string[] = [];

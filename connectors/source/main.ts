@@ -19,6 +19,7 @@ import { parseCredentialKeys, CREDENTIAL_KEYS_ENV } from '../pems/credentials';
 import { PemsPoller } from './poller';
 import { MirrorStream } from './mirror-stream';
 import { createSourceMetrics } from './metrics';
+import { registerReadinessGauge } from '../observability';
 
 export function kafkaFromConfig(config: Config, clientSuffix: string): Kafka {
   const k = config.kafka;
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.log.level });
   logger.info({ config: redactConfig(config) }, 'starting the read side');
   const side = await startReadSide(config, logger);
+  registerReadinessGauge(side.registry, () => side.mirror.ready);
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200).end('ok');
     if (req.url === '/readyz') return void res.writeHead(side.mirror.ready ? 200 : 503).end(side.mirror.ready ? 'ready' : 'not ready');

@@ -34,3 +34,30 @@ export KAFKA_CONNECT_URL="${KAFKA_CONNECT_URL:-http://127.0.0.1:$CONNECT_PORT}"
 export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 export DATABASE_URL="${DATABASE_URL:-postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
+
+# Monitoring (issue 17): Prometheus and Alertmanager (Debian packages), Mailpit (SMTP + HTTP API,
+# built from the Go module proxy into $PEMS_SYNC_CACHE/bin) and the local Slack-compatible receiver.
+export MAILPIT_VERSION="${MAILPIT_VERSION:-v1.33.1}"
+export HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+export PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
+export ALERTMANAGER_PORT="${ALERTMANAGER_PORT:-9095}"      # not 9093: Kafka's controller
+export MAILPIT_SMTP_PORT="${MAILPIT_SMTP_PORT:-1025}"
+export MAILPIT_HTTP_PORT="${MAILPIT_HTTP_PORT:-8025}"
+export SLACK_RECEIVER_PORT="${SLACK_RECEIVER_PORT:-8027}"
+export PROMETHEUS_SCRAPE_INTERVAL="${PROMETHEUS_SCRAPE_INTERVAL:-2s}"  # also the rule evaluation interval
+export PROMETHEUS_URL="${PROMETHEUS_URL:-http://127.0.0.1:$PROMETHEUS_PORT}"
+export ALERTMANAGER_URL="${ALERTMANAGER_URL:-http://127.0.0.1:$ALERTMANAGER_PORT}"
+export MAILPIT_URL="${MAILPIT_URL:-http://127.0.0.1:$MAILPIT_HTTP_PORT}"
+export SLACK_RECEIVER_URL="${SLACK_RECEIVER_URL:-http://127.0.0.1:$SLACK_RECEIVER_PORT}"
+# Scrape targets: a process started by hand or by a test writes <name>.json (Prometheus file_sd)
+# here; rule files added here (*.yml) are loaded next to the production rules after a reload.
+export PROMETHEUS_TARGETS_DIR="${PROMETHEUS_TARGETS_DIR:-$PEMS_SYNC_STATE/prometheus/targets}"
+export PROMETHEUS_RULES_DIR="${PROMETHEUS_RULES_DIR:-$PEMS_SYNC_STATE/prometheus/rules.d}"
+# Ops ports (PEMS_SYNC_HTTP_PORT) Prometheus expects the processes started by hand on
+# (npm run sink / control-api / source), as in docker-compose.yml; written to processes.json.
+export SINK_OPS_PORT="${SINK_OPS_PORT:-9464}"
+export CONTROL_API_OPS_PORT="${CONTROL_API_OPS_PORT:-9465}"
+export SOURCE_OPS_PORT="${SOURCE_OPS_PORT:-9466}"
+# Where alert runbook links point (Prometheus external label runbook_base; the README's
+# "## Alerts and runbooks"). Set it to your repository's README; http(s) only (email HTML refuses other schemes).
+export PEMS_SYNC_RUNBOOK_BASE_URL="${PEMS_SYNC_RUNBOOK_BASE_URL:-https://git.example.com/pems-sync/blob/main/README.md}"

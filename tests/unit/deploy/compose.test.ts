@@ -345,7 +345,7 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
 describe('observability files', () => {
   /** Metric names the code registers (pems_sync_*), from every metrics module. */
   const registered = new Set(
-    ['connectors/observability/metrics.ts', 'connectors/source/metrics.ts', 'connectors/pems/rate-limiter.ts']
+    ['connectors/observability/metrics.ts', 'connectors/observability/sync-health-metrics.ts', 'connectors/source/metrics.ts', 'connectors/pems/rate-limiter.ts']
       .filter((p) => existsSync(join(repo, p)))
       .flatMap((p) => [...read(p).matchAll(/'(pems_sync_[a-z0-9_]+)'/g)].map((m) => m[1]!)),
   );
@@ -378,5 +378,36 @@ describe('observability files', () => {
       expect(compose.services[name]).toBeDefined();
       expect(targets).toContain(`${name}:${envOf(compose.services[name]!).PEMS_SYNC_HTTP_PORT ?? httpPortDefault}`);
     }
+  });
+});
+
+describe('monitoring services of the compose stack (issue 17)', () => {
+  const loopbackOnly = (ports: unknown[] | undefined): boolean => (ports ?? []).every((p) => typeof p === 'string' && p.startsWith('127.0.0.1:'));
+
+  it('has Prometheus, Alertmanager, Mailpit, the Slack receiver, Grafana and Kafka UI, all on 127.0.0.1 only', () => {
+    for (const name of ['prometheus', 'alertmanager', 'mailpit', 'slack-receiver', 'grafana', 'kafka-ui']) {
+      const svc = compose.services[name];
+      expect({ name, defined: svc !== undefined }).toEqual({ name, defined: true });
+      expect({ name, ports: svc!.ports, loopback: loopbackOnly(svc!.ports) }).toEqual({ name, ports: svc!.ports, loopback: true });
+    }
+  });
+
+  it('wires Prometheus to the rules file and Alertmanager, and Alertmanager to Mailpit and the Slack receiver', () => {
+    const volumes = (compose.services.prometheus!.volumes ?? []).map(String);
+    expect(volumes).toContain('./deploy/helm/pems-sync/files/pems-sync.rules.yml:/etc/prometheus/rules/pems-sync.rules.yml:ro');
+    const prometheus = parseYaml(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[]; alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } };
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/rules/pems-sync.rules.yml']);
+    expect(prometheus.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual(['alertmanager:9093']);
+    expect((compose.services.alertmanager!.volumes ?? []).map(String)).toContain('./deploy/alertmanager/alertmanager.compose.yml:/etc/alertmanager/alertmanager.yml:ro');
+    const am = parseYaml(read('deploy/alertmanager/alertmanager.compose.yml')) as { global: Record<string, string> };
+    expect(am.global.smtp_smarthost).toBe('mailpit:1025');
+    expect(am.global.slack_api_url).toBe('http://slack-receiver:8027/services/local');
+  });
+
+  it('provisions Grafana with the dashboard and Kafka UI with the registry (Avro) and the Connect cluster', () => {
+    expect((compose.services.grafana!.volumes ?? []).map(String).some((v) => v.startsWith('./deploy/grafana/pems-sync-dashboard.json:'))).toBe(true);
+    const ui = envOf(compose.services['kafka-ui']!);
+    expect(ui.KAFKA_CLUSTERS_0_SCHEMAREGISTRY).toBe('http://schema-registry:8080/apis/ccompat/v7');
+    expect(ui.KAFKA_CLUSTERS_0_KAFKACONNECT_0_ADDRESS).toBe('http://connect:8083');
   });
 });

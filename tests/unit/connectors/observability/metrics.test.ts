@@ -13,6 +13,8 @@ const SINK_NAMES = [
   'pems_sync_rate_limiter_wait_seconds',
   'pems_sync_consumer_lag',
   'pems_sync_pems_reachable',
+  'pems_sync_pems_organization_reachable',
+  'pems_sync_consumer_lag_seconds',
   'pems_sync_in_flight_groups',
   'pems_sync_claims_waiting',
   'pems_sync_claims_taken_over_total',

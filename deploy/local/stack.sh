@@ -483,7 +483,13 @@ stop_monitoring() {
 
 cmd_up() {
   local t0=$SECONDS
-  install_all
+  # One installer at a time per cache: two stacks set up at once on one machine would otherwise
+  # extract the same archive into the same folder together and leave a broken copy marked complete.
+  mkdir -p "$PEMS_SYNC_CACHE"
+  (
+    flock 9
+    install_all
+  ) 9>"$PEMS_SYNC_CACHE/.install.lock"
   say "installed in $(( SECONDS - t0 ))s; starting services"
   local t1=$SECONDS
   start_postgres

@@ -2,7 +2,8 @@
  * Dead letters as people handle them. Replay puts the work back into the pipeline:
  * - with a modification id: that modification goes back to `committed` (from failed or
  *   rejected). Same row, same id, so the PEMS idempotency key derived from it is kept, and
- *   Debezium emits the transition into committed again (REPLICA IDENTITY FULL gives `before`);
+ *   Debezium emits the transition into committed again (the publication's row filter turns it into
+ *   an insert event, schemas/migrations/009_capture_bounds.ts);
  * - without one (a poison event the sink could not even decode): the original key, value and
  *   headers are produced again to the CDC topic by the caller's `produce`.
  * Both mark the dead letter replayed and audit it, in one transaction with the row locked, so

@@ -83,6 +83,7 @@ export const SETTINGS = {
   'controlApi.port': { env: 'PEMS_SYNC_API_PORT', type: 'integer', default: 8088, minimum: 0, maximum: 65535, description: 'port of the control API' },
   'controlApi.jwtSecret': { env: 'PEMS_SYNC_JWT_SECRET', type: 'string', default: '', secret: true, description: 'HS256 secret for bearer tokens (or set jwksUrl)' },
   'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret)' },
+  'controlApi.deadLetterBodyMaxBytes': { env: 'PEMS_SYNC_DEAD_LETTER_BODY_MAX_BYTES', type: 'integer', default: 65536, minimum: 1024, maximum: 16777216, description: 'most bytes of a dead letter\'s key and of its value GET /dead-letters/{id} returns (lists carry sizes only)' },
   'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks for operators (new dead letters, PEMS unreachable)' },
 
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },

@@ -71,13 +71,16 @@ describe('faults: the largest allowed edit and a just-too-large one, while other
 
     // On the CDC topic the 1 MiB delta travels once: in the event of its commit. The sink's
     // claim is a small delete and its 'rejected' write is not captured: the next event naming
-    // either modification (same key, same partition, so in order) is the following edit's.
+    // the largest one or a marker committed once all was quiet (same key, same partition, so in
+    // order) is the marker's.
+    const marker = await world.commit({ pfaId: bigPfa, delta: { notes: 'marker after quiet' } });
     const named = (m: { message: { value: Buffer | null } }): boolean =>
-      m.message.value !== null && (m.message.value.includes(largest) || m.message.value.includes(following));
+      m.message.value !== null && (m.message.value.includes(largest) || m.message.value.includes(marker));
     const { messages } = await collectMessages(testKafka('faults-oversized'), testEnv.cdcTopic, named, 3);
     const sizes = messages.map((m) => m.message.value!.length);
     process.stdout.write(`[faults] oversized-edit: CDC events of the largest edit and the next: ${JSON.stringify(sizes)} bytes\n`);
-    expect(messages.map((m) => (m.message.value!.includes(largest) ? 'largest' : 'following'))).toEqual(['largest', 'largest', 'following']);
+    expect(messages.map((m) => (m.message.value!.includes(largest) ? 'largest' : 'marker'))).toEqual(['largest', 'largest', 'marker']);
+    expect(JSON.parse(messages[1]!.message.value!.toString())).toMatchObject({ op: 'd', before: { id: largest, sync_status: 'committed' } });
     expect(sizes[0]).toBeGreaterThan(LIMIT);
     expect(sizes[0]).toBeLessThan(LIMIT + 8192);
     expect(sizes[1]).toBeLessThan(4096);

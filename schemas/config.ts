@@ -82,9 +82,14 @@ export const SETTINGS = {
   'controlApi.host': { env: 'PEMS_SYNC_API_HOST', type: 'string', default: '127.0.0.1', description: 'bind address of the control API' },
   'controlApi.port': { env: 'PEMS_SYNC_API_PORT', type: 'integer', default: 8088, minimum: 0, maximum: 65535, description: 'port of the control API' },
   'controlApi.jwtSecret': { env: 'PEMS_SYNC_JWT_SECRET', type: 'string', default: '', secret: true, description: 'HS256 secret for bearer tokens (or set jwksUrl)' },
-  'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret)' },
+  'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret); https (http only to a loopback host in development)' },
+  'controlApi.jwtIssuer': { env: 'PEMS_SYNC_JWT_ISSUER', type: 'string', default: '', description: 'required `iss` of bearer tokens; required in production' },
+  'controlApi.jwtAudience': { env: 'PEMS_SYNC_JWT_AUDIENCE', type: 'string', default: '', description: 'required `aud` of bearer tokens; required in production' },
+  'controlApi.jwtMaxAgeSeconds': { env: 'PEMS_SYNC_JWT_MAX_AGE_SECONDS', type: 'integer', default: 3600, minimum: 60, maximum: 604800, description: 'oldest accepted bearer token by its `iat` (required), seconds' },
   'controlApi.deadLetterBodyMaxBytes': { env: 'PEMS_SYNC_DEAD_LETTER_BODY_MAX_BYTES', type: 'integer', default: 65536, minimum: 1024, maximum: 16777216, description: 'most bytes of a dead letter\'s key and of its value GET /dead-letters/{id} returns (lists carry sizes only)' },
   'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks for operators (new dead letters, PEMS unreachable)' },
+
+  'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
 
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },
   'otel.enabled': { env: 'PEMS_SYNC_OTEL_ENABLED', type: 'boolean', default: false, description: 'start the OpenTelemetry SDK (exporters from the standard OTEL_* variables)' },

@@ -62,7 +62,14 @@ export function callerOf(req: FastifyRequest): Caller {
 }
 
 export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
-  const verify = opts.verifyToken ?? createTokenVerifier({ jwtSecret: opts.config.controlApi.jwtSecret, jwksUrl: opts.config.controlApi.jwksUrl });
+  const verify = opts.verifyToken ?? createTokenVerifier({
+    jwtSecret: opts.config.controlApi.jwtSecret,
+    jwksUrl: opts.config.controlApi.jwksUrl,
+    issuer: opts.config.controlApi.jwtIssuer,
+    audience: opts.config.controlApi.jwtAudience,
+    maxAgeSeconds: opts.config.controlApi.jwtMaxAgeSeconds,
+    environment: opts.config.deployment.environment as 'production' | 'development',
+  });
   const app = Fastify({
     logger: opts.logger ?? { level: opts.config.log.level },
     bodyLimit: 1_048_576,

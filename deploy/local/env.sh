@@ -28,6 +28,9 @@ export PGPASSWORD="${PGPASSWORD:-pems_sync_local}"
 export DEBEZIUM_CONNECTOR_NAME="${DEBEZIUM_CONNECTOR_NAME:-pems-sync-pfa-modification}"
 export CDC_TOPIC_PREFIX="${CDC_TOPIC_PREFIX:-vanguard}"
 
+# Local stack: the control API accepts tokens without a configured issuer/audience (production requires them).
+export PEMS_SYNC_ENVIRONMENT="${PEMS_SYNC_ENVIRONMENT:-development}"
+
 # What the TypeScript side reads (connectors, tests).
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export KAFKA_CONNECT_URL="${KAFKA_CONNECT_URL:-http://127.0.0.1:$CONNECT_PORT}"

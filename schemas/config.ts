@@ -87,7 +87,7 @@ export const SETTINGS = {
   'controlApi.jwtAudience': { env: 'PEMS_SYNC_JWT_AUDIENCE', type: 'string', default: '', description: 'required `aud` of bearer tokens; required in production' },
   'controlApi.jwtMaxAgeSeconds': { env: 'PEMS_SYNC_JWT_MAX_AGE_SECONDS', type: 'integer', default: 3600, minimum: 60, maximum: 604800, description: 'oldest accepted bearer token by its `iat` (required), seconds' },
   'controlApi.deadLetterBodyMaxBytes': { env: 'PEMS_SYNC_DEAD_LETTER_BODY_MAX_BYTES', type: 'integer', default: 65536, minimum: 1024, maximum: 16777216, description: 'most bytes of a dead letter\'s key and of its value GET /dead-letters/{id} returns (lists carry sizes only)' },
-  'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks for operators (new dead letters, PEMS unreachable)' },
+  'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks (new dead letters, PEMS unreachable): https://… gets every organization, ORG=https://… only ORG' },
 
   'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
 

@@ -11,6 +11,7 @@ import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
+import { guardRequestText, isDataException, isInt8 } from './input-guard';
 import { ApiError, toApiError, unauthorized } from './errors';
 import { buildOpenApi, type RecordedRoute } from './openapi';
 import { registerAuditRoutes } from './routes/audit';
@@ -74,7 +75,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     logger: opts.logger ?? { level: opts.config.log.level },
     bodyLimit: 1_048_576,
     // Fastify strips unknown properties by default; the contract is to refuse them, naming the field.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, formats: { int8: isInt8 } } },
   });
 
   let producer: Promise<Producer> | undefined;
@@ -134,6 +135,10 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     const { sub } = await verify(m[1]!);
     req.caller = await loadCaller(opts.db, sub);
   });
+  // After schema validation: text Postgres cannot store is a 400 naming the field (input-guard.ts).
+  app.addHook('preHandler', async (req) => {
+    guardRequestText({ querystring: req.query, params: req.params, body: req.body });
+  });
 
   app.setErrorHandler((err: Error & { validation?: Array<Record<string, any>>; validationContext?: string; statusCode?: number; code?: string }, req, reply) => {
     if (err.validation) {
@@ -156,6 +161,10 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     if (api) {
       if (api.statusCode >= 500) req.log.error({ err }, 'control API error');
       return reply.code(api.statusCode).send(api.body());
+    }
+    // Last net: a value Postgres refuses as data (SQLSTATE 22…) is the caller's input, not our fault.
+    if (isDataException(err)) {
+      return reply.code(400).send({ error: 'VALIDATION_FAILED', code: 'PEMS_SYNC_API_VALIDATION_FAILED', message: `a value in the request cannot be used: ${err.message}`, fieldErrors: [{ field: 'request', message: err.message }] });
     }
     // Fastify's own 4xx (bad JSON, wrong content type, body too large).
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {

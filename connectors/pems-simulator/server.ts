@@ -187,6 +187,29 @@ const BATCH_STATUS: Record<WriteOutcome['kind'], string> = {
   invalid: 'invalid',
 };
 
+/** A path segment, percent-decoded; bad encoding (`%E0%A4%A`, `%zz`) is a 400 naming the field, not a 500. */
+function decodeSegment(raw: string, field: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw bad(field, 'is not valid percent-encoding');
+  }
+}
+
+/** Deepest nesting a request body may have: real bodies are 4 levels deep; hashing for idempotency recurses. */
+const MAX_BODY_DEPTH = 32;
+
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function readInteger(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
@@ -355,11 +378,18 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           else resolve(undefined);
           return;
         }
+        let parsed: unknown;
         try {
-          resolve(JSON.parse(text));
+          parsed = JSON.parse(text);
         } catch (e) {
           reject(new HttpError(400, { error: 'MALFORMED_JSON', message: `request body is not valid JSON: ${(e as Error).message}` }));
+          return;
         }
+        if (deeperThan(parsed, MAX_BODY_DEPTH)) {
+          reject(new HttpError(400, { error: 'VALIDATION_FAILED', message: `request body is nested deeper than ${MAX_BODY_DEPTH} levels` }));
+          return;
+        }
+        resolve(parsed);
       });
     });
 
@@ -386,7 +416,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
   };
 
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, endpoint: string, segments: string[], cred: SimulatorCredential): Promise<void> {
-    const pfaId = segments[1] !== undefined ? decodeURIComponent(segments[1]) : '';
+    const pfaId = segments[1] !== undefined ? decodeSegment(segments[1], 'pfaId') : '';
     switch (endpoint) {
       case 'GET /health':
         send(res, endpoint, 200, { status: 'UP', records: store.size });
@@ -394,7 +424,8 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
       case 'GET /pfa/{id}': {
         const r = store.get(pfaId);
         if (!r) throw new HttpError(404, { error: 'NOT_FOUND', message: `no PFA record ${pfaId}` });
-        if (r.organization !== cred.organization) throw new HttpError(403, { error: 'FORBIDDEN', message: `record ${pfaId} belongs to another organization` });
+        // Another organization's record is answered like an unknown one: no existence oracle.
+        if (r.organization !== cred.organization) throw new HttpError(404, { error: 'NOT_FOUND', message: `no PFA record ${pfaId}` });
         send(res, endpoint, 200, r);
         return;
       }
@@ -512,7 +543,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
       return send(res, ep, 200, { faults: {} });
     }
     if (a === 'records' && b !== undefined) {
-      const id = decodeURIComponent(b);
+      const id = decodeSegment(b, 'pfaId');
       const existing = store.get(id);
       if (!existing) throw new HttpError(404, { error: 'NOT_FOUND', message: `no PFA record ${id}` });
       if (c === undefined && method === 'GET') return send(res, ep, 200, existing);

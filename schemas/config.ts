@@ -87,6 +87,9 @@ export const SETTINGS = {
   'controlApi.jwtAudience': { env: 'PEMS_SYNC_JWT_AUDIENCE', type: 'string', default: '', description: 'required `aud` of bearer tokens; required in production' },
   'controlApi.jwtMaxAgeSeconds': { env: 'PEMS_SYNC_JWT_MAX_AGE_SECONDS', type: 'integer', default: 3600, minimum: 60, maximum: 604800, description: 'oldest accepted bearer token by its `iat` (required), seconds' },
   'controlApi.deadLetterBodyMaxBytes': { env: 'PEMS_SYNC_DEAD_LETTER_BODY_MAX_BYTES', type: 'integer', default: 65536, minimum: 1024, maximum: 16777216, description: 'most bytes of a dead letter\'s key and of its value GET /dead-letters/{id} returns (lists carry sizes only)' },
+  'controlApi.exportMaxConcurrent': { env: 'PEMS_SYNC_EXPORT_MAX_CONCURRENT', type: 'integer', default: 3, minimum: 1, description: 'audit exports streaming at once (each holds a database connection); below database.poolMax' },
+  'controlApi.exportMaxPerCaller': { env: 'PEMS_SYNC_EXPORT_MAX_PER_CALLER', type: 'integer', default: 1, minimum: 1, description: 'audit exports one user may stream at once' },
+  'controlApi.exportIdleTimeoutMs': { env: 'PEMS_SYNC_EXPORT_IDLE_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'an audit export whose reader takes nothing for this long is aborted and its connection returned, ms' },
   'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks (new dead letters, PEMS unreachable): https://… gets every organization, ORG=https://… only ORG' },
 
   'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
@@ -236,6 +239,9 @@ function crossCheck(c: Config): void {
   }
   if (c.retry.delaysMs.some((d) => d > 3_600_000)) {
     throw new ConfigError('retry.delaysMs', 'has a delay over one hour; the retry window would outlive consumer sessions');
+  }
+  if (c.controlApi.exportMaxConcurrent >= c.database.poolMax) {
+    throw new ConfigError('controlApi.exportMaxConcurrent', `must be below database.poolMax (${c.database.poolMax}): the rest of the API needs a connection while exports stream`);
   }
   if (c.controlApi.jwtSecret !== '' && c.controlApi.jwtSecret.length < 32) {
     throw new ConfigError('controlApi.jwtSecret', 'must be at least 32 characters (HS256)');

@@ -11,7 +11,9 @@ import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
+import { ExportSlots } from './export-slots';
 import { guardRequestText, isDataException, isInt8 } from './input-guard';
+import { readiness } from './readiness';
 import { ApiError, toApiError, unauthorized } from './errors';
 import { buildOpenApi, type RecordedRoute } from './openapi';
 import { registerAuditRoutes } from './routes/audit';
@@ -54,6 +56,8 @@ export interface RouteContext {
   /** Lazily connected Kafka clients, or undefined without Kafka. */
   producer(): Promise<Producer> | undefined;
   admin(): Promise<Admin> | undefined;
+  /** Concurrent audit exports (export-slots.ts). */
+  exports: ExportSlots;
 }
 
 /** The authenticated caller of a non-public route. */
@@ -85,6 +89,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     config: opts.config,
     pemsHealthTimeoutMs: opts.pemsHealthTimeoutMs ?? 2000,
     kafkaTimeoutMs: opts.kafkaTimeoutMs ?? 5000,
+    exports: new ExportSlots({ maxTotal: opts.config.controlApi.exportMaxConcurrent, maxPerCaller: opts.config.controlApi.exportMaxPerCaller }),
     producer: () => {
       if (!opts.kafka) return undefined;
       producer ??= (async () => {
@@ -178,6 +183,14 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   });
 
   app.get('/healthz', { config: { public: true }, schema: { summary: 'liveness', tags: ['meta'] } as Record<string, unknown> }, async () => ({ status: 'ok' }));
+  app.get(
+    '/readyz',
+    { config: { public: true }, schema: { summary: 'readiness: 503 while the database is unreachable or its pool saturated (requests would wait)', tags: ['meta'] } as Record<string, unknown> },
+    async (_req, reply) => {
+      const r = await readiness(ctx);
+      return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+    },
+  );
   app.get('/openapi.json', { config: { public: true }, schema: { summary: 'this OpenAPI document', tags: ['meta'] } as Record<string, unknown> }, async () => buildOpenApi(routes));
 
   registerConflictRoutes(app, ctx);

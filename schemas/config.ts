@@ -92,6 +92,8 @@ export const SETTINGS = {
   'controlApi.exportIdleTimeoutMs': { env: 'PEMS_SYNC_EXPORT_IDLE_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'an audit export whose reader takes nothing for this long is aborted and its connection returned, ms' },
   'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks (new dead letters, PEMS unreachable): https://… gets every organization, ORG=https://… only ORG' },
 
+  'audit.keys': { env: 'PEMS_SYNC_AUDIT_KEYS', type: 'string', default: '', secret: true, description: 'HMAC keys of the audit chain, "id:base64,id:base64" (32+ bytes each); the first signs, all verify; never stored in the database. Required in production' },
+
   'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
 
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },
@@ -245,6 +247,17 @@ function crossCheck(c: Config): void {
   }
   if (c.controlApi.jwtSecret !== '' && c.controlApi.jwtSecret.length < 32) {
     throw new ConfigError('controlApi.jwtSecret', 'must be at least 32 characters (HS256)');
+  }
+}
+
+/**
+ * What a process that writes or verifies the audit trail needs in production (called by the
+ * control API, the sink and the read side at start; not by loadConfig, so tools and tests that
+ * load a partial config keep working): the audit chain's key.
+ */
+export function checkProductionSecrets(c: Config): void {
+  if (c.deployment.environment === 'production' && c.audit.keys === '') {
+    throw new ConfigError('audit.keys', 'is required in production (PEMS_SYNC_AUDIT_KEYS): without it the audit chain proves nothing against someone who can write the database');
   }
 }
 

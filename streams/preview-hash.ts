@@ -7,6 +7,7 @@
  * Canonical JSON (object keys sorted, arrays in order) hashed with SHA-256, hex. Pure.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json';
 import type { FieldDiff } from './conflicts';
 
 export interface PreviewContent {
@@ -17,17 +18,7 @@ export interface PreviewContent {
   changes: readonly FieldDiff[];
 }
 
-function canonical(v: unknown): string {
-  if (v === undefined) return 'null';
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  const entries = Object.entries(v as Record<string, unknown>)
-    .filter(([, x]) => x !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
-}
-
 export function previewHash(p: PreviewContent): string {
   const content = { v: 1, organizationId: p.organizationId, pfaId: p.pfaId, fromVersion: p.fromVersion, targetVersion: p.targetVersion, changes: p.changes };
-  return createHash('sha256').update(canonical(content), 'utf8').digest('hex');
+  return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
 }

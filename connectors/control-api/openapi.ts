@@ -101,6 +101,7 @@ if (require.main === module) {
     const config = loadConfig({}, {
       database: { url: 'postgres://openapi@localhost/none' },
       controlApi: { jwtSecret: 'x'.repeat(32), jwtIssuer: 'openapi', jwtAudience: 'openapi' },
+      audit: { keys: `openapi:${'A'.repeat(43)}=` },
     });
     const db = knex({ client: 'pg', connection: config.database.url });
     const app = buildControlApi({ db, config, logger: false });

@@ -9,7 +9,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Config } from '../../schemas/config';
+import { checkProductionSecrets, type Config } from '../../schemas/config';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
 import { ExportSlots } from './export-slots';
 import { guardRequestText, isDataException, isInt8 } from './input-guard';
@@ -67,6 +67,7 @@ export function callerOf(req: FastifyRequest): Caller {
 }
 
 export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
+  checkProductionSecrets(opts.config);
   const verify = opts.verifyToken ?? createTokenVerifier({
     jwtSecret: opts.config.controlApi.jwtSecret,
     jwksUrl: opts.config.controlApi.jwksUrl,

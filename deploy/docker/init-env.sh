@@ -23,5 +23,7 @@ add PGPASSWORD "$(rand_hex 24)"
 add PEMS_SYNC_JWT_SECRET "$(rand_hex 32)"
 # AES-256-GCM: a key id and 32 random bytes (schemas/config.ts pems.credentialKeys).
 add PEMS_SYNC_CREDENTIAL_KEYS "k$(date -u +%Y%m%d):$(rand_b64 32)"
+# HMAC-SHA256 of the audit chain (schemas/config.ts audit.keys).
+add PEMS_SYNC_AUDIT_KEYS "a$(date -u +%Y%m%d):$(rand_b64 32)"
 chmod 600 "$file"
 echo "secrets for docker compose in $file (values not printed)"

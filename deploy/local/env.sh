@@ -28,6 +28,8 @@ export PGPASSWORD="${PGPASSWORD:-pems_sync_local}"
 export DEBEZIUM_CONNECTOR_NAME="${DEBEZIUM_CONNECTOR_NAME:-pems-sync-pfa-modification}"
 export CDC_TOPIC_PREFIX="${CDC_TOPIC_PREFIX:-vanguard}"
 
+# Local-only audit chain key (id:base64 of 32 bytes); a real deployment sets its own, outside the database.
+export PEMS_SYNC_AUDIT_KEYS="${PEMS_SYNC_AUDIT_KEYS:-local1:cGVtcy1zeW5jLWxvY2FsLWF1ZGl0LWtleS0wMDAwMDE=}"
 # Local stack: the control API accepts tokens without a configured issuer/audience (production requires them).
 export PEMS_SYNC_ENVIRONMENT="${PEMS_SYNC_ENVIRONMENT:-development}"
 

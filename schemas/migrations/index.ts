@@ -8,6 +8,7 @@ import * as deadLetterDedupe from './006_dead_letter_dedupe';
 import * as writeIntent from './007_write_intent';
 import * as claimLease from './008_claim_lease';
 import * as captureBounds from './009_capture_bounds';
+import * as auditKeyed from './010_audit_keyed';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -20,6 +21,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['007_write_intent', writeIntent],
   ['008_claim_lease', claimLease],
   ['009_capture_bounds', captureBounds],
+  ['010_audit_keyed', auditKeyed],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { parse } from 'yaml';
 import { parseCredentialKeys } from '../../../connectors/pems/credentials';
 import { loadConfig, SETTINGS } from '../../../schemas/config';
+import { parseAuditKeys } from '../../../streams/audit-mac';
 
 const repo = join(__dirname, '..', '..', '..');
 const read = (path: string): string => readFileSync(join(repo, path), 'utf8');
@@ -299,7 +300,7 @@ describe('docker-compose.yml', () => {
 
   it('has deploy/docker/init-env.sh generate every required secret into .env once, random and valid, and .env is git-ignored', () => {
     const requiredNames = new Set(services.flatMap(([, s]) => Object.values(envOf(s)).flatMap(required)));
-    expect([...requiredNames].sort()).toEqual(['PEMS_SYNC_CREDENTIAL_KEYS', 'PEMS_SYNC_JWT_SECRET', 'PGPASSWORD']);
+    expect([...requiredNames].sort()).toEqual(['PEMS_SYNC_AUDIT_KEYS', 'PEMS_SYNC_CREDENTIAL_KEYS', 'PEMS_SYNC_JWT_SECRET', 'PGPASSWORD']);
     const dir = mkdtempSync(join(tmpdir(), 'compose-env-'));
     const run = (file: string): Record<string, string> => {
       execFileSync('bash', [join(repo, 'deploy/docker/init-env.sh'), file], { stdio: 'pipe' });
@@ -312,6 +313,7 @@ describe('docker-compose.yml', () => {
     expect(a.PGPASSWORD).toMatch(/^[0-9a-f]{48}$/);
     expect(a.PEMS_SYNC_JWT_SECRET!.length).toBeGreaterThanOrEqual(32);
     expect(parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).keys.get(parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).primary)?.length).toBe(32);
+    expect(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.keys.get(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.primary)?.length).toBe(32);
     expect(loadConfig({ PEMS_SYNC_DATABASE_URL: `postgres://u:${a.PGPASSWORD}@h/db`, PEMS_SYNC_JWT_SECRET: a.PEMS_SYNC_JWT_SECRET, PEMS_SYNC_CREDENTIAL_KEYS: a.PEMS_SYNC_CREDENTIAL_KEYS }).controlApi.jwtSecret).toBe(a.PEMS_SYNC_JWT_SECRET);
     // Run again: the existing values are kept.
     expect(run(join(dir, 'a.env'))).toEqual(a);

@@ -15,6 +15,7 @@ import { isPlainObject } from '../../streams/validation';
 import { errorCodeFor, FaultState, TokenBuckets, WindowCounter, type FaultConfig } from './faults';
 import { makeRecords, PEMS_USERS } from './seed';
 import { ListQueryError, PemsStore, type WriteOutcome } from './store';
+import { decodePathSegment, MAX_BODY_DEPTH, nestedDeeperThan } from './request-guards';
 
 export interface SimulatorCredential {
   apiKey: string;
@@ -187,27 +188,11 @@ const BATCH_STATUS: Record<WriteOutcome['kind'], string> = {
   invalid: 'invalid',
 };
 
-/** A path segment, percent-decoded; bad encoding (`%E0%A4%A`, `%zz`) is a 400 naming the field, not a 500. */
+/** A path segment, percent-decoded; bad encoding is a 400 naming the field, not a 500. */
 function decodeSegment(raw: string, field: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw bad(field, 'is not valid percent-encoding');
-  }
-}
-
-/** Deepest nesting a request body may have: real bodies are 4 levels deep; hashing for idempotency recurses. */
-const MAX_BODY_DEPTH = 32;
-
-function deeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > max) return true;
-    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
-  }
-  return false;
+  const v = decodePathSegment(raw);
+  if (v === undefined) throw bad(field, 'is not valid percent-encoding');
+  return v;
 }
 
 function readInteger(v: unknown): number | undefined {
@@ -385,7 +370,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           reject(new HttpError(400, { error: 'MALFORMED_JSON', message: `request body is not valid JSON: ${(e as Error).message}` }));
           return;
         }
-        if (deeperThan(parsed, MAX_BODY_DEPTH)) {
+        if (nestedDeeperThan(parsed, MAX_BODY_DEPTH)) {
           reject(new HttpError(400, { error: 'VALIDATION_FAILED', message: `request body is nested deeper than ${MAX_BODY_DEPTH} levels` }));
           return;
         }

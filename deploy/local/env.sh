@@ -25,6 +25,11 @@ export PGDATABASE="${PGDATABASE:-pems_sync}"
 # Local-only default; a real deployment sets its own. Never printed by the scripts.
 export PGPASSWORD="${PGPASSWORD:-pems_sync_local}"
 
+# The processes' least-privilege role (created by stack.sh, granted by migration 011): connect the
+# sink, read side and control API with PEMS_SYNC_APP_DATABASE_URL; migrations use the owner above.
+export PEMS_SYNC_APP_ROLE="${PEMS_SYNC_APP_ROLE:-pems_sync_app}"
+export PEMS_SYNC_APP_PASSWORD="${PEMS_SYNC_APP_PASSWORD:-pems_sync_app_local}"
+
 export DEBEZIUM_CONNECTOR_NAME="${DEBEZIUM_CONNECTOR_NAME:-pems-sync-pfa-modification}"
 export CDC_TOPIC_PREFIX="${CDC_TOPIC_PREFIX:-vanguard}"
 
@@ -39,3 +44,4 @@ export KAFKA_CONNECT_URL="${KAFKA_CONNECT_URL:-http://127.0.0.1:$CONNECT_PORT}"
 export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 export DATABASE_URL="${DATABASE_URL:-postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
+export PEMS_SYNC_APP_DATABASE_URL="${PEMS_SYNC_APP_DATABASE_URL:-postgres://$PEMS_SYNC_APP_ROLE:$PEMS_SYNC_APP_PASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"

@@ -9,6 +9,7 @@ import * as writeIntent from './007_write_intent';
 import * as claimLease from './008_claim_lease';
 import * as captureBounds from './009_capture_bounds';
 import * as auditKeyed from './010_audit_keyed';
+import * as appRole from './011_app_role';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -22,6 +23,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['008_claim_lease', claimLease],
   ['009_capture_bounds', captureBounds],
   ['010_audit_keyed', auditKeyed],
+  ['011_app_role', appRole],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

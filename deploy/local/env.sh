@@ -45,3 +45,6 @@ export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PO
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 export DATABASE_URL="${DATABASE_URL:-postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
 export PEMS_SYNC_APP_DATABASE_URL="${PEMS_SYNC_APP_DATABASE_URL:-postgres://$PEMS_SYNC_APP_ROLE:$PEMS_SYNC_APP_PASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
+# The processes (sink, read side, control API: database.url) connect as that role; DATABASE_URL
+# (the owner) is for migrations, the demo's and the tests' own set-up.
+export PEMS_SYNC_DATABASE_URL="${PEMS_SYNC_DATABASE_URL:-$PEMS_SYNC_APP_DATABASE_URL}"

@@ -94,6 +94,9 @@ export const SETTINGS = {
 
   'audit.keys': { env: 'PEMS_SYNC_AUDIT_KEYS', type: 'string', default: '', secret: true, description: 'HMAC keys of the audit chain, "id:base64,id:base64" (32+ bytes each); the first signs, all verify; never stored in the database. Required in production' },
 
+  'audit.checkpointTopic': { env: 'PEMS_SYNC_AUDIT_CHECKPOINT_TOPIC', type: 'string', default: 'pems-sync.audit-checkpoints', description: 'compacted topic of signed audit chain head checkpoints (key: organization), the anchor /audit/verify compares against' },
+  'audit.checkpointIntervalMs': { env: 'PEMS_SYNC_AUDIT_CHECKPOINT_INTERVAL_MS', type: 'integer', default: 60000, minimum: 1000, description: 'how often the control API publishes audit checkpoints, ms' },
+
   'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
 
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },

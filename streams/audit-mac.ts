@@ -69,3 +69,37 @@ export function macEquals(a: string | null | undefined, b: string): boolean {
   if (typeof a !== 'string' || a.length !== b.length) return false;
   return timingSafeEqual(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/**
+ * A checkpoint of an organization's chain head, published outside Postgres (a compacted Kafka
+ * topic keyed by organization): whoever rewrites the database cannot reach it, so a chain that
+ * no longer contains the checkpointed entry with the checkpointed mac was cut or replaced.
+ */
+export interface AuditCheckpoint {
+  v: 1;
+  organizationId: string;
+  lastId: string;
+  lastMac: string;
+  at: string;
+  keyId: string;
+  sig: string;
+}
+
+const checkpointText = (c: Omit<AuditCheckpoint, 'sig'>): string =>
+  canonicalJson(['checkpoint', 1, c.keyId, c.organizationId, c.lastId, c.lastMac, c.at]);
+
+export function signCheckpoint(ring: AuditKeyRing, c: { organizationId: string; lastId: string; lastMac: string; at: string }): AuditCheckpoint {
+  const body = { v: 1 as const, ...c, keyId: ring.primary };
+  return { ...body, sig: hmac(ring.keys.get(ring.primary)!, checkpointText(body)) };
+}
+
+/** The checkpoint if its signature holds under one of the ring's keys, else undefined. */
+export function checkedCheckpoint(ring: AuditKeyRing, raw: unknown): AuditCheckpoint | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const c = raw as Partial<AuditCheckpoint>;
+  if (c.v !== 1 || typeof c.organizationId !== 'string' || typeof c.lastId !== 'string' || typeof c.lastMac !== 'string' || typeof c.at !== 'string' || typeof c.keyId !== 'string') return undefined;
+  const key = ring.keys.get(c.keyId);
+  if (!key) return undefined;
+  const expected = hmac(key, checkpointText(c as AuditCheckpoint));
+  return macEquals(c.sig, expected) ? (c as AuditCheckpoint) : undefined;
+}

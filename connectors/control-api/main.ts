@@ -7,7 +7,9 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig, redactConfig } from '../../schemas/config';
+import { auditKeyRing } from '../postgres/audit';
 import { createDatabase } from '../postgres/db';
+import { publishCheckpoints } from './audit-checkpoints';
 import { buildControlApi } from './server';
 import { WebhookDispatcher } from './webhooks';
 
@@ -33,13 +35,26 @@ async function main(): Promise<void> {
   });
   await app.listen({ host: config.controlApi.host, port: config.controlApi.port });
   dispatcher.start();
+  // Signed audit chain heads on the compacted checkpoint topic: the anchor outside Postgres.
+  const ring = auditKeyRing();
+  const checkpointProducer = ring ? kafka.producer({ idempotent: true, maxInFlightRequests: 1 }) : undefined;
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  if (ring && checkpointProducer) {
+    await checkpointProducer.connect();
+    const tick = (): void => {
+      publishCheckpoints(db, checkpointProducer, config.audit.checkpointTopic, ring).catch((err) => app.log.error({ err }, 'audit checkpoint round failed'));
+    };
+    tick();
+    checkpointTimer = setInterval(tick, config.audit.checkpointIntervalMs);
+  }
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string): Promise<void> =>
     (closing ??= (async () => {
       app.log.info({ signal }, 'control API stopping');
       // Keep going past a failing step.
-      await Promise.allSettled([dispatcher.close()]);
+      clearInterval(checkpointTimer);
+      await Promise.allSettled([dispatcher.close(), checkpointProducer?.disconnect()]);
       await Promise.allSettled([app.close()]);
       await Promise.allSettled([db.destroy()]);
     })());

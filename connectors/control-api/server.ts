@@ -58,6 +58,8 @@ export interface RouteContext {
   admin(): Promise<Admin> | undefined;
   /** Concurrent audit exports (export-slots.ts). */
   exports: ExportSlots;
+  /** The Kafka client, when there is one (audit checkpoints). */
+  kafka?: Kafka;
 }
 
 /** The authenticated caller of a non-public route. */
@@ -90,6 +92,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     config: opts.config,
     pemsHealthTimeoutMs: opts.pemsHealthTimeoutMs ?? 2000,
     kafkaTimeoutMs: opts.kafkaTimeoutMs ?? 5000,
+    kafka: opts.kafka,
     exports: new ExportSlots({ maxTotal: opts.config.controlApi.exportMaxConcurrent, maxPerCaller: opts.config.controlApi.exportMaxPerCaller }),
     producer: () => {
       if (!opts.kafka) return undefined;

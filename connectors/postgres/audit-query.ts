@@ -269,3 +269,9 @@ async function verifyKeyedChain(
         macEquals(head.head_mac, headMac(headKey, head.mac_key_id!, organizationId, lastId, prev));
   return { signedEntries: signed, firstBroken: null, headValid };
 }
+
+/** True when the organization's entry `lastId` is still there with mac `lastMac` (a checkpoint holds). */
+export async function checkpointHolds(db: Knex, organizationId: string, lastId: string, lastMac: string): Promise<boolean> {
+  const row = await db('audit_log').where({ organization_id: organizationId }).andWhere('id', lastId).first('mac');
+  return row !== undefined && macEquals(row.mac, lastMac);
+}

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { AUDIT_COLUMNS, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
+import { auditKeyRing } from '../../postgres/audit';
+import { AUDIT_COLUMNS, checkpointHolds, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
+import { latestCheckpoint } from '../audit-checkpoints';
 import { csvRow } from '../csv';
 import { decodeCursor, encodeCursor, isIdKey } from '../pagination';
 import { closed, CURSOR, DATE_TIME, EVENT_TYPE, LIMIT, ORG_ID, PFA_ID, USER_ID } from '../schemas';
@@ -56,6 +58,9 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
     {
       schema: {
         summary: "recompute the organization's hash chain and name the first broken entry",
+        description:
+          'With audit.keys set, the keyed chain (HMAC) is recomputed too, and compared with the newest signed checkpoint of the chain head on audit.checkpointTopic ' +
+          '(checkpoint.holds: false when the checkpointed entry is gone or changed).',
         tags: ['audit'],
         rights: 'membership',
         querystring: closed({ organization: ORG_ID }, ['organization']),
@@ -65,7 +70,13 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const caller = callerOf(req);
       const { organization } = req.query as { organization: string };
       caller.scope(organization);
-      return verifyAuditChain(ctx.db, organization);
+      const verdict = await verifyAuditChain(ctx.db, organization);
+      const ring = auditKeyRing();
+      if (!ring || !ctx.kafka) return verdict;
+      const cp = await latestCheckpoint(ctx.kafka, ctx.config.audit.checkpointTopic, ring, organization);
+      if (!cp) return { ...verdict, checkpoint: null };
+      const holds = await checkpointHolds(ctx.db, organization, cp.lastId, cp.lastMac);
+      return { ...verdict, ok: verdict.ok && holds, checkpoint: { lastId: cp.lastId, at: cp.at, holds } };
     },
   );
 

@@ -82,8 +82,22 @@ export const SETTINGS = {
   'controlApi.host': { env: 'PEMS_SYNC_API_HOST', type: 'string', default: '127.0.0.1', description: 'bind address of the control API' },
   'controlApi.port': { env: 'PEMS_SYNC_API_PORT', type: 'integer', default: 8088, minimum: 0, maximum: 65535, description: 'port of the control API' },
   'controlApi.jwtSecret': { env: 'PEMS_SYNC_JWT_SECRET', type: 'string', default: '', secret: true, description: 'HS256 secret for bearer tokens (or set jwksUrl)' },
-  'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret)' },
-  'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks for operators (new dead letters, PEMS unreachable)' },
+  'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret); https (http only to a loopback host in development)' },
+  'controlApi.jwtIssuer': { env: 'PEMS_SYNC_JWT_ISSUER', type: 'string', default: '', description: 'required `iss` of bearer tokens; required in production' },
+  'controlApi.jwtAudience': { env: 'PEMS_SYNC_JWT_AUDIENCE', type: 'string', default: '', description: 'required `aud` of bearer tokens; required in production' },
+  'controlApi.jwtMaxAgeSeconds': { env: 'PEMS_SYNC_JWT_MAX_AGE_SECONDS', type: 'integer', default: 3600, minimum: 60, maximum: 604800, description: 'oldest accepted bearer token by its `iat` (required), seconds' },
+  'controlApi.deadLetterBodyMaxBytes': { env: 'PEMS_SYNC_DEAD_LETTER_BODY_MAX_BYTES', type: 'integer', default: 65536, minimum: 1024, maximum: 16777216, description: 'most bytes of a dead letter\'s key and of its value GET /dead-letters/{id} returns (lists carry sizes only)' },
+  'controlApi.exportMaxConcurrent': { env: 'PEMS_SYNC_EXPORT_MAX_CONCURRENT', type: 'integer', default: 3, minimum: 1, description: 'audit exports streaming at once (each holds a database connection); below database.poolMax' },
+  'controlApi.exportMaxPerCaller': { env: 'PEMS_SYNC_EXPORT_MAX_PER_CALLER', type: 'integer', default: 1, minimum: 1, description: 'audit exports one user may stream at once' },
+  'controlApi.exportIdleTimeoutMs': { env: 'PEMS_SYNC_EXPORT_IDLE_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'an audit export whose reader takes nothing for this long is aborted and its connection returned, ms' },
+  'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks (new dead letters, PEMS unreachable): https://… gets every organization, ORG=https://… only ORG' },
+
+  'audit.keys': { env: 'PEMS_SYNC_AUDIT_KEYS', type: 'string', default: '', secret: true, description: 'HMAC keys of the audit chain, "id:base64,id:base64" (32+ bytes each); the first signs, all verify; never stored in the database. Required in production' },
+
+  'audit.checkpointTopic': { env: 'PEMS_SYNC_AUDIT_CHECKPOINT_TOPIC', type: 'string', default: 'pems-sync.audit-checkpoints', description: 'compacted topic of signed audit chain head checkpoints (key: organization), the anchor /audit/verify compares against' },
+  'audit.checkpointIntervalMs': { env: 'PEMS_SYNC_AUDIT_CHECKPOINT_INTERVAL_MS', type: 'integer', default: 60000, minimum: 1000, description: 'how often the control API publishes audit checkpoints, ms' },
+
+  'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
 
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },
   'otel.enabled': { env: 'PEMS_SYNC_OTEL_ENABLED', type: 'boolean', default: false, description: 'start the OpenTelemetry SDK (exporters from the standard OTEL_* variables)' },
@@ -231,8 +245,22 @@ function crossCheck(c: Config): void {
   if (c.retry.delaysMs.some((d) => d > 3_600_000)) {
     throw new ConfigError('retry.delaysMs', 'has a delay over one hour; the retry window would outlive consumer sessions');
   }
+  if (c.controlApi.exportMaxConcurrent >= c.database.poolMax) {
+    throw new ConfigError('controlApi.exportMaxConcurrent', `must be below database.poolMax (${c.database.poolMax}): the rest of the API needs a connection while exports stream`);
+  }
   if (c.controlApi.jwtSecret !== '' && c.controlApi.jwtSecret.length < 32) {
     throw new ConfigError('controlApi.jwtSecret', 'must be at least 32 characters (HS256)');
+  }
+}
+
+/**
+ * What a process that writes or verifies the audit trail needs in production (called by the
+ * control API, the sink and the read side at start; not by loadConfig, so tools and tests that
+ * load a partial config keep working): the audit chain's key.
+ */
+export function checkProductionSecrets(c: Config): void {
+  if (c.deployment.environment === 'production' && c.audit.keys === '') {
+    throw new ConfigError('audit.keys', 'is required in production (PEMS_SYNC_AUDIT_KEYS): without it the audit chain proves nothing against someone who can write the database');
   }
 }
 

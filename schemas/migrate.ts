@@ -6,6 +6,7 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from './migrations';
+import { applyDeltaLimit, configuredDeltaLimit } from './migrations/009_capture_bounds';
 
 /** Arbitrary but fixed: the advisory-lock key every pems-sync migrator takes. */
 const MIGRATION_LOCK_KEY = 0x70656d73; // 'pems'
@@ -30,6 +31,8 @@ const config: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migratio
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   return withAdvisoryLock(knex, async () => {
     const [, applied] = (await knex.migrate.latest(config)) as [number, string[]];
+    // The delta limit follows sink.maxDeltaBytes even when it changes after 009 ran.
+    await applyDeltaLimit(knex, configuredDeltaLimit());
     return applied;
   });
 }

@@ -17,6 +17,7 @@ export function topicNames(env: NodeJS.ProcessEnv = process.env): {
   deadLetters: string;
   pemsRaw: string;
   mirrorDeadLetters: string;
+  auditCheckpoints: string;
 } {
   const prefix = env.CDC_TOPIC_PREFIX ?? 'vanguard';
   return {
@@ -25,6 +26,7 @@ export function topicNames(env: NodeJS.ProcessEnv = process.env): {
     deadLetters: env.PEMS_SYNC_DLQ_TOPIC ?? 'pems-sync.dead-letters',
     pemsRaw: env.PEMS_SYNC_RAW_TOPIC ?? 'pems.pfa.raw',
     mirrorDeadLetters: env.PEMS_SYNC_MIRROR_DLQ_TOPIC ?? 'pems.pfa.raw.dead-letters',
+    auditCheckpoints: env.PEMS_SYNC_AUDIT_CHECKPOINT_TOPIC ?? 'pems-sync.audit-checkpoints',
   };
 }
 
@@ -41,5 +43,6 @@ export function topicSpecs(env: NodeJS.ProcessEnv = process.env): TopicSpec[] {
     { name: n.deadLetters, partitions, description: 'events the sink could not process, with __connect.errors.* headers', config: large },
     { name: n.pemsRaw, partitions, description: 'PEMS records as received by the source connector (bronze)' },
     { name: n.mirrorDeadLetters, partitions, description: 'PEMS records the mirror stream refused' },
+    { name: n.auditCheckpoints, partitions: 1, description: 'signed audit chain head per organization (compacted): the anchor outside Postgres', config: { 'cleanup.policy': 'compact' } },
   ];
 }

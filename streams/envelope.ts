@@ -3,7 +3,11 @@
  *
  * Wire format (connectors/debezium config): Debezium Postgres connector 3.3, pgoutput,
  * JsonConverter with `schemas.enable=false` for key and value, `message.key.columns` set to
- * (organization_id, pfa_id), REPLICA IDENTITY FULL. Consequences relied on below:
+ * (organization_id, pfa_id); the publication carries only rows whose sync_status is 'committed'
+ * and the replica identity is (id, organization_id, pfa_id, sync_status) (migration 009). So a
+ * transition into committed arrives as op c with the full row, the claim committed → syncing as
+ * op d whose `before` has those four columns, later status writes not at all, and an update
+ * of a row that stays committed as op u with `before` null. Consequences relied on below:
  * - the value is the bare envelope {before, after, source, op, ts_ms, transaction};
  * - jsonb columns arrive as a JSON *string* (semantic type io.debezium.data.Json);
  * - timestamptz arrives as an ISO-8601 string (io.debezium.time.ZonedTimestamp);
@@ -132,8 +136,9 @@ function decode(input: ChangeEventInput, position: CdcPosition, maxDeltaBytes: n
     return { kind: 'skip', reason: 'not_committed', detail: `sync_status is '${afterStatus}'`, position };
   }
   if (op === 'u' && isObject(before)) {
-    // REPLICA IDENTITY FULL gives us the old row. Without it `before` is null and we cannot
-    // tell a transition from a no-op update: treat it as work (the edge re-checks).
+    // `before` is present when the status changed (it is part of the replica identity), or
+    // with REPLICA IDENTITY FULL (before migration 009). Without it we cannot tell a transition
+    // from a no-op update: treat it as work (the edge re-checks the status when it claims).
     const beforeStatus = status(before.sync_status, 'before.sync_status');
     if (beforeStatus === 'committed') {
       return { kind: 'skip', reason: 'already_committed', detail: 'update of an already committed row', position };

@@ -12,23 +12,57 @@ import { forbidden, notFound, unauthorized } from './errors';
 export interface TokenOptions {
   jwtSecret: string;
   jwksUrl: string;
+  /** Required `iss` / `aud` (empty: not checked, refused in production). */
+  issuer?: string;
+  audience?: string;
+  /** Oldest accepted token by `iat` (then required), seconds. Default 3600. */
+  maxAgeSeconds?: number;
+  environment?: 'production' | 'development';
   /** Accepted clock skew on exp/nbf, seconds. Default 30. */
   clockToleranceSec?: number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Refuses settings that would let a token from elsewhere in: names the key, like every config error. */
+function checkTokenOptions(opts: TokenOptions): void {
+  const production = (opts.environment ?? 'production') === 'production';
+  if (production && !opts.issuer) throw new ConfigError('controlApi.jwtIssuer', 'is required in production (PEMS_SYNC_JWT_ISSUER): tokens of any issuer would be accepted');
+  if (production && !opts.audience) throw new ConfigError('controlApi.jwtAudience', 'is required in production (PEMS_SYNC_JWT_AUDIENCE): tokens minted for other services would be accepted');
+  if (opts.jwtSecret === '' && opts.jwksUrl !== '') {
+    let url: URL;
+    try {
+      url = new URL(opts.jwksUrl);
+    } catch {
+      throw new ConfigError('controlApi.jwksUrl', 'is not a URL');
+    }
+    const loopbackHttp = url.protocol === 'http:' && LOOPBACK.has(url.hostname) && !production;
+    if (url.protocol !== 'https:' && !loopbackHttp) {
+      throw new ConfigError('controlApi.jwksUrl', 'must be https (whoever can change the keys on the way can mint tokens); http only to a loopback host in development');
+    }
+  }
 }
 
 export type TokenVerifier = (token: string) => Promise<{ sub: string }>;
 
 export function createTokenVerifier(opts: TokenOptions): TokenVerifier {
-  const clockTolerance = opts.clockToleranceSec ?? 30;
+  checkTokenOptions(opts);
+  // exp and iat always; iss and aud checked whenever configured (jose refuses a missing one then).
+  const claims = {
+    clockTolerance: opts.clockToleranceSec ?? 30,
+    maxTokenAge: opts.maxAgeSeconds ?? 3600,
+    requiredClaims: ['sub', 'exp', 'iat'],
+    ...(opts.issuer ? { issuer: opts.issuer } : {}),
+    ...(opts.audience ? { audience: opts.audience } : {}),
+  };
   let verify: (token: string) => Promise<JWTPayload>;
   if (opts.jwtSecret !== '') {
     const key = new TextEncoder().encode(opts.jwtSecret);
     // Pinning the algorithm refuses alg=none and RS/HS confusion.
-    verify = async (t) => (await jwtVerify(t, key, { algorithms: ['HS256'], clockTolerance, requiredClaims: ['sub', 'exp'] })).payload;
+    verify = async (t) => (await jwtVerify(t, key, { algorithms: ['HS256'], ...claims })).payload;
   } else if (opts.jwksUrl !== '') {
     const jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
-    verify = async (t) =>
-      (await jwtVerify(t, jwks, { algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], clockTolerance, requiredClaims: ['sub', 'exp'] })).payload;
+    verify = async (t) => (await jwtVerify(t, jwks, { algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], ...claims })).payload;
   } else {
     throw new ConfigError('controlApi.jwtSecret', 'or controlApi.jwksUrl must be set: the control API never runs without authentication');
   }

@@ -11,7 +11,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { createSyncHealthMetrics, startOpsServer } from '../observability';
 import { loadConfig, redactConfig } from '../../schemas/config';
+import { auditKeyRing } from '../postgres/audit';
 import { createDatabase } from '../postgres/db';
+import { publishCheckpoints } from './audit-checkpoints';
 import { buildControlApi } from './server';
 import { WebhookDispatcher } from './webhooks';
 
@@ -41,6 +43,18 @@ async function main(): Promise<void> {
   const syncHealth = createSyncHealthMetrics(registry, { db, rateLimitPerSecond: config.pems.rateLimitPerSecond, onError: (err) => app.log.error({ err }, 'reading the per-organization figures failed') });
   const ops = await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => true, readiness: () => ({ ready: true, checks: { api: true } }) });
   app.log.info({ opsPort: ops.port }, 'control API ops endpoints listening');
+  // Signed audit chain heads on the compacted checkpoint topic: the anchor outside Postgres.
+  const ring = auditKeyRing();
+  const checkpointProducer = ring ? kafka.producer({ idempotent: true, maxInFlightRequests: 1 }) : undefined;
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  if (ring && checkpointProducer) {
+    await checkpointProducer.connect();
+    const tick = (): void => {
+      publishCheckpoints(db, checkpointProducer, config.audit.checkpointTopic, ring).catch((err) => app.log.error({ err }, 'audit checkpoint round failed'));
+    };
+    tick();
+    checkpointTimer = setInterval(tick, config.audit.checkpointIntervalMs);
+  }
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string): Promise<void> =>
@@ -48,7 +62,8 @@ async function main(): Promise<void> {
       app.log.info({ signal }, 'control API stopping');
       // Keep going past a failing step.
       syncHealth.stop();
-      await Promise.allSettled([dispatcher.close(), ops.close()]);
+      clearInterval(checkpointTimer);
+      await Promise.allSettled([dispatcher.close(), ops.close(), checkpointProducer?.disconnect()]);
       await Promise.allSettled([app.close()]);
       await Promise.allSettled([db.destroy()]);
     })());

@@ -98,7 +98,11 @@ if (require.main === module) {
     const knex = (await import('knex')).default;
     const { loadConfig } = await import('../../schemas/config');
     const { buildControlApi } = await import('./server');
-    const config = loadConfig({}, { database: { url: 'postgres://openapi@localhost/none' }, controlApi: { jwtSecret: 'x'.repeat(32) } });
+    const config = loadConfig({}, {
+      database: { url: 'postgres://openapi@localhost/none' },
+      controlApi: { jwtSecret: 'x'.repeat(32), jwtIssuer: 'openapi', jwtAudience: 'openapi' },
+      audit: { keys: `openapi:${'A'.repeat(43)}=` },
+    });
     const db = knex({ client: 'pg', connection: config.database.url });
     const app = buildControlApi({ db, config, logger: false });
     await app.ready();

@@ -28,8 +28,11 @@ export interface TimeIdKey extends Record<string, unknown> {
   id: string;
 }
 
+/** The timestamps this API puts in cursors: RFC 3339 with up to microseconds, years 0001-9999. */
+const CURSOR_TIME = /^(?!0000-)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+
 export function isTimeIdKey(v: Record<string, unknown>): v is TimeIdKey {
-  return typeof v.t === 'string' && !Number.isNaN(Date.parse(v.t)) && typeof v.id === 'string' && UUID_RE.test(v.id);
+  return typeof v.t === 'string' && CURSOR_TIME.test(v.t) && !Number.isNaN(Date.parse(v.t)) && typeof v.id === 'string' && UUID_RE.test(v.id);
 }
 
 /** Cursor of bigint-id lists (audit, notifications): the id as a decimal string. */
@@ -38,7 +41,7 @@ export interface IdKey extends Record<string, unknown> {
 }
 
 export function isIdKey(v: Record<string, unknown>): v is IdKey {
-  return typeof v.id === 'string' && /^\d{1,19}$/.test(v.id);
+  return typeof v.id === 'string' && /^\d{1,19}$/.test(v.id) && BigInt(v.id) <= 9223372036854775807n;
 }
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';

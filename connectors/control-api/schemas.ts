@@ -9,9 +9,11 @@ export const ORG_ID = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', descr
 export const PFA_ID = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'PFA record id' } as const;
 export const UUID = { type: 'string', pattern: UUID_PATTERN } as const;
 export const USER_ID = { type: 'string', pattern: '^[A-Za-z0-9_.@:-]{1,200}$', description: 'app_user id' } as const;
-export const BIGINT_ID = { type: 'string', pattern: '^[0-9]{1,19}$' } as const;
+/** A bigint id: decimal digits, at most int8's maximum (format int8, input-guard.ts). */
+export const BIGINT_ID = { type: 'string', pattern: '^[0-9]{1,19}$', format: 'int8' } as const;
 export const EVENT_TYPE = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' } as const;
-export const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+/** RFC 3339; year 0000 does not exist in Postgres (or the Gregorian calendar). */
+export const DATE_TIME = { type: 'string', format: 'date-time', pattern: '^(?!0000-)' } as const;
 export const LIMIT = { type: 'integer', minimum: 1, maximum: 500, default: 50 } as const;
 export const CURSOR = { type: 'string', maxLength: 512, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page' } as const;
 export const REASON = { type: 'string', minLength: 1, maxLength: 2000 } as const;

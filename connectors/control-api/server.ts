@@ -9,8 +9,11 @@
 import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Config } from '../../schemas/config';
+import { checkProductionSecrets, type Config } from '../../schemas/config';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
+import { ExportSlots } from './export-slots';
+import { guardRequestText, isDataException, isInt8 } from './input-guard';
+import { readiness } from './readiness';
 import { ApiError, toApiError, unauthorized } from './errors';
 import { buildOpenApi, type RecordedRoute } from './openapi';
 import { registerAuditRoutes } from './routes/audit';
@@ -53,6 +56,10 @@ export interface RouteContext {
   /** Lazily connected Kafka clients, or undefined without Kafka. */
   producer(): Promise<Producer> | undefined;
   admin(): Promise<Admin> | undefined;
+  /** Concurrent audit exports (export-slots.ts). */
+  exports: ExportSlots;
+  /** The Kafka client, when there is one (audit checkpoints). */
+  kafka?: Kafka;
 }
 
 /** The authenticated caller of a non-public route. */
@@ -62,12 +69,20 @@ export function callerOf(req: FastifyRequest): Caller {
 }
 
 export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
-  const verify = opts.verifyToken ?? createTokenVerifier({ jwtSecret: opts.config.controlApi.jwtSecret, jwksUrl: opts.config.controlApi.jwksUrl });
+  checkProductionSecrets(opts.config);
+  const verify = opts.verifyToken ?? createTokenVerifier({
+    jwtSecret: opts.config.controlApi.jwtSecret,
+    jwksUrl: opts.config.controlApi.jwksUrl,
+    issuer: opts.config.controlApi.jwtIssuer,
+    audience: opts.config.controlApi.jwtAudience,
+    maxAgeSeconds: opts.config.controlApi.jwtMaxAgeSeconds,
+    environment: opts.config.deployment.environment as 'production' | 'development',
+  });
   const app = Fastify({
     logger: opts.logger ?? { level: opts.config.log.level },
     bodyLimit: 1_048_576,
     // Fastify strips unknown properties by default; the contract is to refuse them, naming the field.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, formats: { int8: isInt8 } } },
   });
 
   let producer: Promise<Producer> | undefined;
@@ -77,6 +92,8 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     config: opts.config,
     pemsHealthTimeoutMs: opts.pemsHealthTimeoutMs ?? 2000,
     kafkaTimeoutMs: opts.kafkaTimeoutMs ?? 5000,
+    kafka: opts.kafka,
+    exports: new ExportSlots({ maxTotal: opts.config.controlApi.exportMaxConcurrent, maxPerCaller: opts.config.controlApi.exportMaxPerCaller }),
     producer: () => {
       if (!opts.kafka) return undefined;
       producer ??= (async () => {
@@ -127,6 +144,10 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     const { sub } = await verify(m[1]!);
     req.caller = await loadCaller(opts.db, sub);
   });
+  // After schema validation: text Postgres cannot store is a 400 naming the field (input-guard.ts).
+  app.addHook('preHandler', async (req) => {
+    guardRequestText({ querystring: req.query, params: req.params, body: req.body });
+  });
 
   app.setErrorHandler((err: Error & { validation?: Array<Record<string, any>>; validationContext?: string; statusCode?: number; code?: string }, req, reply) => {
     if (err.validation) {
@@ -150,6 +171,10 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
       if (api.statusCode >= 500) req.log.error({ err }, 'control API error');
       return reply.code(api.statusCode).send(api.body());
     }
+    // Last net: a value Postgres refuses as data (SQLSTATE 22…) is the caller's input, not our fault.
+    if (isDataException(err)) {
+      return reply.code(400).send({ error: 'VALIDATION_FAILED', code: 'PEMS_SYNC_API_VALIDATION_FAILED', message: `a value in the request cannot be used: ${err.message}`, fieldErrors: [{ field: 'request', message: err.message }] });
+    }
     // Fastify's own 4xx (bad JSON, wrong content type, body too large).
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: 'BAD_REQUEST', code: err.code ?? 'PEMS_SYNC_API_BAD_REQUEST', message: err.message });
@@ -162,6 +187,14 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   });
 
   app.get('/healthz', { config: { public: true }, schema: { summary: 'liveness', tags: ['meta'] } as Record<string, unknown> }, async () => ({ status: 'ok' }));
+  app.get(
+    '/readyz',
+    { config: { public: true }, schema: { summary: 'readiness: 503 while the database is unreachable or its pool saturated (requests would wait)', tags: ['meta'] } as Record<string, unknown> },
+    async (_req, reply) => {
+      const r = await readiness(ctx);
+      return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+    },
+  );
   app.get('/openapi.json', { config: { public: true }, schema: { summary: 'this OpenAPI document', tags: ['meta'] } as Record<string, unknown> }, async () => buildOpenApi(routes));
 
   registerConflictRoutes(app, ctx);

@@ -15,6 +15,7 @@ import { isPlainObject } from '../../streams/validation';
 import { errorCodeFor, FaultState, TokenBuckets, WindowCounter, type FaultConfig } from './faults';
 import { makeRecords, PEMS_USERS } from './seed';
 import { ListQueryError, PemsStore, type WriteOutcome } from './store';
+import { decodePathSegment, MAX_BODY_DEPTH, nestedDeeperThan } from './request-guards';
 
 export interface SimulatorCredential {
   apiKey: string;
@@ -187,6 +188,13 @@ const BATCH_STATUS: Record<WriteOutcome['kind'], string> = {
   invalid: 'invalid',
 };
 
+/** A path segment, percent-decoded; bad encoding is a 400 naming the field, not a 500. */
+function decodeSegment(raw: string, field: string): string {
+  const v = decodePathSegment(raw);
+  if (v === undefined) throw bad(field, 'is not valid percent-encoding');
+  return v;
+}
+
 function readInteger(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
@@ -355,11 +363,18 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           else resolve(undefined);
           return;
         }
+        let parsed: unknown;
         try {
-          resolve(JSON.parse(text));
+          parsed = JSON.parse(text);
         } catch (e) {
           reject(new HttpError(400, { error: 'MALFORMED_JSON', message: `request body is not valid JSON: ${(e as Error).message}` }));
+          return;
         }
+        if (nestedDeeperThan(parsed, MAX_BODY_DEPTH)) {
+          reject(new HttpError(400, { error: 'VALIDATION_FAILED', message: `request body is nested deeper than ${MAX_BODY_DEPTH} levels` }));
+          return;
+        }
+        resolve(parsed);
       });
     });
 
@@ -386,7 +401,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
   };
 
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, endpoint: string, segments: string[], cred: SimulatorCredential): Promise<void> {
-    const pfaId = segments[1] !== undefined ? decodeURIComponent(segments[1]) : '';
+    const pfaId = segments[1] !== undefined ? decodeSegment(segments[1], 'pfaId') : '';
     switch (endpoint) {
       case 'GET /health':
         send(res, endpoint, 200, { status: 'UP', records: store.size });
@@ -394,7 +409,8 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
       case 'GET /pfa/{id}': {
         const r = store.get(pfaId);
         if (!r) throw new HttpError(404, { error: 'NOT_FOUND', message: `no PFA record ${pfaId}` });
-        if (r.organization !== cred.organization) throw new HttpError(403, { error: 'FORBIDDEN', message: `record ${pfaId} belongs to another organization` });
+        // Another organization's record is answered like an unknown one: no existence oracle.
+        if (r.organization !== cred.organization) throw new HttpError(404, { error: 'NOT_FOUND', message: `no PFA record ${pfaId}` });
         send(res, endpoint, 200, r);
         return;
       }
@@ -512,7 +528,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
       return send(res, ep, 200, { faults: {} });
     }
     if (a === 'records' && b !== undefined) {
-      const id = decodeURIComponent(b);
+      const id = decodeSegment(b, 'pfaId');
       const existing = store.get(id);
       if (!existing) throw new HttpError(404, { error: 'NOT_FOUND', message: `no PFA record ${id}` });
       if (c === undefined && method === 'GET') return send(res, ep, 200, existing);

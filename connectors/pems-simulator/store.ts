@@ -214,8 +214,8 @@ export class PemsStore {
       return invalid(pfaId, [{ field: 'changes', code: 'VALIDATION_FAILED', message: 'changes must name at least one field' }]);
     }
     const s = this.records.get(pfaId);
-    if (!s) return { kind: 'not_found', pfaId };
-    if (s.record.organization !== input.organization) return { kind: 'forbidden', pfaId };
+    // Another organization's record is answered like an unknown one: its existence is not disclosed.
+    if (!s || s.record.organization !== input.organization) return { kind: 'not_found', pfaId };
     if (s.record.version !== input.version) {
       return {
         kind: 'conflict',
@@ -240,8 +240,7 @@ export class PemsStore {
     const fp = { op: 'delete', pfaId: input.pfaId, version: input.version, modifiedBy: input.modifiedBy, reason: input.reason };
     return this.withIdempotency(input.organization, idempotencyKey, fp, input.pfaId, () => {
       const s = this.records.get(input.pfaId);
-      if (!s) return { kind: 'not_found', pfaId: input.pfaId };
-      if (s.record.organization !== input.organization) return { kind: 'forbidden', pfaId: input.pfaId };
+      if (!s || s.record.organization !== input.organization) return { kind: 'not_found', pfaId: input.pfaId };
       if (s.record.version !== input.version) {
         return {
           kind: 'conflict',

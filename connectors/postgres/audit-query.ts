@@ -10,6 +10,8 @@
  * the check walks (created_at, id), not id.
  */
 import type { Knex } from 'knex';
+import { auditMac, AUDIT_GENESIS_MAC, headMac, macEquals, type AuditKeyRing } from '../../streams/audit-mac';
+import { auditKeyRing } from './audit';
 
 export interface AuditFilter {
   organizationIds: readonly string[];
@@ -130,7 +132,8 @@ export interface ChainCheck {
   firstBroken: null | {
     id: string;
     createdAt: string;
-    problem: 'hash_mismatch' | 'prev_hash_mismatch';
+    /** hash/prev_hash: the sha256 chain; mac_mismatch/unsigned_entry/unknown_key: the keyed chain. */
+    problem: 'hash_mismatch' | 'prev_hash_mismatch' | 'mac_mismatch' | 'unsigned_entry' | 'unknown_key';
     storedHash: string;
     expectedHash: string;
     storedPrevHash: string;
@@ -138,6 +141,15 @@ export interface ChainCheck {
   };
   /** The chain head (audit_chain_head) names the last entry's hash: a truncated tail shows here. */
   headMatches: boolean;
+  /** Keyed chain (audit.keys): entries signed, and the first entry whose mac does not hold. */
+  keyed?: {
+    signedEntries: number;
+    firstBroken: null | { id: string; createdAt: string; problem: 'mac_mismatch' | 'unsigned_entry' | 'unknown_key'; keyId: string | null };
+    /** The head's own mac holds and names the last entry: a tail cut off and the head moved back shows here. */
+    headValid: boolean;
+  };
+  /** No entry and no head: nothing to verify is not a verified chain. */
+  empty?: boolean;
 }
 
 const GENESIS = '0'.repeat(64);
@@ -147,7 +159,7 @@ const GENESIS = '0'.repeat(64);
  * same timestamp format) and checks each prev_hash against the entry before it. Postgres
  * streams the window internally; only the first broken entry comes back.
  */
-export async function verifyAuditChain(db: Knex, organizationId: string): Promise<ChainCheck> {
+export async function verifyAuditChain(db: Knex, organizationId: string, ring: AuditKeyRing | undefined = auditKeyRing()): Promise<ChainCheck> {
   const result = await db.raw(
     `WITH chain AS (
        SELECT id, created_at, prev_hash, hash,
@@ -170,9 +182,11 @@ export async function verifyAuditChain(db: Knex, organizationId: string): Promis
      LIMIT 1`,
     [GENESIS, organizationId],
   );
-  const head = await db('audit_chain_head').where({ organization_id: organizationId }).first('last_hash');
+  const head = await db('audit_chain_head').where({ organization_id: organizationId }).first('last_hash', 'last_id', 'last_mac', 'head_mac', 'mac_key_id');
   const r = (result.rows as Array<Record<string, any>>)[0];
-  if (!r) return { organizationId, entries: 0, ok: head === undefined, firstBroken: null, headMatches: head === undefined };
+  if (!r) {
+    return { organizationId, entries: 0, ok: false, firstBroken: null, headMatches: head === undefined, empty: head === undefined, ...(ring ? { keyed: { signedEntries: 0, firstBroken: null, headValid: false } } : {}) };
+  }
   const headMatches = head?.last_hash === r.last_hash;
   const firstBroken = r.broken
     ? {
@@ -185,5 +199,79 @@ export async function verifyAuditChain(db: Knex, organizationId: string): Promis
         expectedPrevHash: r.expected_prev_hash as string,
       }
     : null;
-  return { organizationId, entries: Number(r.entries), ok: firstBroken === null && headMatches, firstBroken, headMatches };
+  if (!ring) return { organizationId, entries: Number(r.entries), ok: firstBroken === null && headMatches, firstBroken, headMatches };
+  const keyed = await verifyKeyedChain(db, organizationId, ring, head);
+  // The earliest entry either check finds is the first altered one.
+  const keyedBroken = keyed.firstBroken;
+  const first =
+    keyedBroken && (!firstBroken || BigInt(keyedBroken.id) < BigInt(firstBroken.id))
+      ? { id: keyedBroken.id, createdAt: keyedBroken.createdAt, problem: keyedBroken.problem, storedHash: '', expectedHash: '', storedPrevHash: '', expectedPrevHash: '' }
+      : firstBroken;
+  return {
+    organizationId,
+    entries: Number(r.entries),
+    ok: first === null && headMatches && keyed.headValid,
+    firstBroken: first,
+    headMatches,
+    keyed,
+  };
+}
+
+const KEYED_PAGE = 5000;
+
+/**
+ * Walks the organization's entries by id (the order the head lock gave them), recomputing each
+ * mac from the previous one with the key that signed it. Entries written before audit.keys was
+ * set (mac null, at the start) are skipped; an unsigned entry after a signed one is broken.
+ */
+async function verifyKeyedChain(
+  db: Knex,
+  organizationId: string,
+  ring: AuditKeyRing,
+  head: { last_id?: string | number; last_mac?: string | null; head_mac?: string | null; mac_key_id?: string | null } | undefined,
+): Promise<NonNullable<ChainCheck['keyed']>> {
+  let prev = AUDIT_GENESIS_MAC;
+  let signed = 0;
+  let lastId = '0';
+  let after = '0';
+  for (;;) {
+    const page = await db.raw(
+      `SELECT id::text AS id, ${CREATED_AT_SQL} AS created_at, pfa_id, modification_id::text AS modification_id, actor, event_type,
+              details, pems_response, mac, mac_key_id
+         FROM audit_log WHERE organization_id = ? AND id > ?::bigint ORDER BY id LIMIT ?`,
+      [organizationId, after, KEYED_PAGE],
+    );
+    const rows = page.rows as Array<Record<string, any>>;
+    for (const e of rows) {
+      after = e.id;
+      lastId = e.id;
+      if (e.mac === null) {
+        if (signed === 0) continue; // written before the chain was keyed
+        return { signedEntries: signed, firstBroken: { id: e.id, createdAt: e.created_at, problem: 'unsigned_entry', keyId: null }, headValid: false };
+      }
+      const key = ring.keys.get(e.mac_key_id);
+      if (!key) return { signedEntries: signed, firstBroken: { id: e.id, createdAt: e.created_at, problem: 'unknown_key', keyId: e.mac_key_id }, headValid: false };
+      const expected = auditMac(key, e.mac_key_id, {
+        organizationId, id: e.id, createdAt: e.created_at, pfaId: e.pfa_id, modificationId: e.modification_id,
+        actor: e.actor, eventType: e.event_type, details: e.details, pemsResponse: e.pems_response,
+      }, prev);
+      if (!macEquals(e.mac, expected)) return { signedEntries: signed, firstBroken: { id: e.id, createdAt: e.created_at, problem: 'mac_mismatch', keyId: e.mac_key_id }, headValid: false };
+      prev = expected;
+      signed += 1;
+    }
+    if (rows.length < KEYED_PAGE) break;
+  }
+  const headKey = head?.mac_key_id ? ring.keys.get(head.mac_key_id) : undefined;
+  const headValid =
+    signed === 0
+      ? true
+      : head !== undefined && headKey !== undefined && String(head.last_id) === lastId && head.last_mac === prev &&
+        macEquals(head.head_mac, headMac(headKey, head.mac_key_id!, organizationId, lastId, prev));
+  return { signedEntries: signed, firstBroken: null, headValid };
+}
+
+/** True when the organization's entry `lastId` is still there with mac `lastMac` (a checkpoint holds). */
+export async function checkpointHolds(db: Knex, organizationId: string, lastId: string, lastMac: string): Promise<boolean> {
+  const row = await db('audit_log').where({ organization_id: organizationId }).andWhere('id', lastId).first('mac');
+  return row !== undefined && macEquals(row.mac, lastMac);
 }

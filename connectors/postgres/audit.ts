@@ -1,8 +1,11 @@
 import type { Knex } from 'knex';
+import { auditMac, headMac, parseAuditKeys, AUDIT_GENESIS_MAC, type AuditKeyRing } from '../../streams/audit-mac';
 
 /**
  * The audit log is append-only and hash-chained per organization by the database itself
- * (schemas/migrations/002_outcomes.ts): writers only insert.
+ * (schemas/migrations/002_outcomes.ts): writers only insert. With audit.keys configured
+ * (PEMS_SYNC_AUDIT_KEYS) every entry is also signed into a keyed chain (streams/audit-mac.ts,
+ * migration 010) that someone who can write the database but lacks the key cannot forge.
  */
 export interface AuditEntry {
   organizationId: string;
@@ -16,21 +19,80 @@ export interface AuditEntry {
   pemsResponse?: unknown;
 }
 
-export async function appendAudit(db: Knex | Knex.Transaction, entries: AuditEntry | readonly AuditEntry[]): Promise<void> {
+let cached: { raw: string; ring: AuditKeyRing | undefined } | undefined;
+
+/** The audit key ring from PEMS_SYNC_AUDIT_KEYS (schemas/config.ts audit.keys; validated at start), or undefined. */
+export function auditKeyRing(env: NodeJS.ProcessEnv = process.env): AuditKeyRing | undefined {
+  const raw = env.PEMS_SYNC_AUDIT_KEYS ?? '';
+  if (cached?.raw !== raw) cached = { raw, ring: parseAuditKeys(raw) };
+  return cached.ring;
+}
+
+export async function appendAudit(db: Knex | Knex.Transaction, entries: AuditEntry | readonly AuditEntry[], ring = auditKeyRing()): Promise<void> {
   const list = Array.isArray(entries) ? entries : [entries as AuditEntry];
   if (list.length === 0) return;
-  // One multi-row insert: the chain trigger runs per row, in order, inside the statement.
-  await db('audit_log').insert(
-    list.map((e) => ({
-      organization_id: e.organizationId,
-      pfa_id: e.pfaId ?? null,
-      modification_id: e.modificationId ?? null,
-      actor: e.actor,
-      event_type: e.eventType,
-      details: JSON.stringify(e.details ?? {}),
-      pems_response: e.pemsResponse === undefined ? null : JSON.stringify(e.pemsResponse),
-      prev_hash: '',
-      hash: '',
-    })),
+  if (!ring) {
+    // One multi-row insert: the chain trigger runs per row, in order, inside the statement.
+    await db('audit_log').insert(list.map((e) => row(e)));
+    return;
+  }
+  const write = async (tx: Knex.Transaction): Promise<void> => {
+    const byOrg = new Map<string, AuditEntry[]>();
+    for (const e of list) byOrg.set(e.organizationId, [...(byOrg.get(e.organizationId) ?? []), e]);
+    // Organizations in a fixed order: two writers locking the same heads never deadlock.
+    for (const org of [...byOrg.keys()].sort()) await appendSigned(tx, org, byOrg.get(org)!, ring);
+  };
+  if ((db as Knex.Transaction).isTransaction) await write(db as Knex.Transaction);
+  else await (db as Knex).transaction(write);
+}
+
+function row(e: AuditEntry): Record<string, unknown> {
+  return {
+    organization_id: e.organizationId,
+    pfa_id: e.pfaId ?? null,
+    modification_id: e.modificationId ?? null,
+    actor: e.actor,
+    event_type: e.eventType,
+    details: JSON.stringify(e.details ?? {}),
+    pems_response: e.pemsResponse === undefined ? null : JSON.stringify(e.pemsResponse),
+    prev_hash: '',
+    hash: '',
+  };
+}
+
+/**
+ * Under the head row's lock (the same upsert the chain trigger does), takes ids and the clock
+ * from the database, signs each entry onto the previous mac, inserts them and signs the head.
+ */
+async function appendSigned(tx: Knex.Transaction, org: string, entries: AuditEntry[], ring: AuditKeyRing): Promise<void> {
+  const key = ring.keys.get(ring.primary)!;
+  const head = await tx.raw(
+    `INSERT INTO audit_chain_head (organization_id, last_id, last_hash) VALUES (?, 0, repeat('0', 64))
+       ON CONFLICT (organization_id) DO UPDATE SET last_id = audit_chain_head.last_id
+       RETURNING last_mac`,
+    [org],
   );
+  let prev: string = (head.rows[0] as { last_mac: string | null }).last_mac ?? AUDIT_GENESIS_MAC;
+  const ids = await tx.raw(
+    `SELECT nextval(pg_get_serial_sequence('audit_log', 'id'))::text AS id,
+            to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
+       FROM generate_series(1, ?::int)`,
+    [entries.length],
+  );
+  const rows = entries.map((e, i) => {
+    const { id, at } = ids.rows[i] as { id: string; at: string };
+    // Signed as stored: the JSON values jsonb will hand back (a Date becomes its ISO text, undefined goes).
+    const asStored = (v: unknown): unknown => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
+    const mac = auditMac(key, ring.primary, {
+      organizationId: org, id, createdAt: at, pfaId: e.pfaId ?? null, modificationId: e.modificationId ?? null,
+      actor: e.actor, eventType: e.eventType, details: asStored(e.details ?? {}), pemsResponse: asStored(e.pemsResponse),
+    }, prev);
+    prev = mac;
+    return { ...row(e), id, created_at: at, mac, mac_key_id: ring.primary };
+  });
+  await tx('audit_log').insert(rows);
+  const last = rows[rows.length - 1]!;
+  await tx('audit_chain_head')
+    .where({ organization_id: org })
+    .update({ last_mac: last.mac, mac_key_id: ring.primary, head_mac: headMac(key, ring.primary, org, last.id, last.mac) });
 }

@@ -2,7 +2,8 @@
  * Dead letters as people handle them. Replay puts the work back into the pipeline:
  * - with a modification id: that modification goes back to `committed` (from failed or
  *   rejected). Same row, same id, so the PEMS idempotency key derived from it is kept, and
- *   Debezium emits the transition into committed again (REPLICA IDENTITY FULL gives `before`);
+ *   Debezium emits the transition into committed again (the publication's row filter turns it into
+ *   an insert event, schemas/migrations/009_capture_bounds.ts);
  * - without one (a poison event the sink could not even decode): the original key, value and
  *   headers are produced again to the CDC topic by the caller's `produce`.
  * Both mark the dead letter replayed and audit it, in one transaction with the row locked, so
@@ -12,7 +13,8 @@ import type { Knex } from 'knex';
 import { appendAudit } from './audit';
 import { ActionRefusedError } from './conflicts';
 
-export interface DeadLetterRow {
+/** A dead letter as lists show it: what happened and how big the record is, never the record. */
+export interface DeadLetterSummary {
   id: string;
   organizationId: string | null;
   pfaId: string | null;
@@ -20,12 +22,9 @@ export interface DeadLetterRow {
   sourceTopic: string;
   sourcePartition: number;
   sourceOffset: string;
-  /** The original key and value as UTF-8 text (Debezium JSON), and base64 for exact bytes. */
-  recordKey: string | null;
-  recordValue: string | null;
-  recordKeyBase64: string | null;
-  recordValueBase64: string | null;
-  recordHeaders: unknown;
+  /** Sizes of the original key and value, bytes (null when absent). */
+  recordKeyBytes: number | null;
+  recordValueBytes: number | null;
   reason: string;
   errorCode: string;
   error: unknown;
@@ -38,9 +37,31 @@ export interface DeadLetterRow {
   modification: { syncStatus: string; attempts: number; userId: string } | null;
 }
 
-function toDeadLetter(r: Record<string, any>): DeadLetterRow {
-  const key: Buffer | null = r.record_key;
-  const value: Buffer | null = r.record_value;
+/**
+ * One dead letter with its record, each part at most `maxBytes` (the detail endpoint's cap):
+ * as UTF-8 text when the kept bytes are valid UTF-8, otherwise as base64 — one form, not both.
+ */
+export interface DeadLetterRow extends DeadLetterSummary {
+  recordKey: string | null;
+  recordValue: string | null;
+  recordKeyBase64: string | null;
+  recordValueBase64: string | null;
+  /** True when the part is longer than the cap and only its first bytes are here. */
+  recordKeyTruncated: boolean;
+  recordValueTruncated: boolean;
+  recordHeaders: unknown;
+}
+
+/** Text when `b` is valid UTF-8 (a cut in the middle of a character counts as invalid), else null. */
+function utf8(b: Buffer): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    return null;
+  }
+}
+
+function toSummary(r: Record<string, any>): DeadLetterSummary {
   return {
     id: r.id,
     organizationId: r.organization_id,
@@ -49,11 +70,8 @@ function toDeadLetter(r: Record<string, any>): DeadLetterRow {
     sourceTopic: r.source_topic,
     sourcePartition: Number(r.source_partition),
     sourceOffset: String(r.source_offset),
-    recordKey: key ? key.toString('utf8') : null,
-    recordValue: value ? value.toString('utf8') : null,
-    recordKeyBase64: key ? key.toString('base64') : null,
-    recordValueBase64: value ? value.toString('base64') : null,
-    recordHeaders: r.record_headers,
+    recordKeyBytes: r.key_bytes === null || r.key_bytes === undefined ? null : Number(r.key_bytes),
+    recordValueBytes: r.value_bytes === null || r.value_bytes === undefined ? null : Number(r.value_bytes),
     reason: r.reason,
     errorCode: r.error_code,
     error: r.error,
@@ -66,16 +84,45 @@ function toDeadLetter(r: Record<string, any>): DeadLetterRow {
   };
 }
 
+function part(b: Buffer | null, total: number | null): { text: string | null; base64: string | null; truncated: boolean } {
+  if (b === null) return { text: null, base64: null, truncated: false };
+  const text = utf8(b);
+  return { text, base64: text === null ? b.toString('base64') : null, truncated: total !== null && total > b.length };
+}
+
+function toDeadLetter(r: Record<string, any>): DeadLetterRow {
+  const summary = toSummary(r);
+  const key = part(r.record_key, summary.recordKeyBytes);
+  const value = part(r.record_value, summary.recordValueBytes);
+  return {
+    ...summary,
+    recordKey: key.text,
+    recordValue: value.text,
+    recordKeyBase64: key.base64,
+    recordValueBase64: value.base64,
+    recordKeyTruncated: key.truncated,
+    recordValueTruncated: value.truncated,
+    recordHeaders: r.record_headers,
+  };
+}
+
+const SUMMARY_COLUMNS = [
+  'd.id', 'd.organization_id', 'd.pfa_id', 'd.modification_id', 'd.source_topic', 'd.source_partition', 'd.source_offset',
+  'd.reason', 'd.error_code', 'd.error', 'd.status', 'd.resolved_by', 'd.resolved_at', 'd.resolution_reason', 'd.created_at',
+];
+
+/** Never the record's bytes: only their sizes (octet_length reads no TOAST beyond the header). */
 function deadLetterQuery(db: Knex | Knex.Transaction): Knex.QueryBuilder {
   return db('dead_letter as d')
     .leftJoin('pfa_modification as m', 'm.id', 'd.modification_id')
-    .select('d.*', 'm.sync_status as m_sync_status', 'm.attempts as m_attempts', 'm.user_id as m_user_id');
+    .select(...SUMMARY_COLUMNS, 'm.sync_status as m_sync_status', 'm.attempts as m_attempts', 'm.user_id as m_user_id')
+    .select(db.raw('octet_length(d.record_key) AS key_bytes'), db.raw('octet_length(d.record_value) AS value_bytes'));
 }
 
 export async function listDeadLetters(
   db: Knex,
   f: { organizationIds: readonly string[]; status?: string; pfaId?: string; errorCode?: string; limit: number; after?: { t: string; id: string } },
-): Promise<DeadLetterRow[]> {
+): Promise<DeadLetterSummary[]> {
   // Dead letters whose organization is unknown (organization_id null) are not listed: scoping
   // cannot place them, and showing them to every caller could leak another organization's data.
   const q = deadLetterQuery(db).whereIn('d.organization_id', [...f.organizationIds]);
@@ -84,11 +131,26 @@ export async function listDeadLetters(
   if (f.errorCode) q.where('d.error_code', f.errorCode);
   if (f.after) q.whereRaw('(d.created_at, d.id) < (?::timestamptz, ?::uuid)', [f.after.t, f.after.id]);
   const rows = await q.orderBy([{ column: 'd.created_at', order: 'desc' }, { column: 'd.id', order: 'desc' }]).limit(f.limit);
-  return rows.map(toDeadLetter);
+  return rows.map(toSummary);
 }
 
-export async function getDeadLetter(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string): Promise<DeadLetterRow | null> {
+/** The dead letter's metadata (no record bytes); what the action routes need. */
+export async function getDeadLetterSummary(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string): Promise<DeadLetterSummary | null> {
   const row = await deadLetterQuery(db).where('d.id', id).whereIn('d.organization_id', [...organizationIds]).first();
+  return row ? toSummary(row) : null;
+}
+
+/** One dead letter with the first `maxBytes` of its key and of its value (substring in SQL: the rest is never read). */
+export async function getDeadLetter(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string, maxBytes: number): Promise<DeadLetterRow | null> {
+  const row = await deadLetterQuery(db)
+    .select(
+      db.raw('substring(d.record_key FROM 1 FOR ?::int) AS record_key', [maxBytes]),
+      db.raw('substring(d.record_value FROM 1 FOR ?::int) AS record_value', [maxBytes]),
+      'd.record_headers',
+    )
+    .where('d.id', id)
+    .whereIn('d.organization_id', [...organizationIds])
+    .first();
   return row ? toDeadLetter(row) : null;
 }
 
@@ -186,9 +248,13 @@ export async function replayDeadLetter(
 export async function discardDeadLetter(
   db: Knex,
   input: { id: string; organizationIds: readonly string[]; actor: string; reason: string },
-): Promise<DeadLetterRow> {
+): Promise<DeadLetterSummary> {
   return db.transaction(async (tx) => {
-    const dl = await tx('dead_letter').where({ id: input.id }).whereIn('organization_id', [...input.organizationIds]).forUpdate().first();
+    const dl = await tx('dead_letter')
+      .where({ id: input.id })
+      .whereIn('organization_id', [...input.organizationIds])
+      .forUpdate()
+      .first('id', 'organization_id', 'pfa_id', 'modification_id', 'status', 'error_code', 'reason');
     if (!dl) throw new ActionRefusedError('not_found', 'NOT_FOUND', `dead letter ${input.id} not found`);
     if (dl.status !== 'open') throw new ActionRefusedError('state', 'DEAD_LETTER_NOT_OPEN', `dead letter ${input.id} is ${dl.status}, not open`, { status: dl.status });
     await tx('dead_letter')
@@ -202,6 +268,6 @@ export async function discardDeadLetter(
       eventType: 'deadletter.discarded',
       details: { deadLetterId: dl.id, errorCode: dl.error_code, deadLetterReason: dl.reason, reason: input.reason },
     });
-    return (await getDeadLetter(tx, [dl.organization_id], dl.id))!;
+    return (await getDeadLetterSummary(tx, [dl.organization_id], dl.id))!;
   });
 }

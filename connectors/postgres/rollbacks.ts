@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { diffFields, type FieldDiff } from '../../streams/conflicts';
+import { previewHash } from '../../streams/preview-hash';
 import { EDITABLE_FIELDS, editableValues, type PfaRecord } from '../../streams/pfa-record';
 import { appendAudit } from './audit';
 import { ActionRefusedError } from './conflicts';
@@ -45,6 +46,8 @@ export interface RollbackPreview {
   targetVersion: number;
   /** Per editable field that differs: `before` is PEMS now, `after` is the value at targetVersion. */
   changes: FieldDiff[];
+  /** streams/preview-hash.ts of this diff on currentVersion: what an approval must carry. */
+  previewHash: string;
 }
 
 /** Editable fields of the current mirror against history version `targetVersion`. */
@@ -54,7 +57,8 @@ export async function rollbackPreview(db: Knex | Knex.Transaction, organizationI
   const target = await db('pfa_mirror_history').where({ organization_id: organizationId, pfa_id: pfaId, version: targetVersion }).first('data');
   if (!target) throw new ActionRefusedError('not_found', 'NOT_FOUND', `version ${targetVersion} of PFA ${pfaId} not found in the history`);
   const changes = diffFields(editableValues(current.data as PfaRecord), editableValues(target.data as PfaRecord), EDITABLE_FIELDS);
-  return { organizationId, pfaId, currentVersion: Number(current.version), targetVersion, changes };
+  const currentVersion = Number(current.version);
+  return { organizationId, pfaId, currentVersion, targetVersion, changes, previewHash: previewHash({ organizationId, pfaId, fromVersion: currentVersion, targetVersion, changes }) };
 }
 
 export interface RollbackRequestRow {
@@ -64,6 +68,8 @@ export interface RollbackRequestRow {
   targetVersion: number;
   fromVersion: number;
   preview: FieldDiff[];
+  /** The hash of preview on fromVersion: the approval body's previewHash. */
+  previewHash: string;
   reason: string;
   requestedBy: string;
   status: string;
@@ -82,6 +88,7 @@ function toRequest(r: Record<string, any>): RollbackRequestRow {
     targetVersion: Number(r.target_version),
     fromVersion: Number(r.from_version),
     preview: r.preview,
+    previewHash: previewHash({ organizationId: r.organization_id, pfaId: r.pfa_id, fromVersion: Number(r.from_version), targetVersion: Number(r.target_version), changes: r.preview }),
     reason: r.reason,
     requestedBy: r.requested_by,
     status: r.status,
@@ -151,13 +158,15 @@ async function lockPending(tx: Knex.Transaction, organizationIds: readonly strin
 }
 
 /**
- * Approval: the diff is taken again against the mirror as it is now (PEMS may have moved since
- * the request), and the modification sets exactly the fields that still differ to the target
- * version's values, based on the current mirror version.
+ * Approval of exactly what the approver saw: `previewHash` must be the request's (its diff on
+ * its fromVersion), and the diff taken again against the mirror now must still be that one on
+ * that version. If PEMS moved since the request (another version, other fields), the approval
+ * is refused with 409 ROLLBACK_STALE and nothing is written: the requester asks again on the
+ * new version. The modification then sets exactly the previewed fields, on fromVersion.
  */
 export async function approveRollback(
   db: Knex,
-  input: { id: string; organizationIds: readonly string[]; approverId: string; reason?: string },
+  input: { id: string; organizationIds: readonly string[]; approverId: string; previewHash: string; reason?: string },
 ): Promise<{ request: RollbackRequestRow; modificationId: string; delta: Record<string, unknown>; baseVersion: number }> {
   try {
     return await db.transaction(async (tx) => {
@@ -167,9 +176,21 @@ export async function approveRollback(
           requestedBy: req.requested_by,
         });
       }
+      const requested = toRequest(req);
+      if (input.previewHash !== requested.previewHash) {
+        throw new ActionRefusedError('state', 'PREVIEW_MISMATCH', `the approval's previewHash is not the one of rollback request ${req.id}: approve what the request shows`, {
+          previewHash: requested.previewHash,
+        });
+      }
+      // Lock the mirror row: the version read below cannot move before the modification is committed.
+      await tx('pfa_mirror').where({ organization_id: req.organization_id, pfa_id: req.pfa_id }).forUpdate().first('version');
       const preview = await rollbackPreview(tx, req.organization_id, req.pfa_id, Number(req.target_version));
-      if (preview.changes.length === 0) {
-        throw new ActionRefusedError('state', 'NOTHING_TO_ROLL_BACK', `PFA ${req.pfa_id} already holds the values of version ${req.target_version}`);
+      if (preview.previewHash !== requested.previewHash) {
+        throw new ActionRefusedError('state', 'ROLLBACK_STALE', `PFA ${req.pfa_id} moved since the request (version ${requested.fromVersion} then, ${preview.currentVersion} now): request the rollback again`, {
+          fromVersion: requested.fromVersion,
+          currentVersion: preview.currentVersion,
+          changesNow: preview.changes,
+        });
       }
       const delta = Object.fromEntries(preview.changes.map((c) => [c.field, c.after]));
       const [mod] = await tx('pfa_modification')

@@ -1,10 +1,11 @@
 /** Entry point of the sink process: `tsx connectors/sink/main.ts` (or node dist/connectors/sink/main.js). */
-import { loadConfig } from '../../schemas/config';
+import { checkProductionSecrets, loadConfig } from '../../schemas/config';
 import { startTracing } from '../observability';
 import { startSink } from './index';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  checkProductionSecrets(config);
   const stopTracing = await startTracing(config.otel);
   const sink = await startSink(config, {
     onFatal: () => {

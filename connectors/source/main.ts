@@ -13,7 +13,7 @@ import http from 'node:http';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { loadConfig, redactConfig, type Config } from '../../schemas/config';
+import { checkProductionSecrets, loadConfig, redactConfig, type Config } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
 import { parseCredentialKeys, CREDENTIAL_KEYS_ENV } from '../pems/credentials';
 import { PemsPoller } from './poller';
@@ -88,6 +88,7 @@ export async function startReadSide(config: Config, logger = pino({ level: confi
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  checkProductionSecrets(config);
   const logger = pino({ level: config.log.level });
   logger.info({ config: redactConfig(config) }, 'starting the read side');
   const side = await startReadSide(config, logger);

@@ -25,8 +25,18 @@ export PGDATABASE="${PGDATABASE:-pems_sync}"
 # Local-only default; a real deployment sets its own. Never printed by the scripts.
 export PGPASSWORD="${PGPASSWORD:-pems_sync_local}"
 
+# The processes' least-privilege role (created by stack.sh, granted by migration 011): connect the
+# sink, read side and control API with PEMS_SYNC_APP_DATABASE_URL; migrations use the owner above.
+export PEMS_SYNC_APP_ROLE="${PEMS_SYNC_APP_ROLE:-pems_sync_app}"
+export PEMS_SYNC_APP_PASSWORD="${PEMS_SYNC_APP_PASSWORD:-pems_sync_app_local}"
+
 export DEBEZIUM_CONNECTOR_NAME="${DEBEZIUM_CONNECTOR_NAME:-pems-sync-pfa-modification}"
 export CDC_TOPIC_PREFIX="${CDC_TOPIC_PREFIX:-vanguard}"
+
+# Local-only audit chain key (id:base64 of 32 bytes); a real deployment sets its own, outside the database.
+export PEMS_SYNC_AUDIT_KEYS="${PEMS_SYNC_AUDIT_KEYS:-local1:cGVtcy1zeW5jLWxvY2FsLWF1ZGl0LWtleS0wMDAwMDE=}"
+# Local stack: the control API accepts tokens without a configured issuer/audience (production requires them).
+export PEMS_SYNC_ENVIRONMENT="${PEMS_SYNC_ENVIRONMENT:-development}"
 
 # What the TypeScript side reads (connectors, tests).
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
@@ -61,3 +71,7 @@ export SOURCE_OPS_PORT="${SOURCE_OPS_PORT:-9466}"
 # Where alert runbook links point (Prometheus external label runbook_base; the README's
 # "## Alerts and runbooks"). Set it to your repository's README; http(s) only (email HTML refuses other schemes).
 export PEMS_SYNC_RUNBOOK_BASE_URL="${PEMS_SYNC_RUNBOOK_BASE_URL:-https://git.example.com/pems-sync/blob/main/README.md}"
+export PEMS_SYNC_APP_DATABASE_URL="${PEMS_SYNC_APP_DATABASE_URL:-postgres://$PEMS_SYNC_APP_ROLE:$PEMS_SYNC_APP_PASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
+# The processes (sink, read side, control API: database.url) connect as that role; DATABASE_URL
+# (the owner) is for migrations, the demo's and the tests' own set-up.
+export PEMS_SYNC_DATABASE_URL="${PEMS_SYNC_DATABASE_URL:-$PEMS_SYNC_APP_DATABASE_URL}"

@@ -144,12 +144,18 @@ start_postgres() {
   wait_until "PostgreSQL" 60 "$logs/postgres.log" as_postgres "$bin/pg_isready" -q -h 127.0.0.1 -p "$PGPORT"
   # Role and database for pems-sync; REPLICATION lets Debezium open a logical slot.
   as_postgres "$bin/psql" -h "$sock" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -q -d postgres \
-    -v user="$PGUSER" -v pw="$PGPASSWORD" -v db="$PGDATABASE" >/dev/null <<'SQL'
+    -v user="$PGUSER" -v pw="$PGPASSWORD" -v db="$PGDATABASE" -v app="$PEMS_SYNC_APP_ROLE" -v apppw="$PEMS_SYNC_APP_PASSWORD" >/dev/null <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN REPLICATION PASSWORD %L', :'user', :'pw')
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
 SELECT format('ALTER ROLE %I LOGIN REPLICATION PASSWORD %L', :'user', :'pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user')
   WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
+-- The processes' role: data access only (grants by migration 011); owns nothing, so it cannot
+-- alter tables or disable triggers. Migrations keep running as the owner above.
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'app', :'apppw')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'app') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD %L', :'app', :'apppw') \gexec
+SELECT format('GRANT CONNECT ON DATABASE %I TO %I', :'db', :'app') \gexec
 SQL
 }
 

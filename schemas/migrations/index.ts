@@ -7,6 +7,9 @@ import * as sinkOutbox from './005_sink_outbox';
 import * as deadLetterDedupe from './006_dead_letter_dedupe';
 import * as writeIntent from './007_write_intent';
 import * as claimLease from './008_claim_lease';
+import * as captureBounds from './009_capture_bounds';
+import * as auditKeyed from './010_audit_keyed';
+import * as appRole from './011_app_role';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -18,6 +21,9 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['006_dead_letter_dedupe', deadLetterDedupe],
   ['007_write_intent', writeIntent],
   ['008_claim_lease', claimLease],
+  ['009_capture_bounds', captureBounds],
+  ['010_audit_keyed', auditKeyed],
+  ['011_app_role', appRole],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

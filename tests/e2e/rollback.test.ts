@@ -56,14 +56,15 @@ describe('e2e: rollback requested, approved by another administrator, written to
 
     // Four eyes: the requester, although an administrator, cannot approve; a member who is not
     // an administrator cannot either. Neither creates a modification.
-    const self = await world.request(world.admin1, 'POST', `/rollbacks/${requestId}/approve`, {});
+    const seen = { previewHash: requested.json().previewHash as string };
+    const self = await world.request(world.admin1, 'POST', `/rollbacks/${requestId}/approve`, seen);
     expect(self.statusCode).toBe(403);
     expect(self.json().error).toBe('FOUR_EYES_REQUIRED');
-    expect((await world.request(world.user, 'POST', `/rollbacks/${requestId}/approve`, {})).statusCode).toBe(403);
+    expect((await world.request(world.user, 'POST', `/rollbacks/${requestId}/approve`, seen)).statusCode).toBe(403);
     expect(await world.db('rollback_request').where({ id: requestId }).first()).toMatchObject({ status: 'pending', decided_by: null, modification_id: null });
     expect(await world.db('pfa_modification').where({ organization_id: world.org, pfa_id: rec.pfaId }).count<{ n: string }[]>({ n: '*' })).toEqual([{ n: '2' }]);
 
-    const approved = await world.request(world.admin2, 'POST', `/rollbacks/${requestId}/approve`, { reason: 'checked with the site' });
+    const approved = await world.request(world.admin2, 'POST', `/rollbacks/${requestId}/approve`, { ...seen, reason: 'checked with the site' });
     expect(approved.statusCode).toBe(200);
     const modificationId = approved.json().modificationId as string;
     expect(approved.json()).toMatchObject({ baseVersion: v0 + 2, delta: { notes: 'first plan', description: rec.description } });

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { AUDIT_COLUMNS, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
+import { auditKeyRing } from '../../postgres/audit';
+import { AUDIT_COLUMNS, checkpointHolds, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
+import { latestCheckpoint } from '../audit-checkpoints';
 import { csvRow } from '../csv';
 import { decodeCursor, encodeCursor, isIdKey } from '../pagination';
 import { closed, CURSOR, DATE_TIME, EVENT_TYPE, LIMIT, ORG_ID, PFA_ID, USER_ID } from '../schemas';
@@ -56,6 +58,9 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
     {
       schema: {
         summary: "recompute the organization's hash chain and name the first broken entry",
+        description:
+          'With audit.keys set, the keyed chain (HMAC) is recomputed too, and compared with the newest signed checkpoint of the chain head on audit.checkpointTopic ' +
+          '(checkpoint.holds: false when the checkpointed entry is gone or changed).',
         tags: ['audit'],
         rights: 'membership',
         querystring: closed({ organization: ORG_ID }, ['organization']),
@@ -65,7 +70,13 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const caller = callerOf(req);
       const { organization } = req.query as { organization: string };
       caller.scope(organization);
-      return verifyAuditChain(ctx.db, organization);
+      const verdict = await verifyAuditChain(ctx.db, organization);
+      const ring = auditKeyRing();
+      if (!ring || !ctx.kafka) return verdict;
+      const cp = await latestCheckpoint(ctx.kafka, ctx.config.audit.checkpointTopic, ring, organization);
+      if (!cp) return { ...verdict, checkpoint: null };
+      const holds = await checkpointHolds(ctx.db, organization, cp.lastId, cp.lastMac);
+      return { ...verdict, ok: verdict.ok && holds, checkpoint: { lastId: cp.lastId, at: cp.at, holds } };
     },
   );
 
@@ -74,6 +85,9 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
     {
       schema: {
         summary: 'export matching audit entries as CSV or NDJSON, oldest first, streamed from a database cursor',
+        description:
+          'At most controlApi.exportMaxPerCaller exports per user and controlApi.exportMaxConcurrent in all run at once (429 EXPORT_BUSY beyond, with Retry-After); ' +
+          'an export whose reader takes nothing for controlApi.exportIdleTimeoutMs is aborted.',
         tags: ['audit'],
         rights: 'membership',
         produces: ['text/csv', 'application/x-ndjson'],
@@ -84,6 +98,13 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const caller = callerOf(req);
       const q = req.query as FilterQuery & { format: 'csv' | 'ndjson' };
       const filter = filterOf(caller.scope(q.organization), q);
+      let release: () => void;
+      try {
+        release = ctx.exports.acquire(caller.userId);
+      } catch (err) {
+        reply.header('retry-after', String(Math.ceil(ctx.config.controlApi.exportIdleTimeoutMs / 1000)));
+        throw err;
+      }
       const rows = streamAudit(ctx.db, filter, EXPORT_BATCH);
       // Pull-based: the cursor is fetched only as fast as the client reads (Readable.from awaits
       // the consumer), and stopping early (client gone) runs the generator's finally: cursor
@@ -107,6 +128,34 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
         if (out !== '') yield out;
       }
       const stream = Readable.from(lines(), { objectMode: false, highWaterMark: 64 * 1024 });
+      // Idle: nothing taken from the stream for exportIdleTimeoutMs (a reader that stopped
+      // reading, or reads slower than that per 64 KiB). Destroying the stream returns the
+      // generator, whose finally closes the cursor and gives the connection back.
+      const idleMs = ctx.config.controlApi.exportIdleTimeoutMs;
+      let idle: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          req.log.warn({ idleMs }, 'audit export aborted: its reader took nothing for the idle timeout');
+          stream.destroy();
+          reply.raw.destroy();
+        }, idleMs);
+      };
+      const origRead = stream._read.bind(stream);
+      stream._read = (size: number) => {
+        arm();
+        origRead(size);
+      };
+      arm();
+      stream.once('close', () => {
+        clearTimeout(idle);
+        release();
+      });
+      reply.raw.once('close', () => {
+        clearTimeout(idle);
+        if (!stream.destroyed) stream.destroy();
+        release();
+      });
       stream.on('error', (err) => req.log.error({ err }, 'audit export failed mid-stream'));
       const ext = q.format === 'csv' ? 'csv' : 'ndjson';
       return reply

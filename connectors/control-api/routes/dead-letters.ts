@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../auth';
-import { discardDeadLetter, getDeadLetter, listDeadLetters, replayDeadLetter, type Produce, type ReplayOutcome } from '../../postgres/dead-letters';
+import { discardDeadLetter, getDeadLetter, getDeadLetterSummary, listDeadLetters, replayDeadLetter, type Produce, type ReplayOutcome } from '../../postgres/dead-letters';
 import { notFound, toApiError } from '../errors';
 import { decodeCursor, encodeCursor, isTimeIdKey } from '../pagination';
 import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas';
@@ -18,7 +18,7 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
   })();
 
   async function replayOne(caller: Caller, id: string, reason?: string): Promise<ReplayOutcome> {
-    const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id);
+    const dl = await getDeadLetterSummary(ctx.db, caller.readableOrgs, id);
     if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
     caller.requireSync(dl.organizationId);
     return replayDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason, produce });
@@ -28,7 +28,8 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     '/dead-letters',
     {
       schema: {
-        summary: 'dead letters with their reason, error and original record, newest first',
+        summary: 'dead letters with their reason, error and the sizes of the original record, newest first',
+        description: 'Lists carry metadata and sizes only; the record itself comes from GET /dead-letters/{id}, capped.',
         tags: ['dead letters'],
         rights: 'membership',
         querystring: closed({
@@ -59,11 +60,21 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
 
   app.get(
     '/dead-letters/:id',
-    { schema: { summary: 'one dead letter', tags: ['dead letters'], rights: 'membership', params: closed({ id: UUID }, ['id']) } as Record<string, unknown> },
+    {
+      schema: {
+        summary: 'one dead letter with its original key, value and headers',
+        description:
+          'Key and value each up to controlApi.deadLetterBodyMaxBytes (default 64 KiB): as text when valid UTF-8, otherwise base64; ' +
+          'recordKeyTruncated / recordValueTruncated say when only the first bytes are shown, recordKeyBytes / recordValueBytes give the full sizes.',
+        tags: ['dead letters'],
+        rights: 'membership',
+        params: closed({ id: UUID }, ['id']),
+      },
+    } as Record<string, unknown>,
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id);
+      const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id, ctx.config.controlApi.deadLetterBodyMaxBytes);
       if (!dl) throw notFound(`dead letter ${id}`);
       return dl;
     },
@@ -123,7 +134,7 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
       schema: {
         summary: 'discard a dead letter, with a reason',
         tags: ['dead letters'],
-        rights: "perm_Sync in the dead letter's organization",
+        rights: "admin in the dead letter's organization",
         params: closed({ id: UUID }, ['id']),
         body: closed({ reason: REASON }, ['reason']),
       } as Record<string, unknown>,
@@ -131,9 +142,10 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id);
+      const dl = await getDeadLetterSummary(ctx.db, caller.readableOrgs, id);
       if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
-      caller.requireSync(dl.organizationId);
+      // Discarding drops work for good: an administrator's decision, not any syncer's.
+      caller.requireAdmin(dl.organizationId);
       return discardDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason: (req.body as { reason: string }).reason });
     },
   );

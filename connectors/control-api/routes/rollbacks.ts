@@ -129,21 +129,24 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         summary: 'approve a pending rollback: creates the committed modification (origin rollback)',
-        description: 'The diff is taken again against PEMS as the mirror holds it now; the modification is based on the current mirror version. The requester can never approve (four-eyes, 403 FOUR_EYES_REQUIRED).',
+        description:
+          "The body carries the request's previewHash (GET /rollbacks/{id}): the approval is of exactly that diff on that version. " +
+          'A hash of something else is 409 PREVIEW_MISMATCH; if PEMS moved since the request, 409 ROLLBACK_STALE and nothing is written (request again). ' +
+          'The requester can never approve (four-eyes, 403 FOUR_EYES_REQUIRED).',
         tags: ['rollbacks'],
         rights: 'administrator of the organization, not the requester',
         params: closed({ id: UUID }, ['id']),
-        body: closed({ reason: REASON }),
+        body: closed({ previewHash: { type: 'string', pattern: '^[0-9a-f]{64}$', description: "the request's previewHash, as shown to the approver" }, reason: REASON }, ['previewHash']),
       } as Record<string, unknown>,
     },
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const body = (req.body ?? {}) as { reason?: string };
+      const body = req.body as { previewHash: string; reason?: string };
       const r = await getRollbackRequest(ctx.db, caller.readableOrgs, id);
       if (!r) throw notFound(`rollback request ${id}`);
       caller.requireAdmin(r.organizationId);
-      return approveRollback(ctx.db, { id, organizationIds: [r.organizationId], approverId: caller.userId, reason: body.reason });
+      return approveRollback(ctx.db, { id, organizationIds: [r.organizationId], approverId: caller.userId, previewHash: body.previewHash, reason: body.reason });
     },
   );
 

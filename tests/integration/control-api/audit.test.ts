@@ -139,7 +139,7 @@ describe('control API: audit trail', () => {
     await appendAudit(h.db, [1, 2, 3, 4, 5].map((n) => ({ organizationId: t.id, pfaId: `PFA-${n}`, actor: t.syncer, eventType: 'sync.write', details: { n }, pemsResponse: n % 2 ? { ok: true } : undefined })));
     const ok = await call(h, t.reader, 'GET', `/audit/verify?organization=${t.id}`);
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toEqual({ organizationId: t.id, entries: 5, ok: true, firstBroken: null, headMatches: true });
+    expect(ok.json()).toEqual({ organizationId: t.id, entries: 5, ok: true, firstBroken: null, headMatches: true, keyed: { signedEntries: 5, firstBroken: null, headValid: true } });
 
     // The table refuses updates; a tamperer with DDL rights turns the guard off for one statement.
     await expect(h.db('audit_log').where({ organization_id: t.id }).update({ actor: 'x' })).rejects.toThrow(/append-only/);

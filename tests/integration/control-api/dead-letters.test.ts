@@ -39,7 +39,7 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
     return { modificationId: mod.id, deadLetterId: dl.id };
   }
 
-  it('when listed, then each dead letter shows its reason, error, original record and the modification\'s state; other organizations see none', async () => {
+  it('when listed, then each dead letter shows its reason, error, record sizes and the modification\'s state; the record comes from the detail; other organizations see none', async () => {
     const { deadLetterId, modificationId } = await seedFailed('PFA-DL-LIST');
     const res = await call(h, org.reader, 'GET', `/dead-letters?organization=${org.id}&status=open&pfaId=PFA-DL-LIST`);
     expect(res.statusCode).toBe(200);
@@ -50,9 +50,21 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
       reason: 'PEMS unavailable after 3 retries',
       errorCode: 'PEMS_SYNC_PEMS_TRANSIENT',
       error: { message: '503 Service Unavailable' },
-      recordKey: JSON.stringify({ organization_id: org.id, pfa_id: 'PFA-DL-LIST' }),
+      recordKeyBytes: Buffer.byteLength(JSON.stringify({ organization_id: org.id, pfa_id: 'PFA-DL-LIST' })),
+      recordValueBytes: 10,
       status: 'open',
       modification: { syncStatus: 'failed', attempts: 4, userId: org.syncer },
+    });
+    expect(res.json().items[0]).not.toHaveProperty('recordValue');
+    expect(res.json().items[0]).not.toHaveProperty('recordValueBase64');
+    const detail = await call(h, org.reader, 'GET', `/dead-letters/${deadLetterId}`);
+    expect(detail.json()).toMatchObject({
+      id: deadLetterId,
+      recordKey: JSON.stringify({ organization_id: org.id, pfa_id: 'PFA-DL-LIST' }),
+      recordValue: '{"op":"u"}',
+      recordKeyBase64: null,
+      recordValueBase64: null,
+      recordValueTruncated: false,
     });
     expect((await call(h, other.admin1, 'GET', `/dead-letters/${deadLetterId}`)).statusCode).toBe(404);
     expect((await call(h, other.admin1, 'POST', `/dead-letters/${deadLetterId}/replay`, {})).statusCode).toBe(404);
@@ -77,7 +89,8 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
       const key = JSON.parse(m.message.key.toString());
       if (key.organization_id !== org.id || key.pfa_id !== 'PFA-DL-REPLAY') return false;
       const ev = JSON.parse(m.message.value.toString());
-      return ev.op === 'u' && ev.before?.sync_status === 'failed' && ev.after?.sync_status === 'committed';
+      // The publication carries committed rows only: failed → committed arrives as an insert (migration 009).
+      return ev.op === 'c' && ev.after?.id === modificationId && ev.after?.sync_status === 'committed';
     };
     const { messages } = await collectMessages(kafka, testEnv.cdcTopic, isThis, 1);
     expect(JSON.parse(messages[0]!.message.value!.toString()).after.id).toBe(modificationId);
@@ -138,14 +151,18 @@ describe('control API: dead letters (real Postgres, Kafka, Debezium)', () => {
     expect(await h.db('dead_letter').where({ id: foreign }).first()).toMatchObject({ status: 'open' });
   });
 
-  it('when discarded with a reason, then it is discarded and audited; without a reason it is a 400', async () => {
+  it('when discarded with a reason by an administrator, then it is discarded and audited; a syncer gets 403, without a reason it is a 400', async () => {
     const { deadLetterId, modificationId } = await seedFailed('PFA-DL-DISCARD');
-    expect((await call(h, org.syncer, 'POST', `/dead-letters/${deadLetterId}/discard`, {})).statusCode).toBe(400);
-    const res = await call(h, org.syncer, 'POST', `/dead-letters/${deadLetterId}/discard`, { reason: 'superseded by a newer edit' });
+    expect((await call(h, org.admin1, 'POST', `/dead-letters/${deadLetterId}/discard`, {})).statusCode).toBe(400);
+    // Discarding drops the work for good: perm_Sync is not enough (issue 13, item 12).
+    const bySyncer = await call(h, org.syncer, 'POST', `/dead-letters/${deadLetterId}/discard`, { reason: 'not my problem' });
+    expect(bySyncer.statusCode).toBe(403);
+    expect(await h.db('dead_letter').where({ id: deadLetterId }).first()).toMatchObject({ status: 'open' });
+    const res = await call(h, org.admin1, 'POST', `/dead-letters/${deadLetterId}/discard`, { reason: 'superseded by a newer edit' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: 'discarded', resolvedBy: org.syncer, resolutionReason: 'superseded by a newer edit' });
+    expect(res.json()).toMatchObject({ status: 'discarded', resolvedBy: org.admin1, resolutionReason: 'superseded by a newer edit' });
     expect(await h.db('pfa_modification').where({ id: modificationId }).first()).toMatchObject({ sync_status: 'failed' });
     const [audit] = await h.db('audit_log').where({ organization_id: org.id, event_type: 'deadletter.discarded' });
-    expect(audit).toMatchObject({ actor: org.syncer, modification_id: modificationId });
+    expect(audit).toMatchObject({ actor: org.admin1, modification_id: modificationId });
   });
 });

@@ -49,6 +49,7 @@ describe('control API: rollback with four eyes', () => {
         { field: 'monthlyRate', before: 6500, after: 5000 },
         { field: 'notes', before: 'second', after: 'first' },
       ],
+      previewHash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect((await call(h, org.reader, 'GET', `/organizations/${org.id}/pfas/PFA-HIST/rollback-preview?version=99`)).statusCode).toBe(404);
     expect((await call(h, other.admin1, 'GET', `/organizations/${org.id}/pfas/PFA-HIST/history`)).statusCode).toBe(404);
@@ -68,31 +69,35 @@ describe('control API: rollback with four eyes', () => {
     expect(req).toMatchObject({ status: 'pending', targetVersion: 2, fromVersion: 4, requestedBy: org.admin1, preview: [{ field: 'notes', before: 'second', after: 'first' }] });
 
     // Four eyes: the requesting admin cannot approve, and nothing is written.
-    const self = await call(h, org.admin1, 'POST', `/rollbacks/${req.id}/approve`, {});
+    expect((await call(h, org.admin2, 'POST', `/rollbacks/${req.id}/approve`, {})).statusCode).toBe(400); // previewHash is required
+    const seen = { previewHash: req.previewHash as string };
+    const self = await call(h, org.admin1, 'POST', `/rollbacks/${req.id}/approve`, seen);
     expect(self.statusCode).toBe(403);
     expect(self.json().error).toBe('FOUR_EYES_REQUIRED');
     expect(self.json().message).toMatch(/other than the one who requested/);
     // A perm_Sync member who is not an admin cannot approve either.
-    expect((await call(h, org.syncer, 'POST', `/rollbacks/${req.id}/approve`, {})).statusCode).toBe(403);
+    expect((await call(h, org.syncer, 'POST', `/rollbacks/${req.id}/approve`, seen)).statusCode).toBe(403);
     // Nor can an admin of another organization see it.
-    expect((await call(h, other.admin1, 'POST', `/rollbacks/${req.id}/approve`, {})).statusCode).toBe(404);
+    expect((await call(h, other.admin1, 'POST', `/rollbacks/${req.id}/approve`, seen)).statusCode).toBe(404);
     expect(await h.db('pfa_modification').where({ organization_id: org.id, pfa_id: 'PFA-RB' })).toHaveLength(0);
     // The database refuses it too.
     await expect(h.db('rollback_request').where({ id: req.id }).update({ status: 'approved', decided_by: org.admin1 })).rejects.toThrow(/rollback_request_four_eyes/);
 
-    // PEMS moves on meanwhile: the modification is based on what PEMS holds at approval time.
-    await seedVersions(h.db, [pfaRecord(org.id, 'PFA-RB', 5, { monthlyRate: 6500, notes: 'second', description: 'child activity' })]);
-    const ok = await call(h, org.admin2, 'POST', `/rollbacks/${req.id}/approve`, { reason: 'checked with the site' });
+    // A hash of some other diff is not an approval of this one.
+    const wrongHash = await call(h, org.admin2, 'POST', `/rollbacks/${req.id}/approve`, { previewHash: 'f'.repeat(64) });
+    expect(wrongHash.statusCode).toBe(409);
+    expect(wrongHash.json().error).toBe('PREVIEW_MISMATCH');
+    const ok = await call(h, org.admin2, 'POST', `/rollbacks/${req.id}/approve`, { ...seen, reason: 'checked with the site' });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toMatchObject({ baseVersion: 5, delta: { notes: 'first', description: 'crane' } });
+    expect(ok.json()).toMatchObject({ baseVersion: 4, delta: { notes: 'first' } });
     const mods = await h.db('pfa_modification').where({ organization_id: org.id, pfa_id: 'PFA-RB' });
     expect(mods).toHaveLength(1);
     expect(mods[0]).toMatchObject({
       id: ok.json().modificationId,
       origin: 'rollback',
       sync_status: 'committed',
-      base_version: 5,
-      delta: { notes: 'first', description: 'crane' },
+      base_version: 4,
+      delta: { notes: 'first' },
       user_id: org.admin1,
       operation: 'update',
     });
@@ -105,7 +110,7 @@ describe('control API: rollback with four eyes', () => {
     ]);
     expect(audit[1].modification_id).toBe(mods[0].id);
 
-    const twice = await call(h, org.admin2, 'POST', `/rollbacks/${req.id}/approve`, {});
+    const twice = await call(h, org.admin2, 'POST', `/rollbacks/${req.id}/approve`, seen);
     expect(twice.statusCode).toBe(409);
     expect(twice.json().error).toBe('ROLLBACK_NOT_PENDING');
   });

@@ -54,21 +54,50 @@ describe('Debezium captures pfa_modification', () => {
     expect(event.source).toMatchObject({ connector: 'postgresql', table: 'pfa_modification' });
   });
 
-  it('when a draft is edited into committed, then an update event carries before (draft) and after (committed) on the same partition', async () => {
+  const isPfa = (pfaId: string) => (m: { message: { key: Buffer | null } }): boolean =>
+    forOrg(m) && JSON.parse(m.message.key!.toString()).pfa_id === pfaId;
+
+  it('when a draft is edited into committed, then only the transition is captured, as a create event with the full row', async () => {
     const [row] = await db('pfa_modification')
       .insert({ organization_id: org, pfa_id: 'PFA-000456', user_id: `u-${org}`, delta: { notes: 'draft' }, base_version: 3 })
       .returning('id');
     await db('pfa_modification').where({ id: row.id }).update({ sync_status: 'committed', committed_at: new Date() });
 
-    const isPfa456 = (m: { message: { key: Buffer | null } }): boolean =>
-      forOrg(m) && JSON.parse(m.message.key!.toString()).pfa_id === 'PFA-000456';
-    const { messages } = await collectMessages(kafka, testEnv.cdcTopic, isPfa456, 2);
-    const [create, update] = messages.map((m) => JSON.parse(m.message.value!.toString()) as ChangeEvent);
-    expect(create!.op).toBe('c');
-    expect(create!.after!.sync_status).toBe('draft');
-    expect(update!.op).toBe('u');
-    expect(update!.before!.sync_status).toBe('draft');
-    expect(update!.after!.sync_status).toBe('committed');
-    expect(messages[0]!.partition).toBe(messages[1]!.partition);
+    const { messages } = await collectMessages(kafka, testEnv.cdcTopic, isPfa('PFA-000456'), 1);
+    const event = JSON.parse(messages[0]!.message.value!.toString()) as ChangeEvent;
+    // The publication carries committed rows only: the draft insert is not captured, the update
+    // into committed arrives as an insert of the row (pgoutput row filter, migration 009).
+    expect(event.op).toBe('c');
+    expect(event.after).toMatchObject({ id: row.id, sync_status: 'committed', base_version: 3 });
+    expect(JSON.parse(event.after!.delta as string)).toEqual({ notes: 'draft' });
+  });
+
+  it('when the sink writes statuses of a 1 MiB edit, then the claim is a delete event of four identity columns and the later writes are not captured', async () => {
+    const big = { notes: 'y'.repeat(1_048_576 - 13) }; // the largest delta the database accepts by default
+    const [row] = await db('pfa_modification')
+      .insert({ organization_id: org, pfa_id: 'PFA-000789', user_id: `u-${org}`, delta: big, base_version: 1, sync_status: 'committed', committed_at: new Date() })
+      .returning('id');
+    await db('pfa_modification').where({ id: row.id }).update({ sync_status: 'syncing', attempts: 1 });
+    await db('pfa_modification').where({ id: row.id }).update({ sync_status: 'rejected', sync_error: JSON.stringify({ reason: 'x' }) });
+    // A marker after them on the same key (same partition, so it comes after them).
+    await db('pfa_modification').insert({
+      organization_id: org, pfa_id: 'PFA-000789', user_id: `u-${org}`, delta: { notes: 'marker' }, base_version: 1,
+      sync_status: 'committed', committed_at: new Date(),
+    });
+
+    // Four events on this key, in order; an event for 'rejected' would come before the marker.
+    const { messages } = await collectMessages(kafka, testEnv.cdcTopic, isPfa('PFA-000789'), 4);
+    const values = messages.map((m) => m.message.value);
+    // create (1 MiB, once), the claim as a delete + its tombstone, nothing for 'rejected', the marker.
+    expect(values).toHaveLength(4);
+    const [create, claim, tombstone, marker] = values;
+    expect(JSON.parse(create!.toString()).op).toBe('c');
+    expect(create!.length).toBeLessThan(1_048_576 + 4096);
+    const claimEvent = JSON.parse(claim!.toString()) as ChangeEvent;
+    expect(claimEvent.op).toBe('d');
+    expect(claimEvent.before).toMatchObject({ id: row.id, organization_id: org, pfa_id: 'PFA-000789', sync_status: 'committed' });
+    expect(claim!.length).toBeLessThan(4096);
+    expect(tombstone).toBeNull();
+    expect(JSON.parse(marker!.toString()).after.delta).toContain('marker');
   });
 });

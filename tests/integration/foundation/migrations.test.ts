@@ -51,7 +51,8 @@ describe('schema migrations', () => {
       `SELECT c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = 'pfa_modification'`,
       [schema],
     );
-    expect(identity.rows[0].relreplident).toBe('f');
+    // Migration 009: the identity is an index, so a status change logs four columns, not the delta.
+    expect(identity.rows[0].relreplident).toBe('i');
   });
 
   it('when applied twice, then the second run applies nothing', async () => {
@@ -78,6 +79,23 @@ describe('schema migrations', () => {
         organization_id: 'MIGT', pfa_id: 'PFA-1', user_id: 'u-mig', base_version: 1, sync_status: 'bogus',
       }),
     ).rejects.toThrow(/pfa_modification_status_check/);
+  });
+
+  it('when a delta is larger than sink.maxDeltaBytes, then the database refuses it at the insert and the largest allowed one is stored', async () => {
+    const limit = 1_048_576; // the default of sink.maxDeltaBytes, applied by migrateLatest
+    // {"notes": "xxx…"} as jsonb text: 12 bytes around the string.
+    const deltaOf = (bytes: number): Record<string, string> => ({ notes: 'x'.repeat(bytes - 13) });
+    expect(JSON.stringify(deltaOf(limit)).length).toBe(limit - 1); // jsonb prints ": " with a space
+    const row = (bytes: number) => ({
+      organization_id: 'MIGT', pfa_id: 'PFA-2', user_id: 'u-mig', base_version: 1, delta: deltaOf(bytes),
+    });
+    await db('pfa_modification').insert(row(limit));
+    const [stored] = await db('pfa_modification').where({ pfa_id: 'PFA-2' }).select(db.raw('octet_length(delta::text) AS n'));
+    expect(Number(stored.n)).toBe(limit);
+    await expect(db('pfa_modification').insert(row(limit + 1))).rejects.toThrow(/pfa_modification_delta_size_check/);
+    await expect(
+      db('pfa_modification').where({ pfa_id: 'PFA-2' }).update({ delta: deltaOf(limit + 1) }),
+    ).rejects.toThrow(/pfa_modification_delta_size_check/);
   });
 
   it('when audit entries are written, then they are hash-chained and cannot be changed or deleted', async () => {

@@ -54,16 +54,17 @@ describe('PEMS contract through the real client over HTTPS', () => {
     expect(e.retriable).toBe(false);
   });
 
-  it('when a record of another organization is read, then PEMS_SYNC_PEMS_UNAUTHORIZED (403)', async () => {
+  // Answered like an unknown record, so a credential cannot probe which ids exist elsewhere (issue 13).
+  it('when a record of another organization is read, then PEMS_SYNC_PEMS_NOT_FOUND (404), as for an unknown one', async () => {
     const e = await failure(client.getRecord(beoIds[0] ?? ''));
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_UNAUTHORIZED', details: { status: 403 } });
+    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_NOT_FOUND', details: { status: 404 } });
   });
 
-  it('when a record of another organization is written, then 403 and the record is unchanged', async () => {
+  it('when a record of another organization is written, then 404 and the record is unchanged', async () => {
     const target = beoIds[1] ?? '';
     const before = sim.control.getRecord(target);
     const e = await failure(client.updateRecord(target, { changes: { notes: 'x' }, version: before?.version ?? 0, modifiedBy: 'sync' }, { idempotencyKey: key() }));
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_UNAUTHORIZED', details: { status: 403 } });
+    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_NOT_FOUND', details: { status: 404 } });
     expect(sim.control.getRecord(target)).toEqual(before);
   });
 
@@ -180,7 +181,7 @@ describe('PEMS contract through the real client over HTTPS', () => {
       { pfaId: 'PFA-MISSING', changes: { notes: 'x' }, version: 1, modifiedBy: 'sync', idempotencyKey: key() },
       { pfaId: beoIds[2] ?? '', changes: { notes: 'x' }, version: 1, modifiedBy: 'sync', idempotencyKey: key() },
     ]);
-    expect(results.map((r) => r.status)).toEqual(['updated', 'conflict', 'invalid', 'not_found', 'forbidden']);
+    expect(results.map((r) => r.status)).toEqual(['updated', 'conflict', 'invalid', 'not_found', 'not_found']);
     expect(results[0]).toMatchObject({ newVersion: ok.version + 1 });
     expect(results[1]?.error).toMatchObject({ error: 'VERSION_CONFLICT', conflictingFields: ['notes'], expectedVersion: conflicted.version });
     expect(results[2]?.error).toMatchObject({ error: 'VALIDATION_FAILED', fieldErrors: [{ field: 'monthlyRate' }] });

@@ -7,8 +7,13 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parse } from 'yaml';
-import { SETTINGS } from '../../../schemas/config';
+import { parseCredentialKeys } from '../../../connectors/pems/credentials';
+import { loadConfig, SETTINGS } from '../../../schemas/config';
+import { parseAuditKeys } from '../../../streams/audit-mac';
 
 const repo = join(__dirname, '..', '..', '..');
 const read = (path: string): string => readFileSync(join(repo, path), 'utf8');
@@ -67,8 +72,12 @@ const commandText = (s: ComposeService): string => (Array.isArray(s.command) ? s
 /** Names of the variables a compose value interpolates: ${NAME}, ${NAME:-default}, ${NAME-default}, ... */
 const interpolated = (value: string): string[] => [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
 
-/** Replaces `${NAME:-default}` with its default, as compose would with NAME unset. */
-const withDefaults = (value: string): string => value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_m, d: string | undefined) => d ?? '');
+/** Replaces `${NAME:-default}` with its default, as compose would with NAME unset; a required `${NAME:?message}` has none (''). */
+const withDefaults = (value: string): string =>
+  value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^}]*))?\}/g, (_m, op: string | undefined, d: string | undefined) => (op === '-' ? (d ?? '') : ''));
+
+/** `${NAME:?message}` / `${NAME?message}`: compose refuses to start without NAME. */
+const required = (value: string): string[] => [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}/g)].map((m) => m[1]!);
 
 /** The connector config of connectors/debezium/pfa-modification.json with `${NAME}` taken from `env`. */
 function renderCanonical(env: Record<string, string>): Record<string, string> {
@@ -264,6 +273,52 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(composeText).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY|AKIA[0-9A-Z]{16}|xox[abp]-/);
+  });
+
+  // Issue 13, item 11: a public default secret is a working secret for everyone who reads the file.
+  it('gives no secret a working default: each is required (${NAME:?…}) or empty, passwords in URLs too', () => {
+    const secretName = /PASSWORD|SECRET|TOKEN|CREDENTIAL|(^|_)KEYS?$/;
+    const seen: string[] = [];
+    for (const [name, s] of services) {
+      for (const [key, value] of Object.entries(envOf(s))) {
+        const userinfo = value.match(/^[a-z]+:\/\/[^:/@]+:([^@]+)@/);
+        const secretPart = userinfo ? userinfo[1]! : (secretEnv.has(key) || secretName.test(key)) && !/^[a-z]+:\/\//.test(value) ? value : undefined;
+        if (secretPart === undefined || secretPart === '') continue;
+        seen.push(`${name}.${key}`);
+        expect({ service: name, key, default: withDefaults(secretPart), required: required(secretPart).length > 0 }).toEqual({ service: name, key, default: '', required: true });
+      }
+    }
+    expect(seen).toEqual(expect.arrayContaining(['postgres.POSTGRES_PASSWORD', 'control-api.PEMS_SYNC_JWT_SECRET', 'sink.PEMS_SYNC_CREDENTIAL_KEYS', 'sink.PEMS_SYNC_DATABASE_URL', 'connect.PEMS_SYNC_PG_PASSWORD']));
+    expect(composeText).not.toMatch(/pems_sync_local|not-for-production|bG9jYWwtZGV2/);
+  });
+
+  it('publishes every port on loopback unless PUBLISH_ADDRESS asks otherwise', () => {
+    const ports = services.flatMap(([name, s]) => (s.ports ?? []).map((p) => [name, String(p)] as const));
+    expect(ports.length).toBeGreaterThan(10);
+    for (const [name, p] of ports) expect({ name, p, loopback: /^\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/.test(p) }).toEqual({ name, p, loopback: true });
+  });
+
+  it('has deploy/docker/init-env.sh generate every required secret into .env once, random and valid, and .env is git-ignored', () => {
+    const requiredNames = new Set(services.flatMap(([, s]) => Object.values(envOf(s)).flatMap(required)));
+    expect([...requiredNames].sort()).toEqual(['PEMS_SYNC_AUDIT_KEYS', 'PEMS_SYNC_CREDENTIAL_KEYS', 'PEMS_SYNC_JWT_SECRET', 'PGPASSWORD']);
+    const dir = mkdtempSync(join(tmpdir(), 'compose-env-'));
+    const run = (file: string): Record<string, string> => {
+      execFileSync('bash', [join(repo, 'deploy/docker/init-env.sh'), file], { stdio: 'pipe' });
+      return Object.fromEntries(readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    };
+    const a = run(join(dir, 'a.env'));
+    const b = run(join(dir, 'b.env'));
+    expect(Object.keys(a).sort()).toEqual([...requiredNames].sort());
+    for (const k of Object.keys(a)) expect({ k, differs: a[k] !== b[k] }).toEqual({ k, differs: true });
+    expect(a.PGPASSWORD).toMatch(/^[0-9a-f]{48}$/);
+    expect(a.PEMS_SYNC_JWT_SECRET!.length).toBeGreaterThanOrEqual(32);
+    expect(parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).keys.get(parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).primary)?.length).toBe(32);
+    expect(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.keys.get(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.primary)?.length).toBe(32);
+    expect(loadConfig({ PEMS_SYNC_DATABASE_URL: `postgres://u:${a.PGPASSWORD}@h/db`, PEMS_SYNC_JWT_SECRET: a.PEMS_SYNC_JWT_SECRET, PEMS_SYNC_CREDENTIAL_KEYS: a.PEMS_SYNC_CREDENTIAL_KEYS }).controlApi.jwtSecret).toBe(a.PEMS_SYNC_JWT_SECRET);
+    // Run again: the existing values are kept.
+    expect(run(join(dir, 'a.env'))).toEqual(a);
+    expect((statSync(join(dir, 'a.env')).mode & 0o777).toString(8)).toBe('600');
+    expect(read('.gitignore').split('\n')).toContain('.env');
   });
 });
 

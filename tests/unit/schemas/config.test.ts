@@ -286,6 +286,7 @@ describe('redactConfig', () => {
     PEMS_SYNC_KAFKA_SASL_PASSWORD: 'sasl-secret',
     PEMS_SYNC_SCHEMA_REGISTRY_PASSWORD: 'sr-secret',
     PEMS_SYNC_JWT_SECRET: 'jwt-secret-jwt-secret-jwt-secret-0123',
+    PEMS_SYNC_AUDIT_KEYS: 'a1:YXVkaXQta2V5LWF1ZGl0LWtleS1hdWRpdC1rZXktMDE=',
   };
 
   it('when a config has secrets, then database.url, redis.url, credentialKeys, webhookUrls and the passwords are masked', () => {
@@ -325,7 +326,7 @@ describe('redactConfig', () => {
       .filter(([, s]) => 'secret' in s && s.secret)
       .map(([k]) => k);
     expect(secretKeys.sort()).toEqual(
-      ['controlApi.jwtSecret', 'controlApi.webhookUrls', 'database.url', 'kafka.saslPassword', 'pems.credentialKeys', 'redis.url', 'schemaRegistry.password'].sort(),
+      ['audit.keys', 'controlApi.jwtSecret', 'controlApi.webhookUrls', 'database.url', 'kafka.saslPassword', 'pems.credentialKeys', 'redis.url', 'schemaRegistry.password'].sort(),
     );
     const r = redactConfig(loadConfig(secrets)) as unknown as Record<string, Record<string, unknown>>;
     for (const key of secretKeys) {

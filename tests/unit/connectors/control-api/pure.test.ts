@@ -14,12 +14,25 @@ describe('csv', () => {
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField('l1\nl2')).toBe('"l1\nl2"');
     expect(csvField('cr\r')).toBe('"cr\r"');
-    expect(csvField('=SUM(A1)')).toBe('=SUM(A1)');
     expect(csvField(null)).toBe('');
     expect(csvField(undefined)).toBe('');
     expect(csvField(12)).toBe('12');
     expect(csvField({ a: 'x,y' })).toBe('"{""a"":""x,y""}"');
     expect(csvRow(['a', 'b,c', null])).toBe('a,"b,c",\r\n');
+  });
+
+  it('when a text cell starts with = + - @, a tab or a CR, then it is prefixed with a quote mark and quoted, so no spreadsheet runs it', () => {
+    expect(csvField('=HYPERLINK("http://evil","x")')).toBe('"\'=HYPERLINK(""http://evil"",""x"")"');
+    expect(csvField('+1+cmd|/C calc')).toBe('"\'+1+cmd|/C calc"');
+    expect(csvField('-2+3')).toBe('"\'-2+3"');
+    expect(csvField('@SUM(A1)')).toBe('"\'@SUM(A1)"');
+    expect(csvField('\t=1')).toBe('"\'\t=1"');
+    expect(csvField('\r=1')).toBe('"\'\r=1"');
+    expect(csvField("'already")).toBe('"\'\'already"'); // a leading quote mark gets one too, so the rule reverses
+    // Only text a user chose: numbers and JSON objects are left alone; a formula char later in the cell is harmless.
+    expect(csvField(-5)).toBe('-5');
+    expect(csvField({ a: '=1' })).toBe('"{""a"":""=1""}"');
+    expect(csvField('PFA-=1')).toBe('PFA-=1');
   });
 });
 

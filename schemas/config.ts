@@ -85,6 +85,15 @@ export const SETTINGS = {
   'controlApi.jwksUrl': { env: 'PEMS_SYNC_JWKS_URL', type: 'string', default: '', description: 'JWKS URL for bearer tokens (or set jwtSecret)' },
   'controlApi.webhookUrls': { env: 'PEMS_SYNC_WEBHOOK_URLS', type: 'string[]', default: [], secret: true, description: 'Slack-compatible webhooks for operators (new dead letters, PEMS unreachable)' },
 
+  'console.enabled': { env: 'PEMS_SYNC_CONSOLE_ENABLED', type: 'boolean', default: true, description: 'serve the console (server-rendered pages under /console) from the control API process' },
+  'console.localSignInUsers': { env: 'PEMS_SYNC_CONSOLE_LOCAL_SIGN_IN_USERS', type: 'string[]', default: [], description: 'demo only: app_user ids that may sign in to the console without a token; empty (the default) disables local sign-in' },
+  'console.sessionTtlSeconds': { env: 'PEMS_SYNC_CONSOLE_SESSION_TTL_SECONDS', type: 'integer', default: 28800, minimum: 60, maximum: 604800, description: 'lifetime of a console session cookie, seconds' },
+  'console.secureCookies': { env: 'PEMS_SYNC_CONSOLE_SECURE_COOKIES', type: 'boolean', default: true, description: 'mark console cookies Secure (browsers accept them on https and on localhost/127.0.0.1)' },
+  'console.freshnessTargetSeconds': { env: 'PEMS_SYNC_CONSOLE_FRESHNESS_TARGET_SECONDS', type: 'integer', default: 60, minimum: 1, description: 'status is "on time" while the oldest unsynced edit is younger than this, seconds' },
+  'console.stalledAfterSeconds': { env: 'PEMS_SYNC_CONSOLE_STALLED_AFTER_SECONDS', type: 'integer', default: 600, minimum: 1, description: 'status is "stalled" once the oldest unsynced edit is older than this (between the two: "late"), seconds' },
+  'console.liveIntervalMs': { env: 'PEMS_SYNC_CONSOLE_LIVE_INTERVAL_MS', type: 'integer', default: 3000, minimum: 250, description: 'how often the live status stream sends an update, ms' },
+  'console.sinkMetricsUrls': { env: 'PEMS_SYNC_CONSOLE_SINK_METRICS_URLS', type: 'string[]', default: [], description: "the sink instances' /metrics URLs, for rate-limit waits and PEMS requests/s on the status screen; empty: shown as unknown" },
+
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },
   'otel.enabled': { env: 'PEMS_SYNC_OTEL_ENABLED', type: 'boolean', default: false, description: 'start the OpenTelemetry SDK (exporters from the standard OTEL_* variables)' },
   'otel.serviceName': { env: 'OTEL_SERVICE_NAME', type: 'string', default: 'pems-sync', description: 'service.name of spans' },
@@ -230,6 +239,9 @@ function crossCheck(c: Config): void {
   }
   if (c.retry.delaysMs.some((d) => d > 3_600_000)) {
     throw new ConfigError('retry.delaysMs', 'has a delay over one hour; the retry window would outlive consumer sessions');
+  }
+  if (c.console.stalledAfterSeconds <= c.console.freshnessTargetSeconds) {
+    throw new ConfigError('console.stalledAfterSeconds', 'must be greater than console.freshnessTargetSeconds');
   }
   if (c.controlApi.jwtSecret !== '' && c.controlApi.jwtSecret.length < 32) {
     throw new ConfigError('controlApi.jwtSecret', 'must be at least 32 characters (HS256)');

@@ -7,6 +7,7 @@ import * as sinkOutbox from './005_sink_outbox';
 import * as deadLetterDedupe from './006_dead_letter_dedupe';
 import * as writeIntent from './007_write_intent';
 import * as claimLease from './008_claim_lease';
+import * as consoleSession from './012_console_session';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -18,6 +19,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['006_dead_letter_dedupe', deadLetterDedupe],
   ['007_write_intent', writeIntent],
   ['008_claim_lease', claimLease],
+  ['012_console_session', consoleSession],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

@@ -13,10 +13,11 @@ import { ApiError, toApiError } from '../control-api/errors';
 import { createStatusProbes } from '../control-api/routes/status';
 import type { RouteContext } from '../control-api/server';
 import { listSignInUsers } from '../postgres/console-sessions';
-import { searchEdits } from '../postgres/console-edits';
+import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditStage } from '../postgres/console-edits';
 import { asset } from './assets';
 import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
 import { ErrorPage } from './pages/error';
+import { MyEditsPage } from './pages/my-edits';
 import { SearchPage } from './pages/search';
 import { SignInPage } from './pages/sign-in';
 import { StatusFragment, StatusPage } from './pages/status';
@@ -58,6 +59,12 @@ async function html(reply: FastifyReply, body: JSX.Element, status = 200): Promi
 export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify: TokenVerifier): void {
   const model = new StatusModel(ctx.db, ctx.config, createStatusProbes(ctx));
   const secure = ctx.config.console.secureCookies;
+
+  // Open live streams: ended when the server closes (else close() would wait on them forever).
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
 
   void app.register(
     async (scope) => {
@@ -203,7 +210,13 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         const stop = (): void => {
           stopped = true;
           if (timer) clearTimeout(timer);
+          streams.delete(endStream);
         };
+        const endStream = (): void => {
+          stop();
+          res.end();
+        };
+        streams.add(endStream);
         req.raw.on('close', stop);
         const tick = async (): Promise<void> => {
           if (stopped) return;
@@ -227,6 +240,35 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
           if (!stopped) timer = setTimeout(() => void tick(), ctx.config.console.liveIntervalMs);
         };
         void tick();
+      });
+
+      // --- my edits -------------------------------------------------------------------------
+      scope.get('/my-edits', ROUTE, async (req, reply) => {
+        const v = requireViewer(req, reply);
+        if (!v) return reply;
+        const q = req.query as Record<string, unknown>;
+        const stageRaw = typeof q.stage === 'string' && q.stage !== '' ? q.stage : undefined;
+        if (stageRaw !== undefined && !(stageRaw in EDIT_STAGES)) throw new ApiError(400, 'BAD_FILTER', `stage must be one of ${Object.keys(EDIT_STAGES).join(', ')}`);
+        const pfaId = typeof q.pfa === 'string' && q.pfa.trim() !== '' ? q.pfa.trim().slice(0, 200) : undefined;
+        let before: { t: string; id: string } | undefined;
+        if (typeof q.before === 'string' && q.before !== '') {
+          const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)_([0-9a-f-]{36})$/.exec(q.before);
+          if (!m) throw new ApiError(400, 'BAD_CURSOR', 'the page cursor (before) is not one this console made');
+          before = { t: m[1]!, id: m[2]! };
+        }
+        const limit = 50;
+        const orgs = v.caller.readableOrgs;
+        const [edits, summary] = await Promise.all([
+          listUserEdits(ctx.db, { userId: v.userId, organizationIds: orgs, stage: stageRaw as EditStage | undefined, pfaId, before, limit }),
+          summariseUserEdits(ctx.db, v.userId, orgs),
+        ]);
+        const last = edits[edits.length - 1];
+        const params = new URLSearchParams();
+        if (stageRaw) params.set('stage', stageRaw);
+        if (pfaId) params.set('pfa', pfaId);
+        if (last) params.set('before', `${last.createdAt.toISOString()}_${last.id}`);
+        const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
+        return html(reply, <MyEditsPage view={req.consoleView!} edits={edits} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
       });
 
       // --- global search --------------------------------------------------------------------

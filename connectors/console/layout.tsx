@@ -7,7 +7,10 @@ import type { Children } from '@kitajs/html';
 import { THEMES, type View } from './session';
 
 /** The screens that exist, in navigation order. */
-export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = [{ href: '/console/status', label: 'Status', key: 'status' }];
+export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = [
+  { href: '/console/status', label: 'Status', key: 'status' },
+  { href: '/console/my-edits', label: 'My edits', key: 'my-edits' },
+];
 
 const HTMX_CONFIG = JSON.stringify({
   selfRequestsOnly: true,

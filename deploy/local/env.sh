@@ -34,3 +34,4 @@ export KAFKA_CONNECT_URL="${KAFKA_CONNECT_URL:-http://127.0.0.1:$CONNECT_PORT}"
 export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 export DATABASE_URL="${DATABASE_URL:-postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
+export PEMS_SYNC_CHROMIUM="${PEMS_SYNC_CHROMIUM:-/usr/bin/chromium}"   # the console browser tests (Debian package chromium)

@@ -217,7 +217,7 @@ describe('console: sign-in, session, preferences, status and search', () => {
     const unauth = await fetch(`${h.url}/console/status/live`);
     expect(unauth.status).toBe(401);
 
-    const doc = await (await fetch(`${h.url}/openapi.json`)).json();
-    expect(Object.keys(doc.paths).filter((p: string) => p.startsWith('/console'))).toEqual([]);
+    const doc = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/console'))).toEqual([]);
   });
 });

@@ -35,3 +35,4 @@ export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PO
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 export DATABASE_URL="${DATABASE_URL:-postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$PGDATABASE}"
 export PEMS_SYNC_CHROMIUM="${PEMS_SYNC_CHROMIUM:-/usr/bin/chromium}"   # the console browser tests (Debian package chromium)
+export PEMS_SYNC_API_PORT="${PEMS_SYNC_API_PORT:-8088}"           # control API and console (npm run demo, npm run control-api)

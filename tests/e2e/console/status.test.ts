@@ -5,6 +5,10 @@
  * after the control API restarts, pause, search, hostile text shown literally with no dialog,
  * no request elsewhere and no CSP violation, and axe with zero violations in both themes.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildControlApi } from '../../../connectors/control-api/server';
 import { JWT_SECRET, token } from '../../integration/control-api/harness';
@@ -21,6 +25,8 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
   let context: BrowserContext;
   let page: Page;
   let guard: PageGuard;
+  /** The control API started again by the restart test; the later tests use it. */
+  let restarted: FastifyInstance | undefined;
 
   beforeAll(async () => {
     world = await createE2eWorld({ records: 4 });
@@ -33,6 +39,7 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     ({ page, guard } = await guardedPage(context, world.apiUrl));
   });
   afterAll(async () => {
+    await restarted?.close().catch(() => undefined);
     world?.sim.control.clearFaults();
     await context?.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
@@ -117,11 +124,16 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     const d = world.records[3]!;
     const id = await world.commit({ pfaId: d.pfaId, delta: { notes: 'during the restart' } });
     await world.waitForOutcome([id]);
-    const again = buildControlApi({ db: world.db, config: { ...world.config, controlApi: { ...world.config.controlApi, jwtSecret: JWT_SECRET } }, logger: false });
+    // The same settings as the first API: trust the simulator's certificate for the health probe.
+    const caFile = join(tmpdir(), `pems-sync-console-e2e-${world.org}.pem`);
+    writeFileSync(caFile, world.sim.cert ?? '');
+    const config = { ...world.config, pems: { ...world.config.pems, caFile }, controlApi: { ...world.config.controlApi, jwtSecret: JWT_SECRET } };
+    const again = (restarted = buildControlApi({ db: world.db, config, logger: false }));
     await again.listen({ host: '127.0.0.1', port });
-    try {
+    {
       await hasText(page.locator('#live-state'), new RegExp('^' + 'live' + '$'), 30_000);
       await hasText(live(page), 'synced 4', 20_000);
+      await hasCount(page.locator('[data-banner="pems-down"]'), (n) => n === 0);
       await hasText(page.locator('#live-age'), /^[0-5] s ago$/, 10_000);
 
       await page.getByRole('button', { name: 'Pause' }).click();
@@ -141,8 +153,43 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
       expect(guard.foreignRequests).toEqual([]);
       expect(guard.cspViolations).toEqual([]);
       expect(await pageCspViolations(page)).toEqual([]);
-    } finally {
-      await again.close();
     }
+  });
+
+  it('shows my edits with where each one is: applied as a PEMS version, conflict, rejected with the reason per field; axe-clean in both themes', async () => {
+    const [, b, c] = world.records;
+    const rejected = await world.commit({ pfaId: b!.pfaId, delta: { dor: 'NOT-A-DOR' } });
+    world.sim.control.editAsPemsUser(c!.pfaId, { notes: 'PEMS planner got there first' });
+    const conflicted = await world.commit({ pfaId: c!.pfaId, delta: { notes: 'mine, on an old version' }, baseVersion: c!.version });
+    const rows = await world.waitForOutcome([rejected, conflicted]);
+    expect(rows.map((r) => r.sync_status)).toEqual(['rejected', 'conflict']);
+
+    await page.goto(`${world.apiUrl}/console/my-edits`);
+    const row = (id: string) => page.locator(`#edit-${id}`);
+    await hasText(row(rejected), /rejected\s*dor: dor must be one of/);
+    await hasText(row(conflicted), 'conflict: PEMS changed the record after version');
+    const synced = await world.db('pfa_modification').where({ organization_id: world.org, sync_status: 'synced' }).orderBy('synced_at').first('id', 'pems_version_after');
+    await hasText(row(synced.id), `applied as PEMS version ${synced.pems_version_after}`);
+    // The hostile note of the first edit is text: no element was made from it.
+    await hasText(page.locator('table.edits'), "<script>alert('x')</script>");
+    await hasCount(page.locator('table.edits img, table.edits script, table.edits a, table.edits b'), (n) => n === 0);
+    await screenshot(page, 'my-edits');
+
+    await page.getByLabel('Where').selectOption('rejected');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/stage=rejected/);
+    await hasCount(page.locator('table.edits tbody tr'), (n) => n === 1);
+
+    for (const theme of ['light', 'dark'] as const) {
+      await page.getByRole('button', { name: theme, exact: true }).click();
+      await page.waitForLoadState('load');
+      await hasAttribute(page.locator('html'), 'data-theme', theme);
+      await page.goto(`${world.apiUrl}/console/my-edits`);
+      expect(await axeViolations(page)).toEqual([]);
+    }
+    expect(guard.dialogs).toEqual([]);
+    expect(guard.foreignRequests).toEqual([]);
+    expect(guard.cspViolations).toEqual([]);
+    expect(await pageCspViolations(page)).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import type { RouteContext } from '../control-api/server';
 import { listSignInUsers } from '../postgres/console-sessions';
 import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditStage } from '../postgres/console-edits';
 import { asset } from './assets';
+import { registerConflictPages } from './conflict-routes';
 import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
 import { ErrorPage } from './pages/error';
 import { MyEditsPage } from './pages/my-edits';
@@ -270,6 +271,8 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
         return html(reply, <MyEditsPage view={req.consoleView!} edits={edits} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
       });
+
+      registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
 
       // --- global search --------------------------------------------------------------------
       scope.get('/search', ROUTE, async (req, reply) => {

@@ -10,6 +10,7 @@ import { THEMES, type View } from './session';
 export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = [
   { href: '/console/status', label: 'Status', key: 'status' },
   { href: '/console/my-edits', label: 'My edits', key: 'my-edits' },
+  { href: '/console/conflicts', label: 'Conflicts', key: 'conflicts' },
 ];
 
 const HTMX_CONFIG = JSON.stringify({

@@ -159,7 +159,26 @@
     setInterval(tickAge, 1000);
   }
 
+  // Queues (table[data-queue]): j / k move the focus between rows' links, Enter opens (the link's own behaviour).
+  function queueKeys() {
+    var queue = document.querySelector('[data-queue]');
+    if (!queue) return;
+    document.addEventListener('keydown', function (e) {
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      var t = e.target;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA')) return;
+      if (e.key !== 'j' && e.key !== 'k') return;
+      var links = Array.prototype.slice.call(queue.querySelectorAll('a.row-link'));
+      if (links.length === 0) return;
+      var i = links.indexOf(document.activeElement);
+      var next = e.key === 'j' ? (i < 0 ? 0 : Math.min(links.length - 1, i + 1)) : i < 0 ? 0 : Math.max(0, i - 1);
+      links[next].focus();
+      e.preventDefault();
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    queueKeys();
     refreshRelative(document);
     setInterval(function () {
       refreshRelative(document);

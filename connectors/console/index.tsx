@@ -16,6 +16,7 @@ import { listSignInUsers } from '../postgres/console-sessions';
 import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditStage } from '../postgres/console-edits';
 import { asset } from './assets';
 import { registerConflictPages } from './conflict-routes';
+import { registerDeadLetterPages } from './dead-letter-routes';
 import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
 import { ErrorPage } from './pages/error';
 import { MyEditsPage } from './pages/my-edits';
@@ -273,6 +274,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
       });
 
       registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerDeadLetterPages(scope, ctx, { route: ROUTE, html, requireViewer });
 
       // --- global search --------------------------------------------------------------------
       scope.get('/search', ROUTE, async (req, reply) => {

@@ -11,6 +11,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = 
   { href: '/console/status', label: 'Status', key: 'status' },
   { href: '/console/my-edits', label: 'My edits', key: 'my-edits' },
   { href: '/console/conflicts', label: 'Conflicts', key: 'conflicts' },
+  { href: '/console/dead-letters', label: 'Dead letters', key: 'dead-letters' },
 ];
 
 const HTMX_CONFIG = JSON.stringify({

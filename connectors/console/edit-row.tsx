@@ -66,7 +66,9 @@ export function EditsTable({ edits, view, caption }: { edits: EditRow[]; view: V
         {edits.map((e) => (
           <tr id={`edit-${e.id}`} data-status={e.syncStatus}>
             <th scope="row">
-              <span safe>{e.pfaId}</span>
+              <a href={`/console/records/${encodeURIComponent(e.organizationId)}/${encodeURIComponent(e.pfaId)}`} safe>
+                {e.pfaId}
+              </a>
               <br />
               <code class="id" safe>
                 {e.id}

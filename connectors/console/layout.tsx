@@ -12,6 +12,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = 
   { href: '/console/my-edits', label: 'My edits', key: 'my-edits' },
   { href: '/console/conflicts', label: 'Conflicts', key: 'conflicts' },
   { href: '/console/dead-letters', label: 'Dead letters', key: 'dead-letters' },
+  { href: '/console/rollbacks', label: 'Rollbacks', key: 'rollbacks' },
 ];
 
 const HTMX_CONFIG = JSON.stringify({

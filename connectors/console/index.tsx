@@ -18,6 +18,7 @@ import { asset } from './assets';
 import { registerConflictPages } from './conflict-routes';
 import { registerDeadLetterPages } from './dead-letter-routes';
 import { registerRecordPages } from './record-routes';
+import { registerAuditPages } from './audit-routes';
 import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
 import { ErrorPage } from './pages/error';
 import { MyEditsPage } from './pages/my-edits';
@@ -277,6 +278,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
       registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerDeadLetterPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerRecordPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerAuditPages(scope, ctx, { route: ROUTE, html, requireViewer });
 
       // --- global search --------------------------------------------------------------------
       scope.get('/search', ROUTE, async (req, reply) => {

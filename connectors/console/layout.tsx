@@ -13,6 +13,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = 
   { href: '/console/conflicts', label: 'Conflicts', key: 'conflicts' },
   { href: '/console/dead-letters', label: 'Dead letters', key: 'dead-letters' },
   { href: '/console/rollbacks', label: 'Rollbacks', key: 'rollbacks' },
+  { href: '/console/audit', label: 'Audit', key: 'audit' },
 ];
 
 const HTMX_CONFIG = JSON.stringify({

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
 import { AUDIT_COLUMNS, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
 import { csvRow } from '../csv';
 import { decodeCursor, encodeCursor, isIdKey } from '../pagination';
@@ -19,6 +20,32 @@ interface FilterQuery {
 
 /** Rows per FETCH of an export; one batch is what an export holds in memory. */
 const EXPORT_BATCH = 1000;
+
+/**
+ * The export's text, chunk by chunk: CSV (header row first) or NDJSON, oldest first. Pull-based:
+ * the cursor is fetched only as fast as the consumer reads (Readable.from awaits it), and
+ * stopping early (client gone) runs the generator's finally: cursor closed, connection returned.
+ * Shared with the console's export, so both export exactly what the filter selects.
+ */
+export async function* auditExportChunks(db: Knex, filter: AuditFilter, format: 'csv' | 'ndjson'): AsyncGenerator<string> {
+  const rows = streamAudit(db, filter, EXPORT_BATCH);
+  // Rows are joined into ~64 KiB writes: one socket write per row would cost more than the rows.
+  let out = format === 'csv' ? csvRow(AUDIT_COLUMNS) : '';
+  for await (const raw of rows) {
+    if (format === 'csv') {
+      const r = toAuditRow(raw, false);
+      out += csvRow([r.id, r.createdAt, r.organizationId, r.pfaId, r.modificationId, r.actor, r.eventType, r.detailsText, r.pemsResponseText, r.prevHash, r.hash]);
+    } else {
+      const { detailsText: _d, pemsResponseText: _p, ...row } = toAuditRow(raw, true);
+      out += `${JSON.stringify(row)}\n`;
+    }
+    if (out.length >= 65536) {
+      yield out;
+      out = '';
+    }
+  }
+  if (out !== '') yield out;
+}
 
 export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const filterOf = (orgs: string[], q: FilterQuery): AuditFilter => ({
@@ -84,29 +111,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const caller = callerOf(req);
       const q = req.query as FilterQuery & { format: 'csv' | 'ndjson' };
       const filter = filterOf(caller.scope(q.organization), q);
-      const rows = streamAudit(ctx.db, filter, EXPORT_BATCH);
-      // Pull-based: the cursor is fetched only as fast as the client reads (Readable.from awaits
-      // the consumer), and stopping early (client gone) runs the generator's finally: cursor
-      // closed, connection returned.
-      async function* lines(): AsyncGenerator<string> {
-        // Rows are joined into ~64 KiB writes: one socket write per row would cost more than the rows.
-        let out = q.format === 'csv' ? csvRow(AUDIT_COLUMNS) : '';
-        for await (const raw of rows) {
-          if (q.format === 'csv') {
-            const r = toAuditRow(raw, false);
-            out += csvRow([r.id, r.createdAt, r.organizationId, r.pfaId, r.modificationId, r.actor, r.eventType, r.detailsText, r.pemsResponseText, r.prevHash, r.hash]);
-          } else {
-            const { detailsText: _d, pemsResponseText: _p, ...row } = toAuditRow(raw, true);
-            out += `${JSON.stringify(row)}\n`;
-          }
-          if (out.length >= 65536) {
-            yield out;
-            out = '';
-          }
-        }
-        if (out !== '') yield out;
-      }
-      const stream = Readable.from(lines(), { objectMode: false, highWaterMark: 64 * 1024 });
+      const stream = Readable.from(auditExportChunks(ctx.db, filter, q.format), { objectMode: false, highWaterMark: 64 * 1024 });
       stream.on('error', (err) => req.log.error({ err }, 'audit export failed mid-stream'));
       const ext = q.format === 'csv' ? 'csv' : 'ndjson';
       return reply

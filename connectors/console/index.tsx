@@ -19,6 +19,7 @@ import { registerConflictPages } from './conflict-routes';
 import { registerDeadLetterPages } from './dead-letter-routes';
 import { registerRecordPages } from './record-routes';
 import { registerAuditPages } from './audit-routes';
+import { registerNotificationPages } from './notification-routes';
 import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
 import { ErrorPage } from './pages/error';
 import { MyEditsPage } from './pages/my-edits';
@@ -279,6 +280,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
       registerDeadLetterPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerRecordPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerAuditPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerNotificationPages(scope, ctx, { route: ROUTE, html, requireViewer, streams });
 
       // --- global search --------------------------------------------------------------------
       scope.get('/search', ROUTE, async (req, reply) => {

@@ -14,6 +14,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; key: string }> = 
   { href: '/console/dead-letters', label: 'Dead letters', key: 'dead-letters' },
   { href: '/console/rollbacks', label: 'Rollbacks', key: 'rollbacks' },
   { href: '/console/audit', label: 'Audit', key: 'audit' },
+  { href: '/console/notifications', label: 'Notifications', key: 'notifications' },
 ];
 
 const HTMX_CONFIG = JSON.stringify({
@@ -50,7 +51,7 @@ export function Layout(props: { view: View; title: string; active?: string; chil
           <script src="/console/assets/uplot.iife.min.js" defer></script>
           <script src="/console/assets/console.js" defer></script>
         </head>
-        <body hx-headers={v ? JSON.stringify({ 'X-CSRF-Token': v.csrfToken }) : undefined} data-time-zone={view.timeZone}>
+        <body hx-headers={v ? JSON.stringify({ 'X-CSRF-Token': v.csrfToken }) : undefined} data-time-zone={view.timeZone} data-signed-in={v ? 'true' : undefined}>
           <a class="skip" href="#main">
             Skip to content
           </a>
@@ -119,8 +120,18 @@ export function Layout(props: { view: View; title: string; active?: string; chil
               <ul>
                 {NAV.map((n) => (
                   <li>
-                    <a href={n.href} aria-current={props.active === n.key ? 'page' : undefined} safe>
-                      {n.label}
+                    <a href={n.href} aria-current={props.active === n.key ? 'page' : undefined}>
+                      <span safe>{n.label}</span>
+                      {n.key === 'notifications' ? (
+                        <>
+                          {' '}
+                          <span id="unread-count" class="count" safe>
+                            {`(${v.unread} unread)`}
+                          </span>
+                        </>
+                      ) : (
+                        ''
+                      )}
                     </a>
                   </li>
                 ))}

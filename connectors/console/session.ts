@@ -12,6 +12,7 @@ import type { Config } from '../../schemas/config';
 import { loadCaller, type Caller } from '../control-api/auth';
 import { ApiError } from '../control-api/errors';
 import { deleteConsoleSession, findConsoleSession, insertConsoleSession } from '../postgres/console-sessions';
+import { unreadCount } from '../postgres/console-notifications';
 import { clearCookie, readCookies, SESSION_COOKIE, setCookie, THEME_COOKIE, TZ_COOKIE } from './cookies';
 
 export type Theme = 'system' | 'light' | 'dark';
@@ -22,6 +23,8 @@ export interface Viewer {
   userId: string;
   displayName: string;
   csrfToken: string;
+  /** Unread notifications when the page was made (the live stream keeps it current). */
+  unread: number;
 }
 
 /** What every page needs to render: the viewer (or null), preferences, the time of rendering. */
@@ -75,7 +78,8 @@ export async function loadView(db: Knex, req: FastifyRequest): Promise<View> {
     throw err;
   }
   const user = (await db('app_user').where({ id: session.userId }).first('username', 'display_name')) as { username: string; display_name: string | null };
-  view.viewer = { caller, userId: session.userId, displayName: user.display_name ?? user.username, csrfToken: session.csrfToken };
+  const unread = await unreadCount(db, session.userId, caller.readableOrgs);
+  view.viewer = { caller, userId: session.userId, displayName: user.display_name ?? user.username, csrfToken: session.csrfToken, unread };
   return view;
 }
 

@@ -177,8 +177,28 @@
     });
   }
 
+  // The unread notification count in the navigation, live (one small stream per page).
+  function unreadLive() {
+    var count = document.getElementById('unread-count');
+    if (!count || typeof EventSource !== 'function' || document.body.getAttribute('data-signed-in') !== 'true') return;
+    var before = null;
+    var m = /\((\d+) unread\)/.exec(count.textContent || '');
+    if (m) before = Number(m[1]);
+    var source = new EventSource('/console/notifications/live');
+    source.addEventListener('unread', function (e) {
+      var n = Number(e.data);
+      count.textContent = '(' + n + ' unread)';
+      if (before !== null && n > before) announce(n - before === 1 ? '1 new notification' : n - before + ' new notifications');
+      before = n;
+    });
+    source.addEventListener('signed-out', function () {
+      source.close();
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     queueKeys();
+    unreadLive();
     refreshRelative(document);
     setInterval(function () {
       refreshRelative(document);

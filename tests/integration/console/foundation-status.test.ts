@@ -76,7 +76,7 @@ describe('console: sign-in, session, preferences, status and search', () => {
     expect(status.body).toContain('<nav aria-label="Main"');
     // Only screens that exist are in the navigation: every link answers with a page.
     const links = [...status.body.match(/<nav[\s\S]*?<\/nav>/)![0].matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
-    expect(links).toEqual(['/console/status', '/console/my-edits', '/console/conflicts', '/console/dead-letters', '/console/rollbacks', '/console/audit']);
+    expect(links).toEqual(['/console/status', '/console/my-edits', '/console/conflicts', '/console/dead-letters', '/console/rollbacks', '/console/audit', '/console/notifications']);
     for (const l of links) expect((await c.get(l)).status).toBe(200);
 
     // A POST without the session's CSRF token is refused, with one it works.

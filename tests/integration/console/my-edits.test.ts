@@ -44,7 +44,7 @@ describe('console: my edits', () => {
     await c.signInWithToken(await token(org.syncer));
     const p = await c.get('/console/my-edits');
     expect(p.status).toBe(200);
-    expect(p.body).toContain('<a href="/console/my-edits" aria-current="page">My edits</a>');
+    expect(p.body).toContain('<a href="/console/my-edits" aria-current="page"><span>My edits</span></a>');
     expect(p.body).not.toContain(ids.other);
     const order = ['waiting', 'sending', 'applied', 'conflict', 'rejected', 'failed'].map((k) => p.body.indexOf(`id="edit-${ids[k]}"`));
     expect(order.every((i) => i > 0)).toBe(true);

@@ -35,13 +35,25 @@ describe('e2e console (Chromium): conflict ▶ merge ▶ PEMS version up', () =>
 
   it('resolves a real conflict with a custom merged value, and the sink brings PEMS to a new version with it', async () => {
     const rec = world.records[0]!;
+    // Signed in before the conflict happens: the unread count must change live.
+    await signIn(page, world.apiUrl, await token(world.user));
+    await page.goto(`${world.apiUrl}/console/my-edits`);
+    await hasText(page.locator('#unread-count'), '(0 unread)');
     world.sim.control.editAsPemsUser(rec.pfaId, { notes: 'PEMS planner note' });
     const mine = await world.commit({ pfaId: rec.pfaId, delta: { notes: HOSTILE }, baseVersion: rec.version });
     const [row] = await world.waitForOutcome([mine]);
     expect(row!.sync_status).toBe('conflict');
     const conflict = await world.db('sync_conflict').where({ modification_id: mine }).first();
 
-    await signIn(page, world.apiUrl, await token(world.user));
+    await hasText(page.locator('#unread-count'), '(1 unread)', 20_000);
+    await hasText(page.locator('#announcer'), '1 new notification');
+    // The notification's deep link opens the exact conflict.
+    await page.getByRole('link', { name: /Notifications/ }).click();
+    await page.waitForURL(/\/console\/notifications/);
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshot(page, 'notifications');
+    await page.getByRole('link', { name: 'Open the conflict' }).click();
+    await page.waitForURL(new RegExp(`/console/conflicts/${conflict.id}$`));
     await page.goto(`${world.apiUrl}/console/conflicts?organization=${encodeURIComponent(world.org)}`);
     await hasCount(page.locator('table.queue tbody tr'), (n) => n === 1);
     expect(await axeViolations(page)).toEqual([]);
@@ -86,6 +98,29 @@ describe('e2e console (Chromium): conflict ▶ merge ▶ PEMS version up', () =>
     // The resolution's own page says where it is, in words.
     await page.getByRole('link', { name: resolved.resolution_modification_id }).click();
     await hasText(page.locator(`#edit-${resolved.resolution_modification_id}`), `applied as PEMS version ${applied!.pems_version_after}`);
+    // Mark the notification read: the count goes back to 0.
+    await page.goto(`${world.apiUrl}/console/notifications`);
+    await page.getByRole('button', { name: /^Mark read/ }).click();
+    await page.waitForURL(/\/console\/notifications$/);
+    await hasText(page.locator('#unread-count'), '(0 unread)');
+    await hasText(page.locator('.notifications li'), '(read)');
+    // Audit and rollbacks pages: axe in both themes; the hostile note is text in the audit details.
+    for (const theme of ['light', 'dark'] as const) {
+      await page.getByRole('button', { name: theme, exact: true }).click();
+      await page.waitForLoadState('load');
+      await page.goto(`${world.apiUrl}/console/audit?organization=${encodeURIComponent(world.org)}`);
+      await hasCount(page.locator('table.audit tbody tr'), (n) => n > 0);
+      expect(await axeViolations(page)).toEqual([]);
+      await page.goto(`${world.apiUrl}/console/rollbacks`);
+      expect(await axeViolations(page)).toEqual([]);
+      await page.goto(`${world.apiUrl}/console/notifications`);
+      expect(await axeViolations(page)).toEqual([]);
+    }
+    await page.goto(`${world.apiUrl}/console/audit?organization=${encodeURIComponent(world.org)}`);
+    await page.getByRole('button', { name: /Verify the chain/ }).click();
+    await hasText(page.locator('main'), /The chain of .* holds: \d+ entries checked/);
+    await hasCount(page.locator('table.audit img, table.audit a[href^="javascript"], table.audit i'), (n) => n === 0);
+    await screenshot(page, 'audit');
     expect(guard.dialogs).toEqual([]);
     expect(guard.foreignRequests).toEqual([]);
     expect(guard.cspViolations).toEqual([]);

@@ -4,10 +4,19 @@
  */
 export type MetricSums = Map<string, number>;
 
-/** Sum of every sample per metric name (labels folded together); comments and bad lines skipped. */
+/**
+ * Sum of every sample per metric name (labels folded together); bad lines skipped. A counter or
+ * histogram declared by `# TYPE` without samples yet (a labelled counter never incremented) is 0.
+ */
 export function sumSamples(text: string): MetricSums {
   const out: MetricSums = new Map();
   for (const line of text.split('\n')) {
+    const declared = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|histogram)\s*$/.exec(line);
+    if (declared) {
+      const names = declared[2] === 'counter' ? [declared[1]!] : [`${declared[1]}_count`, `${declared[1]}_sum`];
+      for (const n of names) if (!out.has(n)) out.set(n, 0);
+      continue;
+    }
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
     if (!m) continue;

@@ -13,6 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildControlApi } from '../../../connectors/control-api/server';
 import { JWT_SECRET, token } from '../../integration/control-api/harness';
 import { axeViolations, guardedPage, hasAttribute, hasCount, hasText, launchBrowser, pageCspViolations, screenshot, signIn, type PageGuard } from '../../support/console-browser';
+import { testKafka } from '../../support/kafka';
 import { createE2eWorld, type E2eWorld } from '../harness';
 
 jest.setTimeout(240_000);
@@ -27,10 +28,13 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
   let guard: PageGuard;
   /** The control API started again by the restart test; the later tests use it. */
   let restarted: FastifyInstance | undefined;
+  /** The sink's own /metrics, for the pipeline strip of the restarted API. */
+  let sinkMetricsUrl: string;
 
   beforeAll(async () => {
     world = await createE2eWorld({ records: 4 });
-    await world.startSink();
+    const sink = await world.startSink();
+    sinkMetricsUrl = `http://127.0.0.1:${sink.ops!.port}/metrics`;
     // User-made text everywhere the status and search screens show it.
     await world.db('organization').where({ id: world.org }).update({ name: HOSTILE });
     await world.db('app_user').where({ id: world.user }).update({ display_name: HOSTILE });
@@ -127,13 +131,24 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     // The same settings as the first API: trust the simulator's certificate for the health probe.
     const caFile = join(tmpdir(), `pems-sync-console-e2e-${world.org}.pem`);
     writeFileSync(caFile, world.sim.cert ?? '');
-    const config = { ...world.config, pems: { ...world.config.pems, caFile }, controlApi: { ...world.config.controlApi, jwtSecret: JWT_SECRET } };
-    const again = (restarted = buildControlApi({ db: world.db, config, logger: false }));
+    // This time with the sink's /metrics: the strip's rates come from the real sink.
+    const config = {
+      ...world.config,
+      pems: { ...world.config.pems, caFile },
+      controlApi: { ...world.config.controlApi, jwtSecret: JWT_SECRET },
+      console: { ...world.config.console, sinkMetricsUrls: [sinkMetricsUrl] },
+    };
+    const again = (restarted = buildControlApi({ db: world.db, config, kafka: testKafka(`e2e-console-restart-${world.org.toLowerCase()}`), logger: false }));
     await again.listen({ host: '127.0.0.1', port });
     {
       await hasText(page.locator('#live-state'), new RegExp('^' + 'live' + '$'), 30_000);
       await hasText(live(page), 'synced 4', 20_000);
       await hasCount(page.locator('[data-banner="pems-down"]'), (n) => n === 0);
+      // Two scrapes of the sink later, the sink's figures are numbers, not "unknown".
+      await hasText(live(page), /requests\/s\s*\d+\.\d of 10 allowed/, 20_000);
+      await hasText(live(page), /rate-limit waits \/ min\s*\d/);
+      await hasText(live(page), /retries scheduled \/ min\s*\d/);
+      await hasText(live(page), /sink group lag\s*\d+ records/);
       await hasText(page.locator('#live-age'), /^[0-5] s ago$/, 10_000);
 
       await page.getByRole('button', { name: 'Pause' }).click();

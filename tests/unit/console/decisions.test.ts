@@ -30,6 +30,12 @@ describe('prometheus text', () => {
   const a = sumSamples('# HELP x\npems_sync_pems_requests_total{endpoint="a",status="200"} 10\npems_sync_pems_requests_total{endpoint="b",status="429"} 5\nbad line\n');
   const b = sumSamples('pems_sync_pems_requests_total{endpoint="a",status="200"} 40\npems_sync_pems_requests_total{endpoint="b",status="429"} 5\n');
   it('sums a metric over its label sets', () => expect(a.get('pems_sync_pems_requests_total')).toBe(15));
+  it('counts a declared counter or histogram without samples as 0', () => {
+    const d = sumSamples('# HELP pems_sync_failures_total x\n# TYPE pems_sync_failures_total counter\n# TYPE pems_sync_pems_rate_limit_wait_seconds histogram\n');
+    expect(d.get('pems_sync_failures_total')).toBe(0);
+    expect(d.get('pems_sync_pems_rate_limit_wait_seconds_count')).toBe(0);
+    expect(d.get('pems_sync_other')).toBeUndefined();
+  });
   it('gives a per-second rate between two scrapes, null on a reset or a missing scrape', () => {
     expect(ratePerSecond(a, b, 'pems_sync_pems_requests_total', 10)).toBe(3);
     expect(ratePerSecond(b, a, 'pems_sync_pems_requests_total', 10)).toBeNull();

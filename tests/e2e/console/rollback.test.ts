@@ -46,7 +46,7 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     await hasText(p1.locator('table.diff tr[data-field="notes"]'), 'first plan');
     await hasText(p1.locator('table.diff tr[data-field="notes"]'), '<img src=x onerror=alert(1)>');
     expect(await axeViolations(p1)).toEqual([]);
-    await p1.getByLabel('Reason (required; the approver reads it)').fill('the second plan was a mistake');
+    await p1.getByLabel('Reason (required; the approver reads it)').fill('the second plan was a mistake <script>alert(3)</script> javascript:alert(4)');
     await p1.getByRole('button', { name: 'Request rollback' }).click();
     await p1.waitForURL(/\/console\/rollbacks\/[0-9a-f-]{36}$/);
     // The requester: Approve disabled, with the rule.
@@ -61,6 +61,9 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     await signIn(p2, world.apiUrl, await token(world.admin2));
     await p2.goto(url);
     await hasText(p2.locator('table.diff tr[data-field="notes"]'), 'first plan');
+    // The requester's reason is text for the approver.
+    await hasText(p2.locator('main'), 'the second plan was a mistake <script>alert(3)</script> javascript:alert(4)');
+    await hasCount(p2.locator('main script'), (n) => n === 0);
     expect(await axeViolations(p2)).toEqual([]);
     await p2.getByLabel('Reason for approving (optional)').fill('checked with the planner');
     await p2.getByRole('button', { name: 'Approve' }).click();

@@ -99,6 +99,15 @@ export const SETTINGS = {
 
   'deployment.environment': { env: 'PEMS_SYNC_ENVIRONMENT', type: 'string', default: 'production', enum: ['production', 'development'], description: 'production requires the JWT issuer and audience; the local stack (deploy/local/env.sh) sets development' },
 
+  'console.enabled': { env: 'PEMS_SYNC_CONSOLE_ENABLED', type: 'boolean', default: true, description: 'serve the console (server-rendered pages under /console) from the control API process' },
+  'console.localSignInUsers': { env: 'PEMS_SYNC_CONSOLE_LOCAL_SIGN_IN_USERS', type: 'string[]', default: [], description: 'demo only: app_user ids that may sign in to the console without a token; empty (the default) disables local sign-in' },
+  'console.sessionTtlSeconds': { env: 'PEMS_SYNC_CONSOLE_SESSION_TTL_SECONDS', type: 'integer', default: 28800, minimum: 60, maximum: 604800, description: 'lifetime of a console session cookie, seconds' },
+  'console.secureCookies': { env: 'PEMS_SYNC_CONSOLE_SECURE_COOKIES', type: 'boolean', default: true, description: 'mark console cookies Secure (browsers accept them on https and on localhost/127.0.0.1)' },
+  'console.freshnessTargetSeconds': { env: 'PEMS_SYNC_CONSOLE_FRESHNESS_TARGET_SECONDS', type: 'integer', default: 60, minimum: 1, description: 'status is "on time" while the oldest unsynced edit is younger than this, seconds' },
+  'console.stalledAfterSeconds': { env: 'PEMS_SYNC_CONSOLE_STALLED_AFTER_SECONDS', type: 'integer', default: 600, minimum: 1, description: 'status is "stalled" once the oldest unsynced edit is older than this (between the two: "late"), seconds' },
+  'console.liveIntervalMs': { env: 'PEMS_SYNC_CONSOLE_LIVE_INTERVAL_MS', type: 'integer', default: 3000, minimum: 250, description: 'how often the live status stream sends an update, ms' },
+  'console.sinkMetricsUrls': { env: 'PEMS_SYNC_CONSOLE_SINK_METRICS_URLS', type: 'string[]', default: [], description: "the sink instances' /metrics URLs, for rate-limit waits and PEMS requests/s on the status screen; empty: shown as unknown" },
+
   'log.level': { env: 'PEMS_SYNC_LOG_LEVEL', type: 'string', default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'log level (JSON logs on stdout)' },
   'otel.enabled': { env: 'PEMS_SYNC_OTEL_ENABLED', type: 'boolean', default: false, description: 'start the OpenTelemetry SDK (exporters from the standard OTEL_* variables)' },
   'otel.serviceName': { env: 'OTEL_SERVICE_NAME', type: 'string', default: 'pems-sync', description: 'service.name of spans' },
@@ -247,6 +256,9 @@ function crossCheck(c: Config): void {
   }
   if (c.controlApi.exportMaxConcurrent >= c.database.poolMax) {
     throw new ConfigError('controlApi.exportMaxConcurrent', `must be below database.poolMax (${c.database.poolMax}): the rest of the API needs a connection while exports stream`);
+  }
+  if (c.console.stalledAfterSeconds <= c.console.freshnessTargetSeconds) {
+    throw new ConfigError('console.stalledAfterSeconds', 'must be greater than console.freshnessTargetSeconds');
   }
   if (c.controlApi.jwtSecret !== '' && c.controlApi.jwtSecret.length < 32) {
     throw new ConfigError('controlApi.jwtSecret', 'must be at least 32 characters (HS256)');

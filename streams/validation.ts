@@ -26,10 +26,10 @@ export const NOTES_MAX_LENGTH = 2000;
 export const DOR_VALUES = ['BEO', 'PROJECT'] as const;
 export const SOURCE_VALUES = ['Rental', 'Purchase'] as const;
 
-type FieldKind = 'date' | 'money' | 'boolean' | 'string';
+export type FieldKind = 'date' | 'money' | 'boolean' | 'string';
 
 /** How each editable field is typed on the wire. Every editable field appears exactly once. */
-const FIELD_KINDS: Record<EditableField, FieldKind> = {
+export const FIELD_KINDS: Record<EditableField, FieldKind> = {
   forecastStart: 'date',
   forecastEnd: 'date',
   actualEnd: 'date',

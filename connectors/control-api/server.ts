@@ -22,6 +22,7 @@ import { registerDeadLetterRoutes } from './routes/dead-letters';
 import { registerNotificationRoutes } from './routes/notifications';
 import { registerRollbackRoutes } from './routes/rollbacks';
 import { registerStatusRoutes } from './routes/status';
+import { registerConsole } from '../console';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -131,6 +132,8 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   const routes: RecordedRoute[] = [];
   app.addHook('onRoute', (r: RouteOptions) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
+    // The console's pages are not part of the API contract (connectors/console).
+    if (r.config?.console) return;
     for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, schema: r.schema as RecordedRoute['schema'], public: r.config?.public === true });
   });
 
@@ -203,6 +206,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   registerAuditRoutes(app, ctx);
   registerStatusRoutes(app, ctx);
   registerNotificationRoutes(app, ctx);
+  if (opts.config.console.enabled) registerConsole(app, ctx, verify);
 
   app.addHook('onClose', async () => {
     // Keep going past a failing step: a stuck producer must not keep the admin open.

@@ -52,6 +52,8 @@ export interface ConflictFilter {
   pfaId?: string;
   /** The author of the conflicting modification. */
   userId?: string;
+  /** Conflicts with this field among their conflicting fields. */
+  field?: string;
   createdAfter?: string;
   createdBefore?: string;
   limit: number;
@@ -100,6 +102,7 @@ export async function listConflicts(db: Knex, f: ConflictFilter): Promise<Confli
   if (f.status) q.where('c.status', f.status);
   if (f.pfaId) q.where('c.pfa_id', f.pfaId);
   if (f.userId) q.where('m.user_id', f.userId);
+  if (f.field) q.whereRaw('c.fields @> ?::jsonb', [JSON.stringify([{ field: f.field }])]);
   if (f.createdAfter) q.where('c.created_at', '>=', f.createdAfter);
   if (f.createdBefore) q.where('c.created_at', '<', f.createdBefore);
   if (f.after) q.whereRaw('(c.created_at, c.id) < (?::timestamptz, ?::uuid)', [f.after.t, f.after.id]);

@@ -8,6 +8,9 @@
  *   DEMO_RECORDS (200)  DEMO_EDITS (400)  DEMO_RATE_LIMIT (10 requests/s, the contract's)
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../schemas/config';
 import { createDatabase } from '../../connectors/postgres/db';
@@ -15,6 +18,7 @@ import { applyMirrorVersion } from '../../connectors/postgres/mirror';
 import { encryptCredential, parseCredentialKeys } from '../../connectors/pems';
 import { startPemsSimulator } from '../../connectors/pems-simulator';
 import { startSink } from '../../connectors/sink';
+import { buildControlApi } from '../../connectors/control-api/server';
 import { createLogger } from '../../connectors/observability';
 import { MirrorStream, PemsPoller } from '../../connectors/source';
 import type { PfaRecord } from '../../streams/pfa-record';
@@ -74,6 +78,23 @@ async function main(): Promise<void> {
   const sink = await startSink(config, { clientOverrides: { ca: sim.cert }, logger: createLogger('error', { demo: run }) });
   while (!sink.task.ready().ready) await new Promise((r) => setTimeout(r, 100));
   console.log(`• sink joined group ${config.kafka.groupId}; metrics on http://127.0.0.1:${sink.ops?.port}/metrics`);
+
+  // The console (control API process): local sign-in for this run's demo users only; it trusts
+  // the simulator's self-signed certificate for the PEMS health probe, as a deployment would its CA.
+  const caFile = join(tmpdir(), `pems-sync-demo-${run.toLowerCase()}-ca.pem`);
+  writeFileSync(caFile, sim.cert ?? '');
+  const consoleApi = buildControlApi({
+    db,
+    kafka,
+    logger: false,
+    config: {
+      ...config,
+      pems: { ...config.pems, caFile },
+      controlApi: { ...config.controlApi, jwtSecret: randomBytes(32).toString('hex') },
+      console: { ...config.console, localSignInUsers: [...users, noRight], sinkMetricsUrls: [`http://127.0.0.1:${sink.ops?.port}/metrics`] },
+    },
+  });
+  const consoleUrl = `${await consoleApi.listen({ host: config.controlApi.host, port: config.controlApi.port })}/console`;
 
   const poller = new PemsPoller({
     db, kafka, topic: topics.raw, keyRing: parseCredentialKeys(keys), pollIntervalMs: 2000, organizations: [org],
@@ -167,6 +188,17 @@ async function main(): Promise<void> {
   console.log(`\nlook around: psql "${process.env.DATABASE_URL?.replace(/:[^:@/]+@/, ':***@')}" -c "select sync_status, count(*) from pfa_modification where organization_id='${org}' group by 1"`);
   console.log(`             result topic ${topics.results} (Avro), dead letters ${topics.dlq}; the stack keeps running (npm run stack:down to stop it)\n`);
 
+  console.log(`console       ${consoleUrl}/status`);
+  console.log(`sign in       ${consoleUrl}/sign-in (demo users: ${[...users, noRight].map((u) => u.split('-')[0]).join(', ')})\n`);
+  // Interactive runs keep the console (and the pipeline behind it) up until Ctrl-C; DEMO_CONSOLE_STAY=0|1 overrides.
+  if (process.env.DEMO_CONSOLE_STAY ? process.env.DEMO_CONSOLE_STAY === '1' : tty) {
+    console.log('the console stays up: Ctrl-C to stop the demo');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+  await consoleApi.close();
   await poller.stop();
   await mirror.stop();
   await sink.close();

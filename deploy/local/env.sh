@@ -75,3 +75,5 @@ export PEMS_SYNC_APP_DATABASE_URL="${PEMS_SYNC_APP_DATABASE_URL:-postgres://$PEM
 # The processes (sink, read side, control API: database.url) connect as that role; DATABASE_URL
 # (the owner) is for migrations, the demo's and the tests' own set-up.
 export PEMS_SYNC_DATABASE_URL="${PEMS_SYNC_DATABASE_URL:-$PEMS_SYNC_APP_DATABASE_URL}"
+export PEMS_SYNC_CHROMIUM="${PEMS_SYNC_CHROMIUM:-/usr/bin/chromium}"   # the console browser tests (Debian package chromium)
+export PEMS_SYNC_API_PORT="${PEMS_SYNC_API_PORT:-8088}"           # control API and console (npm run demo, npm run control-api)

@@ -68,8 +68,8 @@ as_postgres() {
 
 apt_install() {
   [[ $EUID -eq 0 ]] || die "missing Debian packages ($*): run this once as root, or apt-get install them"
-  if [[ ! -f "$run/.apt-updated" ]]; then apt-get update -qq >"$logs/apt.log" 2>&1; touch "$run/.apt-updated"; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$logs/apt.log" 2>&1 || die "apt-get install $* failed: see $logs/apt.log"
+  if [[ ! -f "$run/.apt-updated" ]]; then apt-get -o DPkg::Lock::Timeout=600 update -qq >"$logs/apt.log" 2>&1; touch "$run/.apt-updated"; fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >>"$logs/apt.log" 2>&1 || die "apt-get install $* failed: see $logs/apt.log"
 }
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -105,6 +105,8 @@ install_all() {
   command -v mvn >/dev/null || die "maven is required"
   [[ -n "$(pg_bin)" ]] || apt_install postgresql
   command -v redis-server >/dev/null || apt_install redis-server
+  # The console's browser tests drive Debian's Chromium (playwright-core never downloads a browser).
+  [[ -x "${PEMS_SYNC_CHROMIUM:-/usr/bin/chromium}" ]] || apt_install chromium
   mvn_copy_deps "$here/maven/kafka" "$PEMS_SYNC_CACHE/kafka-$KAFKA_VERSION/libs"
   mvn_copy_deps "$here/maven/connect" "$PEMS_SYNC_CACHE/connect-$KAFKA_VERSION/libs"
   mvn_fetch_archive "io.debezium:debezium-connector-postgres:$DEBEZIUM_VERSION:tar.gz:plugin" \

@@ -10,6 +10,7 @@ import * as claimLease from './008_claim_lease';
 import * as captureBounds from './009_capture_bounds';
 import * as auditKeyed from './010_audit_keyed';
 import * as appRole from './011_app_role';
+import * as consoleSession from './012_console_session';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -24,6 +25,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['009_capture_bounds', captureBounds],
   ['010_audit_keyed', auditKeyed],
   ['011_app_role', appRole],
+  ['012_console_session', consoleSession],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
 import { auditKeyRing } from '../../postgres/audit';
 import { AUDIT_COLUMNS, checkpointHolds, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
 import { latestCheckpoint } from '../audit-checkpoints';
@@ -21,6 +22,82 @@ interface FilterQuery {
 
 /** Rows per FETCH of an export; one batch is what an export holds in memory. */
 const EXPORT_BATCH = 1000;
+
+/**
+ * The export's text, chunk by chunk: CSV (header row first) or NDJSON, oldest first. Pull-based:
+ * the cursor is fetched only as fast as the consumer reads (Readable.from awaits it), and
+ * stopping early (client gone) runs the generator's finally: cursor closed, connection returned.
+ * Shared with the console's export, so both export exactly what the filter selects.
+ */
+export async function* auditExportChunks(db: Knex, filter: AuditFilter, format: 'csv' | 'ndjson'): AsyncGenerator<string> {
+  const rows = streamAudit(db, filter, EXPORT_BATCH);
+  // Rows are joined into ~64 KiB writes: one socket write per row would cost more than the rows.
+  let out = format === 'csv' ? csvRow(AUDIT_COLUMNS) : '';
+  for await (const raw of rows) {
+    if (format === 'csv') {
+      const r = toAuditRow(raw, false);
+      out += csvRow([r.id, r.createdAt, r.organizationId, r.pfaId, r.modificationId, r.actor, r.eventType, r.detailsText, r.pemsResponseText, r.prevHash, r.hash]);
+    } else {
+      const { detailsText: _d, pemsResponseText: _p, ...row } = toAuditRow(raw, true);
+      out += `${JSON.stringify(row)}\n`;
+    }
+    if (out.length >= 65536) {
+      yield out;
+      out = '';
+    }
+  }
+  if (out !== '') yield out;
+}
+
+/**
+ * An audit export as a stream under the export bounds (ExportSlots): a slot for the caller or
+ * 429 EXPORT_BUSY with Retry-After, released when the stream or the connection closes; cut off
+ * when its reader takes nothing for controlApi.exportIdleTimeoutMs. The API's route and the
+ * console's export both stream through here, so neither can hold the pool.
+ */
+export function boundedAuditExport(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, callerId: string, chunks: AsyncGenerator<string>): Readable {
+  let release: () => void;
+  try {
+    release = ctx.exports.acquire(callerId);
+  } catch (err) {
+    void chunks.return(undefined);
+    reply.header('retry-after', String(Math.ceil(ctx.config.controlApi.exportIdleTimeoutMs / 1000)));
+    throw err;
+  }
+  // Pull-based: the cursor is fetched only as fast as the client reads (Readable.from awaits
+  // the consumer), and stopping early (client gone) runs the generator's finally: cursor
+  // closed, connection returned.
+  const stream = Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
+  // Idle: nothing taken from the stream for exportIdleTimeoutMs (a reader that stopped
+  // reading, or reads slower than that per 64 KiB). Destroying the stream returns the
+  // generator, whose finally closes the cursor and gives the connection back.
+  const idleMs = ctx.config.controlApi.exportIdleTimeoutMs;
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      req.log.warn({ idleMs }, 'audit export aborted: its reader took nothing for the idle timeout');
+      stream.destroy();
+      reply.raw.destroy();
+    }, idleMs);
+  };
+  const origRead = stream._read.bind(stream);
+  stream._read = (size: number) => {
+    arm();
+    origRead(size);
+  };
+  arm();
+  stream.once('close', () => {
+    clearTimeout(idle);
+    release();
+  });
+  reply.raw.once('close', () => {
+    clearTimeout(idle);
+    if (!stream.destroyed) stream.destroy();
+    release();
+  });
+  return stream;
+}
 
 export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const filterOf = (orgs: string[], q: FilterQuery): AuditFilter => ({
@@ -98,64 +175,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const caller = callerOf(req);
       const q = req.query as FilterQuery & { format: 'csv' | 'ndjson' };
       const filter = filterOf(caller.scope(q.organization), q);
-      let release: () => void;
-      try {
-        release = ctx.exports.acquire(caller.userId);
-      } catch (err) {
-        reply.header('retry-after', String(Math.ceil(ctx.config.controlApi.exportIdleTimeoutMs / 1000)));
-        throw err;
-      }
-      const rows = streamAudit(ctx.db, filter, EXPORT_BATCH);
-      // Pull-based: the cursor is fetched only as fast as the client reads (Readable.from awaits
-      // the consumer), and stopping early (client gone) runs the generator's finally: cursor
-      // closed, connection returned.
-      async function* lines(): AsyncGenerator<string> {
-        // Rows are joined into ~64 KiB writes: one socket write per row would cost more than the rows.
-        let out = q.format === 'csv' ? csvRow(AUDIT_COLUMNS) : '';
-        for await (const raw of rows) {
-          if (q.format === 'csv') {
-            const r = toAuditRow(raw, false);
-            out += csvRow([r.id, r.createdAt, r.organizationId, r.pfaId, r.modificationId, r.actor, r.eventType, r.detailsText, r.pemsResponseText, r.prevHash, r.hash]);
-          } else {
-            const { detailsText: _d, pemsResponseText: _p, ...row } = toAuditRow(raw, true);
-            out += `${JSON.stringify(row)}\n`;
-          }
-          if (out.length >= 65536) {
-            yield out;
-            out = '';
-          }
-        }
-        if (out !== '') yield out;
-      }
-      const stream = Readable.from(lines(), { objectMode: false, highWaterMark: 64 * 1024 });
-      // Idle: nothing taken from the stream for exportIdleTimeoutMs (a reader that stopped
-      // reading, or reads slower than that per 64 KiB). Destroying the stream returns the
-      // generator, whose finally closes the cursor and gives the connection back.
-      const idleMs = ctx.config.controlApi.exportIdleTimeoutMs;
-      let idle: NodeJS.Timeout | undefined;
-      const arm = (): void => {
-        clearTimeout(idle);
-        idle = setTimeout(() => {
-          req.log.warn({ idleMs }, 'audit export aborted: its reader took nothing for the idle timeout');
-          stream.destroy();
-          reply.raw.destroy();
-        }, idleMs);
-      };
-      const origRead = stream._read.bind(stream);
-      stream._read = (size: number) => {
-        arm();
-        origRead(size);
-      };
-      arm();
-      stream.once('close', () => {
-        clearTimeout(idle);
-        release();
-      });
-      reply.raw.once('close', () => {
-        clearTimeout(idle);
-        if (!stream.destroyed) stream.destroy();
-        release();
-      });
+      const stream = boundedAuditExport(ctx, req, reply, caller.userId, auditExportChunks(ctx.db, filter, q.format));
       stream.on('error', (err) => req.log.error({ err }, 'audit export failed mid-stream'));
       const ext = q.format === 'csv' ? 'csv' : 'ndjson';
       return reply

@@ -6,7 +6,14 @@ import { decodeCursor, encodeCursor, isTimeIdKey } from '../pagination';
 import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas';
 import { callerOf, type RouteContext } from '../server';
 
-export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export interface DeadLetterActions {
+  /** Replays one dead letter after checking the caller's right in its organization (404 / 403 / 409 as ApiError or ActionRefusedError). */
+  replayOne(caller: Caller, id: string, reason?: string): Promise<ReplayOutcome>;
+  discardOne(caller: Caller, id: string, reason: string): Promise<Awaited<ReturnType<typeof discardDeadLetter>>>;
+}
+
+/** Replay and discard as the API does them; the console's forms call the same functions. */
+export function createDeadLetterActions(ctx: RouteContext): DeadLetterActions {
   const produce: Produce | undefined = (() => {
     if (!ctx.producer()) return undefined;
     return async (record) => {
@@ -23,6 +30,19 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     caller.requireSync(dl.organizationId);
     return replayDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason, produce });
   }
+
+  async function discardOne(caller: Caller, id: string, reason: string) {
+    const dl = await getDeadLetterSummary(ctx.db, caller.readableOrgs, id);
+    if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
+    // Discarding drops work for good: an administrator's decision, not any syncer's.
+    caller.requireAdmin(dl.organizationId);
+    return discardDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason });
+  }
+  return { replayOne, discardOne };
+}
+
+export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { replayOne, discardOne } = createDeadLetterActions(ctx);
 
   app.get(
     '/dead-letters',
@@ -140,13 +160,8 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
       } as Record<string, unknown>,
     },
     async (req) => {
-      const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const dl = await getDeadLetterSummary(ctx.db, caller.readableOrgs, id);
-      if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
-      // Discarding drops work for good: an administrator's decision, not any syncer's.
-      caller.requireAdmin(dl.organizationId);
-      return discardDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason: (req.body as { reason: string }).reason });
+      return discardOne(callerOf(req), id, (req.body as { reason: string }).reason);
     },
   );
 }

@@ -37,7 +37,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export interface StatusProbes {
+  pemsHealth(baseUrl: string | null): Promise<PemsHealth>;
+  consumerLag(): Promise<ConsumerLag>;
+}
+
+/** The PEMS health probe and the sink group's lag, shared by GET /status and the console's status screen. */
+export function createStatusProbes(ctx: RouteContext): StatusProbes {
   let agent: https.Agent | undefined;
   const httpsAgent = (): https.Agent => {
     agent ??= new https.Agent({ ca: ctx.config.pems.caFile ? readFileSync(ctx.config.pems.caFile) : undefined, keepAlive: false });
@@ -90,6 +96,11 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): v
       return { status: 'unknown', groupId, topic, reason: (err as Error).message };
     }
   }
+  return { pemsHealth, consumerLag };
+}
+
+export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { pemsHealth, consumerLag } = createStatusProbes(ctx);
 
   app.get(
     '/status',

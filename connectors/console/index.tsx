@@ -1,0 +1,299 @@
+/**
+ * The console: server-rendered pages for editors, operators and administrators, served by the
+ * control API process under /console. Registered by buildControlApi (console.enabled); its
+ * routes are public to the API's bearer hook and authenticate with the console session instead,
+ * and they are not part of the API's OpenAPI contract. Rights come from the same Caller as the
+ * API's; the console shows what a viewer may not do, the server refuses it.
+ */
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { loadCaller, type TokenVerifier } from '../control-api/auth';
+import { ApiError, toApiError } from '../control-api/errors';
+import { createStatusProbes } from '../control-api/routes/status';
+import type { RouteContext } from '../control-api/server';
+import { listSignInUsers } from '../postgres/console-sessions';
+import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditStage } from '../postgres/console-edits';
+import { asset } from './assets';
+import { registerConflictPages } from './conflict-routes';
+import { registerDeadLetterPages } from './dead-letter-routes';
+import { registerRecordPages } from './record-routes';
+import { registerAuditPages } from './audit-routes';
+import { registerNotificationPages } from './notification-routes';
+import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
+import { ErrorPage } from './pages/error';
+import { MyEditsPage } from './pages/my-edits';
+import { SearchPage } from './pages/search';
+import { SignInPage } from './pages/sign-in';
+import { StatusFragment, StatusPage } from './pages/status';
+import { endSession, isTimeZone, loadView, newToken, presentedCsrf, safeReturnPath, sameToken, startSession, THEMES, type Theme, type View, type Viewer } from './session';
+import { StatusModel } from './status-model';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A console page: not in the API's OpenAPI document. */
+    console?: boolean;
+  }
+  interface FastifyRequest {
+    consoleView: View | null;
+  }
+}
+
+const ROUTE = { config: { public: true, console: true } } as const;
+const YEAR = 365 * 24 * 3600;
+
+export const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  objectSrc: ["'none'"],
+};
+
+async function html(reply: FastifyReply, body: JSX.Element, status = 200): Promise<FastifyReply> {
+  const text = await body;
+  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(text);
+}
+
+export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify: TokenVerifier): void {
+  const model = new StatusModel(ctx.db, ctx.config, createStatusProbes(ctx));
+  const secure = ctx.config.console.secureCookies;
+
+  // Open live streams: ended when the server closes (else close() would wait on them forever).
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+
+  void app.register(
+    async (scope) => {
+      await scope.register(formbody, { bodyLimit: 65_536 });
+      await scope.register(helmet, {
+        contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+        crossOriginEmbedderPolicy: false,
+        referrerPolicy: { policy: 'same-origin' },
+        hsts: false,
+      });
+      scope.decorateRequest('consoleView', null);
+      scope.addHook('preHandler', async (req) => {
+        if (req.url.startsWith('/console/assets/')) return;
+        req.consoleView = await loadView(ctx.db, req);
+        if (req.method === 'POST' && !req.url.startsWith('/console/sign-in')) {
+          const viewer = req.consoleView.viewer;
+          if (!viewer) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
+          if (!sameToken(presentedCsrf(req), viewer.csrfToken)) throw new ApiError(403, 'CSRF', 'this form is out of date or came from another site (CSRF token missing or wrong): reload the page and try again');
+        }
+      });
+
+      scope.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+        const api = toApiError(err);
+        const status = api?.statusCode ?? (typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 500);
+        if (status >= 500) req.log.error({ err }, 'console error');
+        const message = api ? api.message : status < 500 ? err.message : 'something went wrong on our side; the error is in the control API log';
+        const view = req.consoleView ?? { viewer: null, theme: 'system' as Theme, timeZone: 'UTC', now: new Date(), path: '/console/status' };
+        return html(reply, <ErrorPage view={view} status={status} message={message} />, status);
+      });
+      scope.setNotFoundHandler(async (req, reply) => {
+        const view = await loadView(ctx.db, req);
+        return html(reply, <ErrorPage view={view} status={404} message={`There is no console page at ${req.url.split('?')[0]}.`} />, 404);
+      });
+
+      const requireViewer = (req: FastifyRequest, reply: FastifyReply): Viewer | undefined => {
+        const v = req.consoleView?.viewer;
+        if (!v) {
+          void reply.redirect(`/console/sign-in?return_to=${encodeURIComponent(req.url)}`, 303);
+          return undefined;
+        }
+        return v;
+      };
+
+      scope.get('/assets/:name', ROUTE, async (req, reply) => {
+        const a = asset((req.params as { name: string }).name);
+        if (!a) return reply.code(404).type('text/plain').send('no such asset');
+        return reply.type(a.type).header('cache-control', 'public, max-age=300').send(a.body);
+      });
+
+      scope.get('/', ROUTE, async (_req, reply) => reply.redirect('/console/status', 303));
+
+      // --- sign-in -------------------------------------------------------------------------
+      const signInPage = async (req: FastifyRequest, reply: FastifyReply, error?: string, status = 200): Promise<FastifyReply> => {
+        const csrf = newToken();
+        setCookie(reply, SIGN_IN_CSRF_COOKIE, csrf, { httpOnly: true, secure, maxAgeSeconds: 3600 });
+        const q = (req.query ?? {}) as Record<string, unknown>;
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const returnTo = safeReturnPath(body.return_to ?? q.return_to);
+        const localUsers = await listSignInUsers(ctx.db, ctx.config.console.localSignInUsers);
+        return html(reply, <SignInPage view={req.consoleView!} csrf={csrf} localUsers={localUsers} error={error} returnTo={returnTo} />, status);
+      };
+      const signInCsrfOk = (req: FastifyRequest): boolean => sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
+
+      scope.get('/sign-in', ROUTE, async (req, reply) => signInPage(req, reply));
+
+      scope.post('/sign-in', ROUTE, async (req, reply) => {
+        if (!signInCsrfOk(req)) return signInPage(req, reply, 'The sign-in form was out of date (CSRF check failed): try again.', 403);
+        const token = String((req.body as Record<string, unknown>)?.token ?? '').trim();
+        if (token === '') return signInPage(req, reply, 'Paste a token to sign in.', 400);
+        let userId: string;
+        try {
+          userId = (await verify(token)).sub;
+          await loadCaller(ctx.db, userId);
+        } catch (err) {
+          const api = toApiError(err);
+          if (api && api.statusCode === 401) return signInPage(req, reply, `That token was refused: ${api.message}.`, 401);
+          throw err;
+        }
+        await startSession(ctx.db, ctx.config, reply, userId);
+        return reply.redirect(safeReturnPath((req.body as Record<string, unknown>).return_to), 303);
+      });
+
+      scope.post('/sign-in/local', ROUTE, async (req, reply) => {
+        const allowed = ctx.config.console.localSignInUsers;
+        if (allowed.length === 0) return signInPage(req, reply, 'Local sign-in is not enabled on this server (console.localSignInUsers is empty).', 403);
+        if (!signInCsrfOk(req)) return signInPage(req, reply, 'The sign-in form was out of date (CSRF check failed): try again.', 403);
+        const user = String((req.body as Record<string, unknown>)?.user ?? '');
+        const known = await listSignInUsers(ctx.db, allowed);
+        if (!known.some((u) => u.id === user)) return signInPage(req, reply, 'That user is not one of the demo users of local sign-in.', 403);
+        await startSession(ctx.db, ctx.config, reply, user);
+        return reply.redirect(safeReturnPath((req.body as Record<string, unknown>).return_to), 303);
+      });
+
+      scope.post('/sign-out', ROUTE, async (req, reply) => {
+        await endSession(ctx.db, ctx.config, req, reply);
+        return reply.redirect('/console/sign-in', 303);
+      });
+
+      // --- preferences (signed in or not: the sign-in page has the same controls) -----------
+      scope.post('/preferences', ROUTE, async (req, reply) => {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        if (typeof body.theme === 'string') {
+          if (!THEMES.includes(body.theme as Theme)) throw new ApiError(400, 'BAD_THEME', `theme must be one of ${THEMES.join(', ')}`);
+          setCookie(reply, THEME_COOKIE, body.theme, { httpOnly: false, secure, maxAgeSeconds: YEAR });
+        }
+        if (typeof body.tz === 'string') {
+          if (!isTimeZone(body.tz)) throw new ApiError(400, 'BAD_TIME_ZONE', `time zone '${body.tz.slice(0, 60)}' is not one this server knows`);
+          setCookie(reply, TZ_COOKIE, body.tz, { httpOnly: false, secure, maxAgeSeconds: YEAR });
+        }
+        return reply.redirect(safeReturnPath(body.return_to), 303);
+      });
+
+      // --- status ---------------------------------------------------------------------------
+      const statusScope = (v: Viewer, org: unknown): { orgs: string[]; organization?: string } => {
+        const all = v.caller.readableOrgs.sort();
+        if (typeof org !== 'string' || org === '') return { orgs: all };
+        // Not a member: the same 404 as the API (its existence is not disclosed).
+        v.caller.scope(org);
+        return { orgs: all, organization: org };
+      };
+
+      scope.get('/status', ROUTE, async (req, reply) => {
+        const v = requireViewer(req, reply);
+        if (!v) return reply;
+        const { orgs, organization } = statusScope(v, (req.query as Record<string, unknown>).organization);
+        const s = await model.snapshot(organization ? [organization] : orgs);
+        return html(
+          reply,
+          <StatusPage view={req.consoleView!} s={s} organization={organization} orgs={orgs} target={ctx.config.console.freshnessTargetSeconds} liveIntervalMs={ctx.config.console.liveIntervalMs} />,
+        );
+      });
+
+      scope.get('/status/live', ROUTE, async (req, reply) => {
+        const v = req.consoleView?.viewer;
+        if (!v) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
+        const { orgs, organization } = statusScope(v, (req.query as Record<string, unknown>).organization);
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.write('retry: 2000\n\n');
+        let stopped = false;
+        let timer: NodeJS.Timeout | undefined;
+        const stop = (): void => {
+          stopped = true;
+          if (timer) clearTimeout(timer);
+          streams.delete(endStream);
+        };
+        const endStream = (): void => {
+          stop();
+          res.end();
+        };
+        streams.add(endStream);
+        req.raw.on('close', stop);
+        const tick = async (): Promise<void> => {
+          if (stopped) return;
+          try {
+            // Rights and the session are re-read every tick: a revoked right or a signed-out session ends the stream.
+            const view = await loadView(ctx.db, req);
+            if (!view.viewer) {
+              res.write('event: signed-out\ndata: your console session has ended\n\n');
+              res.end();
+              return stop();
+            }
+            const scoped = (organization ? [organization] : orgs).filter((o) => view.viewer!.caller.canRead(o));
+            const s = await model.snapshot(scoped);
+            const fragment = await (<StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />);
+            if (stopped) return;
+            res.write(`id: ${s.at.getTime()}\nevent: status\n${fragment.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
+          } catch (err) {
+            req.log.warn({ err }, 'console live status tick failed');
+            if (!stopped) res.write(`event: problem\ndata: the status could not be read just now; retrying\n\n`);
+          }
+          if (!stopped) timer = setTimeout(() => void tick(), ctx.config.console.liveIntervalMs);
+        };
+        void tick();
+      });
+
+      // --- my edits -------------------------------------------------------------------------
+      scope.get('/my-edits', ROUTE, async (req, reply) => {
+        const v = requireViewer(req, reply);
+        if (!v) return reply;
+        const q = req.query as Record<string, unknown>;
+        const stageRaw = typeof q.stage === 'string' && q.stage !== '' ? q.stage : undefined;
+        if (stageRaw !== undefined && !(stageRaw in EDIT_STAGES)) throw new ApiError(400, 'BAD_FILTER', `stage must be one of ${Object.keys(EDIT_STAGES).join(', ')}`);
+        const pfaId = typeof q.pfa === 'string' && q.pfa.trim() !== '' ? q.pfa.trim().slice(0, 200) : undefined;
+        let before: { t: string; id: string } | undefined;
+        if (typeof q.before === 'string' && q.before !== '') {
+          const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)_([0-9a-f-]{36})$/.exec(q.before);
+          if (!m) throw new ApiError(400, 'BAD_CURSOR', 'the page cursor (before) is not one this console made');
+          before = { t: m[1]!, id: m[2]! };
+        }
+        const limit = 50;
+        const orgs = v.caller.readableOrgs;
+        const [edits, summary] = await Promise.all([
+          listUserEdits(ctx.db, { userId: v.userId, organizationIds: orgs, stage: stageRaw as EditStage | undefined, pfaId, before, limit }),
+          summariseUserEdits(ctx.db, v.userId, orgs),
+        ]);
+        const last = edits[edits.length - 1];
+        const params = new URLSearchParams();
+        if (stageRaw) params.set('stage', stageRaw);
+        if (pfaId) params.set('pfa', pfaId);
+        if (last) params.set('before', `${last.createdAt.toISOString()}_${last.id}`);
+        const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
+        return html(reply, <MyEditsPage view={req.consoleView!} edits={edits} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
+      });
+
+      registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerDeadLetterPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerRecordPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerAuditPages(scope, ctx, { route: ROUTE, html, requireViewer });
+      registerNotificationPages(scope, ctx, { route: ROUTE, html, requireViewer, streams });
+
+      // --- global search --------------------------------------------------------------------
+      scope.get('/search', ROUTE, async (req, reply) => {
+        const v = requireViewer(req, reply);
+        if (!v) return reply;
+        const q = String((req.query as Record<string, unknown>).q ?? '').trim();
+        if (q === '' || q.length > 200) {
+          return html(reply, <SearchPage view={req.consoleView!} q={q} edits={[]} error="Type a PFA id or a modification id (at most 200 characters)." />, 400);
+        }
+        const edits = await searchEdits(ctx.db, v.caller.readableOrgs, q, 100);
+        return html(reply, <SearchPage view={req.consoleView!} q={q} edits={edits} />);
+      });
+    },
+    { prefix: '/console' },
+  );
+}

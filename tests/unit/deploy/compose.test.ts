@@ -437,9 +437,9 @@ describe('observability files', () => {
 });
 
 describe('monitoring services of the compose stack (issue 17)', () => {
-  const loopbackOnly = (ports: unknown[] | undefined): boolean => (ports ?? []).every((p) => typeof p === 'string' && p.startsWith('127.0.0.1:'));
+  const loopbackOnly = (ports: unknown[] | undefined): boolean => (ports ?? []).every((p) => typeof p === 'string' && p.startsWith('${PUBLISH_ADDRESS:-127.0.0.1}:'));
 
-  it('has Prometheus, Alertmanager, Mailpit, the Slack receiver, Grafana and Kafka UI, all on 127.0.0.1 only', () => {
+  it('has Prometheus, Alertmanager, Mailpit, the Slack receiver, Grafana and Kafka UI, all on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise', () => {
     for (const name of ['prometheus', 'alertmanager', 'mailpit', 'slack-receiver', 'grafana', 'kafka-ui']) {
       const svc = compose.services[name];
       expect({ name, defined: svc !== undefined }).toEqual({ name, defined: true });

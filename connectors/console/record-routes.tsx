@@ -121,7 +121,7 @@ export function registerRecordPages(scope: FastifyInstance, ctx: RouteContext, d
       await approveRollback(ctx.db, { id: r.id, organizationIds: [r.organizationId], approverId: v.userId, previewHash: typeof seen === 'string' ? seen : '', reason: reason === '' ? undefined : reason });
     } catch (err) {
       // PREVIEW_MISMATCH / ROLLBACK_STALE: nothing was written; say why on the page the approver is on.
-      if (err instanceof ActionRefusedError) return html(reply, await decisionPage(req, v, await load(req, v), err.message), 409);
+      if (err instanceof ActionRefusedError) return html(reply, await decisionPage(req, v, await load(req, v), err.message), err.kind === 'forbidden' ? 403 : 409);
       throw err;
     }
     return reply.redirect(`/console/rollbacks/${r.id}`, 303);

@@ -65,7 +65,7 @@ describe('console: dead letters', () => {
     expect(d.body).toContain('PEMS is now at version 4; replaying would conflict on notes.');
   });
 
-  it('replays one, replays many with a result per item, and refuses a discard without a reason', async () => {
+  it('replays one, replays many with a result per item, refuses a discard without a reason or by a non-administrator', async () => {
     const one = await seed('PFA-D4');
     const two = await seed('PFA-D5');
     const three = await seed('PFA-D6');
@@ -93,8 +93,16 @@ describe('console: dead letters', () => {
     expect(noReason.status).toBe(400);
     expect(noReason.body).toContain('Discarding needs a reason');
     expect((await h.db('dead_letter').where({ id: four.deadLetterId }).first()).status).toBe('open');
-    expect((await c.post(`/console/dead-letters/${four.deadLetterId}/discard`, { _csrf: csrf, reason: 'duplicate of a later edit' })).status).toBe(303);
-    expect(await h.db('dead_letter').where({ id: four.deadLetterId }).first()).toMatchObject({ status: 'discarded', resolution_reason: 'duplicate of a later edit' });
+    // Discarding drops the work for good: a syncer sees the button disabled with the rule, and the server refuses it.
+    const syncerPage = await c.get(`/console/dead-letters/${four.deadLetterId}`);
+    expect(syncerPage.body).toContain('discarding needs an administrator of');
+    expect((await c.post(`/console/dead-letters/${four.deadLetterId}/discard`, { _csrf: csrf, reason: 'duplicate of a later edit' })).status).toBe(403);
+    expect((await h.db('dead_letter').where({ id: four.deadLetterId }).first()).status).toBe('open');
+    const admin = new ConsoleClient(h.url);
+    await admin.signInWithToken(await token(org.admin1));
+    const adminCsrf = ConsoleClient.field((await admin.get(`/console/dead-letters/${four.deadLetterId}`)).body, '_csrf');
+    expect((await admin.post(`/console/dead-letters/${four.deadLetterId}/discard`, { _csrf: adminCsrf, reason: 'duplicate of a later edit' })).status).toBe(303);
+    expect(await h.db('dead_letter').where({ id: four.deadLetterId }).first()).toMatchObject({ status: 'discarded', resolution_reason: 'duplicate of a later edit', resolved_by: org.admin1 });
   });
 
   it('shows a reader the actions disabled with the reason, and the server refuses them', async () => {

@@ -77,7 +77,14 @@ describe('console: record timeline and rollbacks', () => {
     const rejectNoReason = await a2.post(`${url}/reject`, { _csrf: csrf2, reason: '' });
     expect(rejectNoReason.status).toBe(400);
     expect(rejectNoReason.body).toContain('Rejecting needs a reason.');
-    expect((await a2.post(`${url}/approve`, { _csrf: csrf2, reason: 'ok' })).status).toBe(303);
+    // The approval carries the preview hash of the differences the page showed; another is refused and nothing is written.
+    const shown = ConsoleClient.field(p2.body, 'previewHash');
+    expect(shown).toMatch(/^[0-9a-f]{64}$/);
+    const other = await a2.post(`${url}/approve`, { _csrf: csrf2, previewHash: '0'.repeat(64), reason: 'ok' });
+    expect(other.status).toBe(409);
+    expect(other.body).toContain('approve what the request shows');
+    expect((await h.db('rollback_request').where({ id: url.split('/').pop()! }).first()).status).toBe('pending');
+    expect((await a2.post(`${url}/approve`, { _csrf: csrf2, previewHash: shown, reason: 'ok' })).status).toBe(303);
     const id = url.split('/').pop()!;
     const row = await h.db('rollback_request').where({ id }).first();
     expect(row).toMatchObject({ status: 'approved', decided_by: org.admin2 });

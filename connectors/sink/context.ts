@@ -101,7 +101,7 @@ export class SyncContext {
     else if (!this.keys) problem = 'PEMS_SYNC_CREDENTIAL_KEYS is not set: organization credentials cannot be decrypted';
     else {
       try {
-        const apiKey = decryptCredential(encrypted, this.keys);
+        const apiKey = decryptCredential(encrypted, this.keys, id);
         const { config } = this.opts;
         client = new PemsClient({
           baseUrl: url,
@@ -110,6 +110,7 @@ export class SyncContext {
           organization: id,
           timeoutMs: config.pems.timeoutMs,
           allowInsecureHttp: config.pems.allowInsecureHttp,
+          allowedHosts: config.pems.allowedHosts,
           ca: this.ca,
           // The sink counts and spaces its own attempts (5 s, 10 s, 20 s): no hidden retries below it.
           retry: { retries: 0 },

@@ -53,6 +53,7 @@ export async function startReadSide(config: Config, logger = pino({ level: confi
     pems: {
       timeoutMs: config.pems.timeoutMs,
       allowInsecureHttp: config.pems.allowInsecureHttp,
+      allowedHosts: config.pems.allowedHosts,
       ca: config.pems.caFile ? readFileSync(config.pems.caFile) : undefined,
       rateLimitPerSecond: config.pems.rateLimitPerSecond,
     },

@@ -66,6 +66,8 @@ export interface PollerOptions {
     /** Per request, ms. Default 30000. */
     timeoutMs?: number;
     allowInsecureHttp?: boolean;
+    /** Hosts a PEMS base URL may point at (config pems.allowedHosts); empty: any. */
+    allowedHosts?: readonly string[];
     /** Extra CA to trust (the simulator's certificate). */
     ca?: string | Buffer;
     /** Requests per second per credential, shared with the sink; 0 disables. Default 10. */
@@ -288,7 +290,7 @@ export class PemsPoller {
       void cached.client.close();
       void cached.limiter.close();
     }
-    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing);
+    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing, org.id);
     const p = this.opts.pems ?? {};
     const perSecond = p.rateLimitPerSecond ?? 10;
     const limiter =
@@ -307,6 +309,7 @@ export class PemsPoller {
       organization: org.id,
       timeoutMs: p.timeoutMs,
       allowInsecureHttp: p.allowInsecureHttp,
+      allowedHosts: p.allowedHosts,
       ca: p.ca,
       rateLimiter: limiter,
       retry: { retries: p.retries ?? 3 },

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
 
   await db('organization').insert({
     id: org, name: `Rio demo ${run}`, sync_enabled: true, pems_base_url: sim.url, pems_tenant: 'DEMO',
-    pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys)),
+    pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys), org),
   });
   const users = ['alice', 'bruno', 'chen', 'dana'].map((u) => `${u}-${run.toLowerCase()}`);
   const noRight = `eve-${run.toLowerCase()}`;

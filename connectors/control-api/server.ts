@@ -6,10 +6,11 @@
  * People's actions never call PEMS: they become committed modifications that flow through CDC
  * and the sink like any edit (shared/ARCHITECTURE.md).
  */
-import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
+import { createLogger } from '../observability/logger';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
 import { ApiError, toApiError, unauthorized } from './errors';
 import { buildOpenApi, type RecordedRoute } from './openapi';
@@ -41,7 +42,7 @@ export interface ControlApiOptions {
   pemsHealthTimeoutMs?: number;
   /** Timeout of the Kafka offset look-ups of GET /status, ms. Default 5000. */
   kafkaTimeoutMs?: number;
-  /** Fastify logger option; default: pino at config log.level. */
+  /** Fastify logger option (tests: false); default: the project's logger (observability/logger) at config log.level. */
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -64,7 +65,8 @@ export function callerOf(req: FastifyRequest): Caller {
 export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   const verify = opts.verifyToken ?? createTokenVerifier({ jwtSecret: opts.config.controlApi.jwtSecret, jwksUrl: opts.config.controlApi.jwksUrl });
   const app = Fastify({
-    logger: opts.logger ?? { level: opts.config.log.level },
+    // One log format for every process: the project's pino (ISO time, level names, redaction paths).
+    ...(opts.logger !== undefined ? { logger: opts.logger } : { loggerInstance: createLogger(opts.config.log.level, { component: 'control-api' }) as FastifyBaseLogger }),
     bodyLimit: 1_048_576,
     // Fastify strips unknown properties by default; the contract is to refuse them, naming the field.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },

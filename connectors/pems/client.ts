@@ -154,7 +154,7 @@ export class PemsClient {
   constructor(options: PemsClientOptions) {
     // The credential is sent to this URL: scheme and host are checked before anything else.
     const verdict = checkPemsUrl(options.baseUrl, { allowInsecureHttp: options.allowInsecureHttp ?? false, allowedHosts: options.allowedHosts ?? [] });
-    if (!verdict.ok) throw new ConfigError(verdict.setting === 'pems_base_url' ? 'baseUrl' : verdict.setting, verdict.reason);
+    if (!verdict.ok) throw new ConfigError('baseUrl', verdict.reason);
     const url = verdict.url;
     if (!options.tenant) throw new ConfigError('tenant', 'is required');
     if (!options.organization) throw new ConfigError('organization', 'is required');

@@ -87,7 +87,11 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   const leftover = await emitter.drainAll();
   if (leftover > 0) logger.info({ records: leftover }, 'emitted outbox records left by a previous run');
 
-  const context = new SyncContext({ db, config, redis, registry, clientOverrides: options.clientOverrides });
+  const context = new SyncContext({
+    db, config, redis, registry, clientOverrides: options.clientOverrides,
+    // One warning per organization and change: its edits fail with this reason until it is fixed.
+    onProblem: (organization, p) => logger.warn({ organization, setting: p.setting, reason: p.reason }, `organization ${organization} is misconfigured (${p.setting}): ${p.reason}`),
+  });
   let task: SinkTask | null = null;
   const health = new PemsHealth({
     threshold: config.retry.outageThreshold,

@@ -43,6 +43,8 @@ export const SETTINGS = {
   'topics.pemsRaw': { env: 'PEMS_SYNC_RAW_TOPIC', type: 'string', default: 'pems.pfa.raw', description: 'PEMS records as polled (read side, bronze)' },
   'topics.mirrorDeadLetters': { env: 'PEMS_SYNC_MIRROR_DLQ_TOPIC', type: 'string', default: 'pems.pfa.raw.dead-letters', description: 'dead-letter topic of the mirror stream' },
 
+  'debezium.connectUrl': { env: 'PEMS_SYNC_CONNECT_URL', fallbackEnv: 'KAFKA_CONNECT_URL', type: 'string', default: 'http://127.0.0.1:8083', description: 'Kafka Connect REST URL where the Debezium connector runs (pems-sync connector ...)' },
+
   'schemaRegistry.url': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_URL', fallbackEnv: 'SCHEMA_REGISTRY_URL', type: 'string', default: 'http://127.0.0.1:8081/apis/ccompat/v7', description: 'Confluent-compatible schema registry base URL' },
   'schemaRegistry.username': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_USERNAME', type: 'string', default: '', description: 'basic-auth user for the registry' },
   'schemaRegistry.password': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_PASSWORD', type: 'string', default: '', secret: true, description: 'basic-auth password for the registry' },

@@ -41,6 +41,8 @@ export interface PemsClientOptions {
   retry?: { retries?: number; baseDelayMs?: number; maxDelayMs?: number };
   /** Keep-alive sockets per host. Default 10 (the rate limit makes more pointless). */
   maxSockets?: number;
+  /** Sees the status and headers of every answer (`pems-sync org check` reads PEMS's rate-limit headers). */
+  onResponse?: (status: number, headers: Record<string, string>) => void;
 }
 
 export interface UpdateRequest {
@@ -185,6 +187,25 @@ export class PemsClient {
       maxContentLength: 64 * 1024 * 1024,
       maxRedirects: 0,
     });
+
+    if (options.onResponse) {
+      const hook = options.onResponse;
+      const seen = (status: number, headers: unknown): void => {
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries((headers ?? {}) as Record<string, unknown>)) if (typeof v === 'string' || typeof v === 'number') flat[k.toLowerCase()] = String(v);
+        hook(status, flat);
+      };
+      this.http.interceptors.response.use(
+        (res) => {
+          seen(res.status, res.headers);
+          return res;
+        },
+        (err: unknown) => {
+          if (err instanceof AxiosError && err.response) seen(err.response.status, err.response.headers);
+          return Promise.reject(err);
+        },
+      );
+    }
 
     // Every attempt, first or retried, spends a token from the shared budget.
     this.http.interceptors.request.use(async (config: InternalAxiosRequestConfig) => {

@@ -11,6 +11,8 @@ import { registerConnectorCommands } from './connector';
 import { registerOrg } from './org';
 import { registerTopics } from './topics';
 import { registerUsers } from './users';
+import { registerDlq } from './dlq';
+import { registerStatus } from './status';
 import { CliError, EXIT, EXIT_CODES_HELP, exitCodeOf, processIo, type CliIo } from './output';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -39,6 +41,8 @@ Examples:
   registerUsers(program, ctx);
   registerTopics(program, ctx);
   registerConnectorCommands(program, ctx);
+  registerStatus(program, ctx);
+  registerDlq(program, ctx);
   // Every subcommand reports usage errors through the same output and exit code.
   const apply = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: (s) => void ctx.io.stdout.write(s), writeErr: (s) => void ctx.io.stderr.write(s) });

@@ -13,6 +13,8 @@ import { registerTopics } from './topics';
 import { registerUsers } from './users';
 import { registerDlq } from './dlq';
 import { registerStatus } from './status';
+import { registerCredentials } from './credentials';
+import { registerReconcile } from './reconcile';
 import { CliError, EXIT, EXIT_CODES_HELP, exitCodeOf, processIo, type CliIo } from './output';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -43,6 +45,8 @@ Examples:
   registerConnectorCommands(program, ctx);
   registerStatus(program, ctx);
   registerDlq(program, ctx);
+  registerCredentials(program, ctx);
+  registerReconcile(program, ctx);
   // Every subcommand reports usage errors through the same output and exit code.
   const apply = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: (s) => void ctx.io.stdout.write(s), writeErr: (s) => void ctx.io.stderr.write(s) });

@@ -50,6 +50,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOST
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof PemsSyncError && err.code === 'PEMS_SYNC_CONFIG_INVALID') return EXIT.CONFIG;
+  if (err instanceof PemsSyncError && err.code.endsWith('_NO_ORGANIZATION')) return EXIT.NOT_FOUND;
+  if (err instanceof PemsSyncError && err.code === 'PEMS_SYNC_PEMS_TRANSIENT') return EXIT.UNAVAILABLE;
   const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } };
   if (NETWORK_CODES.has(String(e?.code)) || NETWORK_CODES.has(String(e?.name)) || NETWORK_CODES.has(String(e?.cause?.code))) return EXIT.UNAVAILABLE;
   if (err instanceof AggregateError && err.errors.some((x) => exitCodeOf(x) === EXIT.UNAVAILABLE)) return EXIT.UNAVAILABLE;

@@ -124,4 +124,12 @@ describe('README: connect your first organization', () => {
     expect({ status: m.sync_status, error: m.sync_error }).toEqual({ status: 'synced', error: null });
     expect(sim.control.getRecord(mirror.pfa_id)).toMatchObject({ notes: 'onboarded via the CLI', version: mirror.version + 1 });
   });
+
+  it('when the organization is reconciled with the CLI, then PEMS, mirror and modifications agree (exit 0)', async () => {
+    // The read side is not running in this test: let the CLI's load bring the synced version into the mirror first.
+    expect((await runShell(`npx pems-sync org load "$ORG"`, env)).code).toBe(0);
+    const r = await runShell(`npx pems-sync reconcile --organization "$ORG" --grace-ms 0 --json`, env);
+    if (r.code !== 0) throw new Error(`reconcile: ${r.code}\n${r.stdout}\n${r.stderr}`);
+    expect(JSON.parse(r.stdout).summary).toMatchObject({ drift: false });
+  });
 });

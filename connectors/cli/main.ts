@@ -15,6 +15,10 @@ import { registerDlq } from './dlq';
 import { registerStatus } from './status';
 import { registerCredentials } from './credentials';
 import { registerReconcile } from './reconcile';
+import { registerConflicts } from './conflicts';
+import { registerRollback } from './rollback';
+import { registerAudit } from './audit';
+import { registerResults } from './results';
 import { CliError, EXIT, EXIT_CODES_HELP, exitCodeOf, processIo, type CliIo } from './output';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -45,6 +49,10 @@ Examples:
   registerConnectorCommands(program, ctx);
   registerStatus(program, ctx);
   registerDlq(program, ctx);
+  registerConflicts(program, ctx);
+  registerRollback(program, ctx);
+  registerAudit(program, ctx);
+  registerResults(program, ctx);
   registerCredentials(program, ctx);
   registerReconcile(program, ctx);
   // Every subcommand reports usage errors through the same output and exit code.

@@ -90,12 +90,13 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
   });
   let interrupted = false;
   const onSignal = (): void => {
+    if (interrupted) return;
     interrupted = true;
     ctx.err('\ninterrupted: finishing the page in flight and storing the cursor; run the same command again to resume');
     void poller.stop();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let summary: PollSummary | undefined;
   try {
     await mirror.start();

@@ -14,6 +14,7 @@ import axios, { AxiosError, AxiosHeaders, type AxiosInstance, type AxiosRequestC
 import axiosRetry from 'axios-retry';
 import { ConfigError } from '../../streams/errors';
 import { checkPemsUrl } from '../../streams/pems-url';
+import { observeResponses } from './observe-responses';
 import type { Changes, PfaRecord } from '../../streams/pfa-record';
 import { Secret } from './credentials';
 import { mapPemsError, PemsRejectedError, PemsUnexpectedError, type PemsError, type PemsFieldError } from './errors';
@@ -188,24 +189,7 @@ export class PemsClient {
       maxRedirects: 0,
     });
 
-    if (options.onResponse) {
-      const hook = options.onResponse;
-      const seen = (status: number, headers: unknown): void => {
-        const flat: Record<string, string> = {};
-        for (const [k, v] of Object.entries((headers ?? {}) as Record<string, unknown>)) if (typeof v === 'string' || typeof v === 'number') flat[k.toLowerCase()] = String(v);
-        hook(status, flat);
-      };
-      this.http.interceptors.response.use(
-        (res) => {
-          seen(res.status, res.headers);
-          return res;
-        },
-        (err: unknown) => {
-          if (err instanceof AxiosError && err.response) seen(err.response.status, err.response.headers);
-          return Promise.reject(err);
-        },
-      );
-    }
+    if (options.onResponse) observeResponses(this.http, options.onResponse);
 
     // Every attempt, first or retried, spends a token from the shared budget.
     this.http.interceptors.request.use(async (config: InternalAxiosRequestConfig) => {

@@ -156,6 +156,9 @@ Examples:
       const created = await insertOrganization(ctx.db, id, { ...row, name: o.name!, syncEnabled: o.enableSync ?? false });
       if (!created) throw refused(`organization ${id} exists already: change it with \`pems-sync org update ${id} ...\``);
       const shown = publicView((await getOrganization(ctx.db, id))!, ctx);
+      if (ctx.config.pems.allowedHosts.length === 0) {
+        ctx.err(ctx.errPaint.warn('note: PEMS_SYNC_PEMS_ALLOWED_HOSTS is empty, so any host is accepted; list your PEMS hosts there (for every process) in production'));
+      }
       ctx.emit(Boolean(o.json), shown, () =>
         `${ctx.paint.ok('added')} organization ${id} (credential encrypted with key ${keyId}, bound to ${id}; sync ${o.enableSync ? 'enabled' : 'disabled'})\nnext: pems-sync org check ${id}`,
       );

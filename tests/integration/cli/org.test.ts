@@ -62,6 +62,11 @@ describe('pems-sync org (processes, real Postgres, simulator)', () => {
     expect(show.stdout).not.toContain(keyA);
     expect(show.stdout).not.toContain(row.pems_credential_encrypted.split(':')[4]);
     expect(JSON.parse(show.stdout)).toMatchObject({ id: a, syncEnabled: false, credential: { format: 'v2', keyId: 'c1', needsReencryption: false }, problem: null });
+    expect(add.stderr).not.toContain('ALLOWED_HOSTS is empty');
+    const open = await cli(['org', 'add', `${a}X`, '--name', 'A', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], { ...env, PEMS_SYNC_PEMS_ALLOWED_HOSTS: '' });
+    expect(open.code).toBe(0);
+    expect(open.stderr).toContain('PEMS_SYNC_PEMS_ALLOWED_HOSTS is empty, so any host is accepted');
+    await db('organization').where({ id: `${a}X` }).delete();
     const again = await cli(['org', 'add', a, '--name', 'A', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], env);
     expect(again.code).toBe(6);
     expect(again.stderr).toContain('exists already');

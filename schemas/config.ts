@@ -43,6 +43,8 @@ export const SETTINGS = {
   'topics.pemsRaw': { env: 'PEMS_SYNC_RAW_TOPIC', type: 'string', default: 'pems.pfa.raw', description: 'PEMS records as polled (read side, bronze)' },
   'topics.mirrorDeadLetters': { env: 'PEMS_SYNC_MIRROR_DLQ_TOPIC', type: 'string', default: 'pems.pfa.raw.dead-letters', description: 'dead-letter topic of the mirror stream' },
 
+  'debezium.connectUrl': { env: 'PEMS_SYNC_CONNECT_URL', fallbackEnv: 'KAFKA_CONNECT_URL', type: 'string', default: 'http://127.0.0.1:8083', description: 'Kafka Connect REST URL where the Debezium connector runs (pems-sync connector ...)' },
+
   'schemaRegistry.url': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_URL', fallbackEnv: 'SCHEMA_REGISTRY_URL', type: 'string', default: 'http://127.0.0.1:8081/apis/ccompat/v7', description: 'Confluent-compatible schema registry base URL' },
   'schemaRegistry.username': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_USERNAME', type: 'string', default: '', description: 'basic-auth user for the registry' },
   'schemaRegistry.password': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_PASSWORD', type: 'string', default: '', secret: true, description: 'basic-auth password for the registry' },
@@ -54,6 +56,7 @@ export const SETTINGS = {
 
   'pems.timeoutMs': { env: 'PEMS_SYNC_PEMS_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'timeout of one PEMS request, ms' },
   'pems.allowInsecureHttp': { env: 'PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP', type: 'boolean', default: false, description: 'allow http:// PEMS base URLs (the local simulator only; production is HTTPS)' },
+  'pems.allowedHosts': { env: 'PEMS_SYNC_PEMS_ALLOWED_HOSTS', type: 'string[]', default: [], description: "hosts an organization's PEMS base URL may point at (credentials go nowhere else), comma-separated; '*.example.com' matches its subdomains; empty: any host" },
   'pems.caFile': { env: 'PEMS_SYNC_PEMS_CA_FILE', type: 'string', default: '', description: 'PEM file of an extra CA to trust for PEMS (e.g. the simulator certificate)' },
   'pems.rateLimitPerSecond': { env: 'PEMS_SYNC_PEMS_RATE_LIMIT', type: 'integer', default: 10, minimum: 0, description: 'PEMS requests per second per credential, shared by all instances; 0 disables (benchmarks only)' },
   'pems.rateLimitMarginMs': { env: 'PEMS_SYNC_PEMS_RATE_LIMIT_MARGIN_MS', type: 'integer', default: 10, minimum: 0, maximum: 1000, description: 'added to each one-second window of the limiter, ms; a window restarts when PEMS answers, so only clock granularity needs covering' },

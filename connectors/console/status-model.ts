@@ -68,11 +68,11 @@ export class StatusModel {
     return Math.max(250, this.config.console.liveIntervalMs - 100);
   }
 
-  private pemsHealth(orgId: string, baseUrl: string | null): Promise<PemsHealth> {
-    const key = `${orgId} ${baseUrl ?? ''}`;
+  private pemsHealth(orgId: string, baseUrl: string | null, credential: string | null): Promise<PemsHealth> {
+    const key = `${orgId} ${baseUrl ?? ''} ${credential ?? ''}`;
     const hit = this.probeCache.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
-    const value = this.probes.pemsHealth(baseUrl).then((h) => {
+    const value = this.probes.pemsHealth({ id: orgId, pems_base_url: baseUrl, pems_credential_encrypted: credential }).then((h) => {
       this.remember(orgId, h);
       return h;
     });
@@ -81,7 +81,8 @@ export class StatusModel {
   }
 
   private remember(orgId: string, h: PemsHealth): void {
-    if (h.status === 'unknown') return;
+    // Misconfigured is not an outage: the banner and its recovered notice follow reachability only.
+    if (h.status === 'misconfigured') return;
     const s = this.pemsState.get(orgId) ?? { down: false, since: null, recoveredAt: null };
     const now = new Date();
     if (h.status === 'down' && !s.down) {
@@ -152,7 +153,7 @@ export class StatusModel {
     const stalled = this.config.console.stalledAfterSeconds;
     const orgs = await Promise.all(
       rows.map(async (row): Promise<OrgStatus> => {
-        const pems = await this.pemsHealth(row.organizationId, row.pemsBaseUrl);
+        const pems = await this.pemsHealth(row.organizationId, row.pemsBaseUrl, row.pemsCredentialEncrypted);
         const st = this.pemsState.get(row.organizationId);
         const n = (s: string): number => row.counts[s] ?? 0;
         return {

@@ -6,10 +6,11 @@
  * People's actions never call PEMS: they become committed modifications that flow through CDC
  * and the sink like any edit (README, "Layout").
  */
-import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import { checkProductionSecrets, type Config } from '../../schemas/config';
+import { createLogger } from '../observability/logger';
 import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
 import { ExportSlots } from './export-slots';
 import { guardRequestText, isDataException, isInt8 } from './input-guard';
@@ -45,7 +46,7 @@ export interface ControlApiOptions {
   pemsHealthTimeoutMs?: number;
   /** Timeout of the Kafka offset look-ups of GET /status, ms. Default 5000. */
   kafkaTimeoutMs?: number;
-  /** Fastify logger option; default: pino at config log.level. */
+  /** Fastify logger option (tests: false); default: the project's logger (observability/logger) at config log.level. */
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -80,7 +81,8 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     environment: opts.config.deployment.environment as 'production' | 'development',
   });
   const app = Fastify({
-    logger: opts.logger ?? { level: opts.config.log.level },
+    // One log format for every process: the project's pino (ISO time, level names, redaction paths).
+    ...(opts.logger !== undefined ? { logger: opts.logger } : { loggerInstance: createLogger(opts.config.log.level, { component: 'control-api' }) as FastifyBaseLogger }),
     bodyLimit: 1_048_576,
     // Fastify strips unknown properties by default; the contract is to refuse them, naming the field.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, formats: { int8: isInt8 } } },

@@ -14,6 +14,7 @@
  * PEMS_SIM_ORGS (default RIO,BEO): apiKey `dev-<org>`, tenant `PEMS`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createLogger } from '../observability/logger';
 import { startPemsSimulator, type SimulatorCredential } from './server';
 
 function fail(key: string, message: string): never {
@@ -72,8 +73,10 @@ async function main(): Promise<void> {
   });
   if (sim.cert && process.env.PEMS_SIM_CERT_FILE) writeFileSync(process.env.PEMS_SIM_CERT_FILE, sim.cert);
   // Organizations only: api keys never reach a log.
-  process.stdout.write(
-    `${JSON.stringify({ msg: 'pems simulator listening', url: sim.url, organizations: creds.map((c) => c.organization), testMode: process.env.PEMS_SIM_TEST_MODE === '1' })}\n`,
+  // The project's log format (ISO time, level names, the same base fields as every process).
+  createLogger(process.env.PEMS_SYNC_LOG_LEVEL ?? 'info', { component: 'pems-simulator' }).info(
+    { url: sim.url, organizations: creds.map((c) => c.organization), testMode: process.env.PEMS_SIM_TEST_MODE === '1' },
+    'pems simulator listening',
   );
   const stop = (): void => {
     sim.close().then(() => process.exit(0), () => process.exit(1));

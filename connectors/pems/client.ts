@@ -13,6 +13,8 @@ import https from 'node:https';
 import axios, { AxiosError, AxiosHeaders, type AxiosInstance, type AxiosRequestConfig, type InternalAxiosRequestConfig } from 'axios';
 import axiosRetry from 'axios-retry';
 import { ConfigError } from '../../streams/errors';
+import { checkPemsUrl } from '../../streams/pems-url';
+import { observeResponses } from './observe-responses';
 import type { Changes, PfaRecord } from '../../streams/pfa-record';
 import { Secret } from './credentials';
 import { mapPemsError, PemsRejectedError, PemsUnexpectedError, type PemsError, type PemsFieldError } from './errors';
@@ -32,12 +34,16 @@ export interface PemsClientOptions {
   rejectUnauthorized?: boolean;
   /** Allow an http:// baseUrl. Default false. */
   allowInsecureHttp?: boolean;
+  /** Hosts the base URL may point at (config pems.allowedHosts); empty or absent: any. */
+  allowedHosts?: readonly string[];
   /** Shared limiter; default an in-process one for this credential (10 req/s). */
   rateLimiter?: RateLimiter;
   /** Automatic retries for safe requests (see file comment). Defaults: 3 retries, 200 ms base, 5 s cap. */
   retry?: { retries?: number; baseDelayMs?: number; maxDelayMs?: number };
   /** Keep-alive sockets per host. Default 10 (the rate limit makes more pointless). */
   maxSockets?: number;
+  /** Sees the status and headers of every answer (`pems-sync org check` reads PEMS's rate-limit headers). */
+  onResponse?: (status: number, headers: Record<string, string>) => void;
 }
 
 export interface UpdateRequest {
@@ -149,16 +155,10 @@ export class PemsClient {
   private readonly apiKey: Secret;
 
   constructor(options: PemsClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.baseUrl);
-    } catch {
-      throw new ConfigError('baseUrl', `'${options.baseUrl}' is not a URL`);
-    }
-    if (url.protocol === 'http:' && !options.allowInsecureHttp) {
-      throw new ConfigError('baseUrl', 'must be https:// (set allowInsecureHttp only for a local simulator)');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('baseUrl', `unsupported protocol ${url.protocol}`);
+    // The credential is sent to this URL: scheme and host are checked before anything else.
+    const verdict = checkPemsUrl(options.baseUrl, { allowInsecureHttp: options.allowInsecureHttp ?? false, allowedHosts: options.allowedHosts ?? [] });
+    if (!verdict.ok) throw new ConfigError('baseUrl', verdict.reason);
+    const url = verdict.url;
     if (!options.tenant) throw new ConfigError('tenant', 'is required');
     if (!options.organization) throw new ConfigError('organization', 'is required');
     this.apiKey = options.apiKey instanceof Secret ? options.apiKey : new Secret(options.apiKey);
@@ -188,6 +188,8 @@ export class PemsClient {
       maxContentLength: 64 * 1024 * 1024,
       maxRedirects: 0,
     });
+
+    if (options.onResponse) observeResponses(this.http, options.onResponse);
 
     // Every attempt, first or retried, spends a token from the shared budget.
     this.http.interceptors.request.use(async (config: InternalAxiosRequestConfig) => {

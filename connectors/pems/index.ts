@@ -3,3 +3,4 @@ export * from './errors';
 export * from './rate-limiter';
 export * from './idempotency';
 export * from './credentials';
+export * from './organization-check';

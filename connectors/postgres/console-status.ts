@@ -19,6 +19,8 @@ export interface OrgPipelineRow {
   conflictsOpen: number;
   deadLettersOpen: number;
   pemsBaseUrl: string | null;
+  /** The encrypted credential, only for the PEMS probe's configuration check (never shown). */
+  pemsCredentialEncrypted: string | null;
 }
 
 export interface MinuteRow {
@@ -35,7 +37,7 @@ export async function readOrgPipelines(db: Knex, organizationIds: readonly strin
   if (organizationIds.length === 0) return [];
   const ids = [...organizationIds];
   const [orgs, counts, conflicts, deadLetters] = await Promise.all([
-    db('organization').whereIn('id', ids).orderBy('id').select('id', 'name', 'pems_base_url'),
+    db('organization').whereIn('id', ids).orderBy('id').select('id', 'name', 'pems_base_url', 'pems_credential_encrypted'),
     db.raw(
       `SELECT organization_id, sync_status, count(*)::int AS n,
               min(committed_at) FILTER (WHERE sync_status IN ('committed','queued','syncing')) AS oldest_unsynced,
@@ -49,7 +51,7 @@ export async function readOrgPipelines(db: Knex, organizationIds: readonly strin
     db('dead_letter').whereIn('organization_id', ids).where({ status: 'open' }).groupBy('organization_id').select('organization_id', db.raw('count(*)::int AS n')),
   ]);
   const out = new Map<string, OrgPipelineRow>();
-  for (const o of orgs as Array<{ id: string; name: string; pems_base_url: string | null }>) {
+  for (const o of orgs as Array<{ id: string; name: string; pems_base_url: string | null; pems_credential_encrypted: string | null }>) {
     out.set(o.id, {
       organizationId: o.id,
       name: o.name,
@@ -61,6 +63,7 @@ export async function readOrgPipelines(db: Knex, organizationIds: readonly strin
       conflictsOpen: 0,
       deadLettersOpen: 0,
       pemsBaseUrl: o.pems_base_url,
+      pemsCredentialEncrypted: o.pems_credential_encrypted,
     });
   }
   const earliest = (a: Date | null, b: Date | null): Date | null => (a === null ? b : b === null ? a : a < b ? a : b);

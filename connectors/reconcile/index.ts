@@ -32,6 +32,8 @@ export interface ReconcileOptions {
   /** Extra CA to trust (the simulator's certificate). */
   ca?: string | Buffer;
   allowInsecureHttp?: boolean;
+  /** Hosts a PEMS base URL may point at (config pems.allowedHosts); empty: any. */
+  allowedHosts?: readonly string[];
   clientOverrides?: Partial<PemsClientOptions>;
   now?: () => number;
 }
@@ -53,7 +55,7 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
   if (!org.pems_base_url || !org.pems_credential_encrypted) {
     throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_CREDENTIAL', `organization ${organization} has no PEMS base URL or credential`);
   }
-  const apiKey = decryptCredential(org.pems_credential_encrypted as string, opts.keyRing);
+  const apiKey = decryptCredential(org.pems_credential_encrypted as string, opts.keyRing, organization);
   const tenant = (org.pems_tenant as string | null) ?? '';
   const limit = opts.rateLimitPerSecond ?? 10;
   const limiter =
@@ -68,6 +70,7 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     timeoutMs: opts.timeoutMs,
     ca: opts.ca,
     allowInsecureHttp: opts.allowInsecureHttp,
+    allowedHosts: opts.allowedHosts,
     rateLimiter: limiter,
     ...opts.clientOverrides,
   });

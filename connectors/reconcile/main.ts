@@ -70,6 +70,7 @@ async function main(): Promise<number> {
       redis: config.redis.url,
       timeoutMs: config.pems.timeoutMs,
       allowInsecureHttp: config.pems.allowInsecureHttp,
+      allowedHosts: config.pems.allowedHosts,
       ca: caFile ? readFileSync(caFile) : undefined,
     });
     process.stdout.write(`${formatSummary(run, { examples: int('examples', values.examples, 5), durationMs: run.durationMs, pemsRequests: run.pemsRequests })}\n`);

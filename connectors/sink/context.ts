@@ -15,7 +15,9 @@ import {
   credentialId,
   decryptCredential,
   parseCredentialKeys,
+  organizationPemsProblem,
   type CredentialKeyRing,
+  type OrganizationPemsProblem,
 } from '../pems';
 import type { Config } from '../../schemas/config';
 
@@ -33,8 +35,14 @@ export interface ContextOptions {
   config: Config;
   redis?: Redis | null;
   registry?: Registry;
-  /** How long an organization's settings are reused, ms. Default 30000. */
+  /**
+   * How long an organization's row is reused without reading it again, ms. Default 0: the row is
+   * read every round (one primary-key query) so a fixed organization is noticed at once; the PEMS
+   * client is rebuilt only when URL, tenant or credential changed.
+   */
   cacheMs?: number;
+  /** Called once each time an organization's PEMS configuration becomes unusable (the sink logs one warning). */
+  onProblem?: (organizationId: string, problem: OrganizationPemsProblem) => void;
   /** Tests inject an http agent-level override (e.g. the simulator's CA) here. */
   clientOverrides?: Partial<ConstructorParameters<typeof PemsClient>[0]>;
 }
@@ -60,7 +68,7 @@ export class SyncContext {
     const out = new Map<string, OrganizationContext>();
     const stale = ids.filter((id) => {
       const c = this.orgs.get(id);
-      if (c && now - c.at < (this.opts.cacheMs ?? 30_000)) {
+      if (c && now - c.at < (this.opts.cacheMs ?? 0)) {
         out.set(id, c.ctx);
         return false;
       }
@@ -97,11 +105,14 @@ export class SyncContext {
     if (prev?.ctx.client) await prev.ctx.client.close();
     let client: PemsClient | null = null;
     let problem: string | null = null;
-    if (!url || !encrypted) problem = `organization ${id} has no PEMS base URL or credential`;
-    else if (!this.keys) problem = 'PEMS_SYNC_CREDENTIAL_KEYS is not set: organization credentials cannot be decrypted';
+    const unusable = organizationPemsProblem({ id, pems_base_url: url || null, pems_credential_encrypted: encrypted || null }, this.opts.config);
+    if (unusable) {
+      problem = `organization ${id}: ${unusable.setting}: ${unusable.reason}`;
+      this.opts.onProblem?.(id, unusable);
+    } else if (!this.keys) problem = 'PEMS_SYNC_CREDENTIAL_KEYS is not set: organization credentials cannot be decrypted';
     else {
       try {
-        const apiKey = decryptCredential(encrypted, this.keys);
+        const apiKey = decryptCredential(encrypted, this.keys, id);
         const { config } = this.opts;
         client = new PemsClient({
           baseUrl: url,
@@ -110,6 +121,7 @@ export class SyncContext {
           organization: id,
           timeoutMs: config.pems.timeoutMs,
           allowInsecureHttp: config.pems.allowInsecureHttp,
+          allowedHosts: config.pems.allowedHosts,
           ca: this.ca,
           // The sink counts and spaces its own attempts (5 s, 10 s, 20 s): no hidden retries below it.
           retry: { retries: 0 },

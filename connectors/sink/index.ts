@@ -48,6 +48,9 @@ export interface Sink {
   closed: Promise<void>;
 }
 
+/** kafkajs messages for conditions it retries itself (see kafkaFor). */
+const RETRIED_BY_KAFKAJS = /coordinator is loading|coordinator is not available|not the coordinator|rebalanc|leadership election|not the leader|KAFKAJS_NO_PARTITIONER_WARNING|switched default partitioner/i;
+
 export function kafkaFor(config: Config, logger: Logger): Kafka {
   const sasl: SASLOptions | undefined =
     config.kafka.saslMechanism === ''
@@ -61,7 +64,10 @@ export function kafkaFor(config: Config, logger: Logger): Kafka {
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log }) => {
       const { message, ...extra } = log;
-      const fn = level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
+      // kafkajs reports conditions it retries by itself (a coordinator still loading, a group
+      // rebalancing, a leader moving) at ERROR; they are not errors of ours: debug, like its retries.
+      const transient = RETRIED_BY_KAFKAJS.test(`${message} ${String((extra as { error?: unknown }).error ?? '')}`);
+      const fn = transient ? 'debug' : level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
       logger[fn]({ kafkajs: extra }, message);
     },
   });
@@ -87,7 +93,11 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   const leftover = await emitter.drainAll();
   if (leftover > 0) logger.info({ records: leftover }, 'emitted outbox records left by a previous run');
 
-  const context = new SyncContext({ db, config, redis, registry, clientOverrides: options.clientOverrides });
+  const context = new SyncContext({
+    db, config, redis, registry, clientOverrides: options.clientOverrides,
+    // One warning per organization and change: its edits fail with this reason until it is fixed.
+    onProblem: (organization, p) => logger.warn({ organization, setting: p.setting, reason: p.reason }, `organization ${organization} is misconfigured (${p.setting}): ${p.reason}`),
+  });
   let task: SinkTask | null = null;
   const health = new PemsHealth({
     threshold: config.retry.outageThreshold,

@@ -348,7 +348,8 @@ export class PfaLanes {
             }
             // The dead letter names why we gave up; the PEMS error stays as its cause.
             const gaveUp = new PemsSyncError('PEMS_SYNC_RETRIES_EXHAUSTED', step.reason, { cause: err, details: { attempts: tries } });
-            return entry({ kind: 'failed', error: { ...outcomeErrorFrom(err), message: step.reason } }, null, gaveUp);
+            // One code everywhere (table, header, result record, API): why it failed is that retries ran out.
+            return entry({ kind: 'failed', error: outcomeErrorFrom(gaveUp) }, null, gaveUp);
           }
           case 'dead_letter': {
             const code = outcomeErrorFrom(err).code;

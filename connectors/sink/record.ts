@@ -243,7 +243,8 @@ export class Recorder {
         outbox.push({
           kind: 'result',
           topic: this.opts.topics.results,
-          record_key: Buffer.from(m.id),
+          // Keyed like the CDC topic and dead letters ({organization_id, pfa_id}): one PFA's results stay on one partition, in order.
+          record_key: Buffer.from(JSON.stringify({ organization_id: m.organizationId, pfa_id: m.pfaId })),
           record_value: JSON.stringify(record),
           record_headers: JSON.stringify(e.traceId ? storeHeaders({ trace_id: e.traceId }) : {}),
         });

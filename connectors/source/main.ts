@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
-import pino from 'pino';
+import { createLogger, type Logger } from '../observability/logger';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { checkProductionSecrets, loadConfig, redactConfig, type Config } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
@@ -37,7 +37,7 @@ export interface ReadSide {
 }
 
 /** Builds and starts the read side; the caller owns stop(). */
-export async function startReadSide(config: Config, logger = pino({ level: config.log.level })): Promise<ReadSide> {
+export async function startReadSide(config: Config, logger: Logger = createLogger(config.log.level, { component: 'source' })): Promise<ReadSide> {
   const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-source' });
   const kafka = kafkaFromConfig(config, 'source');
   const registry = new Registry();
@@ -54,6 +54,7 @@ export async function startReadSide(config: Config, logger = pino({ level: confi
     pems: {
       timeoutMs: config.pems.timeoutMs,
       allowInsecureHttp: config.pems.allowInsecureHttp,
+      allowedHosts: config.pems.allowedHosts,
       ca: config.pems.caFile ? readFileSync(config.pems.caFile) : undefined,
       rateLimitPerSecond: config.pems.rateLimitPerSecond,
     },
@@ -89,7 +90,7 @@ export async function startReadSide(config: Config, logger = pino({ level: confi
 async function main(): Promise<void> {
   const config = loadConfig();
   checkProductionSecrets(config);
-  const logger = pino({ level: config.log.level });
+  const logger = createLogger(config.log.level, { component: 'source' });
   logger.info({ config: redactConfig(config) }, 'starting the read side');
   const side = await startReadSide(config, logger);
   registerReadinessGauge(side.registry, () => side.mirror.ready);

@@ -66,6 +66,8 @@ export interface PollerOptions {
     /** Per request, ms. Default 30000. */
     timeoutMs?: number;
     allowInsecureHttp?: boolean;
+    /** Hosts a PEMS base URL may point at (config pems.allowedHosts); empty: any. */
+    allowedHosts?: readonly string[];
     /** Extra CA to trust (the simulator's certificate). */
     ca?: string | Buffer;
     /** Requests per second per credential, shared with the sink; 0 disables. Default 10. */
@@ -82,6 +84,8 @@ export interface PollerOptions {
   rateLimiterKeyPrefix?: string;
   /** Poll only these organizations (tests; sharding). Default every organization with sync enabled. */
   organizations?: readonly string[];
+  /** Poll the listed organizations even while their sync is disabled (`pems-sync org load`, before sync is switched on). */
+  includeSyncDisabled?: boolean;
   metrics?: SourceMetrics;
   logger?: SourceLogger;
   now?: () => Date;
@@ -270,11 +274,11 @@ export class PemsPoller {
 
   private async organizations(): Promise<OrganizationSource[]> {
     const q = this.opts.db('organization')
-      .where({ sync_enabled: true })
       .whereNotNull('pems_base_url')
       .whereNotNull('pems_credential_encrypted')
       .orderBy('id')
       .select('id', 'pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
+    if (!(this.opts.includeSyncDisabled && this.opts.organizations)) q.where({ sync_enabled: true });
     if (this.opts.organizations) q.whereIn('id', [...this.opts.organizations]);
     const rows = (await q) as Array<{ id: string; pems_base_url: string; pems_tenant: string | null; pems_credential_encrypted: string }>;
     return rows.map((r) => ({ id: r.id, baseUrl: r.pems_base_url, tenant: r.pems_tenant ?? '', credentialEncrypted: r.pems_credential_encrypted }));
@@ -288,7 +292,7 @@ export class PemsPoller {
       void cached.client.close();
       void cached.limiter.close();
     }
-    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing);
+    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing, org.id);
     const p = this.opts.pems ?? {};
     const perSecond = p.rateLimitPerSecond ?? 10;
     const limiter =
@@ -307,6 +311,7 @@ export class PemsPoller {
       organization: org.id,
       timeoutMs: p.timeoutMs,
       allowInsecureHttp: p.allowInsecureHttp,
+      allowedHosts: p.allowedHosts,
       ca: p.ca,
       rateLimiter: limiter,
       retry: { retries: p.retries ?? 3 },

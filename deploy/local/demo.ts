@@ -46,7 +46,7 @@ async function main(): Promise<void> {
 
   await db('organization').insert({
     id: org, name: `Rio demo ${run}`, sync_enabled: true, pems_base_url: sim.url, pems_tenant: 'DEMO',
-    pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys)),
+    pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys), org),
   });
   const users = ['alice', 'bruno', 'chen', 'dana'].map((u) => `${u}-${run.toLowerCase()}`);
   const noRight = `eve-${run.toLowerCase()}`;
@@ -185,8 +185,10 @@ async function main(): Promise<void> {
   console.log(`  failed        ${by.failed ?? 0}  dead letters: ${(dls as { n: string }).n}`);
   console.log(`  latency       commit → PEMS p50 ${Number(lat.rows[0].p50 ?? 0).toFixed(2)} s, p95 ${Number(lat.rows[0].p95 ?? 0).toFixed(2)} s; wall ${wall.toFixed(1)} s`);
   console.log(`  PEMS          ${batchRequests} batch requests, at most ${stats.maxRequestsPerSecond[org] ?? 0} in any second (limit ${RATE})`);
-  console.log(`\nlook around: psql "${process.env.DATABASE_URL?.replace(/:[^:@/]+@/, ':***@')}" -c "select sync_status, count(*) from pfa_modification where organization_id='${org}' group by 1"`);
-  console.log(`             result topic ${topics.results} (Avro), dead letters ${topics.dlq}; the stack keeps running (npm run stack:down to stop it)\n`);
+  // Hints that work when pasted: the connection comes from env.sh (PGHOST, PGPORT, PGPASSWORD...), never printed.
+  console.log('\nlook around (from the repository):');
+  for (const hint of lookAroundHints(org)) console.log(`  ${hint}`);
+  console.log(`result topic ${topics.results} (Avro), dead letters ${topics.dlq}; the stack keeps running (npm run stack:down to stop it)\n`);
 
   console.log(`console       ${consoleUrl}/status`);
   console.log(`sign in       ${consoleUrl}/sign-in (demo users: ${[...users, noRight].map((u) => u.split('-')[0]).join(', ')})\n`);
@@ -204,6 +206,18 @@ async function main(): Promise<void> {
   await sink.close();
   await sim.close();
   await db.destroy();
+}
+
+/** The closing commands, one per line, each runnable as printed in a shell at the repository root. */
+export function lookAroundHints(org: string): string[] {
+  return [
+    'source deploy/local/env.sh',
+    `psql -c "select sync_status, count(*) from pfa_modification where organization_id='${org}' group by 1"`,
+    `npx pems-sync org show ${org}`,
+    `npx pems-sync users list --organization ${org}`,
+    'npx pems-sync connector status',
+    'npx pems-sync topics check',
+  ];
 }
 
 main().catch((err: unknown) => {

@@ -96,7 +96,7 @@ async function baselinePlan(b: BenchOrg): Promise<number> {
   const keys = parseCredentialKeys(b.keys);
   const row = await b.db('organization').where({ id: b.org }).first();
   const client = new PemsClient({
-    baseUrl: row.pems_base_url, apiKey: decryptCredential(row.pems_credential_encrypted, keys), tenant: 'B', organization: b.org,
+    baseUrl: row.pems_base_url, apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org), tenant: 'B', organization: b.org,
     ca: b.sim.cert, retry: { retries: 0 }, rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
   });
   const started = Date.now();

@@ -40,7 +40,7 @@ export async function setupOrg(opts: { records: number; rateLimit: number; users
   const ids = sim.control.seed({ organization: org, count: opts.records, seed: 1 });
   const caFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'ca.pem');
   writeFileSync(caFile, sim.cert!);
-  await db('organization').insert({ id: org, name: org, sync_enabled: true, pems_base_url: sim.url, pems_tenant: 'B', pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys)) });
+  await db('organization').insert({ id: org, name: org, sync_enabled: true, pems_base_url: sim.url, pems_tenant: 'B', pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys), org) });
   const users = Array.from({ length: opts.users ?? 1 }, (_, i) => `bench-${org.toLowerCase()}-${i}`);
   for (let i = 0; i < users.length; i += 500) {
     const chunk = users.slice(i, i + 500);

@@ -47,10 +47,10 @@ function Banners({ s, view }: { s: StatusSnapshot; view: View }): JSX.Element {
 
 function PemsCell({ o, s }: { o: OrgStatus; s: StatusSnapshot }): JSX.Element {
   const h = o.pems;
-  const word = h.status === 'up' ? 'up' : h.status === 'down' ? 'down' : 'unknown';
+  const word = h.status;
   const detail =
-    h.status === 'unknown'
-      ? (h.reason ?? '')
+    h.status === 'misconfigured'
+      ? `${h.reason ?? ''}${h.setting ? ` (setting: ${h.setting})` : ''}`
       : `${h.httpStatus !== undefined ? `HTTP ${h.httpStatus}` : (h.reason ?? '')}${h.latencyMs !== undefined ? `, ${h.latencyMs} ms` : ''}`;
   const rps = s.sink.pemsRequestsPerSecond;
   return (

@@ -10,12 +10,22 @@ import axios from 'axios';
 import type { FastifyInstance } from 'fastify';
 import { closed, ORG_ID } from '../schemas';
 import { callerOf, type RouteContext } from '../server';
+import { organizationPemsProblem } from '../../pems/organization-check';
 
 export interface PemsHealth {
-  status: 'up' | 'down' | 'unknown';
+  status: 'up' | 'down' | 'misconfigured';
+  /** With 'misconfigured': the setting to fix (pems_base_url, pems_credential_encrypted, pems.allowedHosts...). */
+  setting?: string;
   httpStatus?: number;
   latencyMs?: number;
   reason?: string;
+}
+
+/** What the PEMS probe needs of an organization row: its URL and the credential that must decrypt for it. */
+export interface OrganizationPems {
+  id: string;
+  pems_base_url: string | null;
+  pems_credential_encrypted: string | null;
 }
 
 export interface ConsumerLag {
@@ -38,7 +48,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export interface StatusProbes {
-  pemsHealth(baseUrl: string | null): Promise<PemsHealth>;
+  pemsHealth(org: OrganizationPems | undefined): Promise<PemsHealth>;
   consumerLag(): Promise<ConsumerLag>;
 }
 
@@ -50,11 +60,16 @@ export function createStatusProbes(ctx: RouteContext): StatusProbes {
     return agent;
   };
 
-  async function pemsHealth(baseUrl: string | null): Promise<PemsHealth> {
-    if (!baseUrl) return { status: 'unknown', reason: 'the organization has no PEMS base URL' };
-    if (!baseUrl.startsWith('https://') && !(baseUrl.startsWith('http://') && ctx.config.pems.allowInsecureHttp)) {
-      return { status: 'unknown', reason: 'PEMS base URL is not https (pems.allowInsecureHttp is off)' };
-    }
+  /**
+   * A summarized PEMS state for readers: the organization's configuration first (the same rules
+   * as the PEMS client: https, pems.allowedHosts, a credential that decrypts for this
+   * organization), then /health. Network failures are one 'unreachable' reason whatever their
+   * cause, so /status is no port scanner; operators find details in the sink's log.
+   */
+  async function pemsHealth(org: OrganizationPems | undefined): Promise<PemsHealth> {
+    const problem = organizationPemsProblem(org, ctx.config);
+    if (problem) return { status: 'misconfigured', setting: problem.setting, reason: problem.reason };
+    const baseUrl = org!.pems_base_url!;
     const started = Date.now();
     try {
       const res = await axios.get(`${baseUrl.replace(/\/+$/, '')}/health`, {
@@ -63,9 +78,10 @@ export function createStatusProbes(ctx: RouteContext): StatusProbes {
         validateStatus: () => true,
         maxRedirects: 0,
       });
-      return { status: res.status === 200 ? 'up' : 'down', httpStatus: res.status, latencyMs: Date.now() - started };
-    } catch (err) {
-      return { status: 'down', reason: (err as { code?: string }).code ?? (err as Error).message, latencyMs: Date.now() - started };
+      if (res.status === 200) return { status: 'up', httpStatus: 200, latencyMs: Date.now() - started };
+      return { status: 'down', httpStatus: res.status, reason: `PEMS /health answered ${res.status}`, latencyMs: Date.now() - started };
+    } catch {
+      return { status: 'down', reason: 'PEMS could not be reached (no answer within the timeout, or the connection failed)', latencyMs: Date.now() - started };
     }
   }
 
@@ -110,7 +126,7 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): v
         description:
           'Counts: queued (committed or queued, not yet picked up), inFlight (syncing), synced, failed, rejected, conflictsOpen, ' +
           'deadLettersOpen; lastSuccessAt (latest synced_at); latency p50/p95 of committed_at → synced_at over the last hour, seconds; ' +
-          "PEMS health (GET /health, short timeout; unknown without a base URL); the sink consumer group's lag on the CDC topic.",
+          "PEMS health summarized: up, down (with a reason that names no address) or misconfigured (naming the setting: base URL, allowlist, credential); the sink consumer group's lag on the CDC topic.",
         tags: ['status'],
         rights: 'membership',
         querystring: closed({ organization: ORG_ID }, ['organization']),
@@ -134,13 +150,13 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): v
              AND synced_at >= now() - interval '1 hour'`,
           [organization],
         ),
-        db('organization').where({ id: organization }).first('pems_base_url'),
+        db('organization').where({ id: organization }).first('id', 'pems_base_url', 'pems_credential_encrypted'),
       ]);
       const by = new Map<string, { n: number; last: Date | null }>(counts.map((r: any) => [r.sync_status, { n: Number(r.n), last: r.last_synced }]));
       const n = (s: string): number => by.get(s)?.n ?? 0;
       const lastSuccess = by.get('synced')?.last ?? null;
       const lat = latency.rows[0] as { n: number; p50: number | null; p95: number | null };
-      const [pems, lag] = await Promise.all([pemsHealth(org?.pems_base_url ?? null), consumerLag()]);
+      const [pems, lag] = await Promise.all([pemsHealth(org), consumerLag()]);
       return {
         organizationId: organization,
         counts: {

@@ -7,6 +7,10 @@ import { WebhookDispatcher } from '../../../connectors/control-api/webhooks';
 import { testEnv } from '../../support/env';
 import { testKafka } from '../../support/kafka';
 import { call, createOrg, harness, type Harness, type TestOrg } from './harness';
+import { encryptCredential, parseCredentialKeys } from '../../../connectors/pems';
+import { randomBytes } from 'node:crypto';
+
+const TEST_CREDENTIAL_KEYS = `s1:${randomBytes(32).toString('base64')}`;
 
 describe('control API: status, notifications, webhooks, OpenAPI', () => {
   let h: Harness;
@@ -19,9 +23,12 @@ describe('control API: status, notifications, webhooks, OpenAPI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'control-api-'));
     sim = await startPemsSimulator({ port: 0, credentials: [{ organization: 'STATUSORG', apiKey: 'k', tenant: 'T' }], rateLimitPerSecond: 0 });
     writeFileSync(join(dir, 'ca.pem'), sim.cert!);
-    h = await harness({ kafka: testKafka('control-api-status-test'), config: { pems: { caFile: join(dir, 'ca.pem') }, topics: { cdc: testEnv.cdcTopic } } });
+    h = await harness({ kafka: testKafka('control-api-status-test'), config: { pems: { caFile: join(dir, 'ca.pem'), credentialKeys: TEST_CREDENTIAL_KEYS }, topics: { cdc: testEnv.cdcTopic } } });
     org = await createOrg(h.db, 'STAT', { pems_base_url: sim.url });
     other = await createOrg(h.db, 'STATX', { pems_base_url: 'https://127.0.0.1:1/api/pems' });
+    // A usable organization has a credential that decrypts for it (else /status says misconfigured).
+    const ring = parseCredentialKeys(h.config.pems.credentialKeys);
+    for (const o of [org, other]) await h.db('organization').where({ id: o.id }).update({ pems_credential_encrypted: encryptCredential('k', ring, o.id) });
   });
   afterAll(async () => {
     await h.close();

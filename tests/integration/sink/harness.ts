@@ -61,7 +61,7 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
     sync_enabled: opts.syncEnabled ?? true,
     pems_base_url: sim.url,
     pems_tenant: 'TEST',
-    pems_credential_encrypted: encryptCredential(apiKey, ring),
+    pems_credential_encrypted: encryptCredential(apiKey, ring, org),
   });
   await db('app_user').insert({ id: user, username: user });
   await db('user_organization').insert({ user_id: user, organization_id: org, perm_sync: opts.permSync ?? true });

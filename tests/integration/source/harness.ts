@@ -49,7 +49,7 @@ export async function readSide(name: string): Promise<ReadSideFixture> {
   const userId = `u-${org}`;
   await db('organization').insert({
     id: org, name: `read side ${name}`, sync_enabled: true, pems_base_url: sim.url, pems_tenant: tenant,
-    pems_credential_encrypted: encryptCredential(apiKey, keyRing),
+    pems_credential_encrypted: encryptCredential(apiKey, keyRing, org),
   });
   await db('app_user').insert({ id: userId, username: `user-${org}` });
   const registry = new Registry();

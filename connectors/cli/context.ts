@@ -1,0 +1,84 @@
+/**
+ * What every command shares: the streams, the configuration (schemas/config, from the
+ * environment like every other process, read only when a command needs it) and the clients it
+ * opened, closed once when the command ends.
+ */
+import { readFileSync } from 'node:fs';
+import type { Knex } from 'knex';
+import { Kafka, logLevel } from 'kafkajs';
+import { loadConfig, type Config } from '../../schemas/config';
+import { createDatabase } from '../postgres/db';
+import { parseCredentialKeys, type CredentialKeyRing } from '../pems/credentials';
+import { painter, writeJson, type CliIo, type Painter } from './output';
+
+export class CliContext {
+  private cfg?: Config;
+  private database?: Knex;
+  private readonly closers: Array<() => Promise<unknown>> = [];
+  readonly paint: Painter;
+  readonly errPaint: Painter;
+
+  constructor(readonly io: CliIo) {
+    this.paint = painter(io.stdout, io.env);
+    this.errPaint = painter(io.stderr, io.env);
+  }
+
+  get config(): Config {
+    this.cfg ??= loadConfig(this.io.env);
+    return this.cfg;
+  }
+
+  get db(): Knex {
+    if (!this.database) {
+      this.database = createDatabase({ url: this.config.database.url, poolMax: 4, applicationName: 'pems-sync-cli' });
+      const db = this.database;
+      this.onClose(() => db.destroy());
+    }
+    return this.database;
+  }
+
+  keyRing(): CredentialKeyRing {
+    return parseCredentialKeys(this.config.pems.credentialKeys);
+  }
+
+  /** The extra CA to trust for PEMS (pems.caFile), if any. */
+  pemsCa(): Buffer | undefined {
+    return this.config.pems.caFile ? readFileSync(this.config.pems.caFile) : undefined;
+  }
+
+  /** A Kafka client from the config; its own log lines go nowhere (errors reach the command as exceptions). */
+  kafka(suffix: string): Kafka {
+    const k = this.config.kafka;
+    return new Kafka({
+      clientId: `${k.clientId}-cli-${suffix}`,
+      brokers: k.brokers,
+      ssl: k.ssl,
+      sasl: k.saslMechanism === '' ? undefined : ({ mechanism: k.saslMechanism, username: k.saslUsername, password: k.saslPassword } as never),
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 3 },
+    });
+  }
+
+  onClose(fn: () => Promise<unknown>): void {
+    this.closers.push(fn);
+  }
+
+  out(line = ''): void {
+    this.io.stdout.write(`${line}\n`);
+  }
+
+  err(line: string): void {
+    this.io.stderr.write(`${line}\n`);
+  }
+
+  /** `--json`: the value as JSON; otherwise the text. */
+  emit(json: boolean, value: unknown, text: () => string): void {
+    if (json) writeJson(this.io, value);
+    else this.out(text());
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.closers.reverse()) await c().catch(() => undefined);
+    this.closers.length = 0;
+  }
+}

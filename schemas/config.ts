@@ -50,6 +50,7 @@ export const SETTINGS = {
   'schemaRegistry.password': { env: 'PEMS_SYNC_SCHEMA_REGISTRY_PASSWORD', type: 'string', default: '', secret: true, description: 'basic-auth password for the registry' },
 
   'database.url': { env: 'PEMS_SYNC_DATABASE_URL', fallbackEnv: 'DATABASE_URL', type: 'string', secret: true, pattern: '^postgres(ql)?://', description: 'PostgreSQL URL of the PFA Vanguard database' },
+  'database.adminUrl': { env: 'PEMS_SYNC_DATABASE_ADMIN_URL', fallbackEnv: 'DATABASE_URL', type: 'string', default: '', secret: true, description: "PostgreSQL URL of the database's owner (who runs migrations), used only by `pems-sync connector restart --free-slot` to end the backend holding Debezium's replication slot, which the processes' least-privileged role may not; empty: database.url" },
   'database.poolMax': { env: 'PEMS_SYNC_DB_POOL_MAX', type: 'integer', default: 10, minimum: 1, maximum: 200, description: 'connections per process' },
 
   'redis.url': { env: 'PEMS_SYNC_REDIS_URL', fallbackEnv: 'REDIS_URL', type: 'string', default: '', secret: true, description: 'Redis URL for the shared PEMS rate limit; empty: an in-process limit (single instance only)' },

@@ -115,7 +115,7 @@ Examples:
           throw refused(`the connector's task is RUNNING and holds slot ${slotName} legitimately: not terminating it (restart without --free-slot)`);
         }
         if (slot?.active && slot.activePid !== null) {
-          if (!(await terminateSlotHolder(ctx.db, slotName, slot.activePid))) throw refused(`slot ${slotName} changed hands while checking; run again`);
+          if (!(await terminateSlotHolder(ctx.adminDb, slotName, slot.activePid))) throw refused(`slot ${slotName} changed hands while checking; run again`);
           freed = { pid: slot.activePid };
         }
       }

@@ -14,6 +14,7 @@ import { painter, writeJson, type CliIo, type Painter } from './output';
 export class CliContext {
   private cfg?: Config;
   private database?: Knex;
+  private adminDatabase?: Knex;
   private readonly closers: Array<() => Promise<unknown>> = [];
   readonly paint: Painter;
   readonly errPaint: Painter;
@@ -35,6 +36,17 @@ export class CliContext {
       this.onClose(() => db.destroy());
     }
     return this.database;
+  }
+
+  /** The owner's connection (database.adminUrl), for the one remedy the processes' role may not perform. */
+  get adminDb(): Knex {
+    if (!this.adminDatabase) {
+      const url = this.config.database.adminUrl === '' ? this.config.database.url : this.config.database.adminUrl;
+      this.adminDatabase = createDatabase({ url, poolMax: 1, applicationName: 'pems-sync-cli-admin' });
+      const db = this.adminDatabase;
+      this.onClose(() => db.destroy());
+    }
+    return this.adminDatabase;
   }
 
   keyRing(): CredentialKeyRing {

@@ -25,14 +25,30 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     });
 
   for (const [verb, what] of [['approve', 'approve (four eyes: not the requester)'], ['reject', 'reject']] as const) {
-    withApiOptions(rollback.command(`${verb} <id>`))
+    const command = withApiOptions(rollback.command(`${verb} <id>`))
       .description(`${what} a pending rollback`)
       .option('--reason <text>', verb === 'reject' ? 'why (required)' : 'why')
       .option('--json', 'print the rollback as JSON')
-      .addHelpText('after', `\nExamples:\n  pems-sync rollback ${verb} 0b7c...-uuid ${verb === 'reject' ? '--reason "not needed" ' : ''}--as ops-admin2`)
-      .action(async (id: string, o: ApiOptions & { reason?: string; json?: boolean }) => {
+      .addHelpText(
+        'after',
+        `\nExamples:\n  pems-sync rollback ${verb} 0b7c...-uuid ${verb === 'reject' ? '--reason "not needed" ' : ''}--as ops-admin2` +
+          (verb === 'approve'
+            ? '\n  pems-sync rollback approve 0b7c...-uuid --preview-hash 3f2a... --as ops-admin2\n\n' +
+              "An approval is of exactly the request's differences (its previewHash, shown by `rollback list --json`):\n" +
+              'without --preview-hash the request is read first and its hash sent; refused (6) when PEMS moved since.'
+            : ''),
+      );
+    if (verb === 'approve') command.option('--preview-hash <sha256>', 'the previewHash of the differences you reviewed');
+    command.action(async (id: string, o: ApiOptions & { reason?: string; json?: boolean; previewHash?: string }) => {
         if (verb === 'reject' && !o.reason) throw usage('reject needs --reason');
-        const r = await new ApiClient(ctx, o).request<Record<string, unknown>>('POST', `/rollbacks/${encodeURIComponent(id)}/${verb}`, o.reason ? { reason: o.reason } : {});
+        const api = new ApiClient(ctx, o);
+        const path = `/rollbacks/${encodeURIComponent(id)}`;
+        let body: Record<string, unknown> = o.reason ? { reason: o.reason } : {};
+        if (verb === 'approve') {
+          const previewHash = o.previewHash ?? String((await api.request<Record<string, unknown>>('GET', path)).previewHash ?? '');
+          body = { ...body, previewHash };
+        }
+        const r = await api.request<Record<string, unknown>>('POST', `${path}/${verb}`, body);
         ctx.emit(Boolean(o.json), r, () => `${ctx.paint.ok(verb === 'approve' ? 'approved' : 'rejected')} rollback ${id}: ${String(r.status ?? '')}`);
       });
   }

@@ -6,7 +6,8 @@
  * OpenAPI document. Rows are written the way Vanguard (commit) and the sink (outcomes) write them.
  */
 import { createServer, type Server } from 'node:http';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { encryptCredential, parseCredentialKeys } from '../../../connectors/pems';
 import { createOrg, harness, token, type Harness, type TestOrg } from '../control-api/harness';
 import { ConsoleClient } from './client';
 
@@ -24,7 +25,7 @@ describe('console: sign-in, session, preferences, status and search', () => {
     });
     await new Promise<void>((r) => downPems.listen(0, '127.0.0.1', () => r()));
     downUrl = `http://127.0.0.1:${(downPems.address() as { port: number }).port}`;
-    h = await harness({ config: { console: { localSignInUsers: ['console-demo-user'], secureCookies: false, freshnessTargetSeconds: 60, stalledAfterSeconds: 600 }, pems: { allowInsecureHttp: true } } });
+    h = await harness({ config: { console: { localSignInUsers: ['console-demo-user'], secureCookies: false, freshnessTargetSeconds: 60, stalledAfterSeconds: 600 }, pems: { allowInsecureHttp: true, credentialKeys: `s1:${randomBytes(32).toString('base64')}` } } });
     org = await createOrg(h.db, 'CONS');
     await h.db('app_user').insert({ id: 'console-demo-user', username: `console-demo-${org.id.toLowerCase()}` }).onConflict('id').ignore();
     await h.db('user_organization').insert({ user_id: 'console-demo-user', organization_id: org.id, perm_read: true }).onConflict(['user_id', 'organization_id']).ignore();
@@ -162,7 +163,9 @@ describe('console: sign-in, session, preferences, status and search', () => {
     const stalled = await c.get(`/console/status?organization=${o.id}`);
     expect(stalled.body).toContain('>Stalled<');
 
-    await h.db('organization').where({ id: o.id }).update({ pems_base_url: downUrl });
+    // A configured organization (URL and a credential bound to it) whose PEMS answers 503: down, not misconfigured.
+    const ring = parseCredentialKeys(h.config.pems.credentialKeys);
+    await h.db('organization').where({ id: o.id }).update({ pems_base_url: downUrl, pems_credential_encrypted: encryptCredential('k', ring, o.id) });
     const down = await c.get(`/console/status?organization=${o.id}`);
     expect(down.body).toContain('data-banner="pems-down"');
     expect(down.body).toMatch(new RegExp(`${o.id}: PEMS unreachable since \\d\\d:\\d\\d: 1 edit is safe and queued, the oldest is 20 min old.`));

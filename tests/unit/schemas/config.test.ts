@@ -18,7 +18,7 @@ function configError(fn: () => unknown): ConfigError {
 describe('loadConfig defaults', () => {
   it('when only the database URL is set, then every other key takes its declared default', () => {
     const c = loadConfig(BASE);
-    expect(c.database).toEqual({ url: DB, poolMax: 10 });
+    expect(c.database).toEqual({ url: DB, adminUrl: '', poolMax: 10 });
     expect(c.kafka).toEqual({
       brokers: ['127.0.0.1:9092'],
       clientId: 'pems-sync',
@@ -278,6 +278,7 @@ describe('loadConfig cross-field rules', () => {
 describe('redactConfig', () => {
   const secrets = {
     PEMS_SYNC_DATABASE_URL: DB,
+    PEMS_SYNC_DATABASE_ADMIN_URL: 'postgres://owner:owner-secret-pw@db:5432/vanguard',
     PEMS_SYNC_REDIS_URL: 'redis://:redis-secret@redis:6379',
     PEMS_SYNC_CREDENTIAL_KEYS: 'k1:c2VjcmV0LWtleS1tYXRlcmlhbA==,k0:b2xkLWtleQ==',
     PEMS_SYNC_WEBHOOK_URLS: 'https://hooks.slack.com/services/T0/B0/hook-secret-1,https://hooks.example.com/hook-secret-2',
@@ -326,7 +327,7 @@ describe('redactConfig', () => {
       .filter(([, s]) => 'secret' in s && s.secret)
       .map(([k]) => k);
     expect(secretKeys.sort()).toEqual(
-      ['audit.keys', 'controlApi.jwtSecret', 'controlApi.webhookUrls', 'database.url', 'kafka.saslPassword', 'pems.credentialKeys', 'redis.url', 'schemaRegistry.password'].sort(),
+      ['audit.keys', 'controlApi.jwtSecret', 'controlApi.webhookUrls', 'database.adminUrl', 'database.url', 'kafka.saslPassword', 'pems.credentialKeys', 'redis.url', 'schemaRegistry.password'].sort(),
     );
     const r = redactConfig(loadConfig(secrets)) as unknown as Record<string, Record<string, unknown>>;
     for (const key of secretKeys) {

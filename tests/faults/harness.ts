@@ -238,7 +238,9 @@ export async function judge(fw: FaultWorld, scenario: string, opts: { quietTimeo
   const catchingUp = (r: ReconcileRun): boolean => r.findings.some((f) => f.kind === 'mirror_stale' || f.kind === 'missing_in_mirror');
   const reconcileStarted = Date.now();
   for (;;) {
-    run = await reconcileOrganization({ db: world.db, organization: world.org, keyRing, graceMs: 0, ca: world.sim.cert, redis: testEnv.redisUrl });
+    // With the simulator's log of applied writes and replays: a second application is caught
+    // directly, even when the read side never saw the version it produced.
+    run = await reconcileOrganization({ db: world.db, organization: world.org, keyRing, graceMs: 0, ca: world.sim.cert, redis: testEnv.redisUrl, writeLog: world.sim.control.writeLog() });
     if (!run.summary.drift || !catchingUp(run) || Date.now() - reconcileStarted > 30_000) break;
     await sleep(1500);
   }

@@ -82,4 +82,3 @@ describe('regression: a resumed write-ahead intent meets new edits of the same P
     expect(run.findings.filter((f) => f.pfaId === rec.pfaId)).toEqual([]);
   });
 });
-});

@@ -66,6 +66,11 @@ export class SinkTask {
    * are claimed here once that instance is gone.
    */
   private readonly waiting = new Map<string, LaneItem>();
+  /**
+   * Items taken from `waiting` whose dispatch (claim, context, enqueue) is under way: a later
+   * event of their PFA fetched meanwhile waits behind them too, or it could reach the lane first.
+   */
+  private readonly taking = new Set<LaneItem>();
   private waitTimer: NodeJS.Timeout | null = null;
   private checkingWaits = false;
   private assigned = new Set<string>();
@@ -152,15 +157,22 @@ export class SinkTask {
       const heldIds = new Set(held);
       const heldItems = [...this.waiting.values()].filter((w) => heldIds.has(w.modification.id));
       const take = takeable.map((id) => this.waiting.get(id)!).filter((w) => !behindAny(w, heldItems)).sort((a, b) => comparePositions(a.position, b.position));
-      for (const w of take) this.waiting.delete(w.modification.id);
+      for (const w of take) {
+        this.waiting.delete(w.modification.id);
+        this.taking.add(w);
+      }
       if (take.length > 0) {
         this.opts.logger.info({ modifications: take.length }, 'taking over claims of an instance that is gone');
         this.opts.metrics.claimsTakenOver.inc(take.length);
         // On failure they wait again: nothing is marked done before it is claimed and queued.
-        await this.dispatch(take).catch((err: unknown) => {
-          for (const w of take) this.waiting.set(w.modification.id, w);
-          this.opts.logger.warn({ err }, 'taking over claims failed; retrying');
-        });
+        await this.dispatch(take)
+          .catch((err: unknown) => {
+            for (const w of take) this.waiting.set(w.modification.id, w);
+            this.opts.logger.warn({ err }, 'taking over claims failed; retrying');
+          })
+          .finally(() => {
+            for (const w of take) this.taking.delete(w);
+          });
       }
     } catch (err) {
       this.opts.logger.warn({ err }, 'checking claims held by other instances failed; retrying');
@@ -283,6 +295,7 @@ export class SinkTask {
     const intents = await this.loadIntents(resumed);
     const live: LaneItem[] = [];
     const released: string[] = [];
+    const inWork = new Set(work);
     const repeats = new Map<string, CdcPosition[]>();
     for (const w of work) {
       const id = w.modification.id;
@@ -301,7 +314,7 @@ export class SinkTask {
       // A later edit of a PFA whose earlier edit waits for another instance waits behind it, its
       // claim given back (so whoever owns the partition next can take it): written first, it
       // would be overwritten by the earlier one (the rebalance scenario's outcome_mismatch).
-      else if (behindAny(w, [...this.waiting.values()])) {
+      else if (behindAny(w, [...this.waiting.values(), ...[...this.taking].filter((t) => !inWork.has(t))])) {
         this.waiting.set(id, w);
         released.push(id);
       } else {

@@ -74,6 +74,7 @@ export const SETTINGS = {
   'sink.shutdownTimeoutMs': { env: 'PEMS_SYNC_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: 30000, minimum: 100, description: 'how long SIGTERM waits for in-flight work before abandoning it (uncommitted, so redelivered), ms' },
   'sink.organizations': { env: 'PEMS_SYNC_ORGANIZATIONS', type: 'string[]', default: [], description: 'only these organizations\' modifications are claimed (sharding, canaries, isolated tests); empty: all' },
   'sink.claimLeaseMs': { env: 'PEMS_SYNC_CLAIM_LEASE_MS', type: 'integer', default: 10000, minimum: 1000, description: "how long a silent instance's claims are respected before another instance takes its work over, ms (heartbeat every quarter of it)" },
+  'sink.testEmitPauseFile': { env: 'PEMS_SYNC_TEST_EMIT_PAUSE_FILE', type: 'string', default: '', description: 'tests only: after a drain of the outbox is committed to Kafka and before its rows are deleted, write this file and wait 5 s (a fault test kills the sink there); empty: off' },
   'sink.connectorName': { env: 'PEMS_SYNC_CONNECTOR_NAME', type: 'string', default: 'pems-sync-sink', description: 'name in dead-letter headers and audit actors' },
 
   'source.pollIntervalMs': { env: 'PEMS_SYNC_POLL_INTERVAL_MS', type: 'integer', default: 60000, minimum: 100, description: 'how often the read side polls PEMS for changes, ms' },

@@ -9,7 +9,11 @@
  *  - unfinished: a committed modification (committed | queued | syncing) older than the grace
  *    period: it has no terminal outcome (synced, conflict, rejected, failed, superseded);
  *  - outcome_mismatch: a synced modification whose value PEMS does not hold (rule below);
- *  - orphan_write: a PEMS version written by a Vanguard user with no synced modification behind it.
+ *  - orphan_write: a PEMS version written by a Vanguard user with no synced modification behind it;
+ *  - unrecorded_write / write_mismatch (only with a PEMS write log, e.g. the simulator's): a write
+ *    PEMS really applied whose version no synced modification records (a second application of
+ *    edits after a kill, or an outcome recorded against another version), and a write whose
+ *    changes are not the values the modifications recorded at its version asked for.
  *
  * The outcome rule, per (PFA, field). Take the latest synced modification that wrote the field:
  * the highest pems_version_after; modifications coalesced into one write share a version, and
@@ -62,6 +66,23 @@ export interface ModificationInput {
   createdAt: string;
 }
 
+/** One write PEMS applied (the simulator's log, connectors/pems-simulator/write-log.ts). */
+export interface AppliedWriteInput {
+  pfaId: string;
+  /** The version the write produced. */
+  version: number;
+  idempotencyKey: string | null;
+  operation: 'update' | 'delete';
+  changes: Record<string, unknown>;
+}
+
+/** An idempotency key PEMS saw again and answered with its first outcome. */
+export interface ReplayInput {
+  pfaId: string;
+  idempotencyKey: string;
+  version: number;
+}
+
 export interface ReconcileInput {
   organization: string;
   pems: Iterable<PfaRecord>;
@@ -74,6 +95,8 @@ export interface ReconcileInput {
   now: number;
   /** A committed modification younger than this is still expected to be in flight, ms. */
   graceMs: number;
+  /** Every write PEMS applied and every replay, when PEMS can tell (the simulator can). */
+  writeLog?: { writes: Iterable<AppliedWriteInput>; replays: Iterable<ReplayInput> };
 }
 
 export type Finding =
@@ -82,7 +105,9 @@ export type Finding =
   | { kind: 'mirror_stale'; pfaId: string; pemsVersion: number; mirrorVersion: number; fields: Array<{ field: EditableField; pems: FieldValue; mirror: FieldValue }> }
   | { kind: 'unfinished'; pfaId: string; modificationId: string; status: string; committedAt: string | null; ageMs: number }
   | { kind: 'outcome_mismatch'; pfaId: string; modificationId: string; field: EditableField; expected: FieldValue; actual: FieldValue; at: 'pems' | 'history'; version: number }
-  | { kind: 'orphan_write'; pfaId: string; version: number; updatedBy: string; seenIn: 'pems' | 'history' };
+  | { kind: 'orphan_write'; pfaId: string; version: number; updatedBy: string; seenIn: 'pems' | 'history' }
+  | { kind: 'unrecorded_write'; pfaId: string; version: number; idempotencyKey: string | null; replays: number; recordedVersions: number[] }
+  | { kind: 'write_mismatch'; pfaId: string; version: number; modificationId: string; field: EditableField; expected: FieldValue; written: FieldValue };
 
 export type FindingKind = Finding['kind'];
 
@@ -256,6 +281,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     }
   }
 
+  if (input.writeLog) findings.push(...reconcileWriteLog(input.writeLog, syncedByPfa, pems, youngInFlight));
+
   const counts: Record<FindingKind, number> = {
     missing_in_mirror: 0,
     missing_in_pems: 0,
@@ -263,6 +290,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     unfinished: 0,
     outcome_mismatch: 0,
     orphan_write: 0,
+    unrecorded_write: 0,
+    write_mismatch: 0,
   };
   for (const f of findings) counts[f.kind]++;
   return {
@@ -278,6 +307,48 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     },
     findings,
   };
+}
+
+/**
+ * The write log against the recorded outcomes, per write PEMS applied (records of this
+ * organization only; a PFA with a modification still in flight is skipped, as for orphans):
+ *  - some synced modification of the PFA must record the version the write produced, else the
+ *    write is unrecorded (replays of its key are counted: a replay means the sink was told);
+ *  - for each field the write changed, the modification recorded at that version that was
+ *    committed last among those touching the field must ask for the value the write carried.
+ */
+export function reconcileWriteLog(
+  log: NonNullable<ReconcileInput['writeLog']>,
+  syncedByPfa: ReadonlyMap<string, readonly ModificationInput[]>,
+  pems: ReadonlyMap<string, PfaRecord>,
+  skip: ReadonlySet<string> = new Set(),
+): Finding[] {
+  const out: Finding[] = [];
+  const replays = new Map<string, number>();
+  for (const r of log.replays) replays.set(`${r.pfaId}\u0000${r.version}`, (replays.get(`${r.pfaId}\u0000${r.version}`) ?? 0) + 1);
+  const order = (m: ModificationInput): string => m.committedAt ?? m.createdAt;
+  for (const w of log.writes) {
+    if (!pems.has(w.pfaId) || skip.has(w.pfaId)) continue;
+    const mods = syncedByPfa.get(w.pfaId) ?? [];
+    const atVersion = mods.filter((m) => m.pemsVersionAfter === w.version);
+    if (atVersion.length === 0) {
+      const recordedVersions = [...new Set(mods.map((m) => m.pemsVersionAfter as number))].sort((a, b) => a - b);
+      out.push({ kind: 'unrecorded_write', pfaId: w.pfaId, version: w.version, idempotencyKey: w.idempotencyKey, replays: replays.get(`${w.pfaId}\u0000${w.version}`) ?? 0, recordedVersions });
+      continue;
+    }
+    const written = w.operation === 'delete' ? new Map<EditableField, FieldValue>([['isDiscontinued', true]]) : intendedValues({ operation: 'update', delta: w.changes });
+    for (const [field, value] of written) {
+      let last: { mod: ModificationInput; value: FieldValue } | null = null;
+      for (const m of atVersion) {
+        const v = intendedValues(m);
+        if (v.has(field) && (!last || order(m) >= order(last.mod))) last = { mod: m, value: v.get(field) as FieldValue };
+      }
+      if (last && !sameValue(last.value, value)) {
+        out.push({ kind: 'write_mismatch', pfaId: w.pfaId, version: w.version, modificationId: last.mod.id, field, expected: last.value, written: value });
+      }
+    }
+  }
+  return out;
 }
 
 /** A few lines for people: counts, then the first findings of each kind. */

@@ -16,6 +16,7 @@ import { errorCodeFor, FaultState, TokenBuckets, WindowCounter, type FaultConfig
 import { makeRecords, PEMS_USERS } from './seed';
 import { ListQueryError, PemsStore, type WriteOutcome } from './store';
 import { decodePathSegment, MAX_BODY_DEPTH, nestedDeeperThan } from './request-guards';
+import type { AppliedWrite, HoldSpec, WriteLogSnapshot } from './write-log';
 
 export interface SimulatorCredential {
   apiKey: string;
@@ -69,6 +70,12 @@ export interface SimulatorControl {
   stats(): SimulatorStats;
   /** Forget records, statistics, faults, idempotency keys and rate-limit buckets. */
   reset(): void;
+  /** Every write applied through the API and every idempotent replay, per record (write-log.ts). */
+  writeLog(): WriteLogSnapshot;
+  /** Resolves with the next write applied to one of these records (any when absent). */
+  nextWrite(pfaIds?: readonly string[]): Promise<AppliedWrite>;
+  /** Delay the answer to a request that applied a write to these records (null: off). */
+  holdAfterApply(spec: HoldSpec | null): void;
 }
 
 export interface PemsSimulator {
@@ -314,6 +321,9 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
       idempotentReplays: store.idempotentReplays,
       rateLimited,
     }),
+    writeLog: () => store.log.snapshot(),
+    nextWrite: (ids) => store.log.nextWrite(ids),
+    holdAfterApply: (spec) => store.log.setHold(spec),
     reset: () => {
       store.clear();
       faults.clear();
@@ -400,6 +410,12 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
     send(res, endpoint, outcomeStatus(o), outcomeError(o), headers);
   };
 
+  /** Test-only hold (write-log.ts): the write is applied, its answer waits. */
+  const held = async (appliedPfaIds: readonly string[]): Promise<void> => {
+    const ms = store.log.holdFor(appliedPfaIds);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+  };
+
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, endpoint: string, segments: string[], cred: SimulatorCredential): Promise<void> {
     const pfaId = segments[1] !== undefined ? decodeSegment(segments[1], 'pfaId') : '';
     switch (endpoint) {
@@ -445,6 +461,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
         checkOrganization(cred, body.organizationCode);
         const env = readWriteEnvelope(body);
         const { outcome, replayed } = store.update({ pfaId, organization: cred.organization, ...env }, key);
+        await held(outcome.kind === 'updated' && !replayed ? [pfaId] : []);
         renderWrite(res, endpoint, outcome, replayed, false);
         return;
       }
@@ -459,6 +476,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           { pfaId, organization: cred.organization, version: Number(versionRaw), modifiedBy: body.modifiedBy, reason: body.reason as string | undefined },
           key,
         );
+        await held(outcome.kind === 'updated' && !replayed ? [pfaId] : []);
         renderWrite(res, endpoint, outcome, replayed, true);
         return;
       }
@@ -469,7 +487,9 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
         if (body.items.length > MAX_BATCH_ITEMS) {
           throw new HttpError(413, { error: 'BATCH_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} items, got ${body.items.length}` });
         }
-        const results = (body.items as unknown[]).map((item, i) => batchItem(item, i, cred));
+        const applied: string[] = [];
+        const results = (body.items as unknown[]).map((item, i) => batchItem(item, i, cred, applied));
+        await held(applied);
         send(res, endpoint, 200, { results });
         return;
       }
@@ -479,14 +499,15 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
   }
 
   /** Each item stands alone: its own validation, idempotency and outcome (contract: not atomic). */
-  function batchItem(item: unknown, i: number, cred: SimulatorCredential): Record<string, unknown> {
+  function batchItem(item: unknown, i: number, cred: SimulatorCredential, applied: string[]): Record<string, unknown> {
     const pfaId = isPlainObject(item) && typeof item.pfaId === 'string' ? item.pfaId : '';
     try {
       if (!isPlainObject(item)) throw bad(`items[${i}]`, 'must be an object');
       if (pfaId === '') throw bad(`items[${i}].pfaId`, 'required, a string');
       const key = readIdempotencyKey(item.idempotencyKey, `items[${i}].idempotencyKey`);
       const env = readWriteEnvelope(item, `items[${i}].`);
-      const { outcome } = store.update({ pfaId, organization: cred.organization, ...env }, key);
+      const { outcome, replayed } = store.update({ pfaId, organization: cred.organization, ...env }, key);
+      if (outcome.kind === 'updated' && !replayed) applied.push(pfaId);
       const result: Record<string, unknown> = { pfaId, status: BATCH_STATUS[outcome.kind] };
       if (outcome.kind === 'updated') result.newVersion = outcome.newVersion;
       else result.error = outcomeError(outcome);
@@ -505,6 +526,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
     const obj = (body ?? {}) as Record<string, unknown>;
     if (body !== undefined && !isPlainObject(body)) throw new HttpError(400, { error: 'VALIDATION_FAILED', message: 'body must be a JSON object' });
     if (a === 'stats' && method === 'GET') return send(res, ep, 200, control.stats());
+    if (a === 'writes' && method === 'GET') return send(res, ep, 200, control.writeLog());
     if (a === 'reset' && method === 'POST') {
       control.reset();
       return send(res, ep, 200, { reset: true });

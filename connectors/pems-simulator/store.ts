@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { isPlainObject, validateChangeShape, validateRecord, type FieldError } from '../../streams/validation';
+import { WriteLog } from './write-log';
 
 /** A write the store refused or applied; the server renders it as HTTP, the batch as an item. */
 export type WriteOutcome =
@@ -94,6 +95,8 @@ export class PemsStore {
   /** Real writes applied through the API, per pfaId (control-surface edits are not counted). */
   readonly writesApplied = new Map<string, number>();
   idempotentReplays = 0;
+  /** Test-only: every applied write and idempotent replay, per record (write-log.ts). */
+  readonly log = new WriteLog();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -126,6 +129,7 @@ export class PemsStore {
     this.idempotency.clear();
     this.writesApplied.clear();
     this.idempotentReplays = 0;
+    this.log.clear();
   }
 
   /** Fields written that changed after `expectedVersion`, from the record's own history. */
@@ -150,8 +154,10 @@ export class PemsStore {
     }
   }
 
-  private countWrite(pfaId: string): void {
+  private countWrite(pfaId: string, w: { expectedVersion: number; version: number; operation: 'update' | 'delete'; changes: Record<string, unknown>; modifiedBy: string; key?: string }): void {
     this.writesApplied.set(pfaId, (this.writesApplied.get(pfaId) ?? 0) + 1);
+    const { key, ...rest } = w;
+    this.log.applied({ pfaId, idempotencyKey: key ?? null, ...rest, changes: { ...w.changes }, at: new Date(this.now()).toISOString() });
   }
 
   /**
@@ -186,6 +192,7 @@ export class PemsStore {
         };
       }
       this.idempotentReplays += 1;
+      if (seen.outcome.kind === 'updated') this.log.replayed({ pfaId, idempotencyKey: key, version: seen.outcome.newVersion, at: new Date(now).toISOString() });
       return { outcome: seen.outcome, replayed: true };
     }
     const outcome = run();
@@ -202,10 +209,10 @@ export class PemsStore {
       modifiedBy: input.modifiedBy,
       changeReason: input.changeReason,
     };
-    return this.withIdempotency(input.organization, idempotencyKey, fp, input.pfaId, () => this.applyUpdate(input));
+    return this.withIdempotency(input.organization, idempotencyKey, fp, input.pfaId, () => this.applyUpdate(input, idempotencyKey));
   }
 
-  private applyUpdate(input: UpdateInput): WriteOutcome {
+  private applyUpdate(input: UpdateInput, key?: string): WriteOutcome {
     const { pfaId } = input;
     const shape = validateChangeShape(input.changes);
     if (shape.length > 0) return invalid(pfaId, shape);
@@ -232,7 +239,7 @@ export class PemsStore {
     const moved = written.filter((f) => (s.record as unknown as Record<string, unknown>)[f] !== input.changes[f]);
     Object.assign(s.record, input.changes);
     this.bump(s, moved, input.modifiedBy);
-    this.countWrite(pfaId);
+    this.countWrite(pfaId, { expectedVersion: input.version, version: s.record.version, operation: 'update', changes: input.changes, modifiedBy: input.modifiedBy, key });
     return { kind: 'updated', pfaId, newVersion: s.record.version, updatedAt: s.record.updatedAt };
   }
 
@@ -253,7 +260,7 @@ export class PemsStore {
       const moved = s.record.isDiscontinued ? [] : ['isDiscontinued'];
       s.record.isDiscontinued = true;
       this.bump(s, moved, input.modifiedBy);
-      this.countWrite(input.pfaId);
+      this.countWrite(input.pfaId, { expectedVersion: input.version, version: s.record.version, operation: 'delete', changes: { isDiscontinued: true }, modifiedBy: input.modifiedBy, key: idempotencyKey });
       return { kind: 'updated', pfaId: input.pfaId, newVersion: s.record.version, updatedAt: s.record.updatedAt };
     });
   }

@@ -11,7 +11,7 @@
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
 import { createRateLimiter, credentialId, decryptCredential, PemsClient, type CredentialKeyRing, type PemsClientOptions } from '../pems';
-import { reconcile, type HistoryInput, type MirrorInput, type ModificationInput, type ReconcileResult } from '../../streams/reconcile';
+import { reconcile, type HistoryInput, type MirrorInput, type ModificationInput, type ReconcileInput, type ReconcileResult } from '../../streams/reconcile';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { PemsSyncError } from '../../streams/errors';
 
@@ -36,6 +36,11 @@ export interface ReconcileOptions {
   allowedHosts?: readonly string[];
   clientOverrides?: Partial<PemsClientOptions>;
   now?: () => number;
+  /**
+   * Every write PEMS applied and every idempotent replay (the simulator's GET /__control/writes):
+   * each applied write must be the one a synced modification records (streams/reconcile.ts).
+   */
+  writeLog?: ReconcileInput['writeLog'];
 }
 
 export interface ReconcileRun extends ReconcileResult {
@@ -140,6 +145,7 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     vanguardUsers: users,
     now: (opts.now ?? Date.now)(),
     graceMs: opts.graceMs ?? 300_000,
+    writeLog: opts.writeLog,
   });
   return { ...result, durationMs: Date.now() - started, pemsRequests };
 }

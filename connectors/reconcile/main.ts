@@ -18,13 +18,15 @@ import { parseCredentialKeys } from '../pems';
 import { formatSummary } from '../../streams/reconcile';
 import { reconcileOrganization } from './index';
 
-const USAGE = `usage: reconcile --organization ORG [--report FILE.json] [--grace-ms MS] [--ca-file PEM] [--page-size N] [--examples N]
+const USAGE = `usage: reconcile --organization ORG [--report FILE.json] [--grace-ms MS] [--ca-file PEM] [--page-size N] [--examples N] [--write-log FILE.json]
   --organization, -o  PEMS organization code (required)
   --report            write every finding and the summary as JSON to this file
   --grace-ms          committed modifications younger than this are in flight, not lost (default 300000)
   --ca-file           extra CA certificate (PEM) to trust for PEMS, e.g. the simulator's (default PEMS_SYNC_PEMS_CA_FILE)
   --page-size         records per GET /pfa page, 1..500 (default 500)
   --examples          findings of each kind printed (default 5)
+  --write-log         PEMS's applied writes and replays as JSON {writes, replays} (the simulator's
+                      GET /__control/writes): each applied write must be a recorded outcome
 exit code: 0 in agreement, 1 drift, 2 error`;
 
 async function main(): Promise<number> {
@@ -36,6 +38,7 @@ async function main(): Promise<number> {
       'ca-file': { type: 'string' },
       'page-size': { type: 'string' },
       examples: { type: 'string' },
+      'write-log': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -72,6 +75,7 @@ async function main(): Promise<number> {
       allowInsecureHttp: config.pems.allowInsecureHttp,
       allowedHosts: config.pems.allowedHosts,
       ca: caFile ? readFileSync(caFile) : undefined,
+      writeLog: values['write-log'] ? readWriteLog(values['write-log']) : undefined,
     });
     process.stdout.write(`${formatSummary(run, { examples: int('examples', values.examples, 5), durationMs: run.durationMs, pemsRequests: run.pemsRequests })}\n`);
     if (values.report) {
@@ -82,6 +86,12 @@ async function main(): Promise<number> {
   } finally {
     await db.destroy();
   }
+}
+
+function readWriteLog(file: string): NonNullable<Parameters<typeof reconcileOrganization>[0]['writeLog']> {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { writes?: unknown; replays?: unknown };
+  if (!Array.isArray(parsed.writes) || !Array.isArray(parsed.replays)) throw new Error(`--write-log ${file}: expected a JSON object with arrays "writes" and "replays"`);
+  return { writes: parsed.writes, replays: parsed.replays };
 }
 
 main().then(

@@ -110,6 +110,19 @@ export class Claims {
     return { claimed, held: rest.filter((id) => syncing.has(id)), settled: rest.filter((id) => !syncing.has(id)) };
   }
 
+  /**
+   * Gives claims of this instance back without an outcome (still 'syncing', no owner): anyone may
+   * take them at once, and whoever does resumes them with their write-ahead intents.
+   */
+  async release(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.opts.db.raw(
+      `UPDATE pfa_modification SET claimed_by = NULL, updated_at = now()
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND claimed_by = :me AND sync_status = 'syncing'`,
+      { me: this.id, ids: [...ids] },
+    );
+  }
+
   /** Where claims another instance held stand now. */
   async check(ids: readonly string[]): Promise<ClaimCheck> {
     const out: ClaimCheck = { settled: [], takeable: [], held: [] };

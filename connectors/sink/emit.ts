@@ -2,8 +2,18 @@
  * The emit stage: drains the sink outbox (written in the same transaction as the outcomes) to
  * the result topic (Avro through the schema registry) and the dead-letter topic (the original
  * key, value and headers plus Kafka Connect's __connect.errors.* headers), then deletes what
- * Kafka acknowledged. An idempotent producer with acks=all: a retry inside the producer never
- * duplicates a record.
+ * Kafka acknowledged.
+ *
+ * Exactly one record per outcome for a read_committed consumer, whatever crashes (issue 13):
+ *  - the rows of one drain are locked (FOR UPDATE SKIP LOCKED) in a Postgres transaction that
+ *    also deletes them, so two instances never produce the same rows (one starting up drains
+ *    what is left while another drains its own);
+ *  - they are produced in one Kafka transaction, each record with its row id in a header; the
+ *    transactional id is this process's slot (a Postgres advisory lock, the lowest free one),
+ *    so a restarted process takes its predecessor's id and fences it: the dead process's open
+ *    transaction is aborted at once rather than holding read_committed readers back;
+ *  - a crash after the Kafka commit and before the delete leaves rows whose records are on the
+ *    topic: a start reads the topics' tail (emitted.ts) and deletes those rows without producing.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +21,12 @@ import type { Knex } from 'knex';
 import type { Kafka, Producer, IHeaders } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { KafkaHeaders, SyncResultRecord } from '../../streams/outcomes';
+import { emittedOutboxIds, OUTBOX_ID_HEADER } from './emitted';
+
+/** Advisory-lock slots (transactional ids) tried per consumer group. */
+const MAX_SLOTS = 256;
+/** Leftover rows are looked for on the topics from this long before the oldest was written, ms (clock skew). */
+const SCAN_MARGIN_MS = 60_000;
 
 export const SYNC_RESULT_SCHEMA = readFileSync(join(__dirname, '../../schemas/avro/sync-result.avsc'), 'utf8');
 
@@ -51,22 +67,62 @@ export interface EmitterOptions {
   registryUrl: string;
   registryAuth?: { username: string; password: string };
   resultsTopic: string;
+  /** Prefix of the transactional ids (and the advisory-lock namespace): the sink's consumer group. */
+  transactionalIdPrefix: string;
+  /**
+   * Tests only: called after a drain's Kafka transaction committed and before its rows are
+   * deleted (a test kills the sink there).
+   */
+  afterProduce?: (rows: number) => Promise<void>;
 }
 
 export class Emitter {
-  private readonly producer: Producer;
+  private producer: Producer | null = null;
   private readonly registry: SchemaRegistry;
   private schemaId: number | null = null;
   private draining: Promise<number> | null = null;
+  /** The pooled connection holding this process's slot lock, and the slot. */
+  private slot: { connection: unknown; n: number } | null = null;
 
   constructor(private readonly opts: EmitterOptions) {
-    // Idempotent producer: broker-side dedupe of the producer's own retries (acks=all, 1..5 in flight).
-    this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     this.registry = new SchemaRegistry({ host: opts.registryUrl, auth: opts.registryAuth });
   }
 
+  /** The transactional id in use, once started. */
+  get transactionalId(): string | null {
+    return this.slot ? `${this.opts.transactionalIdPrefix}.emit.${this.slot.n}` : null;
+  }
+
+  /** Takes the lowest free slot: an advisory lock held on one pooled connection for the process's life. */
+  private async takeSlot(): Promise<{ connection: unknown; n: number }> {
+    const { db } = this.opts;
+    const connection = await db.client.acquireConnection();
+    try {
+      for (let n = 0; n < MAX_SLOTS; n++) {
+        const r = await db.raw('SELECT pg_try_advisory_lock(hashtext(?), ?) AS ok', [`pems-sync-emit:${this.opts.transactionalIdPrefix}`, n]).connection(connection);
+        if ((r.rows as Array<{ ok: boolean }>)[0]?.ok) return { connection, n };
+      }
+    } catch (err) {
+      await db.client.releaseConnection(connection);
+      throw err;
+    }
+    await db.client.releaseConnection(connection);
+    throw new Error(`no free emitter slot of ${MAX_SLOTS} for ${this.opts.transactionalIdPrefix}`);
+  }
+
   async start(): Promise<void> {
+    this.slot = await this.takeSlot();
+    this.producer = this.opts.kafka.producer({
+      transactionalId: this.transactionalId!,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 30_000,
+      allowAutoTopicCreation: false,
+    });
     await this.producer.connect();
+    // Initialises the transactional id: fences a predecessor with the same slot and waits until
+    // its open transaction is aborted (or its commit completed), so the tail read below is final.
+    await (await this.producer.transaction()).abort();
     // Registering is idempotent: the same schema gets the same id (subject: TopicNameStrategy).
     // Instances starting together race on a new subject: the first registers and then sets the
     // subject's compatibility; the client library refuses to register while it still reads the
@@ -89,33 +145,49 @@ export class Emitter {
   /** Produces the given outbox rows (or every row left, when ids is undefined) and deletes them. */
   drain(ids?: readonly string[]): Promise<number> {
     // One drain at a time: two would produce the same rows twice.
-    const run = async (): Promise<number> => {
-      const q = this.opts.db('sink_outbox').orderBy('id').limit(5000).select('*');
-      const rows = ids ? await q.whereIn('id', ids as string[]) : await q;
-      if (rows.length === 0) return 0;
-      const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
-      for (const r of rows) {
-        const value =
-          r.kind === 'result' ? await this.registry.encode(this.schemaId!, r.record_value as SyncResultRecord) : (r.raw_value as Buffer | null);
-        const list = byTopic.get(r.topic) ?? [];
-        list.push({ key: r.record_key as Buffer | null, value, headers: loadHeaders(r.record_headers as StoredHeaders) });
-        byTopic.set(r.topic, list);
-      }
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    const run = async (): Promise<number> =>
+      this.opts.db.transaction(async (trx) => {
+        const q = trx('sink_outbox').orderBy('id').limit(5000).forUpdate().skipLocked().select('*');
+        const rows = ids ? await q.whereIn('id', ids as string[]) : await q;
+        if (rows.length === 0) return 0;
+        const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
+        for (const r of rows) {
+          const value =
+            r.kind === 'result' ? await this.registry.encode(this.schemaId!, r.record_value as SyncResultRecord) : (r.raw_value as Buffer | null);
+          const list = byTopic.get(r.topic) ?? [];
+          list.push({ key: r.record_key as Buffer | null, value, headers: { ...loadHeaders(r.record_headers as StoredHeaders), [OUTBOX_ID_HEADER]: String(r.id) } });
+          byTopic.set(r.topic, list);
+        }
+        const txn = await this.producer!.transaction();
+        try {
+          await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await txn.commit();
+        } catch (err) {
+          await txn.abort().catch(() => undefined);
+          throw err;
+        }
+        await this.opts.afterProduce?.(rows.length);
+        await trx('sink_outbox').whereIn('id', rows.map((r) => r.id)).del();
+        return rows.length;
       });
-      await this.opts.db('sink_outbox').whereIn('id', rows.map((r) => r.id)).del();
-      return rows.length;
-    };
     const prev = this.draining ?? Promise.resolve(0);
     const next = prev.catch(() => 0).then(run);
     this.draining = next;
     return next;
   }
 
-  /** Everything left in the outbox (a previous crash), in chunks. */
+  /**
+   * Everything left in the outbox (a previous crash), in chunks; first the rows whose records a
+   * crashed run already committed to Kafka are deleted without producing them again.
+   */
   async drainAll(): Promise<number> {
+    const left = (await this.opts.db('sink_outbox').select('topic').min('created_at as since').count('* as n').groupBy('topic')) as Array<{ topic: string; since: Date | string; n: string | number }>;
+    if (left.length > 0) {
+      const since = Math.min(...left.map((l) => new Date(l.since).getTime())) - SCAN_MARGIN_MS;
+      const found = await emittedOutboxIds(this.opts.kafka, left.map((l) => l.topic), { sinceMs: since });
+      if (found.ids.size > 0) await this.opts.db('sink_outbox').whereIn('id', [...found.ids]).del();
+      this.alreadyEmitted = found.ids.size;
+    }
     let total = 0;
     for (;;) {
       const n = await this.drain();
@@ -124,8 +196,17 @@ export class Emitter {
     }
   }
 
+  /** Outbox rows the last drainAll found on the topics already (a crash after the Kafka commit). */
+  alreadyEmitted = 0;
+
   async close(): Promise<void> {
     await this.draining?.catch(() => undefined);
-    await this.producer.disconnect();
+    await this.producer?.disconnect();
+    if (this.slot) {
+      const { connection } = this.slot;
+      this.slot = null;
+      await this.opts.db.raw('SELECT pg_advisory_unlock_all()').connection(connection).catch(() => undefined);
+      await this.opts.db.client.releaseConnection(connection);
+    }
   }
 }

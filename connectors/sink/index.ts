@@ -6,6 +6,7 @@
  *   record.ts   one transaction per flush: statuses, mirror, audit, conflicts, dead letters, outbox
  *   emit.ts     outbox → result topic (Avro) and dead-letter topic
  */
+import { writeFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -88,10 +89,19 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     registryUrl: config.schemaRegistry.url,
     registryAuth: config.schemaRegistry.username ? { username: config.schemaRegistry.username, password: config.schemaRegistry.password } : undefined,
     resultsTopic: config.topics.results,
+    transactionalIdPrefix: config.kafka.groupId,
+    afterProduce: config.sink.testEmitPauseFile
+      ? async (rows) => {
+          writeFileSync(config.sink.testEmitPauseFile, `${rows}\n`);
+          await new Promise((r) => setTimeout(r, 5000));
+        }
+      : undefined,
   });
   await emitter.start();
   const leftover = await emitter.drainAll();
-  if (leftover > 0) logger.info({ records: leftover }, 'emitted outbox records left by a previous run');
+  if (leftover > 0 || emitter.alreadyEmitted > 0) {
+    logger.info({ records: leftover, alreadyOnTopics: emitter.alreadyEmitted, transactionalId: emitter.transactionalId }, 'emitted outbox records left by a previous run');
+  }
 
   const context = new SyncContext({
     db, config, redis, registry, clientOverrides: options.clientOverrides,

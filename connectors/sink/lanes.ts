@@ -7,6 +7,7 @@
 import type { BatchItem, PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
 import { coalesce, fold, pfaKey, type CoalescedWrite, type WorkItem } from '../../streams/grouping';
+import { comparePositions } from '../../streams/modification';
 import { decideWrite, discountOwnWrites, recordAfterWrite, rejectedForFields, type WriteDecision } from '../../streams/check';
 import { validateRecord } from '../../streams/validation';
 import { classify, nextStep, OutageDetector, type RetryPolicy } from '../../streams/retry';
@@ -16,6 +17,7 @@ import type { PfaRecord } from '../../streams/pfa-record';
 import type { OrganizationContext } from './context';
 import type { BatchWriter } from './write';
 import type { AttemptLog, OutcomeEntry, Recorder, SourceRecord } from './record';
+import { intentsOf, resumeIntent } from './resume';
 
 export interface LaneItem extends WorkItem {
   source: SourceRecord;
@@ -121,7 +123,9 @@ export class PfaLanes {
   private async run(lane: Lane): Promise<void> {
     try {
       while (lane.queue.length > 0) {
-        const taken = lane.queue;
+        // Commit order (the partition's order), whichever dispatch queued them: an edit taken over
+        // from another instance must not be folded after a later one (later wins per field).
+        const taken = [...lane.queue].sort((a, b) => comparePositions(a.item.position, b.item.position));
         lane.queue = [];
         const ctxByMod = new Map(taken.map((t) => [t.item.modification.id, t]));
         const writes = coalesce(taken.map((t) => t.item));
@@ -150,7 +154,10 @@ export class PfaLanes {
           }
           let entry: OutcomeEntry;
           try {
-            entry = await this.sync(lane, write, ctx, items);
+            const { rest, ...synced } = await this.sync(lane, write, ctx, items, (i) => ctxByMod.get(i.modification.id)!.ctx);
+            entry = synced;
+            // A resumed intent covered the first of these edits only: the others are a write of their own.
+            if (rest && rest.length > 0) writes.unshift(fold(rest));
           } catch (err) {
             this.items -= write.modificationIds.length;
             if (err instanceof Abandoned) continue;
@@ -186,7 +193,7 @@ export class PfaLanes {
     for (const l of idle.slice(0, Math.max(0, this.lanes.size - MAX_IDLE_LANES / 2))) this.lanes.delete(l.key);
   }
 
-  private async sync(lane: Lane, write: CoalescedWrite, ctx: LaneContext, items: LaneItem[]): Promise<OutcomeEntry> {
+  private async sync(lane: Lane, write: CoalescedWrite, ctx: LaneContext, items: LaneItem[], ctxOf: (i: LaneItem) => LaneContext): Promise<OutcomeEntry & { rest?: LaneItem[] }> {
     const attempts: AttemptLog[] = [];
     const entry = (outcome: Outcome, mirrorRecord: PfaRecord | null = null, error?: unknown): OutcomeEntry => ({
       kind: 'outcome',
@@ -203,28 +210,23 @@ export class PfaLanes {
       const err = Object.assign(new Error(ctx.org.problem ?? 'organization not configured for PEMS'), { code: 'PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED' });
       return entry({ kind: 'failed', error: outcomeErrorFrom(err) }, null, err);
     }
-    // Resume what a stopped instance may already have done: re-send its exact item (same body,
-    // same key). If PEMS applied it, PEMS replays that outcome and the write is recorded as it
-    // happened, even if PEMS has moved on since; if not, the normal check below decides.
-    for (const intent of ctx.intents) {
-      if (!intent.modificationIds.every((id) => write.modificationIds.includes(id))) continue;
-      const at = this.now().toISOString();
-      try {
-        const r = await this.opts.writer.update(client, intent.item, intent.modificationIds);
-        if (r.status !== 'updated' || r.newVersion === undefined) continue;
-        attempts.push({ at, version: intent.item.version, result: 'updated', pemsResponse: r });
-        lane.own = { version: r.newVersion, changes: { ...(lane.own?.changes ?? {}), ...intent.item.changes } };
-        if (intent.modificationIds.length === write.modificationIds.length) {
-          const after = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId)).catch(() => null);
-          if (after && after.version >= r.newVersion) lane.known = after;
-          return entry(
-            { kind: 'synced', rebased: intent.item.version !== write.baseVersion, pemsVersionBefore: intent.item.version, pemsVersionAfter: r.newVersion, fieldsWritten: Object.keys(intent.item.changes) },
-            after && after.version === r.newVersion ? after : null,
-          );
-        }
-      } catch {
-        // Not applied, or PEMS unreachable: the normal path below retries as usual.
-      }
+    // Resume what a stopped instance may already have done (resume.ts): re-send its exact item;
+    // the edits it carried are recorded at the version PEMS answers, the rest goes on alone.
+    const resumed = await resumeIntent(items, intentsOf(items.map((i) => ctxOf(i).intents)), { writer: this.opts.writer, client, now: this.now });
+    if (resumed) {
+      const { intent, applied, rest, result, at } = resumed;
+      attempts.push({ at, version: intent.item.version, result: 'updated', pemsResponse: result });
+      lane.own = { version: result.newVersion, changes: { ...(lane.own?.changes ?? {}), ...intent.item.changes } };
+      const after = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId)).catch(() => null);
+      if (after && after.version >= result.newVersion) lane.known = after;
+      const synced: Outcome = {
+        kind: 'synced',
+        rebased: intent.item.version !== fold(applied).baseVersion,
+        pemsVersionBefore: intent.item.version,
+        pemsVersionAfter: result.newVersion,
+        fieldsWritten: Object.keys(intent.item.changes),
+      };
+      return { ...entry(synced, after && after.version === result.newVersion ? after : null), modifications: applied.map((i) => ({ modification: i.modification, source: i.source })), rest };
     }
     const history = (ctx.history.get(write.baseVersion) ?? null) as Record<string, unknown> | null;
     // Our own writes since the base (this lane's, recorded ones, and the edits folded into this

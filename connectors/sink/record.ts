@@ -315,8 +315,16 @@ export class Recorder {
     }
 
     await applyMirrorVersions(trx, mirrorUpdates);
-    // Recorded outcomes need no write-ahead intent any more (connectors/sink/write.ts).
-    if (recorded.size > 0) await trx.raw('DELETE FROM pems_write_intent WHERE modification_ids && ?::uuid[]', [[...recorded]]);
+    // A write-ahead intent (connectors/sink/write.ts) is needed until every modification it
+    // carried has an outcome: one still in flight (a later batch, another instance) resumes it
+    // and is recorded at the version that intent produced (connectors/sink/resume.ts).
+    if (recorded.size > 0) {
+      await trx.raw(
+        `DELETE FROM pems_write_intent w WHERE w.modification_ids && ?::uuid[]
+            AND NOT EXISTS (SELECT 1 FROM pfa_modification m WHERE m.id = ANY(w.modification_ids) AND m.sync_status = ANY(?))`,
+        [[...recorded], [...CLAIMABLE]],
+      );
+    }
     if (conflicts.length > 0) {
       // An early warning from the read side is replaced by the sink's verdict.
       await trx('sync_conflict')

@@ -15,7 +15,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { decodeChangeEvent } from '../../streams/envelope';
 import { pfaKey } from '../../streams/grouping';
-import type { CdcPosition, Modification } from '../../streams/modification';
+import { comparePositions, type CdcPosition, type Modification } from '../../streams/modification';
 import { PartitionOffsets } from '../../streams/offsets';
 import { shapeErrors } from '../../streams/check';
 import type { Outcome } from '../../streams/outcomes';
@@ -66,6 +66,11 @@ export class SinkTask {
    * are claimed here once that instance is gone.
    */
   private readonly waiting = new Map<string, LaneItem>();
+  /**
+   * Items taken from `waiting` whose dispatch (claim, context, enqueue) is under way: a later
+   * event of their PFA fetched meanwhile waits behind them too, or it could reach the lane first.
+   */
+  private readonly taking = new Set<LaneItem>();
   private waitTimer: NodeJS.Timeout | null = null;
   private checkingWaits = false;
   private assigned = new Set<string>();
@@ -141,22 +146,33 @@ export class SinkTask {
     if (this.waiting.size === 0 || this.checkingWaits || this.closing) return;
     this.checkingWaits = true;
     try {
-      const { settled, takeable } = await this.opts.claims.check([...this.waiting.keys()]);
+      const { settled, takeable, held } = await this.opts.claims.check([...this.waiting.keys()]);
       for (const id of settled) {
         const w = this.waiting.get(id)!;
         this.waiting.delete(id);
         this.markDone([w.position]);
       }
-      const take = takeable.map((id) => this.waiting.get(id)!);
-      for (const id of takeable) this.waiting.delete(id);
+      // An edit waits behind an earlier edit of its PFA that another live instance still holds,
+      // even when it could be taken: taking it would write it before that earlier one.
+      const heldIds = new Set(held);
+      const heldItems = [...this.waiting.values()].filter((w) => heldIds.has(w.modification.id));
+      const take = takeable.map((id) => this.waiting.get(id)!).filter((w) => !behindAny(w, heldItems)).sort((a, b) => comparePositions(a.position, b.position));
+      for (const w of take) {
+        this.waiting.delete(w.modification.id);
+        this.taking.add(w);
+      }
       if (take.length > 0) {
         this.opts.logger.info({ modifications: take.length }, 'taking over claims of an instance that is gone');
         this.opts.metrics.claimsTakenOver.inc(take.length);
         // On failure they wait again: nothing is marked done before it is claimed and queued.
-        await this.dispatch(take).catch((err: unknown) => {
-          for (const w of take) this.waiting.set(w.modification.id, w);
-          this.opts.logger.warn({ err }, 'taking over claims failed; retrying');
-        });
+        await this.dispatch(take)
+          .catch((err: unknown) => {
+            for (const w of take) this.waiting.set(w.modification.id, w);
+            this.opts.logger.warn({ err }, 'taking over claims failed; retrying');
+          })
+          .finally(() => {
+            for (const w of take) this.taking.delete(w);
+          });
       }
     } catch (err) {
       this.opts.logger.warn({ err }, 'checking claims held by other instances failed; retrying');
@@ -279,6 +295,8 @@ export class SinkTask {
     const resumed = claimed.filter((r) => r.prev === 'syncing').map((r) => r.id);
     const intents = await this.loadIntents(resumed);
     const live: LaneItem[] = [];
+    const released: string[] = [];
+    const inWork = new Set(work);
     const repeats = new Map<string, CdcPosition[]>();
     for (const w of work) {
       const id = w.modification.id;
@@ -294,10 +312,20 @@ export class SinkTask {
       // Redelivered while this process still works on it, or twice in this batch: done with it.
       else if (this.working.has(id)) this.working.get(id)!.push(w.position);
       else if (repeats.has(id)) repeats.get(id)!.push(w.position);
-      else {
+      // A later edit of a PFA whose earlier edit waits for another instance waits behind it, its
+      // claim given back (so whoever owns the partition next can take it): written first, it
+      // would be overwritten by the earlier one (the rebalance scenario's outcome_mismatch).
+      else if (behindAny(w, [...this.waiting.values(), ...[...this.taking].filter((t) => !inWork.has(t))])) {
+        this.waiting.set(id, w);
+        released.push(id);
+      } else {
         repeats.set(id, []);
         live.push(w);
       }
+    }
+    if (released.length > 0) {
+      await this.opts.claims.release(released);
+      this.opts.metrics.claimsWaiting.set(this.waiting.size);
     }
     if (live.length === 0) return;
 
@@ -485,6 +513,12 @@ export class SinkTask {
     })();
     return this.closing;
   }
+}
+
+/** An earlier edit of the same PFA (same partition: offsets compare) is among `before`. */
+function behindAny(w: LaneItem, before: readonly LaneItem[]): boolean {
+  const key = pfaKey(w.modification.organizationId, w.modification.pfaId);
+  return before.some((b) => b !== w && b.modification.id !== w.modification.id && pfaKey(b.modification.organizationId, b.modification.pfaId) === key && comparePositions(b.position, w.position) < 0);
 }
 
 /** after.id of a change event that could not be decoded as work, when the JSON is readable. */

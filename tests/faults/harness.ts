@@ -238,7 +238,9 @@ export async function judge(fw: FaultWorld, scenario: string, opts: { quietTimeo
   const catchingUp = (r: ReconcileRun): boolean => r.findings.some((f) => f.kind === 'mirror_stale' || f.kind === 'missing_in_mirror');
   const reconcileStarted = Date.now();
   for (;;) {
-    run = await reconcileOrganization({ db: world.db, organization: world.org, keyRing, graceMs: 0, ca: world.sim.cert, redis: testEnv.redisUrl });
+    // With the simulator's log of applied writes and replays: a second application is caught
+    // directly, even when the read side never saw the version it produced.
+    run = await reconcileOrganization({ db: world.db, organization: world.org, keyRing, graceMs: 0, ca: world.sim.cert, redis: testEnv.redisUrl, writeLog: world.sim.control.writeLog() });
     if (!run.summary.drift || !catchingUp(run) || Date.now() - reconcileStarted > 30_000) break;
     await sleep(1500);
   }
@@ -285,6 +287,38 @@ function report(v: Verdict): void {
       `writes-over-modifications max ${v.maxWritesOverModifications}, replays ${v.idempotentReplays}, max ${v.maxRequestsPerSecond} req/s, ` +
       `quiet after ${(v.quietAfterMs / 1000).toFixed(1)} s${v.extra ? ` ${JSON.stringify(v.extra)}` : ''}\n${formatSummary(reconcile, { examples: 3 })}\n(${file})\n`,
   );
+}
+
+/**
+ * The result topic as a read_committed consumer sees it (issue 13: one record per outcome):
+ * records per modification id, read until nothing new came for idleMs.
+ */
+export async function resultsPerModification(fw: FaultWorld, idleMs = 5000): Promise<{ records: number; duplicated: string[]; missing: string[] }> {
+  const consumer = testKafka(`faults-results-${fw.world.org.toLowerCase()}`).consumer({ groupId: `faults-results-${fw.world.org.toLowerCase()}-${Date.now()}`, maxWaitTimeInMs: 100, readUncommitted: false });
+  const per = new Map<string, number>();
+  let records = 0;
+  let last = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: fw.world.topics.results, fromBeginning: true });
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        last = Date.now();
+        records++;
+        const id = message.key?.toString('utf8') ?? '';
+        per.set(id, (per.get(id) ?? 0) + 1);
+      },
+    });
+    while (Date.now() - last < idleMs) await sleep(250);
+  } finally {
+    await consumer.disconnect();
+  }
+  const mods = (await fw.world.db('pfa_modification').where({ organization_id: fw.world.org }).whereIn('sync_status', TERMINAL).select('id')) as Array<{ id: string }>;
+  return {
+    records,
+    duplicated: [...per].filter(([, n]) => n > 1).map(([id]) => id),
+    missing: mods.map((m) => m.id).filter((id) => !per.has(id)),
+  };
 }
 
 /** The four promises of issue 7, asserted the same way in every scenario. */

@@ -142,6 +142,58 @@ describe('reconcile (pure)', () => {
     expect(sameValue(true, 'true')).toBe(false);
   });
 
+  it('when PEMS applied a second write of the same edits (a kill between the write and its outcome), then the write log shows it as unrecorded even though the mirror never saw that version', () => {
+    // PEMS: v2 = {notes x} (first application, outcome lost), v3 = {notes x, rate 9} (the restart's write).
+    const v3 = rec('P1', 3, { notes: 'x', monthlyRate: 9, updatedBy: 'alice' });
+    const m1 = mod('P1', { notes: 'x' }, 'synced', 3);
+    const m2 = mod('P1', { monthlyRate: 9 }, 'synced', 3);
+    const base = { pems: [v3], mirror: [{ pfaId: 'P1', version: 3, data: v3 }], history: [hist(v3, 'sync')], modifications: [m1, m2] };
+    expect(run(base).findings).toEqual([]); // without the log: nothing to see (the read side skipped v2)
+    const r = run({
+      ...base,
+      writeLog: {
+        writes: [
+          { pfaId: 'P1', version: 2, idempotencyKey: 'k-m1', operation: 'update', changes: { notes: 'x' } },
+          { pfaId: 'P1', version: 3, idempotencyKey: 'k-m1m2', operation: 'update', changes: { notes: 'x', monthlyRate: 9 } },
+        ],
+        replays: [{ pfaId: 'P1', idempotencyKey: 'k-m1', version: 2 }],
+      },
+    });
+    expect(r.findings).toEqual([{ kind: 'unrecorded_write', pfaId: 'P1', version: 2, idempotencyKey: 'k-m1', replays: 1, recordedVersions: [3] }]);
+    expect(r.summary.findings.unrecorded_write).toBe(1);
+    expect(r.summary.drift).toBe(true);
+  });
+
+  it('when an older edit was folded after a newer one, then the write log shows the write carried a value its recorded modifications did not ask for', () => {
+    const v2 = rec('P1', 2, { equipment: 'EQ-381', updatedBy: 'alice' });
+    const newer = mod('P1', { equipment: 'EQ-401' }, 'synced', 2);
+    const older = mod('P1', { equipment: 'EQ-381' }, 'synced', 2, { committedAt: '2026-11-24T10:59:00.000Z' });
+    const r = run({
+      pems: [v2],
+      mirror: [{ pfaId: 'P1', version: 2, data: v2 }],
+      history: [],
+      modifications: [newer, older],
+      writeLog: { writes: [{ pfaId: 'P1', version: 2, idempotencyKey: 'k', operation: 'update', changes: { equipment: 'EQ-381' } }], replays: [] },
+    });
+    expect(r.findings).toEqual(
+      expect.arrayContaining([{ kind: 'write_mismatch', pfaId: 'P1', version: 2, modificationId: newer.id, field: 'equipment', expected: 'EQ-401', written: 'EQ-381' }]),
+    );
+  });
+
+  it('when every applied write is a recorded outcome (an already-applied edit recorded at a later version included), then the write log adds nothing', () => {
+    const v3 = rec('P1', 3, { notes: 'x', updatedBy: 'jdoe' });
+    const m1 = mod('P1', { notes: 'x' }, 'synced', 2);
+    const same = mod('P1', { notes: 'x' }, 'synced', 3); // already applied: recorded at PEMS's version then
+    const r = run({
+      pems: [v3],
+      mirror: [{ pfaId: 'P1', version: 3, data: v3 }],
+      history: [hist(rec('P1', 2, { notes: 'x', updatedBy: 'alice' }), 'sync')],
+      modifications: [m1, same],
+      writeLog: { writes: [{ pfaId: 'P1', version: 2, idempotencyKey: 'k', operation: 'update', changes: { notes: 'x' } }], replays: [{ pfaId: 'P1', idempotencyKey: 'k', version: 2 }] },
+    });
+    expect(r.findings).toEqual([]);
+  });
+
   it('when there are 100,000 records with history and modifications, then the comparison takes well under a second', () => {
     const pems: PfaRecord[] = [];
     const history: HistoryInput[] = [];

@@ -1,7 +1,7 @@
 /** The audit screen's routes: the same queryAudit, auditExportChunks and verifyAuditChain as GET /audit, /audit/export and /audit/verify. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../control-api/errors';
-import { auditExportChunks, boundedAuditExport } from '../control-api/routes/audit';
+import { auditExportChunks, boundedAuditExport, verifyAnchoredChain } from '../control-api/routes/audit';
 import type { RouteContext } from '../control-api/server';
 import { queryAudit, verifyAuditChain, type AuditFilter } from '../postgres/audit-query';
 import type { PageDeps } from './conflict-routes';
@@ -59,7 +59,7 @@ export function registerAuditPages(scope: FastifyInstance, ctx: RouteContext, de
     const f = filtersOf(req);
     if (!f.organization) throw new ApiError(400, 'BAD_FILTER', 'choose the organization whose chain to verify');
     v.caller.scope(f.organization);
-    return html(reply, await page(req, v, await verifyAuditChain(ctx.db, f.organization)));
+    return html(reply, await page(req, v, await verifyAnchoredChain(ctx, f.organization)));
   });
 
   scope.get('/audit/export', route, async (req, reply) => {

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SignJWT } from 'jose';
+import { mintToken } from '../../connectors/cli/users';
 import { buildControlApi } from '../../connectors/control-api/server';
 import { createDatabase } from '../../connectors/postgres/db';
 import { loadConfig } from '../../schemas/config';
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const cookieOf = async (user: string): Promise<string> => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    const token = await mintToken(SECRET, user, 3600, { issuer: config.controlApi.jwtIssuer, audience: config.controlApi.jwtAudience });
     const page = await fetch(`${url}/console/sign-in`);
     const pre = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;

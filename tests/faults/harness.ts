@@ -11,6 +11,7 @@
  * FAULTS_SHORT=1 scales durations and volumes down for CI.
  */
 import type { ChildProcess } from 'node:child_process';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -295,6 +296,7 @@ function report(v: Verdict): void {
  */
 export async function resultsPerModification(fw: FaultWorld, idleMs = 5000): Promise<{ records: number; duplicated: string[]; missing: string[] }> {
   const consumer = testKafka(`faults-results-${fw.world.org.toLowerCase()}`).consumer({ groupId: `faults-results-${fw.world.org.toLowerCase()}-${Date.now()}`, maxWaitTimeInMs: 100, readUncommitted: false });
+  const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
   const per = new Map<string, number>();
   let records = 0;
   let last = Date.now();
@@ -305,7 +307,8 @@ export async function resultsPerModification(fw: FaultWorld, idleMs = 5000): Pro
       eachMessage: async ({ message }) => {
         last = Date.now();
         records++;
-        const id = message.key?.toString('utf8') ?? '';
+        // Results are keyed by {organization_id, pfa_id} (per-PFA order); the modification is in the value.
+        const id = message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : '';
         per.set(id, (per.get(id) ?? 0) + 1);
       },
     });

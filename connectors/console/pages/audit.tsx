@@ -31,7 +31,27 @@ function Field(props: { id: string; name: keyof AuditFilters; label: string; f: 
   );
 }
 
-export function AuditPage(props: { view: View; f: AuditFilters; items: AuditRow[]; orgs: string[]; nextHref?: string; check?: ChainCheck }): JSX.Element {
+const PROBLEM_WORDS: Record<NonNullable<ChainCheck['firstBroken']>['problem'], string> = {
+  hash_mismatch: 'its content does not match its hash',
+  prev_hash_mismatch: 'it does not link to the entry before it',
+  mac_mismatch: 'its keyed signature does not match its content',
+  unsigned_entry: 'it carries no keyed signature after signed entries',
+  unknown_key: 'it is signed with a key this service does not hold',
+};
+
+/** Why a chain does not verify, in words: the first broken entry, else the head, the checkpoint or an empty chain. */
+export function brokenWords(check: ChainCheck & { checkpoint?: { lastId: string; holds: boolean } | null }): string {
+  const chain = `The chain of ${check.organizationId} is broken.`;
+  const first = check.firstBroken ?? check.keyed?.firstBroken ?? null;
+  if (first) return `${chain} First broken entry: ${first.id} at ${first.createdAt} (${PROBLEM_WORDS[first.problem]}).`;
+  if (check.checkpoint && !check.checkpoint.holds) return `${chain} The signed checkpoint kept outside the database names entry ${check.checkpoint.lastId}, which is gone or changed: entries were removed from the end.`;
+  if (check.keyed && !check.keyed.headValid) return `${chain} Its signed head does not name the last entry: entries were removed from the end.`;
+  if (!check.headMatches) return `${chain} Its head does not match the last entry: entries may be missing at the end.`;
+  if (check.empty) return `The chain of ${check.organizationId} has no entries and no head: there is nothing that verifies.`;
+  return chain;
+}
+
+export function AuditPage(props: { view: View; f: AuditFilters; items: AuditRow[]; orgs: string[]; nextHref?: string; check?: ChainCheck & { checkpoint?: { lastId: string; holds: boolean } | null } }): JSX.Element {
   const { view, f } = props;
   return (
     <Layout view={view} title="Audit" active="audit">
@@ -76,7 +96,7 @@ export function AuditPage(props: { view: View; f: AuditFilters; items: AuditRow[
           <p class="notice notice-ok" role="status" safe>{`The chain of ${props.check.organizationId} holds: ${props.check.entries} entries checked${props.check.headMatches ? ', and the chain head matches the last entry' : ', but the chain head does not match the last entry (entries may be missing at the end)'}.`}</p>
         ) : (
           <div class="notice notice-error" role="alert">
-            <p safe>{`The chain of ${props.check.organizationId} is broken. First broken entry: ${props.check.firstBroken?.id ?? '?'} at ${props.check.firstBroken?.createdAt ?? '?'} (${props.check.firstBroken?.problem === 'hash_mismatch' ? 'its content does not match its hash' : 'it does not link to the entry before it'}).`}</p>
+            <p safe>{brokenWords(props.check)}</p>
           </div>
         )
       ) : (

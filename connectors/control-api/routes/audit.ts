@@ -99,6 +99,21 @@ export function boundedAuditExport(ctx: RouteContext, req: FastifyRequest, reply
   return stream;
 }
 
+/**
+ * The chain recomputed (verifyAuditChain) and held against the newest signed checkpoint of its
+ * head outside Postgres: a chain cut back to an earlier head verifies on its own, not against the
+ * checkpoint. GET /audit/verify and the console's "verify chain" give this same verdict.
+ */
+export async function verifyAnchoredChain(ctx: RouteContext, organization: string) {
+  const verdict = await verifyAuditChain(ctx.db, organization);
+  const ring = auditKeyRing();
+  if (!ring || !ctx.kafka) return verdict;
+  const cp = await latestCheckpoint(ctx.kafka, ctx.config.audit.checkpointTopic, ring, organization);
+  if (!cp) return { ...verdict, checkpoint: null };
+  const holds = await checkpointHolds(ctx.db, organization, cp.lastId, cp.lastMac);
+  return { ...verdict, ok: verdict.ok && holds, checkpoint: { lastId: cp.lastId, at: cp.at, holds } };
+}
+
 export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const filterOf = (orgs: string[], q: FilterQuery): AuditFilter => ({
     organizationIds: orgs,
@@ -147,13 +162,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const caller = callerOf(req);
       const { organization } = req.query as { organization: string };
       caller.scope(organization);
-      const verdict = await verifyAuditChain(ctx.db, organization);
-      const ring = auditKeyRing();
-      if (!ring || !ctx.kafka) return verdict;
-      const cp = await latestCheckpoint(ctx.kafka, ctx.config.audit.checkpointTopic, ring, organization);
-      if (!cp) return { ...verdict, checkpoint: null };
-      const holds = await checkpointHolds(ctx.db, organization, cp.lastId, cp.lastMac);
-      return { ...verdict, ok: verdict.ok && holds, checkpoint: { lastId: cp.lastId, at: cp.at, holds } };
+      return verifyAnchoredChain(ctx, organization);
     },
   );
 

@@ -50,7 +50,7 @@ export interface Sink {
 }
 
 /** kafkajs messages for conditions it retries itself (see kafkaFor). */
-const RETRIED_BY_KAFKAJS = /coordinator is loading|coordinator is not available|not the coordinator|rebalanc|leadership election|not the leader|KAFKAJS_NO_PARTITIONER_WARNING|switched default partitioner/i;
+const RETRIED_BY_KAFKAJS = /coordinator is loading|another concurrent operation on the same transaction|coordinator is not available|not the coordinator|rebalanc|leadership election|not the leader|KAFKAJS_NO_PARTITIONER_WARNING|switched default partitioner/i;
 
 export function kafkaFor(config: Config, logger: Logger): Kafka {
   const sasl: SASLOptions | undefined =
@@ -65,7 +65,7 @@ export function kafkaFor(config: Config, logger: Logger): Kafka {
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log }) => {
       const { message, ...extra } = log;
-      // kafkajs reports conditions it retries by itself (a coordinator still loading, a group
+      // kafkajs reports conditions it retries by itself (a coordinator still loading, a transaction still ending (CONCURRENT_TRANSACTIONS), a group
       // rebalancing, a leader moving) at ERROR; they are not errors of ours: debug, like its retries.
       const transient = RETRIED_BY_KAFKAJS.test(`${message} ${String((extra as { error?: unknown }).error ?? '')}`);
       const fn = transient ? 'debug' : level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';

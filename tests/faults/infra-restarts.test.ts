@@ -11,6 +11,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../support/monitoring';
 import { createFaultWorld, expectPromisesKept, judge, pick, runWorkload, sleep, type FaultWorld, type Verdict, type WorkloadStats } from './harness';
 
 const run = promisify(execFile);
@@ -63,13 +64,30 @@ async function restartUnderLoad(
   const fw = await createFaultWorld({ records: 30, users: 5 });
   try {
     await fw.startReadSide();
-    const sink = fw.spawnSink({ PEMS_SYNC_RETRY_DELAYS_MS: '200,500,1000' });
+    const opsPort = await freePort();
+    const sink = fw.spawnSink({ PEMS_SYNC_RETRY_DELAYS_MS: '200,500,1000', PEMS_SYNC_HTTP_PORT: String(opsPort) });
+    // The outage must hit a sink that is running, not one still starting: on a loaded machine
+    // a fixed sleep could kill Postgres before the sink had connected (a start-up failure is
+    // the orchestrator's to restart, not what these scenarios are about).
+    await untilReady(opsPort, sink);
     const r = await acrossOutage(fw, service, opts);
     const v = await judge(fw, scenario, { workload: r.workload, extra: { how: opts.how, downMs: opts.downMs, stopMs: r.stopMs, startMs: r.startMs } });
     return { v, workload: r.workload, sinkExitCode: sink.exitCode };
   } finally {
     await fw.close();
   }
+}
+
+/** Waits until the sink's /readyz answers 200 (connected, in the consumer group), at most 120 s. */
+async function untilReady(port: number, sink: { exitCode: number | null }): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (sink.exitCode !== null) throw new Error(`the sink exited with ${sink.exitCode} before it was ready`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) return;
+    await sleep(250);
+  }
+  throw new Error('the sink was not ready within 120 s');
 }
 
 /** The sink rode the restart out by itself, and the suite's four promises hold. */

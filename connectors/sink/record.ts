@@ -61,10 +61,6 @@ export class Recorder {
     });
   }
 
-  pending(): number {
-    return this.queue.length;
-  }
-
   /** Flushes what waits now; resolves when every flush so far is done. */
   async flush(): Promise<void> {
     this.schedule(0);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { auditMac, headMac, parseAuditKeys, AUDIT_GENESIS_MAC, type AuditKeyRing } from '../../streams/audit-mac';
+import type { AuditEntry } from '../../streams/audit-entry';
 
 /**
  * The audit log is append-only and hash-chained per organization by the database itself
@@ -7,17 +8,7 @@ import { auditMac, headMac, parseAuditKeys, AUDIT_GENESIS_MAC, type AuditKeyRing
  * (PEMS_SYNC_AUDIT_KEYS) every entry is also signed into a keyed chain (streams/audit-mac.ts,
  * migration 010) that someone who can write the database but lacks the key cannot forge.
  */
-export interface AuditEntry {
-  organizationId: string;
-  pfaId?: string | null;
-  modificationId?: string | null;
-  /** A user id, or `system:<component>` for the connector's own actions. */
-  actor: string;
-  /** Dotted name: sync.write, sync.outcome, conflict.resolved, rollback.approved, deadletter.replayed... */
-  eventType: string;
-  details?: Record<string, unknown>;
-  pemsResponse?: unknown;
-}
+export type { AuditEntry };
 
 let cached: { raw: string; ring: AuditKeyRing | undefined } | undefined;
 

@@ -64,6 +64,12 @@ export async function getOrganization(db: Knex, id: string): Promise<Organizatio
   return r ? toOrganization(r) : null;
 }
 
+/** The organizations of `ids` that exist (one query; the sink reads them every round). */
+export async function getOrganizations(db: Knex, ids: readonly string[]): Promise<OrganizationRow[]> {
+  if (ids.length === 0) return [];
+  return (await db('organization').whereIn('id', [...ids]).select('*')).map(toOrganization);
+}
+
 export async function listOrganizations(db: Knex): Promise<OrganizationRow[]> {
   return (await db('organization').orderBy('id').select('*')).map(toOrganization);
 }
@@ -133,6 +139,24 @@ export async function memberships(db: Knex, filter: { organizationId?: string; u
     admin: Boolean(r.is_admin),
     active: Boolean(r.is_active),
   }));
+}
+
+/** Of the given (user, organization) pairs, those where an active user holds perm_Sync right now. */
+export async function syncPermittedMembers(
+  db: Knex,
+  pairs: ReadonlyArray<{ userId: string; organizationId: string }>,
+): Promise<Array<{ userId: string; organizationId: string }>> {
+  if (pairs.length === 0) return [];
+  const rows = await db('user_organization as uo')
+    .join('app_user as u', 'u.id', 'uo.user_id')
+    .whereIn(
+      ['uo.user_id', 'uo.organization_id'],
+      pairs.map((p) => [p.userId, p.organizationId]),
+    )
+    .andWhere('uo.perm_sync', true)
+    .andWhere('u.is_active', true)
+    .select('uo.user_id', 'uo.organization_id');
+  return rows.map((r: Record<string, any>) => ({ userId: r.user_id, organizationId: r.organization_id }));
 }
 
 /** Mirror size and the read side's cursor of an organization (for `org show` and `org load`). */

@@ -20,6 +20,7 @@ import {
   type OrganizationPemsProblem,
 } from '../pems';
 import type { Config } from '../../schemas/config';
+import { getOrganizations, syncPermittedMembers, type OrganizationRow } from '../postgres/organizations';
 
 export interface OrganizationContext {
   id: string;
@@ -75,8 +76,7 @@ export class SyncContext {
       return true;
     });
     if (stale.length > 0) {
-      const rows = await this.opts.db('organization').whereIn('id', stale).select('*');
-      const byId = new Map(rows.map((r: Record<string, unknown>) => [r.id as string, r]));
+      const byId = new Map((await getOrganizations(this.opts.db, stale)).map((r) => [r.id, r]));
       for (const id of stale) {
         const row = byId.get(id);
         const ctx = await this.build(id, row);
@@ -86,19 +86,19 @@ export class SyncContext {
     return out;
   }
 
-  private async build(id: string, row: Record<string, unknown> | undefined): Promise<OrganizationContext> {
+  private async build(id: string, row: OrganizationRow | undefined): Promise<OrganizationContext> {
     const prev = this.orgs.get(id);
     if (!row) {
       const ctx = { id, syncEnabled: false, client: null, problem: `organization ${id} does not exist` };
       this.orgs.set(id, { at: Date.now(), ctx, fingerprint: '' });
       return ctx;
     }
-    const url = (row.pems_base_url as string | null) ?? '';
-    const tenant = (row.pems_tenant as string | null) ?? '';
-    const encrypted = (row.pems_credential_encrypted as string | null) ?? '';
+    const url = row.pemsBaseUrl ?? '';
+    const tenant = row.pemsTenant ?? '';
+    const encrypted = row.credentialEncrypted ?? '';
     const fingerprint = `${url}|${tenant}|${encrypted}`;
     if (prev && prev.fingerprint === fingerprint) {
-      const ctx = { ...prev.ctx, syncEnabled: Boolean(row.sync_enabled) };
+      const ctx = { ...prev.ctx, syncEnabled: row.syncEnabled };
       this.orgs.set(id, { at: Date.now(), ctx, fingerprint });
       return ctx;
     }
@@ -141,7 +141,7 @@ export class SyncContext {
         problem = `organization ${id}: ${err instanceof Error ? err.message : String(err)}`;
       }
     }
-    const ctx = { id, syncEnabled: Boolean(row.sync_enabled), client, problem };
+    const ctx = { id, syncEnabled: row.syncEnabled, client, problem };
     this.orgs.set(id, { at: Date.now(), ctx, fingerprint });
     return ctx;
   }
@@ -149,17 +149,7 @@ export class SyncContext {
   /** Users (of the given organization pairs) who hold perm_Sync there right now. */
   async syncPermissions(pairs: ReadonlyArray<{ userId: string; organizationId: string }>): Promise<Set<string>> {
     const out = new Set<string>();
-    if (pairs.length === 0) return out;
-    const rows = await this.opts.db('user_organization as uo')
-      .join('app_user as u', 'u.id', 'uo.user_id')
-      .whereIn(
-        ['uo.user_id', 'uo.organization_id'],
-        pairs.map((p) => [p.userId, p.organizationId]),
-      )
-      .andWhere('uo.perm_sync', true)
-      .andWhere('u.is_active', true)
-      .select('uo.user_id', 'uo.organization_id');
-    for (const r of rows) out.add(permissionKey(r.user_id, r.organization_id));
+    for (const r of await syncPermittedMembers(this.opts.db, pairs)) out.add(permissionKey(r.userId, r.organizationId));
     return out;
   }
 

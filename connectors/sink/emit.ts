@@ -20,46 +20,21 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Kafka, Producer, IHeaders } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { KafkaHeaders, SyncResultRecord } from '../../streams/outcomes';
+import { loadHeaders } from '../../streams/stored-headers';
+import { deleteOutboxRows, drainOutboxRows, outboxLeftovers } from '../postgres/outbox';
+import { releaseEmitSlot, takeEmitSlot, type EmitSlot } from '../postgres/emit-slot';
 import { emittedOutboxIds, OUTBOX_ID_HEADER } from './emitted';
+
+export { storeHeaders, loadHeaders, type StoredHeaders } from '../../streams/stored-headers';
 
 /** Advisory-lock slots (transactional ids) tried per consumer group. */
 const MAX_SLOTS = 256;
 /** Leftover rows are looked for on the topics from this long before the oldest was written, ms (clock skew). */
 const SCAN_MARGIN_MS = 60_000;
+/** Outbox rows produced per Kafka transaction. */
+const DRAIN_ROWS = 5000;
 
 export const SYNC_RESULT_SCHEMA = readFileSync(join(__dirname, '../../schemas/avro/sync-result.avsc'), 'utf8');
-
-/** Headers as stored in JSON: every value base64, multi-valued kept as arrays. */
-export type StoredHeaders = Record<string, string[]>;
-
-export function storeHeaders(h: KafkaHeaders | IHeaders | undefined): StoredHeaders {
-  const out: StoredHeaders = {};
-  for (const [k, v] of Object.entries(h ?? {})) {
-    if (v === undefined) continue;
-    const list = Array.isArray(v) ? v : [v];
-    out[k] = list.map((x) => Buffer.from(x as Buffer | string).toString('base64'));
-  }
-  return out;
-}
-
-export function loadHeaders(s: StoredHeaders): IHeaders {
-  const out: IHeaders = {};
-  for (const [k, list] of Object.entries(s)) {
-    const bufs = list.map((b) => Buffer.from(b, 'base64'));
-    out[k] = bufs.length === 1 ? bufs[0]! : bufs;
-  }
-  return out;
-}
-
-export interface OutboxRow {
-  kind: 'result' | 'dead_letter';
-  topic: string;
-  record_key: Buffer | null;
-  record_value: SyncResultRecord | null;
-  raw_value: Buffer | null;
-  record_headers: StoredHeaders;
-}
 
 export interface EmitterOptions {
   kafka: Kafka;
@@ -82,7 +57,7 @@ export class Emitter {
   private schemaId: number | null = null;
   private draining: Promise<number> | null = null;
   /** The pooled connection holding this process's slot lock, and the slot. */
-  private slot: { connection: unknown; n: number } | null = null;
+  private slot: EmitSlot | null = null;
 
   constructor(private readonly opts: EmitterOptions) {
     this.registry = new SchemaRegistry({ host: opts.registryUrl, auth: opts.registryAuth });
@@ -94,20 +69,10 @@ export class Emitter {
   }
 
   /** Takes the lowest free slot: an advisory lock held on one pooled connection for the process's life. */
-  private async takeSlot(): Promise<{ connection: unknown; n: number }> {
-    const { db } = this.opts;
-    const connection = await db.client.acquireConnection();
-    try {
-      for (let n = 0; n < MAX_SLOTS; n++) {
-        const r = await db.raw('SELECT pg_try_advisory_lock(hashtext(?), ?) AS ok', [`pems-sync-emit:${this.opts.transactionalIdPrefix}`, n]).connection(connection);
-        if ((r.rows as Array<{ ok: boolean }>)[0]?.ok) return { connection, n };
-      }
-    } catch (err) {
-      await db.client.releaseConnection(connection);
-      throw err;
-    }
-    await db.client.releaseConnection(connection);
-    throw new Error(`no free emitter slot of ${MAX_SLOTS} for ${this.opts.transactionalIdPrefix}`);
+  private async takeSlot(): Promise<EmitSlot> {
+    const slot = await takeEmitSlot(this.opts.db, `pems-sync-emit:${this.opts.transactionalIdPrefix}`, MAX_SLOTS);
+    if (!slot) throw new Error(`no free emitter slot of ${MAX_SLOTS} for ${this.opts.transactionalIdPrefix}`);
+    return slot;
   }
 
   async start(): Promise<void> {
@@ -145,17 +110,13 @@ export class Emitter {
   /** Produces the given outbox rows (or every row left, when ids is undefined) and deletes them. */
   drain(ids?: readonly string[]): Promise<number> {
     // One drain at a time: two would produce the same rows twice.
-    const run = async (): Promise<number> =>
-      this.opts.db.transaction(async (trx) => {
-        const q = trx('sink_outbox').orderBy('id').limit(5000).forUpdate().skipLocked().select('*');
-        const rows = ids ? await q.whereIn('id', ids as string[]) : await q;
-        if (rows.length === 0) return 0;
+    const run = (): Promise<number> =>
+      drainOutboxRows(this.opts.db, { ids, limit: DRAIN_ROWS }, async (rows) => {
         const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
         for (const r of rows) {
-          const value =
-            r.kind === 'result' ? await this.registry.encode(this.schemaId!, r.record_value as SyncResultRecord) : (r.raw_value as Buffer | null);
+          const value = r.kind === 'result' ? await this.registry.encode(this.schemaId!, r.value) : r.rawValue;
           const list = byTopic.get(r.topic) ?? [];
-          list.push({ key: r.record_key as Buffer | null, value, headers: { ...loadHeaders(r.record_headers as StoredHeaders), [OUTBOX_ID_HEADER]: String(r.id) } });
+          list.push({ key: r.key, value, headers: { ...loadHeaders(r.headers), [OUTBOX_ID_HEADER]: r.id } });
           byTopic.set(r.topic, list);
         }
         const txn = await this.producer!.transaction();
@@ -167,8 +128,6 @@ export class Emitter {
           throw err;
         }
         await this.opts.afterProduce?.(rows.length);
-        await trx('sink_outbox').whereIn('id', rows.map((r) => r.id)).del();
-        return rows.length;
       });
     const prev = this.draining ?? Promise.resolve(0);
     const next = prev.catch(() => 0).then(run);
@@ -181,11 +140,11 @@ export class Emitter {
    * crashed run already committed to Kafka are deleted without producing them again.
    */
   async drainAll(): Promise<number> {
-    const left = (await this.opts.db('sink_outbox').select('topic').min('created_at as since').count('* as n').groupBy('topic')) as Array<{ topic: string; since: Date | string; n: string | number }>;
+    const left = await outboxLeftovers(this.opts.db);
     if (left.length > 0) {
-      const since = Math.min(...left.map((l) => new Date(l.since).getTime())) - SCAN_MARGIN_MS;
+      const since = Math.min(...left.map((l) => l.sinceMs)) - SCAN_MARGIN_MS;
       const found = await emittedOutboxIds(this.opts.kafka, left.map((l) => l.topic), { sinceMs: since });
-      if (found.ids.size > 0) await this.opts.db('sink_outbox').whereIn('id', [...found.ids]).del();
+      await deleteOutboxRows(this.opts.db, [...found.ids]);
       this.alreadyEmitted = found.ids.size;
     }
     let total = 0;
@@ -203,10 +162,9 @@ export class Emitter {
     await this.draining?.catch(() => undefined);
     await this.producer?.disconnect();
     if (this.slot) {
-      const { connection } = this.slot;
+      const slot = this.slot;
       this.slot = null;
-      await this.opts.db.raw('SELECT pg_advisory_unlock_all()').connection(connection).catch(() => undefined);
-      await this.opts.db.client.releaseConnection(connection);
+      await releaseEmitSlot(this.opts.db, slot);
     }
   }
 }

@@ -1,0 +1,82 @@
+/**
+ * The sink outbox (schemas/migrations/005_sink_outbox.ts): result and dead-letter records written
+ * in the same transaction as the outcomes (sink-record.ts), produced to Kafka by the emitter
+ * (connectors/sink/emit.ts) and deleted once Kafka acknowledged them.
+ */
+import type { Knex } from 'knex';
+import type { SyncResultRecord } from '../../streams/outcomes';
+import type { OutboxRecord } from '../../streams/outcome-rows';
+import type { StoredHeaders } from '../../streams/stored-headers';
+
+/** An outbox row as the emitter reads it. */
+export interface OutboxRow {
+  id: string;
+  kind: 'result' | 'dead_letter';
+  topic: string;
+  key: Buffer | null;
+  /** result: the SyncResult record, Avro-encoded at emit time. */
+  value: SyncResultRecord | null;
+  /** dead_letter: the original bytes. */
+  rawValue: Buffer | null;
+  headers: StoredHeaders;
+}
+
+/** Inserts the records in order; resolves with their ids. */
+export async function insertOutboxRecords(db: Knex | Knex.Transaction, records: readonly OutboxRecord[]): Promise<string[]> {
+  if (records.length === 0) return [];
+  const ids = await db('sink_outbox')
+    .insert(
+      records.map((r) =>
+        r.kind === 'result'
+          ? { kind: r.kind, topic: r.topic, record_key: r.key, record_value: JSON.stringify(r.value), record_headers: JSON.stringify(r.headers) }
+          : { kind: r.kind, topic: r.topic, record_key: r.key, raw_value: r.rawValue, record_headers: JSON.stringify(r.headers) },
+      ),
+    )
+    .returning('id');
+  return ids.map((r: { id: string | number }) => String(r.id));
+}
+
+/**
+ * Locks up to `limit` rows (the given ids, or the oldest left) FOR UPDATE SKIP LOCKED in a
+ * transaction, hands them to `produce` and deletes them once it resolves: two emitters never
+ * produce the same rows, and a failed produce leaves them for the next drain. Resolves with the
+ * number of rows produced.
+ */
+export function drainOutboxRows(
+  db: Knex,
+  opts: { ids?: readonly string[]; limit: number },
+  produce: (rows: OutboxRow[]) => Promise<void>,
+): Promise<number> {
+  return db.transaction(async (trx) => {
+    const q = trx('sink_outbox').orderBy('id').limit(opts.limit).forUpdate().skipLocked().select('*');
+    const found = (opts.ids ? await q.whereIn('id', [...opts.ids]) : await q) as Array<Record<string, unknown>>;
+    if (found.length === 0) return 0;
+    await produce(
+      found.map((r) => ({
+        id: String(r.id),
+        kind: r.kind as OutboxRow['kind'],
+        topic: r.topic as string,
+        key: r.record_key as Buffer | null,
+        value: r.record_value as SyncResultRecord | null,
+        rawValue: r.raw_value as Buffer | null,
+        headers: r.record_headers as StoredHeaders,
+      })),
+    );
+    await trx('sink_outbox').whereIn('id', found.map((r) => r.id as string)).del();
+    return found.length;
+  });
+}
+
+/** Per topic, the rows left in the outbox and when the oldest was written (ms since epoch). */
+export async function outboxLeftovers(db: Knex): Promise<Array<{ topic: string; sinceMs: number; rows: number }>> {
+  const left = (await db('sink_outbox').select('topic').min('created_at as since').count('* as n').groupBy('topic')) as Array<{
+    topic: string;
+    since: Date | string;
+    n: string | number;
+  }>;
+  return left.map((l) => ({ topic: l.topic, sinceMs: new Date(l.since).getTime(), rows: Number(l.n) }));
+}
+
+export async function deleteOutboxRows(db: Knex, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await db('sink_outbox').whereIn('id', [...ids]).del();
+}

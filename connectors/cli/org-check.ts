@@ -5,7 +5,6 @@
  * Requests go through the shared rate limiter, so a check never pushes a running sink over it.
  */
 import { PemsSyncError } from '../../streams/errors';
-import { createRateLimiter, credentialId, decryptCredential, PemsClient } from '../pems';
 import { organizationPemsProblem, type OrganizationPemsProblem } from '../pems/organization-check';
 import { getOrganization } from '../postgres/organizations';
 import type { CliContext } from './context';
@@ -85,27 +84,18 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
   checks.push({ check: 'settings', ok: true, detail: `${org.pemsBaseUrl} (tenant ${tenant}, credential decrypts for ${id})` });
 
   const config = ctx.config;
-  const apiKey = decryptCredential(org.credentialEncrypted!, ctx.keyRing(), id);
-  const limiter =
-    config.pems.rateLimitPerSecond > 0
-      ? createRateLimiter({ credentialId: credentialId(tenant, id, apiKey.reveal()), limit: config.pems.rateLimitPerSecond, redis: config.redis.url || undefined })
-      : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
   let lastHeaders: Record<string, string> = {};
-  const client = new PemsClient({
-    baseUrl: org.pemsBaseUrl!,
-    apiKey,
-    tenant,
-    organization: id,
+  // A check of its own: no hidden retries, a shorter timeout, and PEMS's headers seen.
+  const clients = ctx.pemsClients({
+    retries: 0,
     timeoutMs: Math.min(config.pems.timeoutMs, 15_000),
-    allowInsecureHttp: config.pems.allowInsecureHttp,
-    allowedHosts: config.pems.allowedHosts,
-    ca: ctx.pemsCa(),
-    rateLimiter: limiter,
-    retry: { retries: 0 },
-    onResponse: (_status, headers) => {
-      lastHeaders = headers;
+    clientOverrides: {
+      onResponse: (_status, headers) => {
+        lastHeaders = headers;
+      },
     },
   });
+  const client = clients.clientFor({ id, baseUrl: org.pemsBaseUrl!, tenant, credentialEncrypted: org.credentialEncrypted! });
   try {
     const t0 = Date.now();
     try {
@@ -142,7 +132,6 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
     }
     return done();
   } finally {
-    await client.close();
-    await limiter.close();
+    await clients.close();
   }
 }

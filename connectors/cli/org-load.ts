@@ -74,18 +74,10 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
     db: ctx.db,
     kafka,
     topic: config.topics.pemsRaw,
-    keyRing: ctx.keyRing(),
+    clients: ctx.pemsClients(),
     pageSize: config.source.pageSize,
     organizations: [id],
     includeSyncDisabled: true,
-    pems: {
-      timeoutMs: config.pems.timeoutMs,
-      allowInsecureHttp: config.pems.allowInsecureHttp,
-      allowedHosts: config.pems.allowedHosts,
-      ca: ctx.pemsCa(),
-      rateLimitPerSecond: config.pems.rateLimitPerSecond,
-    },
-    redis: config.redis.url,
     hooks: { afterProduce: ({ records }) => progress.tick(records) },
   });
   let interrupted = false;

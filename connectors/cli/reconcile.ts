@@ -32,15 +32,9 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       const run = await reconcileOrganization({
         db: ctx.db,
         organization,
-        keyRing: ctx.keyRing(),
         graceMs: nonNegative('grace-ms', o.graceMs),
         pageSize,
-        rateLimitPerSecond: config.pems.rateLimitPerSecond,
-        redis: config.redis.url,
-        timeoutMs: config.pems.timeoutMs,
-        allowInsecureHttp: config.pems.allowInsecureHttp,
-        allowedHosts: config.pems.allowedHosts,
-        ca: o.caFile ? readFileSync(o.caFile) : ctx.pemsCa(),
+        clients: ctx.pemsClients({ ca: o.caFile ? readFileSync(o.caFile) : ctx.pemsCa() }),
       });
       if (o.report) writeFileSync(o.report, JSON.stringify({ summary: run.summary, durationMs: run.durationMs, pemsRequests: run.pemsRequests, findings: run.findings }, null, 2));
       ctx.emit(Boolean(o.json), { summary: run.summary, durationMs: run.durationMs, pemsRequests: run.pemsRequests }, () =>

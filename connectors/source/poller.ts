@@ -26,15 +26,7 @@
 import type { Knex } from 'knex';
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import {
-  createRateLimiter,
-  credentialId,
-  decryptCredential,
-  PemsClient,
-  type CredentialKeyRing,
-  type ListPage,
-  type RateLimiter,
-} from '../pems';
+import { PemsClientPool, type CredentialKeyRing, type ListPage, type PemsClient } from '../pems';
 import { PemsSyncError } from '../../streams/errors';
 import { RAW_CONTENT_TYPE, rawKey, rawValue } from './raw';
 import type { SourceMetrics } from './metrics';
@@ -56,8 +48,13 @@ export interface PollerOptions {
   kafka: Kafka;
   /** The raw topic (config topics.pemsRaw). */
   topic: string;
-  /** Decrypts organization.pems_credential_encrypted (PEMS_SYNC_CREDENTIAL_KEYS). */
-  keyRing: CredentialKeyRing;
+  /**
+   * The process's PEMS clients (PemsClientPool.fromConfig); the poller does not close a pool it was
+   * given. Absent: the poller builds its own from keyRing, pems, redis and rateLimiterKeyPrefix.
+   */
+  clients?: PemsClientPool;
+  /** Decrypts organization.pems_credential_encrypted (PEMS_SYNC_CREDENTIAL_KEYS); without `clients`. */
+  keyRing?: CredentialKeyRing;
   /** Records per GET /pfa page, 1..500 (config source.pageSize). Default 500. */
   pageSize?: number;
   /** Pause between polls, ms (config source.pollIntervalMs). Default 60000. */
@@ -72,6 +69,8 @@ export interface PollerOptions {
     ca?: string | Buffer;
     /** Requests per second per credential, shared with the sink; 0 disables. Default 10. */
     rateLimitPerSecond?: number;
+    /** Added to the limiter's window, ms (config pems.rateLimitMarginMs). Default the limiter's. */
+    rateLimitMarginMs?: number;
     /** Automatic retries of a failed GET inside one poll (the client's axios-retry). Default 3. */
     retries?: number;
   };
@@ -123,15 +122,6 @@ interface CursorRow {
   high_water_updated_at: Date | null;
 }
 
-interface CachedClient {
-  fingerprint: string;
-  client: PemsClient;
-  limiter: RateLimiter;
-}
-
-/** A limiter that never waits (rateLimitPerSecond 0: benchmarks only). */
-const unlimited: RateLimiter = { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
-
 /** Latest of two ISO/Date instants (null-tolerant), as a Date. */
 export function laterOf(a: Date | null, b: string | null): Date | null {
   const bm = b === null ? NaN : Date.parse(b);
@@ -157,6 +147,24 @@ export function newestUpdatedAt(records: readonly unknown[]): string | null {
   return bestRaw;
 }
 
+/** The pool of a poller given keyRing and pems options instead of a pool (tests, the demo). */
+function ownPool(o: PollerOptions): PemsClientPool {
+  if (!o.keyRing) throw new Error('PemsPoller needs clients (a PemsClientPool) or keyRing');
+  const p = o.pems ?? {};
+  return new PemsClientPool({
+    keyRing: o.keyRing,
+    timeoutMs: p.timeoutMs,
+    allowInsecureHttp: p.allowInsecureHttp,
+    allowedHosts: p.allowedHosts,
+    ca: p.ca,
+    rateLimitPerSecond: p.rateLimitPerSecond ?? 10,
+    rateLimitMarginMs: p.rateLimitMarginMs,
+    retries: p.retries ?? 3,
+    redis: o.redis,
+    rateLimiterKeyPrefix: o.rateLimiterKeyPrefix,
+  });
+}
+
 const sleep = (ms: number, signal: { cancelled: boolean; wake?: () => void }): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -171,7 +179,8 @@ export class PemsPoller {
   private readonly producer: Producer;
   private readonly logger: SourceLogger;
   private readonly now: () => Date;
-  private readonly clients = new Map<string, CachedClient>();
+  private readonly clients: PemsClientPool;
+  private readonly ownsClients: boolean;
   private connected?: Promise<void>;
   private stopping = false;
   private stopped?: Promise<void>;
@@ -184,6 +193,8 @@ export class PemsPoller {
     this.opts = options;
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? (() => new Date());
+    this.ownsClients = options.clients === undefined;
+    this.clients = options.clients ?? ownPool(options);
     // Idempotent producer: broker-side dedup of retried sends (sequence numbers per partition),
     // acks from every in-sync replica, and one request in flight so retries keep order.
     this.producer = options.kafka.producer({
@@ -253,10 +264,7 @@ export class PemsPoller {
       const steps: Array<() => Promise<unknown>> = [
         async () => this.loop,
         async () => this.running,
-        async () => Promise.all([...this.clients.values()].map(async (c) => {
-          await c.client.close();
-          await c.limiter.close();
-        })),
+        async () => (this.ownsClients ? this.clients.close() : undefined),
         async () => (this.connected ? this.producer.disconnect() : undefined),
       ];
       // Keep going past a failing step: a hung client must not keep the producer open.
@@ -267,7 +275,6 @@ export class PemsPoller {
           this.logger.warn({ err: e }, 'poller stop step failed');
         }
       }
-      this.clients.clear();
     })();
     return this.stopped;
   }
@@ -285,39 +292,7 @@ export class PemsPoller {
   }
 
   private clientFor(org: OrganizationSource): PemsClient {
-    const fingerprint = `${org.baseUrl}\u0000${org.tenant}\u0000${org.credentialEncrypted}`;
-    const cached = this.clients.get(org.id);
-    if (cached && cached.fingerprint === fingerprint) return cached.client;
-    if (cached) {
-      void cached.client.close();
-      void cached.limiter.close();
-    }
-    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing, org.id);
-    const p = this.opts.pems ?? {};
-    const perSecond = p.rateLimitPerSecond ?? 10;
-    const limiter =
-      perSecond === 0
-        ? unlimited
-        : createRateLimiter({
-            credentialId: credentialId(org.tenant, org.id, apiKey.reveal()),
-            limit: perSecond,
-            redis: this.opts.redis || undefined,
-            keyPrefix: this.opts.rateLimiterKeyPrefix,
-          });
-    const client = new PemsClient({
-      baseUrl: org.baseUrl,
-      apiKey,
-      tenant: org.tenant,
-      organization: org.id,
-      timeoutMs: p.timeoutMs,
-      allowInsecureHttp: p.allowInsecureHttp,
-      allowedHosts: p.allowedHosts,
-      ca: p.ca,
-      rateLimiter: limiter,
-      retry: { retries: p.retries ?? 3 },
-    });
-    this.clients.set(org.id, { fingerprint, client, limiter });
-    return client;
+    return this.clients.clientFor(org);
   }
 
   private async pollOrganization(org: OrganizationSource): Promise<PollSummary> {

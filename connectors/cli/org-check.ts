@@ -4,7 +4,7 @@
  * one authenticated read (GET /pfa, one record) and the rate limit PEMS reports in its headers.
  * Requests go through the shared rate limiter, so a check never pushes a running sink over it.
  */
-import { PemsSyncError } from '../../streams/errors';
+import { causeChain, PemsSyncError } from '../../streams/errors';
 import { organizationPemsProblem, type OrganizationPemsProblem } from '../pems/organization-check';
 import { getOrganization } from '../postgres/organizations';
 import type { CliContext } from './context';
@@ -36,7 +36,8 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
 /** A failed PEMS call as one sentence saying what is wrong and what to change. */
 export function explainPemsFailure(err: unknown, org: string): string {
   let code: string | undefined;
-  for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 6; e = (e as { cause?: unknown }).cause, i++) {
+  for (const e of causeChain(err, 6)) {
+    if (typeof e !== 'object' || e === null) break;
     const c = (e as { code?: unknown }).code;
     if (typeof c === 'string' && !c.startsWith('PEMS_SYNC_') && !c.startsWith('ERR_BAD_')) {
       code = c;

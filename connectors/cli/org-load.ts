@@ -5,7 +5,7 @@
  * read side) writes pfa_mirror. Done when the mirror group has consumed everything produced.
  */
 import { MirrorStream } from '../source/mirror-stream';
-import { PemsPoller, type PollSummary } from '../source/poller';
+import { PemsPoller, PollFailure, type PollSummary } from '../source/poller';
 import { organizationPemsProblem } from '../pems/organization-check';
 import { getOrganization, readSideState } from '../postgres/organizations';
 import type { CliContext } from './context';
@@ -96,7 +96,7 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
     await poller.stop();
     if (interrupted) throw new CliError(EXIT.FAILED, `load of ${id} interrupted after ${progress.count} records; run again to resume`);
     if (!summary) throw new CliError(EXIT.FAILED, `organization ${id} has no PEMS URL or credential to load from`);
-    if (summary.error) throw new CliError(EXIT.FAILED, `load of ${id} stopped after ${summary.records} records: ${explainPemsFailure(Object.assign(new Error(summary.error.message), { code: summary.error.code }), id)}; run again to resume`);
+    if (summary.error) throw new CliError(EXIT.FAILED, `load of ${id} stopped after ${summary.records} records: ${explainPemsFailure(new PollFailure(summary.error), id)}; run again to resume`);
     if (summary.skipped) {
       // The read side is polling this organization right now: wait for it to finish its pass.
       const deadline = Date.now() + timeoutMs;

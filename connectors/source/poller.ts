@@ -113,6 +113,19 @@ export interface PollSummary {
   error?: { code: string; message: string };
 }
 
+/**
+ * A summary's error as an error again (`pems-sync org load` explains it): its code is PEMS's mapped
+ * code or the socket's (ECONNREFUSED...), so it is not one of ERROR_CODES.
+ */
+export class PollFailure extends Error {
+  readonly code: string;
+  constructor(error: { code: string; message: string }) {
+    super(error.message);
+    this.name = 'PollFailure';
+    this.code = error.code;
+  }
+}
+
 interface CursorRow {
   organization_id: string;
   updated_since: Date | null;
@@ -328,7 +341,7 @@ export class PemsPoller {
     // No row: a new organization, whose first pass is the full load.
     await db('pems_source_cursor').insert({ organization_id: organization, mode: 'full_load', records_loaded: 0 }).onConflict('organization_id').ignore();
     const row = (await db('pems_source_cursor').where({ organization_id: organization }).first()) as CursorRow | undefined;
-    if (!row) throw new PemsSyncError('SOURCE_CURSOR_MISSING', `no cursor row for ${organization}`);
+    if (!row) throw new PemsSyncError('PEMS_SYNC_SOURCE_CURSOR_MISSING', `no cursor row for ${organization}`);
     return { ...row, records_loaded: Number(row.records_loaded) };
   }
 

@@ -131,7 +131,7 @@ describe('syncStatusFor', () => {
 
 describe('outcomeErrorFrom', () => {
   it('when a PEMS 400 carries fieldErrors in details, then they are kept and malformed entries dropped', () => {
-    const e = new PemsSyncError('PEMS_REJECTED', 'validation failed', {
+    const e = new PemsSyncError('PEMS_SYNC_PEMS_REJECTED', 'validation failed', {
       details: { fieldErrors: [{ field: 'dor', message: 'bad' }, { field: 3 }, 'x'] },
     });
     expect(outcomeErrorFrom(e)).toEqual({ code: 'PEMS_SYNC_PEMS_REJECTED', message: 'validation failed', fieldErrors: [{ field: 'dor', message: 'bad' }] });
@@ -149,7 +149,7 @@ describe('toDeadLetterHeaders', () => {
 
   it('when a write fails, then the original headers stay and Kafka Connect context headers are added as bytes', () => {
     const cause = new Error('socket hang up');
-    const err = new PemsSyncError('PEMS_TRANSIENT', 'PEMS unavailable', { retriable: true, cause });
+    const err = new PemsSyncError('PEMS_SYNC_PEMS_TRANSIENT', 'PEMS unavailable', { retriable: true, cause });
     const h = toDeadLetterHeaders({ traceparent: 'tp', multi: ['a', Buffer.from('b')] }, position, err, {
       connectorName: 'pems-sync',
       taskId: 0,

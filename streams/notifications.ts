@@ -31,10 +31,20 @@ export interface NotificationPayloads {
 
 export type NotificationKind = keyof NotificationPayloads;
 
-export const NOTIFICATION_KINDS = ['conflict', 'conflict_warning', 'rejected', 'failed', 'dead_letter', 'pems_unreachable'] as const satisfies readonly NotificationKind[];
+export const NOTIFICATION_KINDS = [
+  'conflict',
+  'conflict_warning',
+  'rejected',
+  'failed',
+  'dead_letter',
+  'pems_unreachable',
+] as const satisfies readonly NotificationKind[];
 
 /** The kinds the operator webhooks deliver (rows with user_id null). */
-export const OPERATOR_NOTIFICATION_KINDS = ['dead_letter', 'pems_unreachable'] as const satisfies readonly NotificationKind[];
+export const OPERATOR_NOTIFICATION_KINDS = [
+  'dead_letter',
+  'pems_unreachable',
+] as const satisfies readonly NotificationKind[];
 
 export interface NotificationInsert {
   organization_id: string;
@@ -44,6 +54,11 @@ export interface NotificationInsert {
 }
 
 /** The notification table's row for one notification (payload as JSON text). */
-export function notificationRow<K extends NotificationKind>(organizationId: string, userId: string | null, kind: K, payload: NotificationPayloads[K]): NotificationInsert {
+export function notificationRow<K extends NotificationKind>(
+  organizationId: string,
+  userId: string | null,
+  kind: K,
+  payload: NotificationPayloads[K],
+): NotificationInsert {
   return { organization_id: organizationId, user_id: userId, kind, payload: JSON.stringify(payload) };
 }

@@ -28,7 +28,6 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       const organization = organizationId(o.organization);
       const pageSize = nonNegative('page-size', o.pageSize);
       if (pageSize < 1 || pageSize > 500) throw usage('--page-size must be 1..500');
-      const config = ctx.config;
       const run = await reconcileOrganization({
         db: ctx.db,
         organization,

@@ -14,11 +14,14 @@ import { loadConfig } from '../../schemas/config';
 import { buildControlApi } from './server';
 
 async function main(): Promise<void> {
-  const config = loadConfig({}, {
-    database: { url: 'postgres://openapi@localhost/none' },
-    controlApi: { jwtSecret: 'x'.repeat(32), jwtIssuer: 'openapi', jwtAudience: 'openapi' },
-    audit: { keys: `openapi:${'A'.repeat(43)}=` },
-  });
+  const config = loadConfig(
+    {},
+    {
+      database: { url: 'postgres://openapi@localhost/none' },
+      controlApi: { jwtSecret: 'x'.repeat(32), jwtIssuer: 'openapi', jwtAudience: 'openapi' },
+      audit: { keys: `openapi:${'A'.repeat(43)}=` },
+    },
+  );
   const db = knex({ client: 'pg', connection: config.database.url });
   const app = buildControlApi({ db, config, logger: false });
   await app.ready();

@@ -26,7 +26,10 @@ export interface KafkaClientOptions {
 }
 
 /** The pino level one kafkajs log entry is written at. */
-export function kafkaLogLevel(level: logLevel, entry: Pick<LogEntry['log'], 'message'> & { error?: unknown }): 'error' | 'warn' | 'debug' {
+export function kafkaLogLevel(
+  level: logLevel,
+  entry: Pick<LogEntry['log'], 'message'> & { error?: unknown },
+): 'error' | 'warn' | 'debug' {
   if (RETRIED_BY_KAFKAJS.test(`${entry.message} ${String(entry.error ?? '')}`)) return 'debug';
   if (level <= logLevel.ERROR) return 'error';
   return level === logLevel.WARN ? 'warn' : 'debug';
@@ -35,7 +38,9 @@ export function kafkaLogLevel(level: logLevel, entry: Pick<LogEntry['log'], 'mes
 export function createKafka(config: Pick<Config, 'kafka'>, options: KafkaClientOptions = {}): Kafka {
   const k = config.kafka;
   const sasl: SASLOptions | undefined =
-    k.saslMechanism === '' ? undefined : ({ mechanism: k.saslMechanism, username: k.saslUsername, password: k.saslPassword } as SASLOptions);
+    k.saslMechanism === ''
+      ? undefined
+      : ({ mechanism: k.saslMechanism, username: k.saslUsername, password: k.saslPassword } as SASLOptions);
   const logger = options.logger ?? null;
   return new Kafka({
     clientId: options.clientSuffix ? `${k.clientId}-${options.clientSuffix}` : k.clientId,
@@ -48,7 +53,10 @@ export function createKafka(config: Pick<Config, 'kafka'>, options: KafkaClientO
       ? () =>
           ({ level, log }) => {
             const { message, ...extra } = log;
-            logger[kafkaLogLevel(level, { message, error: (extra as { error?: unknown }).error })]({ kafkajs: extra }, message);
+            logger[kafkaLogLevel(level, { message, error: (extra as { error?: unknown }).error })](
+              { kafkajs: extra },
+              message,
+            );
           }
       : undefined,
   });

@@ -58,7 +58,11 @@ export interface PemsClientPoolOptions {
 export const MISSING_CREDENTIAL_KEYS = `${CREDENTIAL_KEYS_ENV} is not set: organization credentials cannot be decrypted`;
 
 /** A limiter that never waits (pems.rateLimitPerSecond 0: benchmarks only). */
-export const UNLIMITED: RateLimiter = { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
+export const UNLIMITED: RateLimiter = {
+  acquire: async () => 0,
+  reportRetryAfter: async () => undefined,
+  close: async () => undefined,
+};
 
 interface Pooled {
   fingerprint: string;
@@ -77,7 +81,10 @@ export class PemsClientPool {
    * and margin) and redis.url; `extra` adds what only the process has (its registry, its Redis
    * client) or overrides (the CLI's --ca-file).
    */
-  static fromConfig(config: Pick<Config, 'pems' | 'redis'>, extra: Partial<PemsClientPoolOptions> = {}): PemsClientPool {
+  static fromConfig(
+    config: Pick<Config, 'pems' | 'redis'>,
+    extra: Partial<PemsClientPoolOptions> = {},
+  ): PemsClientPool {
     const p = config.pems;
     return new PemsClientPool({
       keyRing: p.credentialKeys ? parseCredentialKeys(p.credentialKeys, CREDENTIAL_KEYS_ENV) : null,

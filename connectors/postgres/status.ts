@@ -31,7 +31,10 @@ export interface SyncStatus {
 
 export async function readSyncStatus(db: Knex, organization: string): Promise<SyncStatus> {
   const [counts, conflicts, deadLetters, latency, org] = await Promise.all([
-    db('pfa_modification').where({ organization_id: organization }).groupBy('sync_status').select('sync_status', db.raw('count(*)::int AS n'), db.raw('max(synced_at) AS last_synced')),
+    db('pfa_modification')
+      .where({ organization_id: organization })
+      .groupBy('sync_status')
+      .select('sync_status', db.raw('count(*)::int AS n'), db.raw('max(synced_at) AS last_synced')),
     db('sync_conflict').where({ organization_id: organization, status: 'open' }).count<{ n: string }[]>({ n: '*' }),
     db('dead_letter').where({ organization_id: organization, status: 'open' }).count<{ n: string }[]>({ n: '*' }),
     db.raw(
@@ -43,10 +46,15 @@ export async function readSyncStatus(db: Knex, organization: string): Promise<Sy
          AND synced_at >= now() - interval '1 hour'`,
       [organization],
     ),
-    db('organization').where({ id: organization }).first('id', 'pems_base_url', 'pems_credential_encrypted') as Promise<OrganizationPems | undefined>,
+    db('organization').where({ id: organization }).first('id', 'pems_base_url', 'pems_credential_encrypted') as Promise<
+      OrganizationPems | undefined
+    >,
   ]);
   const by = new Map<string, { n: number; last: Date | null }>(
-    (counts as Array<{ sync_status: string; n: number; last_synced: Date | null }>).map((r) => [r.sync_status, { n: Number(r.n), last: r.last_synced }]),
+    (counts as Array<{ sync_status: string; n: number; last_synced: Date | null }>).map((r) => [
+      r.sync_status,
+      { n: Number(r.n), last: r.last_synced },
+    ]),
   );
   const n = (s: string): number => by.get(s)?.n ?? 0;
   const lastSuccess = by.get('synced')?.last ?? null;

@@ -277,7 +277,7 @@ export class MirrorStream {
       acks: -1,
       messages: [{ key: message.key, value: message.value, headers: headers as IHeaders }],
     });
-    let organization = '';
+    let organization: string;
     try {
       organization = message.key ? String(JSON.parse(message.key.toString()).organization_id ?? '') : '';
     } catch {

@@ -4,7 +4,12 @@ import { kafkaLogLevel } from '../../../../connectors/kafka/client';
 describe('Kafka client factory: kafkajs log lines into pino', () => {
   it('when kafkajs reports a condition it retries itself, then it is logged at debug whatever its level', () => {
     expect(kafkaLogLevel(logLevel.ERROR, { message: 'The group is rebalancing, re-joining' })).toBe('debug');
-    expect(kafkaLogLevel(logLevel.ERROR, { message: 'Response InitProducerId', error: 'There is already another concurrent operation on the same transaction' })).toBe('debug');
+    expect(
+      kafkaLogLevel(logLevel.ERROR, {
+        message: 'Response InitProducerId',
+        error: 'There is already another concurrent operation on the same transaction',
+      }),
+    ).toBe('debug');
   });
 
   it('when kafkajs reports anything else, then errors stay errors and warnings warnings', () => {

@@ -2,7 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { encryptCredential, MISSING_CREDENTIAL_KEYS, parseCredentialKeys, PemsClientPool } from '../../../../connectors/pems';
+import {
+  encryptCredential,
+  MISSING_CREDENTIAL_KEYS,
+  parseCredentialKeys,
+  PemsClientPool,
+} from '../../../../connectors/pems';
 
 const ring = parseCredentialKeys(`p1:${randomBytes(32).toString('base64')}`);
 
@@ -20,7 +25,12 @@ describe('PEMS client pool', () => {
   });
   afterAll(async () => new Promise<void>((r) => server.close(() => r())));
 
-  const org = (key = 'key-1') => ({ id: 'RIO', baseUrl, tenant: 'T', credentialEncrypted: encryptCredential(key, ring, 'RIO') });
+  const org = (key = 'key-1') => ({
+    id: 'RIO',
+    baseUrl,
+    tenant: 'T',
+    credentialEncrypted: encryptCredential(key, ring, 'RIO'),
+  });
 
   it('when an organization is asked for twice with the same row, then one client serves both; a new credential builds a new one', async () => {
     const pool = new PemsClientPool({ keyRing: ring, allowInsecureHttp: true, rateLimitPerSecond: 0 });
@@ -50,7 +60,15 @@ describe('PEMS client pool', () => {
   it('when built from the config, then the limiter takes pems.rateLimitMarginMs and registers its metrics in the registry', async () => {
     const registry = new Registry();
     const config = {
-      pems: { credentialKeys: `p1:${ring.keys.get('p1')!.toString('base64')}`, caFile: '', timeoutMs: 5000, allowInsecureHttp: true, allowedHosts: [], rateLimitPerSecond: 2, rateLimitMarginMs: 400 },
+      pems: {
+        credentialKeys: `p1:${ring.keys.get('p1')!.toString('base64')}`,
+        caFile: '',
+        timeoutMs: 5000,
+        allowInsecureHttp: true,
+        allowedHosts: [],
+        rateLimitPerSecond: 2,
+        rateLimitMarginMs: 400,
+      },
       redis: { url: '' },
     } as unknown as Parameters<typeof PemsClientPool.fromConfig>[0];
     const pool = PemsClientPool.fromConfig(config, { registry });

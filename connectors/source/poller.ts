@@ -28,6 +28,16 @@ import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { PemsClientPool, type CredentialKeyRing, type ListPage, type PemsClient } from '../pems';
 import { PemsSyncError } from '../../streams/errors';
+import {
+  loadCursor,
+  pollableOrganizations,
+  recordPoll,
+  updateCursor,
+  withPollLock,
+  type CursorRow,
+  type OrganizationSource,
+} from '../postgres/source-cursor';
+import { laterOf, newestUpdatedAt } from '../../streams/poll-cursor';
 import { RAW_CONTENT_TYPE, rawKey, rawValue } from './raw';
 import type { SourceMetrics } from './metrics';
 
@@ -39,9 +49,6 @@ export interface SourceLogger {
 }
 
 export const silentLogger: SourceLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-/** Advisory-lock class of the poller's per-organization lock ('pemt'); the migrator uses 'pems'. */
-const POLL_LOCK_CLASS = 0x70656d74;
 
 export interface PollerOptions {
   db: Knex;
@@ -95,12 +102,7 @@ export interface PollerOptions {
   };
 }
 
-export interface OrganizationSource {
-  id: string;
-  baseUrl: string;
-  tenant: string;
-  credentialEncrypted: string;
-}
+export type { OrganizationSource } from '../postgres/source-cursor';
 
 export interface PollSummary {
   organization: string;
@@ -126,39 +128,7 @@ export class PollFailure extends Error {
   }
 }
 
-interface CursorRow {
-  organization_id: string;
-  updated_since: Date | null;
-  cursor: string | null;
-  mode: string;
-  records_loaded: number;
-  high_water_updated_at: Date | null;
-}
-
-/** Latest of two ISO/Date instants (null-tolerant), as a Date. */
-export function laterOf(a: Date | null, b: string | null): Date | null {
-  const bm = b === null ? NaN : Date.parse(b);
-  if (Number.isNaN(bm)) return a;
-  if (a === null || bm > a.getTime()) return new Date(bm);
-  return a;
-}
-
-/** Newest parseable updatedAt of a page, or null (unparseable ones are the mirror's to refuse). */
-export function newestUpdatedAt(records: readonly unknown[]): string | null {
-  let best: number | null = null;
-  let bestRaw: string | null = null;
-  for (const r of records) {
-    const u = typeof r === 'object' && r !== null ? (r as { updatedAt?: unknown }).updatedAt : undefined;
-    if (typeof u !== 'string') continue;
-    const ms = Date.parse(u);
-    if (Number.isNaN(ms)) continue;
-    if (best === null || ms > best) {
-      best = ms;
-      bestRaw = u;
-    }
-  }
-  return bestRaw;
-}
+export { laterOf, newestUpdatedAt } from '../../streams/poll-cursor';
 
 /** The pool of a poller given keyRing and pems options instead of a pool (tests, the demo). */
 function ownPool(o: PollerOptions): PemsClientPool {
@@ -293,15 +263,7 @@ export class PemsPoller {
   }
 
   private async organizations(): Promise<OrganizationSource[]> {
-    const q = this.opts.db('organization')
-      .whereNotNull('pems_base_url')
-      .whereNotNull('pems_credential_encrypted')
-      .orderBy('id')
-      .select('id', 'pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
-    if (!(this.opts.includeSyncDisabled && this.opts.organizations)) q.where({ sync_enabled: true });
-    if (this.opts.organizations) q.whereIn('id', [...this.opts.organizations]);
-    const rows = (await q) as Array<{ id: string; pems_base_url: string; pems_tenant: string | null; pems_credential_encrypted: string }>;
-    return rows.map((r) => ({ id: r.id, baseUrl: r.pems_base_url, tenant: r.pems_tenant ?? '', credentialEncrypted: r.pems_credential_encrypted }));
+    return pollableOrganizations(this.opts.db, this.opts);
   }
 
   private clientFor(org: OrganizationSource): PemsClient {
@@ -311,38 +273,20 @@ export class PemsPoller {
   private async pollOrganization(org: OrganizationSource): Promise<PollSummary> {
     const summary: PollSummary = { organization: org.id, pages: 0, records: 0, completed: false };
     const db = this.opts.db;
-    // A session-level advisory lock lives on one connection: take and release it there.
-    const conn = await db.client.acquireConnection();
-    let locked = false;
     try {
-      const res = await db.raw('SELECT pg_try_advisory_lock(?, hashtext(?)) AS ok', [POLL_LOCK_CLASS, org.id]).connection(conn);
-      locked = Boolean((res.rows as Array<{ ok: boolean }>)[0]?.ok);
-      if (!locked) return { ...summary, skipped: true };
-      await this.pollPages(org, summary);
-      await db('pems_source_cursor').where({ organization_id: org.id }).update({ last_polled_at: this.now(), last_error: null });
+      const done = await withPollLock(db, org.id, async () => {
+        await this.pollPages(org, summary);
+        await recordPoll(db, org.id, this.now(), null);
+      });
+      if (done === 'skipped') return { ...summary, skipped: true };
     } catch (e) {
-      const code = e instanceof PemsSyncError ? e.code : (e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED';
+      const code = e instanceof PemsSyncError ? e.code : ((e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED');
       const message = e instanceof Error ? e.message : String(e);
       summary.error = { code, message };
       this.logger.error({ organization: org.id, err: e, pages: summary.pages }, 'poll of organization failed; the next poll resumes from the stored cursor');
-      await db('pems_source_cursor')
-        .where({ organization_id: org.id })
-        .update({ last_polled_at: this.now(), last_error: JSON.stringify({ code, message, at: this.now().toISOString() }) })
-        .catch(() => undefined);
-    } finally {
-      if (locked) await db.raw('SELECT pg_advisory_unlock(?, hashtext(?))', [POLL_LOCK_CLASS, org.id]).connection(conn).catch(() => undefined);
-      await db.client.releaseConnection(conn);
+      await recordPoll(db, org.id, this.now(), { code, message }).catch(() => undefined);
     }
     return summary;
-  }
-
-  private async loadCursor(organization: string): Promise<CursorRow> {
-    const db = this.opts.db;
-    // No row: a new organization, whose first pass is the full load.
-    await db('pems_source_cursor').insert({ organization_id: organization, mode: 'full_load', records_loaded: 0 }).onConflict('organization_id').ignore();
-    const row = (await db('pems_source_cursor').where({ organization_id: organization }).first()) as CursorRow | undefined;
-    if (!row) throw new PemsSyncError('PEMS_SYNC_SOURCE_CURSOR_MISSING', `no cursor row for ${organization}`);
-    return { ...row, records_loaded: Number(row.records_loaded) };
   }
 
   private async pollPages(org: OrganizationSource, summary: PollSummary): Promise<void> {
@@ -353,7 +297,7 @@ export class PemsPoller {
     try {
       // The credential first: an organization we cannot poll gets no cursor row.
       client = this.clientFor(org);
-      state = await this.loadCursor(org.id);
+      state = await loadCursor(this.opts.db, org.id);
     } catch (e) {
       fail('setup');
       throw e;
@@ -373,7 +317,7 @@ export class PemsPoller {
         // PEMS refusing the cursor (expired, or from another deployment): restart the pass from
         // updated_since. Only duplicates can follow, never a gap.
         if (state.cursor && e instanceof PemsSyncError && e.code === 'PEMS_SYNC_PEMS_REJECTED') {
-          await this.opts.db('pems_source_cursor').where({ organization_id: org.id }).update({ cursor: null, updated_at: this.now() });
+          await updateCursor(this.opts.db, org.id, { cursor: null, updated_at: this.now() });
           this.logger.warn({ organization: org.id, err: e }, 'PEMS refused the stored cursor; the next poll restarts the pass from updated_since');
         }
         throw e;
@@ -419,7 +363,7 @@ export class PemsPoller {
         }
       }
       try {
-        await this.opts.db('pems_source_cursor').where({ organization_id: org.id }).update(patch);
+        await updateCursor(this.opts.db, org.id, patch);
       } catch (e) {
         fail('cursor');
         throw e;

@@ -206,6 +206,19 @@ export interface DeadLetterContext {
 export const DEAD_LETTER_STAGES = ['DECODE', 'VALIDATE', 'PEMS_WRITE', 'MIRROR_WRITE'] as const;
 export type DeadLetterStage = (typeof DEAD_LETTER_STAGES)[number];
 
+/**
+ * A recorded outcome's error as an error again, for the dead letter of a failed write whose
+ * original error is gone (the recorder has only the outcome): its message and code, class name
+ * 'Error' as before (instead of Object.assign(new Error(message), { code })).
+ */
+export class RecordedError extends Error {
+  readonly code: string;
+  constructor(error: Pick<OutcomeError, 'code' | 'message'>) {
+    super(error.message);
+    this.code = error.code;
+  }
+}
+
 /** A malformed event as an error, so poison and failed writes dead-letter the same way. */
 export class PoisonEventError extends PemsSyncError {
   constructor(reason: string) {

@@ -5,6 +5,7 @@ import {
   DLQ_HEADERS,
   Outcome,
   PoisonEventError,
+  RecordedError,
   outcomeErrorFrom,
   stackTraceOf,
   syncStatusFor,
@@ -196,5 +197,15 @@ describe('toDeadLetterHeaders', () => {
     const e = new Error('x'.repeat(100_000));
     expect(stackTraceOf(e).length).toBeLessThan(33_000);
     expect(stackTraceOf(e)).toMatch(/truncated$/);
+  });
+});
+
+describe('RecordedError', () => {
+  it('when a recorded outcome error is dead-lettered, then the headers carry its code and message under the class name Error', () => {
+    const h = toDeadLetterHeaders({}, { topic: 't', partition: 0, offset: '1' }, new RecordedError({ code: 'PEMS_SYNC_PEMS_TRANSIENT', message: 'gone' }));
+    const str = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v);
+    expect(str(h['__connect.errors.exception.class.name'])).toBe('Error');
+    expect(str(h['__connect.errors.exception.message'])).toBe('gone');
+    expect(str(h[DLQ_HEADERS.code])).toBe('PEMS_SYNC_PEMS_TRANSIENT');
   });
 });

@@ -5,7 +5,7 @@
  * survives JSON (dead-letter headers, audit rows, logs).
  * Modelled on platformatic/kafka src/errors.ts.
  */
-/** Why a person's action was refused (connectors/postgres ActionRefusedError `reason`); answered as the API's `error`. */
+/** Why a person's action was refused (ActionRefusedError `reason`, connectors/postgres); the API's `error`. */
 export const ACTION_REFUSALS = {
   NOT_FOUND: 'PEMS_SYNC_ACTION_NOT_FOUND',
   CONFLICT_NOT_OPEN: 'PEMS_SYNC_ACTION_CONFLICT_NOT_OPEN',

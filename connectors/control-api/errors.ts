@@ -9,7 +9,7 @@ import { ActionRefusedError } from '../postgres/conflicts';
 export class ApiError extends PemsSyncError {
   constructor(
     readonly statusCode: number,
-    /** Short code answered as `error`, e.g. NOT_FOUND; `code` is its full name in API_ERRORS (PEMS_SYNC_API_NOT_FOUND). */
+    /** Short code answered as `error`, e.g. NOT_FOUND; `code` is its full name in API_ERRORS. */
     readonly error: ApiErrorName,
     message: string,
     details: Record<string, unknown> = {},

@@ -48,7 +48,7 @@ export interface PemsClientPoolOptions {
   rateLimiterKeyPrefix?: string;
   /** Where the limiter registers its metrics. */
   registry?: Registry;
-  /** Automatic retries of a safe request inside the client (axios-retry); the sink owns its own backoff: 0. Default 3. */
+  /** Retries of a safe request inside the client (axios-retry); 0 for the sink, which backs off itself. Default 3. */
   retries?: number;
   /** Applied last to every client's options (tests: the simulator's CA; the CLI: onResponse). */
   clientOverrides?: Partial<PemsClientOptions>;

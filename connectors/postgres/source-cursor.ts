@@ -79,7 +79,7 @@ export async function withPollLock<T>(db: Knex, organization: string, work: () =
   }
 }
 
-/** The organization's cursor; a new organization gets its row first (mode full_load: its first pass is the full load). */
+/** The organization's cursor; a new organization gets its row first (mode full_load: its first pass loads all). */
 export async function loadCursor(db: Knex, organization: string): Promise<CursorRow> {
   await db('pems_source_cursor')
     .insert({ organization_id: organization, mode: 'full_load', records_loaded: 0 })

@@ -102,7 +102,7 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
       for (const r of page.records) if (r.organization === undefined || r.organization === organization) pems.push(r);
     }
   } finally {
-    // A pool of this run only: its client and limiter (whose Redis connection would keep the process alive) end with it.
+    // A pool of this run only: its client and limiter (whose Redis connection keeps the process alive) end here.
     if (!opts.clients) await pool.close();
   }
 

@@ -3,6 +3,8 @@
  * setup (deploy/local/create-topics.ts) so partition counts never depend on broker
  * auto-creation, and so consumers can subscribe before the first event exists.
  */
+import { SETTINGS } from './config';
+
 export interface TopicSpec {
   name: string;
   partitions: number;
@@ -11,23 +13,33 @@ export interface TopicSpec {
   config?: Record<string, string>;
 }
 
-export function topicNames(env: NodeJS.ProcessEnv = process.env): {
-  cdc: string;
-  results: string;
-  deadLetters: string;
-  pemsRaw: string;
-  mirrorDeadLetters: string;
-  auditCheckpoints: string;
-} {
-  const prefix = env.CDC_TOPIC_PREFIX ?? 'vanguard';
-  return {
-    cdc: env.PEMS_SYNC_CDC_TOPIC ?? `${prefix}.public.pfa_modification`,
-    results: env.PEMS_SYNC_RESULT_TOPIC ?? 'pems-sync.results',
-    deadLetters: env.PEMS_SYNC_DLQ_TOPIC ?? 'pems-sync.dead-letters',
-    pemsRaw: env.PEMS_SYNC_RAW_TOPIC ?? 'pems.pfa.raw',
-    mirrorDeadLetters: env.PEMS_SYNC_MIRROR_DLQ_TOPIC ?? 'pems.pfa.raw.dead-letters',
-    auditCheckpoints: env.PEMS_SYNC_AUDIT_CHECKPOINT_TOPIC ?? 'pems-sync.audit-checkpoints',
-  };
+/** The config keys (schemas/config.ts) that name a topic: the names and their defaults are declared there only. */
+const TOPIC_SETTINGS = {
+  cdc: 'topics.cdc',
+  results: 'topics.results',
+  deadLetters: 'topics.deadLetters',
+  pemsRaw: 'topics.pemsRaw',
+  mirrorDeadLetters: 'topics.mirrorDeadLetters',
+  auditCheckpoints: 'audit.checkpointTopic',
+} as const satisfies Record<string, keyof typeof SETTINGS>;
+
+export type TopicNames = Record<keyof typeof TOPIC_SETTINGS, string>;
+
+/**
+ * Every topic name as the processes' Config reads it (the setting's variable, else its default),
+ * without loading the rest of the configuration (topic creation runs before any secret is set).
+ * The CDC topic follows Debezium's topic.prefix (CDC_TOPIC_PREFIX) when PEMS_SYNC_CDC_TOPIC is unset.
+ */
+export function topicNames(env: NodeJS.ProcessEnv = process.env): TopicNames {
+  const out = {} as TopicNames;
+  for (const [name, key] of Object.entries(TOPIC_SETTINGS) as Array<[keyof TopicNames, keyof typeof SETTINGS]>) {
+    const s = SETTINGS[key] as { env: string; default?: unknown };
+    out[name] = env[s.env] ?? String(s.default);
+  }
+  if (env[SETTINGS['topics.cdc'].env] === undefined && env.CDC_TOPIC_PREFIX) {
+    out.cdc = `${env.CDC_TOPIC_PREFIX}.${String(SETTINGS['topics.cdc'].default).split('.').slice(1).join('.')}`;
+  }
+  return out;
 }
 
 export function topicSpecs(env: NodeJS.ProcessEnv = process.env): TopicSpec[] {

@@ -151,7 +151,7 @@ export type Resolution = 'use_local' | 'use_pems' | 'merge';
 
 export class ResolutionError extends PemsSyncError {
   constructor(message: string, details: Record<string, unknown>) {
-    super('RESOLUTION_INVALID', message, { details });
+    super('PEMS_SYNC_RESOLUTION_INVALID', message, { details });
   }
 }
 

@@ -4,12 +4,11 @@
  */
 import { CdcPosition, Modification, SyncStatus } from './modification';
 import { ConflictField } from './conflicts';
-import { PemsSyncError } from './errors';
+import { causeChain, PemsSyncError } from './errors';
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import type { FieldError } from './field-error';
+
+export type { FieldError } from './field-error';
 
 export interface OutcomeError {
   code: string;
@@ -196,14 +195,34 @@ export const MAX_STACKTRACE_CHARS = 32_768;
 export interface DeadLetterContext {
   connectorName?: string;
   taskId?: string | number;
-  /** Where it failed, e.g. 'DECODE', 'VALIDATE', 'PEMS_WRITE' (Kafka: KEY_CONVERTER, TASK_PUT...). */
-  stage?: string;
+  /** Where it failed (Kafka's own stages are KEY_CONVERTER, TASK_PUT...). */
+  stage?: DeadLetterStage;
+}
+
+/**
+ * The stages a record can be dead-lettered at, as the __connect.errors.stage header says: the
+ * sink's decode of a change event, its write to PEMS; the mirror's decode, validation and write.
+ */
+export const DEAD_LETTER_STAGES = ['DECODE', 'VALIDATE', 'PEMS_WRITE', 'MIRROR_WRITE'] as const;
+export type DeadLetterStage = (typeof DEAD_LETTER_STAGES)[number];
+
+/**
+ * A recorded outcome's error as an error again, for the dead letter of a failed write whose
+ * original error is gone (the recorder has only the outcome): its message and code, class name
+ * 'Error' as before (instead of Object.assign(new Error(message), { code })).
+ */
+export class RecordedError extends Error {
+  readonly code: string;
+  constructor(error: Pick<OutcomeError, 'code' | 'message'>) {
+    super(error.message);
+    this.code = error.code;
+  }
 }
 
 /** A malformed event as an error, so poison and failed writes dead-letter the same way. */
 export class PoisonEventError extends PemsSyncError {
   constructor(reason: string) {
-    super('POISON_EVENT', reason, { details: { reason } });
+    super('PEMS_SYNC_POISON_EVENT', reason, { details: { reason } });
   }
 }
 
@@ -212,15 +231,10 @@ export class PoisonEventError extends PemsSyncError {
  * as "Caused by: ...". JS stacks do not include causes, so they are appended here.
  */
 export function stackTraceOf(err: unknown): string {
-  const parts: string[] = [];
-  const seen = new Set<unknown>();
-  let cur: unknown = err;
-  while (cur !== undefined && cur !== null && !seen.has(cur) && parts.length < 16) {
-    seen.add(cur);
+  const parts = causeChain(err).map((cur, i) => {
     const text = cur instanceof Error ? cur.stack ?? `${cur.name}: ${cur.message}` : String(cur);
-    parts.push(parts.length === 0 ? text : `Caused by: ${text}`);
-    cur = typeof cur === 'object' ? (cur as { cause?: unknown }).cause : undefined;
-  }
+    return i === 0 ? text : `Caused by: ${text}`;
+  });
   const all = parts.join('\n');
   return all.length > MAX_STACKTRACE_CHARS ? `${all.slice(0, MAX_STACKTRACE_CHARS)}\n... truncated` : all;
 }

@@ -37,20 +37,9 @@ export const PEMS_ERROR_CLASSES: Readonly<Record<string, ErrorClass>> = {
 };
 
 const BUG_NAMES = new Set(['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError']);
-const MAX_CAUSE_DEPTH = 16;
+import { causeChain } from './errors';
 
-/** The error and its causes, outermost first; stops at cycles and after 16 links. */
-export function causeChain(err: unknown): unknown[] {
-  const chain: unknown[] = [];
-  const seen = new Set<unknown>();
-  let cur: unknown = err;
-  while (cur !== undefined && cur !== null && !seen.has(cur) && chain.length < MAX_CAUSE_DEPTH) {
-    chain.push(cur);
-    seen.add(cur);
-    cur = typeof cur === 'object' ? (cur as { cause?: unknown }).cause : undefined;
-  }
-  return chain;
-}
+export { causeChain };
 
 function isBug(e: unknown): boolean {
   if (!(e instanceof Error)) return false;

@@ -13,11 +13,9 @@ import {
   type PfaRecord,
 } from './pfa-record';
 
-export interface FieldError {
-  field: string;
-  message: string;
-  code: 'VALIDATION_FAILED' | 'FIELD_NOT_EDITABLE';
-}
+import type { FieldError } from './field-error';
+
+export type { FieldError } from './field-error';
 
 /** Contract limits, in characters. */
 export const DESCRIPTION_MAX_LENGTH = 500;

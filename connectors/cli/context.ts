@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { createKafka } from '../kafka/client';
+import { PemsClientPool, type PemsClientPoolOptions } from '../pems/pool';
 import { loadConfig, type Config } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
 import { parseCredentialKeys, type CredentialKeyRing } from '../pems/credentials';
@@ -60,15 +62,17 @@ export class CliContext {
 
   /** A Kafka client from the config; its own log lines go nowhere (errors reach the command as exceptions). */
   kafka(suffix: string): Kafka {
-    const k = this.config.kafka;
-    return new Kafka({
-      clientId: `${k.clientId}-cli-${suffix}`,
-      brokers: k.brokers,
-      ssl: k.ssl,
-      sasl: k.saslMechanism === '' ? undefined : ({ mechanism: k.saslMechanism, username: k.saslUsername, password: k.saslPassword } as never),
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 3 },
-    });
+    return createKafka(this.config, { clientSuffix: `cli-${suffix}`, logger: null, retry: { retries: 3 } });
+  }
+
+  /**
+   * PEMS clients from the config (keys required: a config error naming PEMS_SYNC_CREDENTIAL_KEYS),
+   * closed when the command ends; `extra` for what one command changes (org check: no retries).
+   */
+  pemsClients(extra: Partial<PemsClientPoolOptions> = {}): PemsClientPool {
+    const pool = PemsClientPool.fromConfig(this.config, { keyRing: this.keyRing(), ...extra });
+    this.onClose(() => pool.close());
+    return pool;
   }
 
   onClose(fn: () => Promise<unknown>): void {

@@ -4,8 +4,7 @@
  * one authenticated read (GET /pfa, one record) and the rate limit PEMS reports in its headers.
  * Requests go through the shared rate limiter, so a check never pushes a running sink over it.
  */
-import { PemsSyncError } from '../../streams/errors';
-import { createRateLimiter, credentialId, decryptCredential, PemsClient } from '../pems';
+import { causeChain, PemsSyncError } from '../../streams/errors';
 import { organizationPemsProblem, type OrganizationPemsProblem } from '../pems/organization-check';
 import { getOrganization } from '../postgres/organizations';
 import type { CliContext } from './context';
@@ -37,7 +36,8 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
 /** A failed PEMS call as one sentence saying what is wrong and what to change. */
 export function explainPemsFailure(err: unknown, org: string): string {
   let code: string | undefined;
-  for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 6; e = (e as { cause?: unknown }).cause, i++) {
+  for (const e of causeChain(err, 6)) {
+    if (typeof e !== 'object' || e === null) break;
     const c = (e as { code?: unknown }).code;
     if (typeof c === 'string' && !c.startsWith('PEMS_SYNC_') && !c.startsWith('ERR_BAD_')) {
       code = c;
@@ -85,27 +85,18 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
   checks.push({ check: 'settings', ok: true, detail: `${org.pemsBaseUrl} (tenant ${tenant}, credential decrypts for ${id})` });
 
   const config = ctx.config;
-  const apiKey = decryptCredential(org.credentialEncrypted!, ctx.keyRing(), id);
-  const limiter =
-    config.pems.rateLimitPerSecond > 0
-      ? createRateLimiter({ credentialId: credentialId(tenant, id, apiKey.reveal()), limit: config.pems.rateLimitPerSecond, redis: config.redis.url || undefined })
-      : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
   let lastHeaders: Record<string, string> = {};
-  const client = new PemsClient({
-    baseUrl: org.pemsBaseUrl!,
-    apiKey,
-    tenant,
-    organization: id,
+  // A check of its own: no hidden retries, a shorter timeout, and PEMS's headers seen.
+  const clients = ctx.pemsClients({
+    retries: 0,
     timeoutMs: Math.min(config.pems.timeoutMs, 15_000),
-    allowInsecureHttp: config.pems.allowInsecureHttp,
-    allowedHosts: config.pems.allowedHosts,
-    ca: ctx.pemsCa(),
-    rateLimiter: limiter,
-    retry: { retries: 0 },
-    onResponse: (_status, headers) => {
-      lastHeaders = headers;
+    clientOverrides: {
+      onResponse: (_status, headers) => {
+        lastHeaders = headers;
+      },
     },
   });
+  const client = clients.clientFor({ id, baseUrl: org.pemsBaseUrl!, tenant, credentialEncrypted: org.credentialEncrypted! });
   try {
     const t0 = Date.now();
     try {
@@ -142,7 +133,6 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
     }
     return done();
   } finally {
-    await client.close();
-    await limiter.close();
+    await clients.close();
   }
 }

@@ -5,7 +5,7 @@
  * read side) writes pfa_mirror. Done when the mirror group has consumed everything produced.
  */
 import { MirrorStream } from '../source/mirror-stream';
-import { PemsPoller, type PollSummary } from '../source/poller';
+import { PemsPoller, PollFailure, type PollSummary } from '../source/poller';
 import { organizationPemsProblem } from '../pems/organization-check';
 import { getOrganization, readSideState } from '../postgres/organizations';
 import type { CliContext } from './context';
@@ -74,18 +74,10 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
     db: ctx.db,
     kafka,
     topic: config.topics.pemsRaw,
-    keyRing: ctx.keyRing(),
+    clients: ctx.pemsClients(),
     pageSize: config.source.pageSize,
     organizations: [id],
     includeSyncDisabled: true,
-    pems: {
-      timeoutMs: config.pems.timeoutMs,
-      allowInsecureHttp: config.pems.allowInsecureHttp,
-      allowedHosts: config.pems.allowedHosts,
-      ca: ctx.pemsCa(),
-      rateLimitPerSecond: config.pems.rateLimitPerSecond,
-    },
-    redis: config.redis.url,
     hooks: { afterProduce: ({ records }) => progress.tick(records) },
   });
   let interrupted = false;
@@ -104,7 +96,7 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
     await poller.stop();
     if (interrupted) throw new CliError(EXIT.FAILED, `load of ${id} interrupted after ${progress.count} records; run again to resume`);
     if (!summary) throw new CliError(EXIT.FAILED, `organization ${id} has no PEMS URL or credential to load from`);
-    if (summary.error) throw new CliError(EXIT.FAILED, `load of ${id} stopped after ${summary.records} records: ${explainPemsFailure(Object.assign(new Error(summary.error.message), { code: summary.error.code }), id)}; run again to resume`);
+    if (summary.error) throw new CliError(EXIT.FAILED, `load of ${id} stopped after ${summary.records} records: ${explainPemsFailure(new PollFailure(summary.error), id)}; run again to resume`);
     if (summary.skipped) {
       // The read side is polling this organization right now: wait for it to finish its pass.
       const deadline = Date.now() + timeoutMs;

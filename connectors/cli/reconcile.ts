@@ -28,19 +28,12 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       const organization = organizationId(o.organization);
       const pageSize = nonNegative('page-size', o.pageSize);
       if (pageSize < 1 || pageSize > 500) throw usage('--page-size must be 1..500');
-      const config = ctx.config;
       const run = await reconcileOrganization({
         db: ctx.db,
         organization,
-        keyRing: ctx.keyRing(),
         graceMs: nonNegative('grace-ms', o.graceMs),
         pageSize,
-        rateLimitPerSecond: config.pems.rateLimitPerSecond,
-        redis: config.redis.url,
-        timeoutMs: config.pems.timeoutMs,
-        allowInsecureHttp: config.pems.allowInsecureHttp,
-        allowedHosts: config.pems.allowedHosts,
-        ca: o.caFile ? readFileSync(o.caFile) : ctx.pemsCa(),
+        clients: ctx.pemsClients({ ca: o.caFile ? readFileSync(o.caFile) : ctx.pemsCa() }),
       });
       if (o.report) writeFileSync(o.report, JSON.stringify({ summary: run.summary, durationMs: run.durationMs, pemsRequests: run.pemsRequests, findings: run.findings }, null, 2));
       ctx.emit(Boolean(o.json), { summary: run.summary, durationMs: run.durationMs, pemsRequests: run.pemsRequests }, () =>

@@ -25,7 +25,7 @@ export interface TopicCheck {
 function specsFor(ctx: CliContext): TopicSpec[] {
   // The topic names of the config (schemas/config.ts), with schemas/topics.ts's partitioning and limits.
   const t = ctx.config.topics;
-  const env = { ...ctx.io.env, PEMS_SYNC_CDC_TOPIC: t.cdc, PEMS_SYNC_RESULT_TOPIC: t.results, PEMS_SYNC_DLQ_TOPIC: t.deadLetters, PEMS_SYNC_RAW_TOPIC: t.pemsRaw, PEMS_SYNC_MIRROR_DLQ_TOPIC: t.mirrorDeadLetters };
+  const env = { ...ctx.io.env, PEMS_SYNC_CDC_TOPIC: t.cdc, PEMS_SYNC_RESULT_TOPIC: t.results, PEMS_SYNC_DLQ_TOPIC: t.deadLetters, PEMS_SYNC_RAW_TOPIC: t.pemsRaw, PEMS_SYNC_MIRROR_DLQ_TOPIC: t.mirrorDeadLetters, PEMS_SYNC_AUDIT_CHECKPOINT_TOPIC: ctx.config.audit.checkpointTopic };
   return topicSpecs(env);
 }
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../control-api/errors';
 import { auditExportChunks, boundedAuditExport, verifyAnchoredChain } from '../control-api/routes/audit';
-import type { RouteContext } from '../control-api/server';
+import type { RouteContext } from '../control-api/route-context';
 import { queryAudit, verifyAuditChain, type AuditFilter } from '../postgres/audit-query';
 import type { PageDeps } from './conflict-routes';
 import { AuditPage, filterQuery, type AuditFilters } from './pages/audit';

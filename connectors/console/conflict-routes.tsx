@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mergeRows, planResolution, type Choice, type Decision } from '../../streams/merge-plan';
 import { ApiError } from '../control-api/errors';
-import type { RouteContext } from '../control-api/server';
+import type { RouteContext } from '../control-api/route-context';
 import { getConflict, listConflicts, resolveConflict, type ConflictRow } from '../postgres/conflicts';
 import { readConflictContext } from '../postgres/console-conflicts';
 import { ConflictPage } from './pages/conflict';

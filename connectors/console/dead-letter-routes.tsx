@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { previewReplay } from '../../streams/replay-preview';
 import { ApiError, toApiError } from '../control-api/errors';
 import { createDeadLetterActions } from '../control-api/routes/dead-letters';
-import type { RouteContext } from '../control-api/server';
+import type { RouteContext } from '../control-api/route-context';
 import { attemptsOf, groupDeadLetters, modificationOf } from '../postgres/console-dead-letters';
 import { readConflictContext } from '../postgres/console-conflicts';
 import { getDeadLetter, listDeadLetters, type DeadLetterRow } from '../postgres/dead-letters';

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loadCaller, type TokenVerifier } from '../control-api/auth';
 import { ApiError, toApiError } from '../control-api/errors';
 import { createStatusProbes } from '../control-api/routes/status';
-import type { RouteContext } from '../control-api/server';
+import type { RouteContext } from '../control-api/route-context';
 import { listSignInUsers } from '../postgres/console-sessions';
 import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditStage } from '../postgres/console-edits';
 import { asset } from './assets';

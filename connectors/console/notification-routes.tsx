@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../control-api/errors';
-import type { RouteContext } from '../control-api/server';
+import type { RouteContext } from '../control-api/route-context';
 import { conflictsOfModifications, unreadCount } from '../postgres/console-notifications';
 import { listUserNotifications, markAllNotificationsRead, markNotificationRead } from '../postgres/notifications';
 import type { PageDeps } from './conflict-routes';

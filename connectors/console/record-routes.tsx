@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../control-api/errors';
-import type { RouteContext } from '../control-api/server';
+import type { RouteContext } from '../control-api/route-context';
 import { ActionRefusedError } from '../postgres/conflicts';
 import { readTimeline, TIMELINE_KINDS, type TimelineKind } from '../postgres/console-timeline';
 import { approveRollback, getRollbackRequest, listRollbackRequests, rejectRollback, requestRollback, rollbackPreview, type RollbackRequestRow } from '../postgres/rollbacks';

@@ -3,18 +3,18 @@
  * `{error, code, message, ...details}`. Repositories (connectors/postgres) throw
  * ActionRefusedError, which carries a kind, not a status; `toApiError` maps the two.
  */
-import { PemsSyncError } from '../../streams/errors';
+import { API_ERRORS, PemsSyncError, type ApiErrorName } from '../../streams/errors';
 import { ActionRefusedError } from '../postgres/conflicts';
 
 export class ApiError extends PemsSyncError {
   constructor(
     readonly statusCode: number,
-    /** Short code answered as `error`, e.g. NOT_FOUND; `code` is PEMS_SYNC_API_<error>. */
-    readonly error: string,
+    /** Short code answered as `error`, e.g. NOT_FOUND; `code` is its full name in API_ERRORS. */
+    readonly error: ApiErrorName,
     message: string,
     details: Record<string, unknown> = {},
   ) {
-    super(`API_${error}`, message, { details });
+    super(API_ERRORS[error], message, { details });
   }
 
   body(): Record<string, unknown> {

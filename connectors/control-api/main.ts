@@ -7,9 +7,9 @@
  *
  *   npx tsx connectors/control-api/main.ts
  */
-import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { createSyncHealthMetrics, startOpsServer } from '../observability';
+import { createLogger, createSyncHealthMetrics, startOpsServer } from '../observability';
+import { createKafka } from '../kafka/client';
 import { loadConfig, redactConfig } from '../../schemas/config';
 import { auditKeyRing } from '../postgres/audit';
 import { createDatabase } from '../postgres/db';
@@ -20,16 +20,7 @@ import { WebhookDispatcher } from './webhooks';
 async function main(): Promise<void> {
   const config = loadConfig();
   const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-control-api' });
-  const kafka = new Kafka({
-    clientId: `${config.kafka.clientId}-control-api`,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    sasl:
-      config.kafka.saslMechanism === ''
-        ? undefined
-        : ({ mechanism: config.kafka.saslMechanism, username: config.kafka.saslUsername, password: config.kafka.saslPassword } as never),
-    logLevel: logLevel.WARN,
-  });
+  const kafka = createKafka(config, { clientSuffix: 'control-api', logger: createLogger(config.log.level, { component: 'control-api-kafka' }) });
   const app = buildControlApi({ db, config, kafka });
   app.log.info({ config: redactConfig(config) }, 'control API starting');
   const dispatcher = new WebhookDispatcher({

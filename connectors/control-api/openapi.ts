@@ -89,29 +89,3 @@ export function buildOpenApi(routes: readonly RecordedRoute[]): Record<string, u
     paths,
   };
 }
-
-if (require.main === module) {
-  // Building the app needs a config but opens no connection (knex connects lazily).
-  void (async () => {
-    const { writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const knex = (await import('knex')).default;
-    const { loadConfig } = await import('../../schemas/config');
-    const { buildControlApi } = await import('./server');
-    const config = loadConfig({}, {
-      database: { url: 'postgres://openapi@localhost/none' },
-      controlApi: { jwtSecret: 'x'.repeat(32), jwtIssuer: 'openapi', jwtAudience: 'openapi' },
-      audit: { keys: `openapi:${'A'.repeat(43)}=` },
-    });
-    const db = knex({ client: 'pg', connection: config.database.url });
-    const app = buildControlApi({ db, config, logger: false });
-    await app.ready();
-    const res = await app.inject({ method: 'GET', url: '/openapi.json' });
-    const out = `${JSON.stringify(res.json(), null, 2)}\n`;
-    const file = join(__dirname, '..', '..', 'schemas', 'openapi', 'control-api.json');
-    if (process.argv.includes('--write')) writeFileSync(file, out);
-    else process.stdout.write(out);
-    await app.close();
-    await db.destroy();
-  })();
-}

@@ -2,7 +2,7 @@
  * Keyset pagination: the cursor is the sort key of the last row returned, opaque to callers
  * (base64url JSON). Offsets would skip or repeat rows while the sink keeps inserting.
  */
-import { ApiError } from './errors';
+import { ApiError, notFound } from './errors';
 
 export function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
@@ -46,3 +46,27 @@ export function isIdKey(v: Record<string, unknown>): v is IdKey {
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 export const UUID_RE = new RegExp(UUID_PATTERN);
+
+/** One page of a keyset list: the rows and, when the page is full, the cursor after its last row. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** The page answer of every list route: a next cursor only when the page came back full. */
+export function pageOf<T>(items: T[], limit: number, keyOf: (last: T) => Record<string, unknown>): Page<T> {
+  const last = items[items.length - 1];
+  return { items, nextCursor: items.length === limit && last !== undefined ? encodeCursor(keyOf(last)) : null };
+}
+
+/** The (created_at, id) key of a row: conflicts, dead letters, rollback requests. */
+export const timeIdOf = (r: { createdAt: string; id: string }): TimeIdKey => ({ t: r.createdAt, id: r.id });
+
+/** The bigint id key of a row: audit entries, notifications. */
+export const idOf = (r: { id: string }): IdKey => ({ id: r.id });
+
+/** The value, or a 404 naming what was not found (`conflict <id>` → "conflict <id> not found"). */
+export function orNotFound<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw notFound(what);
+  return value;
+}

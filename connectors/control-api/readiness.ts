@@ -4,7 +4,7 @@
  * database does not answer `SELECT 1` within a second. Liveness (/healthz) stays what it is.
  */
 import { poolState } from './export-slots';
-import type { RouteContext } from './server';
+import type { RouteContext } from './route-context';
 
 const DB_CHECK_TIMEOUT_MS = 1000;
 

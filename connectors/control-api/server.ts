@@ -6,12 +6,13 @@
  * People's actions never call PEMS: they become committed modifications that flow through CDC
  * and the sink like any edit (README, "Layout").
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import { checkProductionSecrets, type Config } from '../../schemas/config';
 import { createLogger } from '../observability/logger';
-import { Caller, createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
+import { createTokenVerifier, loadCaller, type TokenVerifier } from './auth';
+import type { RouteContext } from './route-context';
 import { ExportSlots } from './export-slots';
 import { guardRequestText, isDataException, isInt8 } from './input-guard';
 import { readiness } from './readiness';
@@ -24,16 +25,6 @@ import { registerNotificationRoutes } from './routes/notifications';
 import { registerRollbackRoutes } from './routes/rollbacks';
 import { registerStatusRoutes } from './routes/status';
 import { registerConsole } from '../console';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller: Caller | null;
-  }
-  interface FastifyContextConfig {
-    /** No bearer token needed (the OpenAPI document, liveness). */
-    public?: boolean;
-  }
-}
 
 export interface ControlApiOptions {
   db: Knex;
@@ -48,26 +39,6 @@ export interface ControlApiOptions {
   kafkaTimeoutMs?: number;
   /** Fastify logger option (tests: false); default: the project's logger (observability/logger) at config log.level. */
   logger?: boolean | Record<string, unknown>;
-}
-
-export interface RouteContext {
-  db: Knex;
-  config: Config;
-  pemsHealthTimeoutMs: number;
-  kafkaTimeoutMs: number;
-  /** Lazily connected Kafka clients, or undefined without Kafka. */
-  producer(): Promise<Producer> | undefined;
-  admin(): Promise<Admin> | undefined;
-  /** Concurrent audit exports (export-slots.ts). */
-  exports: ExportSlots;
-  /** The Kafka client, when there is one (audit checkpoints). */
-  kafka?: Kafka;
-}
-
-/** The authenticated caller of a non-public route. */
-export function callerOf(req: FastifyRequest): Caller {
-  if (!req.caller) throw unauthorized('a bearer token is required');
-  return req.caller;
 }
 
 export function buildControlApi(opts: ControlApiOptions): FastifyInstance {

@@ -21,7 +21,9 @@ import {
   type OperatorNotification,
 } from '../postgres/notifications';
 
-export const OPERATOR_KINDS = ['dead_letter', 'pems_unreachable'] as const;
+import { OPERATOR_NOTIFICATION_KINDS } from '../../streams/notifications';
+
+export const OPERATOR_KINDS = OPERATOR_NOTIFICATION_KINDS;
 
 export interface SlackMessage {
   text: string;

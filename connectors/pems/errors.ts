@@ -12,12 +12,12 @@
  *
  * Mirrors the contract's "Errors and what they mean for a client" table (schemas/openapi/pems-api.json).
  */
-import { PemsSyncError } from '../../streams/errors';
+import { causeChain, PemsSyncError } from '../../streams/errors';
 
-export interface PemsFieldError {
-  field: string;
-  message: string;
-}
+import type { FieldError } from '../../streams/field-error';
+
+/** PEMS's field errors are the project's FieldError (field and message). */
+export type PemsFieldError = FieldError;
 
 export class PemsRejectedError extends PemsSyncError {
   constructor(message: string, details: { status: number; error?: string; fieldErrors: PemsFieldError[] }, cause?: unknown) {
@@ -130,13 +130,12 @@ function asNumber(v: unknown): number | null {
 
 /** Walks `cause` links (undici and some agents nest the socket error). */
 function socketCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e && typeof e === 'object'; depth++) {
+  for (const e of causeChain(err, 5)) {
+    if (typeof e !== 'object' || e === null) break;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return code;
     const message = (e as { message?: unknown }).message;
     if (typeof message === 'string' && /socket hang up|timeout of \d+ms exceeded/i.test(message)) return 'ECONNRESET';
-    e = (e as { cause?: unknown }).cause;
   }
   return undefined;
 }

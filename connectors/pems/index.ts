@@ -4,3 +4,4 @@ export * from './rate-limiter';
 export * from './idempotency';
 export * from './credentials';
 export * from './organization-check';
+export * from './pool';

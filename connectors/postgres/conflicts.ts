@@ -5,7 +5,7 @@
  * again meanwhile the sink's version check makes it a new conflict, never a blind overwrite.
  */
 import type { Knex } from 'knex';
-import { PemsSyncError } from '../../streams/errors';
+import { ACTION_REFUSALS, PemsSyncError, type ActionRefusal } from '../../streams/errors';
 import { applyResolution, ResolutionError, type ConflictField, type Resolution } from '../../streams/conflicts';
 import { validateChangeShape, validateRecord, type FieldError } from '../../streams/validation';
 import { appendAudit } from './audit';
@@ -18,11 +18,11 @@ import { appendAudit } from './audit';
 export class ActionRefusedError extends PemsSyncError {
   constructor(
     readonly kind: 'not_found' | 'state' | 'invalid' | 'forbidden',
-    readonly reason: string,
+    readonly reason: ActionRefusal,
     message: string,
     details: Record<string, unknown> = {},
   ) {
-    super(`ACTION_${reason}`, message, { details });
+    super(ACTION_REFUSALS[reason], message, { details });
   }
 }
 

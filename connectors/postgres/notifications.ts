@@ -3,12 +3,13 @@
  * an organization (user_id null) that the webhook dispatcher delivers at least once.
  */
 import type { Knex } from 'knex';
+import type { NotificationKind } from '../../streams/notifications';
 
 export interface NotificationRow {
   id: string;
   organizationId: string;
   userId: string | null;
-  kind: string;
+  kind: NotificationKind;
   payload: Record<string, unknown>;
   readAt: string | null;
   createdAt: string;

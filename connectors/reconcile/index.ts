@@ -10,7 +10,7 @@
  */
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
-import { createRateLimiter, credentialId, decryptCredential, PemsClient, type CredentialKeyRing, type PemsClientOptions } from '../pems';
+import { PemsClientPool, type CredentialKeyRing, type PemsClientOptions } from '../pems';
 import { reconcile, type HistoryInput, type MirrorInput, type ModificationInput, type ReconcileInput, type ReconcileResult } from '../../streams/reconcile';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { PemsSyncError } from '../../streams/errors';
@@ -18,13 +18,21 @@ import { PemsSyncError } from '../../streams/errors';
 export interface ReconcileOptions {
   db: Knex;
   organization: string;
-  keyRing: CredentialKeyRing;
+  /**
+   * The process's PEMS clients (PemsClientPool.fromConfig); not closed here. Absent: a pool of this
+   * run from keyRing and the options below, closed when the run ends.
+   */
+  clients?: PemsClientPool;
+  /** Decrypts the organization's credential; without `clients`. */
+  keyRing?: CredentialKeyRing;
   /** Committed modifications younger than this may still be in flight, ms. Default 300000 (5 min). */
   graceMs?: number;
   /** Records per GET /pfa page, 1..500. Default 500. */
   pageSize?: number;
   /** Requests per second on this credential, shared with the sink through Redis. Default 10. */
   rateLimitPerSecond?: number;
+  /** Added to the limiter's window, ms (pems.rateLimitMarginMs). Default the limiter's. */
+  rateLimitMarginMs?: number;
   /** Redis URL or client of the shared limiter; empty: an in-process limiter (this run only). */
   redis?: string | Redis;
   /** Per request, ms. Default 30000. */
@@ -52,6 +60,22 @@ export class ReconcileError extends PemsSyncError {}
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
 
+/** The pool of a run given keyRing and client options instead of a pool (tests, the fault harness). */
+function runPool(opts: ReconcileOptions): PemsClientPool {
+  if (!opts.keyRing) throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_CREDENTIAL', 'reconcile needs clients (a PemsClientPool) or keyRing');
+  return new PemsClientPool({
+    keyRing: opts.keyRing,
+    rateLimitPerSecond: opts.rateLimitPerSecond ?? 10,
+    rateLimitMarginMs: opts.rateLimitMarginMs,
+    redis: opts.redis,
+    timeoutMs: opts.timeoutMs,
+    ca: opts.ca,
+    allowInsecureHttp: opts.allowInsecureHttp,
+    allowedHosts: opts.allowedHosts,
+    clientOverrides: opts.clientOverrides,
+  });
+}
+
 export async function reconcileOrganization(opts: ReconcileOptions): Promise<ReconcileRun> {
   const started = Date.now();
   const { db, organization } = opts;
@@ -60,25 +84,15 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
   if (!org.pems_base_url || !org.pems_credential_encrypted) {
     throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_CREDENTIAL', `organization ${organization} has no PEMS base URL or credential`);
   }
-  const apiKey = decryptCredential(org.pems_credential_encrypted as string, opts.keyRing, organization);
+  const pool = opts.clients ?? runPool(opts);
   const tenant = (org.pems_tenant as string | null) ?? '';
-  const limit = opts.rateLimitPerSecond ?? 10;
-  const limiter =
-    limit > 0
-      ? createRateLimiter({ credentialId: credentialId(tenant, organization, apiKey.reveal()), limit, redis: opts.redis || undefined })
-      : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
-  const client = new PemsClient({
-    baseUrl: org.pems_base_url as string,
-    apiKey,
-    tenant,
-    organization,
-    timeoutMs: opts.timeoutMs,
-    ca: opts.ca,
-    allowInsecureHttp: opts.allowInsecureHttp,
-    allowedHosts: opts.allowedHosts,
-    rateLimiter: limiter,
-    ...opts.clientOverrides,
-  });
+  let client;
+  try {
+    client = pool.clientFor({ id: organization, baseUrl: org.pems_base_url as string, tenant, credentialEncrypted: org.pems_credential_encrypted as string });
+  } catch (e) {
+    if (!opts.clients) await pool.close();
+    throw e;
+  }
 
   let pemsRequests = 0;
   const pems: PfaRecord[] = [];
@@ -88,9 +102,8 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
       for (const r of page.records) if (r.organization === undefined || r.organization === organization) pems.push(r);
     }
   } finally {
-    await client.close();
-    // A limiter given to the client is not closed by it (its Redis connection would keep the process alive).
-    await limiter.close();
+    // A pool of this run only: its client and limiter (whose Redis connection keeps the process alive) end here.
+    if (!opts.clients) await pool.close();
   }
 
   // Postgres after PEMS: a modification synced while we paged then has its mirror row too.

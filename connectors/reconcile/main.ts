@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
-import { parseCredentialKeys } from '../pems';
+import { parseCredentialKeys, PemsClientPool } from '../pems';
 import { formatSummary } from '../../streams/reconcile';
 import { reconcileOrganization } from './index';
 
@@ -61,20 +61,15 @@ async function main(): Promise<number> {
 
   const config = loadConfig();
   const caFile = values['ca-file'] ?? config.pems.caFile;
+  const clients = PemsClientPool.fromConfig(config, { keyRing: parseCredentialKeys(config.pems.credentialKeys), ca: caFile ? readFileSync(caFile) : undefined });
   const db = createDatabase({ url: config.database.url, poolMax: 4, applicationName: 'pems-sync-reconcile' });
   try {
     const run = await reconcileOrganization({
       db,
       organization: values.organization,
-      keyRing: parseCredentialKeys(config.pems.credentialKeys),
       graceMs,
       pageSize,
-      rateLimitPerSecond: config.pems.rateLimitPerSecond,
-      redis: config.redis.url,
-      timeoutMs: config.pems.timeoutMs,
-      allowInsecureHttp: config.pems.allowInsecureHttp,
-      allowedHosts: config.pems.allowedHosts,
-      ca: caFile ? readFileSync(caFile) : undefined,
+      clients,
       writeLog: values['write-log'] ? readWriteLog(values['write-log']) : undefined,
     });
     process.stdout.write(`${formatSummary(run, { examples: int('examples', values.examples, 5), durationMs: run.durationMs, pemsRequests: run.pemsRequests })}\n`);
@@ -84,6 +79,7 @@ async function main(): Promise<number> {
     }
     return run.summary.drift ? 1 : 0;
   } finally {
+    await clients.close();
     await db.destroy();
   }
 }

@@ -8,25 +8,23 @@
  * finishes the page in flight and stores its cursor, the mirror stream commits what is durable;
  * past sink.shutdownTimeoutMs the process exits anyway (uncommitted work is redone on restart).
  */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { createLogger, type Logger } from '../observability/logger';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { checkProductionSecrets, loadConfig, redactConfig, type Config } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
 import { parseCredentialKeys, CREDENTIAL_KEYS_ENV } from '../pems/credentials';
+import { PemsClientPool } from '../pems/pool';
+import { createKafka } from '../kafka/client';
 import { PemsPoller } from './poller';
 import { MirrorStream } from './mirror-stream';
 import { createSourceMetrics } from './metrics';
 import { registerReadinessGauge } from '../observability';
 
-export function kafkaFromConfig(config: Config, clientSuffix: string): Kafka {
-  const k = config.kafka;
-  const sasl: SASLOptions | undefined =
-    k.saslMechanism === '' ? undefined : ({ mechanism: k.saslMechanism, username: k.saslUsername, password: k.saslPassword } as SASLOptions);
-  const options: KafkaConfig = { clientId: `${k.clientId}-${clientSuffix}`, brokers: k.brokers, ssl: k.ssl, sasl, logLevel: logLevel.WARN };
-  return new Kafka(options);
+/** The read side's Kafka client: `<kafka.clientId>-<suffix>`, kafkajs's log lines in the process's log. */
+export function kafkaFromConfig(config: Config, clientSuffix: string, logger: Logger): Kafka {
+  return createKafka(config, { clientSuffix, logger });
 }
 
 export interface ReadSide {
@@ -39,26 +37,19 @@ export interface ReadSide {
 /** Builds and starts the read side; the caller owns stop(). */
 export async function startReadSide(config: Config, logger: Logger = createLogger(config.log.level, { component: 'source' })): Promise<ReadSide> {
   const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-source' });
-  const kafka = kafkaFromConfig(config, 'source');
+  const kafka = kafkaFromConfig(config, 'source', logger.child({ component: 'kafka' }));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = createSourceMetrics(registry);
-  const keyRing = parseCredentialKeys(config.pems.credentialKeys, CREDENTIAL_KEYS_ENV);
+  // The keys are required here (the read side polls every organization): a config error naming the key.
+  const clients = PemsClientPool.fromConfig(config, { registry, keyRing: parseCredentialKeys(config.pems.credentialKeys, CREDENTIAL_KEYS_ENV) });
   const poller = new PemsPoller({
     db,
     kafka,
     topic: config.topics.pemsRaw,
-    keyRing,
+    clients,
     pageSize: config.source.pageSize,
     pollIntervalMs: config.source.pollIntervalMs,
-    pems: {
-      timeoutMs: config.pems.timeoutMs,
-      allowInsecureHttp: config.pems.allowInsecureHttp,
-      allowedHosts: config.pems.allowedHosts,
-      ca: config.pems.caFile ? readFileSync(config.pems.caFile) : undefined,
-      rateLimitPerSecond: config.pems.rateLimitPerSecond,
-    },
-    redis: config.redis.url,
     metrics,
     logger: logger.child({ component: 'poller' }),
   });
@@ -82,6 +73,7 @@ export async function startReadSide(config: Config, logger: Logger = createLogge
     stop: () =>
       (stopping ??= (async () => {
         await Promise.allSettled([poller.stop(), mirror.stop()]);
+        await clients.close();
         await db.destroy();
       })()),
   };

@@ -18,11 +18,12 @@
  * writes an audit entry. The modification's sync_status is not touched: the sink decides at
  * write time.
  */
+import { notificationRow } from '../../streams/notifications';
 import type { Knex } from 'knex';
 import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { normalizePemsRecord, type UpsertDecision } from '../../streams/mirror';
 import { PemsSyncError } from '../../streams/errors';
-import { toDeadLetterHeaders, type KafkaHeaders } from '../../streams/outcomes';
+import { toDeadLetterHeaders, type DeadLetterStage, type KafkaHeaders } from '../../streams/outcomes';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { applyMirrorVersion, getMirrorVersion } from '../postgres/mirror';
 import { appendAudit } from '../postgres/audit';
@@ -35,8 +36,8 @@ export const MIRROR_ACTOR = 'system:mirror';
 
 /** A raw record the mirror refuses: it goes to the dead-letter topic. */
 export class MirrorRecordError extends PemsSyncError {
-  constructor(readonly stage: 'DECODE' | 'VALIDATE' | 'MIRROR_WRITE', reason: string, cause?: unknown) {
-    super(stage === 'MIRROR_WRITE' ? 'MIRROR_RECORD_UNWRITABLE' : 'MIRROR_RECORD_INVALID', reason, { details: { stage, reason }, cause });
+  constructor(readonly stage: Exclude<DeadLetterStage, 'PEMS_WRITE'>, reason: string, cause?: unknown) {
+    super(stage === 'MIRROR_WRITE' ? 'PEMS_SYNC_MIRROR_RECORD_UNWRITABLE' : 'PEMS_SYNC_MIRROR_RECORD_INVALID', reason, { details: { stage, reason }, cause });
   }
 }
 
@@ -130,12 +131,7 @@ export async function applyPemsRecord(db: Knex, record: PfaRecord): Promise<Mirr
         pemsUpdatedBy: record.updatedBy,
         fields,
       };
-      await trx('notification').insert({
-        organization_id: record.organization,
-        user_id: mod.user_id,
-        kind: 'conflict_warning',
-        payload: JSON.stringify(payload),
-      });
+      await trx('notification').insert(notificationRow(record.organization, mod.user_id, 'conflict_warning', payload));
       await appendAudit(trx, {
         organizationId: record.organization,
         pfaId: record.pfaId,
@@ -281,7 +277,7 @@ export class MirrorStream {
       acks: -1,
       messages: [{ key: message.key, value: message.value, headers: headers as IHeaders }],
     });
-    let organization = '';
+    let organization: string;
     try {
       organization = message.key ? String(JSON.parse(message.key.toString()).organization_id ?? '') : '';
     } catch {

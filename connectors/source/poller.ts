@@ -26,16 +26,18 @@
 import type { Knex } from 'knex';
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import {
-  createRateLimiter,
-  credentialId,
-  decryptCredential,
-  PemsClient,
-  type CredentialKeyRing,
-  type ListPage,
-  type RateLimiter,
-} from '../pems';
+import { PemsClientPool, type CredentialKeyRing, type ListPage, type PemsClient } from '../pems';
 import { PemsSyncError } from '../../streams/errors';
+import {
+  loadCursor,
+  pollableOrganizations,
+  recordPoll,
+  updateCursor,
+  withPollLock,
+  type CursorRow,
+  type OrganizationSource,
+} from '../postgres/source-cursor';
+import { laterOf, newestUpdatedAt } from '../../streams/poll-cursor';
 import { RAW_CONTENT_TYPE, rawKey, rawValue } from './raw';
 import type { SourceMetrics } from './metrics';
 
@@ -48,16 +50,18 @@ export interface SourceLogger {
 
 export const silentLogger: SourceLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** Advisory-lock class of the poller's per-organization lock ('pemt'); the migrator uses 'pems'. */
-const POLL_LOCK_CLASS = 0x70656d74;
-
 export interface PollerOptions {
   db: Knex;
   kafka: Kafka;
   /** The raw topic (config topics.pemsRaw). */
   topic: string;
-  /** Decrypts organization.pems_credential_encrypted (PEMS_SYNC_CREDENTIAL_KEYS). */
-  keyRing: CredentialKeyRing;
+  /**
+   * The process's PEMS clients (PemsClientPool.fromConfig); the poller does not close a pool it was
+   * given. Absent: the poller builds its own from keyRing, pems, redis and rateLimiterKeyPrefix.
+   */
+  clients?: PemsClientPool;
+  /** Decrypts organization.pems_credential_encrypted (PEMS_SYNC_CREDENTIAL_KEYS); without `clients`. */
+  keyRing?: CredentialKeyRing;
   /** Records per GET /pfa page, 1..500 (config source.pageSize). Default 500. */
   pageSize?: number;
   /** Pause between polls, ms (config source.pollIntervalMs). Default 60000. */
@@ -72,6 +76,8 @@ export interface PollerOptions {
     ca?: string | Buffer;
     /** Requests per second per credential, shared with the sink; 0 disables. Default 10. */
     rateLimitPerSecond?: number;
+    /** Added to the limiter's window, ms (config pems.rateLimitMarginMs). Default the limiter's. */
+    rateLimitMarginMs?: number;
     /** Automatic retries of a failed GET inside one poll (the client's axios-retry). Default 3. */
     retries?: number;
   };
@@ -96,12 +102,7 @@ export interface PollerOptions {
   };
 }
 
-export interface OrganizationSource {
-  id: string;
-  baseUrl: string;
-  tenant: string;
-  credentialEncrypted: string;
-}
+export type { OrganizationSource } from '../postgres/source-cursor';
 
 export interface PollSummary {
   organization: string;
@@ -114,47 +115,37 @@ export interface PollSummary {
   error?: { code: string; message: string };
 }
 
-interface CursorRow {
-  organization_id: string;
-  updated_since: Date | null;
-  cursor: string | null;
-  mode: string;
-  records_loaded: number;
-  high_water_updated_at: Date | null;
-}
-
-interface CachedClient {
-  fingerprint: string;
-  client: PemsClient;
-  limiter: RateLimiter;
-}
-
-/** A limiter that never waits (rateLimitPerSecond 0: benchmarks only). */
-const unlimited: RateLimiter = { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined };
-
-/** Latest of two ISO/Date instants (null-tolerant), as a Date. */
-export function laterOf(a: Date | null, b: string | null): Date | null {
-  const bm = b === null ? NaN : Date.parse(b);
-  if (Number.isNaN(bm)) return a;
-  if (a === null || bm > a.getTime()) return new Date(bm);
-  return a;
-}
-
-/** Newest parseable updatedAt of a page, or null (unparseable ones are the mirror's to refuse). */
-export function newestUpdatedAt(records: readonly unknown[]): string | null {
-  let best: number | null = null;
-  let bestRaw: string | null = null;
-  for (const r of records) {
-    const u = typeof r === 'object' && r !== null ? (r as { updatedAt?: unknown }).updatedAt : undefined;
-    if (typeof u !== 'string') continue;
-    const ms = Date.parse(u);
-    if (Number.isNaN(ms)) continue;
-    if (best === null || ms > best) {
-      best = ms;
-      bestRaw = u;
-    }
+/**
+ * A summary's error as an error again (`pems-sync org load` explains it): its code is PEMS's mapped
+ * code or the socket's (ECONNREFUSED...), so it is not one of ERROR_CODES.
+ */
+export class PollFailure extends Error {
+  readonly code: string;
+  constructor(error: { code: string; message: string }) {
+    super(error.message);
+    this.name = 'PollFailure';
+    this.code = error.code;
   }
-  return bestRaw;
+}
+
+export { laterOf, newestUpdatedAt } from '../../streams/poll-cursor';
+
+/** The pool of a poller given keyRing and pems options instead of a pool (tests, the demo). */
+function ownPool(o: PollerOptions): PemsClientPool {
+  if (!o.keyRing) throw new Error('PemsPoller needs clients (a PemsClientPool) or keyRing');
+  const p = o.pems ?? {};
+  return new PemsClientPool({
+    keyRing: o.keyRing,
+    timeoutMs: p.timeoutMs,
+    allowInsecureHttp: p.allowInsecureHttp,
+    allowedHosts: p.allowedHosts,
+    ca: p.ca,
+    rateLimitPerSecond: p.rateLimitPerSecond ?? 10,
+    rateLimitMarginMs: p.rateLimitMarginMs,
+    retries: p.retries ?? 3,
+    redis: o.redis,
+    rateLimiterKeyPrefix: o.rateLimiterKeyPrefix,
+  });
 }
 
 const sleep = (ms: number, signal: { cancelled: boolean; wake?: () => void }): Promise<void> =>
@@ -171,7 +162,8 @@ export class PemsPoller {
   private readonly producer: Producer;
   private readonly logger: SourceLogger;
   private readonly now: () => Date;
-  private readonly clients = new Map<string, CachedClient>();
+  private readonly clients: PemsClientPool;
+  private readonly ownsClients: boolean;
   private connected?: Promise<void>;
   private stopping = false;
   private stopped?: Promise<void>;
@@ -184,6 +176,8 @@ export class PemsPoller {
     this.opts = options;
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? (() => new Date());
+    this.ownsClients = options.clients === undefined;
+    this.clients = options.clients ?? ownPool(options);
     // Idempotent producer: broker-side dedup of retried sends (sequence numbers per partition),
     // acks from every in-sync replica, and one request in flight so retries keep order.
     this.producer = options.kafka.producer({
@@ -253,10 +247,7 @@ export class PemsPoller {
       const steps: Array<() => Promise<unknown>> = [
         async () => this.loop,
         async () => this.running,
-        async () => Promise.all([...this.clients.values()].map(async (c) => {
-          await c.client.close();
-          await c.limiter.close();
-        })),
+        async () => (this.ownsClients ? this.clients.close() : undefined),
         async () => (this.connected ? this.producer.disconnect() : undefined),
       ];
       // Keep going past a failing step: a hung client must not keep the producer open.
@@ -267,94 +258,35 @@ export class PemsPoller {
           this.logger.warn({ err: e }, 'poller stop step failed');
         }
       }
-      this.clients.clear();
     })();
     return this.stopped;
   }
 
   private async organizations(): Promise<OrganizationSource[]> {
-    const q = this.opts.db('organization')
-      .whereNotNull('pems_base_url')
-      .whereNotNull('pems_credential_encrypted')
-      .orderBy('id')
-      .select('id', 'pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
-    if (!(this.opts.includeSyncDisabled && this.opts.organizations)) q.where({ sync_enabled: true });
-    if (this.opts.organizations) q.whereIn('id', [...this.opts.organizations]);
-    const rows = (await q) as Array<{ id: string; pems_base_url: string; pems_tenant: string | null; pems_credential_encrypted: string }>;
-    return rows.map((r) => ({ id: r.id, baseUrl: r.pems_base_url, tenant: r.pems_tenant ?? '', credentialEncrypted: r.pems_credential_encrypted }));
+    return pollableOrganizations(this.opts.db, this.opts);
   }
 
   private clientFor(org: OrganizationSource): PemsClient {
-    const fingerprint = `${org.baseUrl}\u0000${org.tenant}\u0000${org.credentialEncrypted}`;
-    const cached = this.clients.get(org.id);
-    if (cached && cached.fingerprint === fingerprint) return cached.client;
-    if (cached) {
-      void cached.client.close();
-      void cached.limiter.close();
-    }
-    const apiKey = decryptCredential(org.credentialEncrypted, this.opts.keyRing, org.id);
-    const p = this.opts.pems ?? {};
-    const perSecond = p.rateLimitPerSecond ?? 10;
-    const limiter =
-      perSecond === 0
-        ? unlimited
-        : createRateLimiter({
-            credentialId: credentialId(org.tenant, org.id, apiKey.reveal()),
-            limit: perSecond,
-            redis: this.opts.redis || undefined,
-            keyPrefix: this.opts.rateLimiterKeyPrefix,
-          });
-    const client = new PemsClient({
-      baseUrl: org.baseUrl,
-      apiKey,
-      tenant: org.tenant,
-      organization: org.id,
-      timeoutMs: p.timeoutMs,
-      allowInsecureHttp: p.allowInsecureHttp,
-      allowedHosts: p.allowedHosts,
-      ca: p.ca,
-      rateLimiter: limiter,
-      retry: { retries: p.retries ?? 3 },
-    });
-    this.clients.set(org.id, { fingerprint, client, limiter });
-    return client;
+    return this.clients.clientFor(org);
   }
 
   private async pollOrganization(org: OrganizationSource): Promise<PollSummary> {
     const summary: PollSummary = { organization: org.id, pages: 0, records: 0, completed: false };
     const db = this.opts.db;
-    // A session-level advisory lock lives on one connection: take and release it there.
-    const conn = await db.client.acquireConnection();
-    let locked = false;
     try {
-      const res = await db.raw('SELECT pg_try_advisory_lock(?, hashtext(?)) AS ok', [POLL_LOCK_CLASS, org.id]).connection(conn);
-      locked = Boolean((res.rows as Array<{ ok: boolean }>)[0]?.ok);
-      if (!locked) return { ...summary, skipped: true };
-      await this.pollPages(org, summary);
-      await db('pems_source_cursor').where({ organization_id: org.id }).update({ last_polled_at: this.now(), last_error: null });
+      const done = await withPollLock(db, org.id, async () => {
+        await this.pollPages(org, summary);
+        await recordPoll(db, org.id, this.now(), null);
+      });
+      if (done === 'skipped') return { ...summary, skipped: true };
     } catch (e) {
-      const code = e instanceof PemsSyncError ? e.code : (e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED';
+      const code = e instanceof PemsSyncError ? e.code : ((e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED');
       const message = e instanceof Error ? e.message : String(e);
       summary.error = { code, message };
       this.logger.error({ organization: org.id, err: e, pages: summary.pages }, 'poll of organization failed; the next poll resumes from the stored cursor');
-      await db('pems_source_cursor')
-        .where({ organization_id: org.id })
-        .update({ last_polled_at: this.now(), last_error: JSON.stringify({ code, message, at: this.now().toISOString() }) })
-        .catch(() => undefined);
-    } finally {
-      if (locked) await db.raw('SELECT pg_advisory_unlock(?, hashtext(?))', [POLL_LOCK_CLASS, org.id]).connection(conn).catch(() => undefined);
-      await db.client.releaseConnection(conn);
+      await recordPoll(db, org.id, this.now(), { code, message }).catch(() => undefined);
     }
     return summary;
-  }
-
-  private async loadCursor(organization: string): Promise<CursorRow> {
-    const db = this.opts.db;
-    // No row: a new organization, whose first pass is the full load.
-    await db('pems_source_cursor').insert({ organization_id: organization, mode: 'full_load', records_loaded: 0 }).onConflict('organization_id').ignore();
-    const row = (await db('pems_source_cursor').where({ organization_id: organization }).first()) as CursorRow | undefined;
-    if (!row) throw new PemsSyncError('SOURCE_CURSOR_MISSING', `no cursor row for ${organization}`);
-    return { ...row, records_loaded: Number(row.records_loaded) };
   }
 
   private async pollPages(org: OrganizationSource, summary: PollSummary): Promise<void> {
@@ -365,7 +297,7 @@ export class PemsPoller {
     try {
       // The credential first: an organization we cannot poll gets no cursor row.
       client = this.clientFor(org);
-      state = await this.loadCursor(org.id);
+      state = await loadCursor(this.opts.db, org.id);
     } catch (e) {
       fail('setup');
       throw e;
@@ -385,7 +317,7 @@ export class PemsPoller {
         // PEMS refusing the cursor (expired, or from another deployment): restart the pass from
         // updated_since. Only duplicates can follow, never a gap.
         if (state.cursor && e instanceof PemsSyncError && e.code === 'PEMS_SYNC_PEMS_REJECTED') {
-          await this.opts.db('pems_source_cursor').where({ organization_id: org.id }).update({ cursor: null, updated_at: this.now() });
+          await updateCursor(this.opts.db, org.id, { cursor: null, updated_at: this.now() });
           this.logger.warn({ organization: org.id, err: e }, 'PEMS refused the stored cursor; the next poll restarts the pass from updated_since');
         }
         throw e;
@@ -431,7 +363,7 @@ export class PemsPoller {
         }
       }
       try {
-        await this.opts.db('pems_source_cursor').where({ organization_id: org.id }).update(patch);
+        await updateCursor(this.opts.db, org.id, patch);
       } catch (e) {
         fail('cursor');
         throw e;

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { createWorld, type World } from '../integration/sink/harness';
+import { createWorld, type World } from '../support/world';
 import { spawnSinkProcess, type SinkProcess } from '../support/sink-process';
 import {
   addRuleFile,

@@ -7,7 +7,7 @@
  * as PEMS (simulator control) and as the API's caller.
  */
 import type { Sink } from '../../connectors/sink';
-import { writesApplied } from '../integration/sink/harness';
+import { writesApplied } from '../support/world';
 import { createE2eWorld, type E2eWorld } from './harness';
 
 describe('e2e: conflict, resolution through the control API, write through the sink', () => {

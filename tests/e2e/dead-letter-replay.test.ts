@@ -8,7 +8,7 @@
  */
 import { DLQ_HEADERS } from '../../streams/outcomes';
 import { testEnv } from '../support/env';
-import { writesApplied } from '../integration/sink/harness';
+import { writesApplied } from '../support/world';
 import { createE2eWorld, type E2eWorld } from './harness';
 
 const header = (h: Record<string, unknown>, name: string): string | undefined => {

@@ -1,5 +1,5 @@
 /**
- * End-to-end world: the sink world of tests/integration/sink/harness.ts (real Kafka, Postgres,
+ * End-to-end world: the sink world of tests/support/world.ts (real Kafka, Postgres,
  * Debezium, registry, its own PEMS simulator, organization, topics and consumer group) plus the
  * control API built with buildControlApi and listening on port 0, driven over HTTP with HS256
  * bearer tokens the way the app does. Nothing here writes a row the sink or the API would write:
@@ -14,9 +14,9 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { buildControlApi } from '../../connectors/control-api/server';
 import type { Config } from '../../schemas/config';
 import { call, JWT_SECRET, type ApiResponse } from '../integration/control-api/harness';
-import { createWorld, type World } from '../integration/sink/harness';
+import { createWorld, type World } from '../support/world';
 import { testEnv, uniqueId } from '../support/env';
-import { testKafka } from '../support/kafka';
+import { collect, testKafka } from '../support/kafka';
 
 export interface E2eWorld extends World {
   /** Administrators of the organization (is_admin + perm_sync): four eyes need two. */
@@ -128,26 +128,11 @@ async function readOwn<T>(
   timeoutMs = 20000,
   pick: (m: { key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }) => Promise<T | undefined>,
 ): Promise<T[]> {
-  const consumer = kafka.consumer({ groupId: uniqueId('e2e-reader').toLowerCase(), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const out: T[] = [];
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`read ${out.length}/${count} records of this organization from ${topic}`)), timeoutMs);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          const v = await pick({ key: message.key, value: message.value, headers: message.headers ?? {} });
-          if (v !== undefined && out.length < count) out.push(v);
-          if (out.length >= count) {
-            clearTimeout(t);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
+  return collect(kafka, topic, {
+    until: { count },
+    pick: ({ message }) => pick({ key: message.key, value: message.value, headers: message.headers ?? {} }),
+    timeoutMs,
+    groupId: uniqueId('e2e-reader').toLowerCase(),
+    timeoutMessage: (n) => `read ${n}/${count} records of this organization from ${topic}`,
+  });
 }

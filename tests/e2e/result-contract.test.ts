@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
 import { consumeSyncResults, type DeadLetter, type SyncResult } from '../../examples/result-consumer';
-import { createWorld, type World } from '../integration/sink/harness';
+import { createWorld, type World } from '../support/world';
 import { SYNC_RESULT_SCHEMA } from '../../connectors/sink/emit';
 import { testEnv } from '../support/env';
 

@@ -4,7 +4,7 @@
  * the same administrator cannot approve it (four eyes), a different administrator approves, and
  * the approval is a committed modification that Debezium and the sink write to PEMS.
  */
-import { writesApplied } from '../integration/sink/harness';
+import { writesApplied } from '../support/world';
 import { createE2eWorld, type E2eWorld } from './harness';
 
 describe('e2e: rollback requested, approved by another administrator, written to PEMS', () => {

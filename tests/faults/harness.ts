@@ -1,5 +1,5 @@
 /**
- * The fault-injection suite's world (issue 7): the sink world of tests/integration/sink/harness
+ * The fault-injection suite's world (issue 7): the sink world of tests/support/world
  * (an organization with its own PEMS simulator at the contract's 10 req/s, its own topics and a
  * consumer group at the CDC topic's end), plus
  *  - more Vanguard users and the read side (poller + mirror stream on a topic of its own, sharing
@@ -20,9 +20,9 @@ import { parseCredentialKeys } from '../../connectors/pems';
 import { reconcileOrganization, type ReconcileRun } from '../../connectors/reconcile';
 import { formatSummary } from '../../streams/reconcile';
 import { Registry } from 'prom-client';
-import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../integration/sink/harness';
+import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../support/world';
 import { testEnv } from '../support/env';
-import { testKafka } from '../support/kafka';
+import { collect, testKafka } from '../support/kafka';
 import { spawnSinkProcess } from '../support/sink-process';
 
 export const SHORT = process.env.FAULTS_SHORT === '1';
@@ -295,27 +295,17 @@ function report(v: Verdict): void {
  * records per modification id, read until nothing new came for idleMs.
  */
 export async function resultsPerModification(fw: FaultWorld, idleMs = 5000): Promise<{ records: number; duplicated: string[]; missing: string[] }> {
-  const consumer = testKafka(`faults-results-${fw.world.org.toLowerCase()}`).consumer({ groupId: `faults-results-${fw.world.org.toLowerCase()}-${Date.now()}`, maxWaitTimeInMs: 100, readUncommitted: false });
   const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
   const per = new Map<string, number>();
-  let records = 0;
-  let last = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: fw.world.topics.results, fromBeginning: true });
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        last = Date.now();
-        records++;
-        // Results are keyed by {organization_id, pfa_id} (per-PFA order); the modification is in the value.
-        const id = message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : '';
-        per.set(id, (per.get(id) ?? 0) + 1);
-      },
-    });
-    while (Date.now() - last < idleMs) await sleep(250);
-  } finally {
-    await consumer.disconnect();
-  }
+  // Results are keyed by {organization_id, pfa_id} (per-PFA order); the modification is in the value.
+  const ids = await collect(testKafka(`faults-results-${fw.world.org.toLowerCase()}`), fw.world.topics.results, {
+    until: { idleMs },
+    readUncommitted: false,
+    groupId: `faults-results-${fw.world.org.toLowerCase()}-${Date.now()}`,
+    pick: async ({ message }) => (message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : ''),
+  });
+  for (const id of ids) per.set(id, (per.get(id) ?? 0) + 1);
+  const records = ids.length;
   const mods = (await fw.world.db('pfa_modification').where({ organization_id: fw.world.org }).whereIn('sync_status', TERMINAL).select('id')) as Array<{ id: string }>;
   return {
     records,

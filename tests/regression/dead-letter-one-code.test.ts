@@ -4,7 +4,7 @@
  * PEMS_SYNC_RETRIES_EXHAUSTED in the dead-letter topic's header. One failure, one code.
  */
 import { DLQ_HEADERS } from '../../streams/outcomes';
-import { createWorld, type World } from '../integration/sink/harness';
+import { createWorld, type World } from '../support/world';
 
 describe('regression: one code per failure in the table, the header, the result record', () => {
   let world: World;

@@ -12,7 +12,7 @@
  * The failure is made real, in Postgres: the history table the dispatch reads after claiming is
  * renamed away for a moment, so that query fails exactly as it would while Postgres restarts.
  */
-import { createWorld, writesApplied, type World } from '../integration/sink/harness';
+import { createWorld, writesApplied, type World } from '../support/world';
 
 describe('regression: a Postgres failure between claim and queue does not strand the claimed modifications', () => {
   let world: World;

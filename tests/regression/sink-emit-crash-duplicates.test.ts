@@ -15,35 +15,26 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWorld, type World } from '../integration/sink/harness';
-import { testKafka } from '../support/kafka';
+import { createWorld, type World } from '../support/world';
+import { collect, testKafka } from '../support/kafka';
 import { testEnv, uniqueId } from '../support/env';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { spawnSinkProcess, type SinkProcess } from '../support/sink-process';
 
 /** Every record of the topic as a read_committed consumer sees it, once nothing new came for idleMs. */
 async function readAll(topic: string, idleMs = 4000): Promise<Array<{ key: string; outboxId: string | null }>> {
-  const consumer = testKafka().consumer({ groupId: `reader-${uniqueId('r').toLowerCase()}`, maxWaitTimeInMs: 100, readUncommitted: false });
   const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
-  const out: Array<{ key: string; outboxId: string | null }> = [];
-  let last = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        last = Date.now();
-        const h = message.headers?.['pems-sync-outbox-id'];
-        // Results are keyed by {organization_id, pfa_id}; the modification each is for is in the value.
-        const modificationId = message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : '';
-        out.push({ key: modificationId, outboxId: h === undefined ? null : String(h) });
-      },
-    });
-    while (Date.now() - last < idleMs) await new Promise((r) => setTimeout(r, 200));
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
+  return collect(testKafka(), topic, {
+    until: { idleMs },
+    readUncommitted: false,
+    groupId: `reader-${uniqueId('r').toLowerCase()}`,
+    pick: async ({ message }) => {
+      const h = message.headers?.['pems-sync-outbox-id'];
+      // Results are keyed by {organization_id, pfa_id}; the modification each is for is in the value.
+      const modificationId = message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : '';
+      return { key: modificationId, outboxId: h === undefined ? null : String(h) };
+    },
+  });
 }
 
 describe('regression: a sink killed between producing its outbox and deleting it emits each result once', () => {

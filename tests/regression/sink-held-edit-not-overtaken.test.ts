@@ -14,7 +14,7 @@
  * The window is placed exactly: the other instance is a sink_instance row with a fresh
  * heartbeat that holds edit 1's claim, and it falls silent, so edit 1 is taken over after the lease.
  */
-import { createWorld, writesApplied, type World } from '../integration/sink/harness';
+import { createWorld, writesApplied, type World } from '../support/world';
 import { cdcEnd, waitForCdcEvents } from '../support/cdc';
 
 describe('regression: an edit another instance holds is not overtaken by a later edit of its PFA', () => {

@@ -12,7 +12,7 @@
  * The failure is made real in Postgres: the intent table is renamed away for longer than the
  * test sink's whole retry window (50 + 100 + 200 ms).
  */
-import { createWorld, writesApplied, type World } from '../integration/sink/harness';
+import { createWorld, writesApplied, type World } from '../support/world';
 
 describe('regression: Postgres unable to store write intents does not fail the write', () => {
   let world: World;

@@ -10,7 +10,7 @@
  * PEMS replays the first outcome through its idempotency key.
  */
 import { InProcessRateLimiter, PemsClient, idempotencyKeyFor } from '../../connectors/pems';
-import { createWorld, writesApplied, type World } from '../integration/sink/harness';
+import { createWorld, writesApplied, type World } from '../support/world';
 
 describe('regression: a write applied by a killed sink is recorded as applied', () => {
   let world: World;

@@ -17,7 +17,7 @@
  */
 import { InProcessRateLimiter, PemsClient, idempotencyKeyFor, parseCredentialKeys } from '../../connectors/pems';
 import { reconcileOrganization } from '../../connectors/reconcile';
-import { createWorld, TEST_CREDENTIAL_KEYS, writesApplied, type World } from '../integration/sink/harness';
+import { createWorld, TEST_CREDENTIAL_KEYS, writesApplied, type World } from '../support/world';
 import { testEnv } from '../support/env';
 import { cdcEnd, waitForCdcEvents } from '../support/cdc';
 

@@ -1,4 +1,4 @@
-import { createWorld, type World } from '../integration/sink/harness';
+import { createWorld, type World } from '../support/world';
 
 /**
  * Shutdown must never hang (a hung close is the usual failure: BullMQ worker.close,

@@ -14,7 +14,7 @@
  * takeover's claim waits on it while a later edit of the PFA arrives.
  */
 import type { Knex } from 'knex';
-import { createWorld, type World } from '../integration/sink/harness';
+import { createWorld, type World } from '../support/world';
 import { cdcEnd, waitForCdcEvents } from '../support/cdc';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -20,7 +20,7 @@ import type { Sink } from '../../connectors/sink';
 import { decideWrite } from '../../streams/check';
 import type { CoalescedWrite } from '../../streams/grouping';
 import type { PfaRecord } from '../../streams/pfa-record';
-import { writesApplied } from '../integration/sink/harness';
+import { writesApplied } from '../support/world';
 import { createE2eWorld, type E2eWorld } from '../e2e/harness';
 
 describe('regression: a mirror older than the base version is not PEMS now', () => {

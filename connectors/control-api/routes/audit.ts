@@ -5,9 +5,9 @@ import { auditKeyRing } from '../../postgres/audit';
 import { AUDIT_COLUMNS, checkpointHolds, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
 import { latestCheckpoint } from '../audit-checkpoints';
 import { csvRow } from '../csv';
-import { decodeCursor, encodeCursor, isIdKey } from '../pagination';
+import { decodeCursor, isIdKey, pageOf, idOf } from '../pagination';
 import { closed, CURSOR, DATE_TIME, EVENT_TYPE, LIMIT, ORG_ID, PFA_ID, USER_ID } from '../schemas';
-import { callerOf, type RouteContext } from '../server';
+import { callerOf, type RouteContext } from '../route-context';
 
 const FILTERS = { organization: ORG_ID, pfaId: PFA_ID, actor: USER_ID, eventType: EVENT_TYPE, from: DATE_TIME, to: DATE_TIME };
 
@@ -140,8 +140,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const q = req.query as FilterQuery & { order: 'asc' | 'desc'; limit: number; cursor?: string };
       const after = decodeCursor(q.cursor, isIdKey);
       const items = await queryAudit(ctx.db, filterOf(caller.scope(q.organization), q), { limit: q.limit, order: q.order, afterId: after?.id });
-      const last = items[items.length - 1];
-      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ id: last.id }) : null };
+      return pageOf(items, q.limit, idOf);
     },
   );
 

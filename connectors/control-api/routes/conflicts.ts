@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { getConflict, listConflicts, resolveConflict } from '../../postgres/conflicts';
-import { notFound } from '../errors';
-import { decodeCursor, encodeCursor, isTimeIdKey } from '../pagination';
+import { decodeCursor, isTimeIdKey, pageOf, timeIdOf, orNotFound } from '../pagination';
 import { closed, CURSOR, DATE_TIME, LIMIT, ORG_ID, PFA_ID, REASON, USER_ID, UUID } from '../schemas';
-import { callerOf, type RouteContext } from '../server';
+import { callerOf, type RouteContext } from '../route-context';
 
 interface ListQuery {
   organization?: string;
@@ -50,8 +49,7 @@ export function registerConflictRoutes(app: FastifyInstance, ctx: RouteContext):
         limit: q.limit,
         after: decodeCursor(q.cursor, isTimeIdKey),
       });
-      const last = items[items.length - 1];
-      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ t: last.createdAt, id: last.id }) : null };
+      return pageOf(items, q.limit, timeIdOf);
     },
   );
 
@@ -68,8 +66,7 @@ export function registerConflictRoutes(app: FastifyInstance, ctx: RouteContext):
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const conflict = await getConflict(ctx.db, caller.readableOrgs, id);
-      if (!conflict) throw notFound(`conflict ${id}`);
+      const conflict = orNotFound(await getConflict(ctx.db, caller.readableOrgs, id), `conflict ${id}`);
       return conflict;
     },
   );
@@ -100,8 +97,7 @@ export function registerConflictRoutes(app: FastifyInstance, ctx: RouteContext):
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
       const body = req.body as { resolution: 'use_local' | 'use_pems' | 'merge'; values?: Record<string, unknown>; reason?: string };
-      const conflict = await getConflict(ctx.db, caller.readableOrgs, id);
-      if (!conflict) throw notFound(`conflict ${id}`);
+      const conflict = orNotFound(await getConflict(ctx.db, caller.readableOrgs, id), `conflict ${id}`);
       caller.requireSync(conflict.organizationId);
       return resolveConflict(ctx.db, {
         conflictId: id,

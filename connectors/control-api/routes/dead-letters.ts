@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../auth';
 import { discardDeadLetter, getDeadLetter, getDeadLetterSummary, listDeadLetters, replayDeadLetter, type Produce, type ReplayOutcome } from '../../postgres/dead-letters';
 import { notFound, toApiError } from '../errors';
-import { decodeCursor, encodeCursor, isTimeIdKey } from '../pagination';
+import { decodeCursor, isTimeIdKey, pageOf, timeIdOf, orNotFound } from '../pagination';
 import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas';
-import { callerOf, type RouteContext } from '../server';
+import { callerOf, type RouteContext } from '../route-context';
 
 export interface DeadLetterActions {
   /** Replays one dead letter after checking the caller's right in its organization (404 / 403 / 409 as ApiError or ActionRefusedError). */
@@ -73,8 +73,7 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
         limit: q.limit,
         after: decodeCursor(q.cursor, isTimeIdKey),
       });
-      const last = items[items.length - 1];
-      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ t: last.createdAt, id: last.id }) : null };
+      return pageOf(items, q.limit, timeIdOf);
     },
   );
 
@@ -94,8 +93,7 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const dl = await getDeadLetter(ctx.db, caller.readableOrgs, id, ctx.config.controlApi.deadLetterBodyMaxBytes);
-      if (!dl) throw notFound(`dead letter ${id}`);
+      const dl = orNotFound(await getDeadLetter(ctx.db, caller.readableOrgs, id, ctx.config.controlApi.deadLetterBodyMaxBytes), `dead letter ${id}`);
       return dl;
     },
   );

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { listUserNotifications, markAllNotificationsRead, markNotificationRead } from '../../postgres/notifications';
-import { notFound } from '../errors';
-import { decodeCursor, encodeCursor, isIdKey } from '../pagination';
+import { decodeCursor, isIdKey, pageOf, idOf, orNotFound } from '../pagination';
 import { BIGINT_ID, closed, CURSOR, LIMIT } from '../schemas';
-import { callerOf, type RouteContext } from '../server';
+import { callerOf, type RouteContext } from '../route-context';
 
 export function registerNotificationRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get(
@@ -26,8 +25,7 @@ export function registerNotificationRoutes(app: FastifyInstance, ctx: RouteConte
         limit: q.limit,
         beforeId: decodeCursor(q.cursor, isIdKey)?.id,
       });
-      const last = items[items.length - 1];
-      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ id: last.id }) : null };
+      return pageOf(items, q.limit, idOf);
     },
   );
 
@@ -39,8 +37,7 @@ export function registerNotificationRoutes(app: FastifyInstance, ctx: RouteConte
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const row = await markNotificationRead(ctx.db, caller.userId, caller.readableOrgs, id);
-      if (!row) throw notFound(`notification ${id}`);
+      const row = orNotFound(await markNotificationRead(ctx.db, caller.userId, caller.readableOrgs, id), `notification ${id}`);
       return row;
     },
   );

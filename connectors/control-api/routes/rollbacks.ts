@@ -9,9 +9,9 @@ import {
   rollbackPreview,
 } from '../../postgres/rollbacks';
 import { forbidden, notFound } from '../errors';
-import { decodeCursor, encodeCursor, isTimeIdKey } from '../pagination';
+import { decodeCursor, isTimeIdKey, pageOf, timeIdOf, orNotFound } from '../pagination';
 import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas';
-import { callerOf, type RouteContext } from '../server';
+import { callerOf, type RouteContext } from '../route-context';
 
 const PFA_PARAMS = closed({ organizationId: ORG_ID, pfaId: PFA_ID }, ['organizationId', 'pfaId']);
 const VERSION = { type: 'integer', minimum: 0, maximum: 2147483647 } as const;
@@ -107,8 +107,7 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
         limit: q.limit,
         after: decodeCursor(q.cursor, isTimeIdKey),
       });
-      const last = items[items.length - 1];
-      return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ t: last.createdAt, id: last.id }) : null };
+      return pageOf(items, q.limit, timeIdOf);
     },
   );
 
@@ -118,8 +117,7 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const r = await getRollbackRequest(ctx.db, caller.readableOrgs, id);
-      if (!r) throw notFound(`rollback request ${id}`);
+      const r = orNotFound(await getRollbackRequest(ctx.db, caller.readableOrgs, id), `rollback request ${id}`);
       return r;
     },
   );
@@ -143,8 +141,7 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
       const body = req.body as { previewHash: string; reason?: string };
-      const r = await getRollbackRequest(ctx.db, caller.readableOrgs, id);
-      if (!r) throw notFound(`rollback request ${id}`);
+      const r = orNotFound(await getRollbackRequest(ctx.db, caller.readableOrgs, id), `rollback request ${id}`);
       caller.requireAdmin(r.organizationId);
       return approveRollback(ctx.db, { id, organizationIds: [r.organizationId], approverId: caller.userId, previewHash: body.previewHash, reason: body.reason });
     },
@@ -165,8 +162,7 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
       const body = req.body as { reason: string };
-      const r = await getRollbackRequest(ctx.db, caller.readableOrgs, id);
-      if (!r) throw notFound(`rollback request ${id}`);
+      const r = orNotFound(await getRollbackRequest(ctx.db, caller.readableOrgs, id), `rollback request ${id}`);
       if (r.requestedBy !== caller.userId && caller.orgs.get(r.organizationId)?.admin !== true) {
         throw forbidden(`rejecting needs an administrator of ${r.organizationId} (or the requester)`, { organizationId: r.organizationId, right: 'is_admin' });
       }

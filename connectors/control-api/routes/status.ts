@@ -9,8 +9,9 @@ import https from 'node:https';
 import axios from 'axios';
 import type { FastifyInstance } from 'fastify';
 import { closed, ORG_ID } from '../schemas';
-import { callerOf, type RouteContext } from '../server';
+import { callerOf, type RouteContext } from '../route-context';
 import { organizationPemsProblem } from '../../pems/organization-check';
+import { readSyncStatus, type OrganizationPems } from '../../postgres/status';
 
 export interface PemsHealth {
   status: 'up' | 'down' | 'misconfigured';
@@ -21,12 +22,7 @@ export interface PemsHealth {
   reason?: string;
 }
 
-/** What the PEMS probe needs of an organization row: its URL and the credential that must decrypt for it. */
-export interface OrganizationPems {
-  id: string;
-  pems_base_url: string | null;
-  pems_credential_encrypted: string | null;
-}
+export type { OrganizationPems } from '../../postgres/status';
 
 export interface ConsumerLag {
   status: 'ok' | 'unknown';
@@ -136,44 +132,13 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: RouteContext): v
       const caller = callerOf(req);
       const { organization } = req.query as { organization: string };
       caller.scope(organization);
-      const db = ctx.db;
-      const [counts, conflicts, deadLetters, latency, org] = await Promise.all([
-        db('pfa_modification').where({ organization_id: organization }).groupBy('sync_status').select('sync_status', db.raw('count(*)::int AS n'), db.raw('max(synced_at) AS last_synced')),
-        db('sync_conflict').where({ organization_id: organization, status: 'open' }).count<{ n: string }[]>({ n: '*' }),
-        db('dead_letter').where({ organization_id: organization, status: 'open' }).count<{ n: string }[]>({ n: '*' }),
-        db.raw(
-          `SELECT count(*)::int AS n,
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p50,
-             percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p95
-           FROM pfa_modification
-           WHERE organization_id = ? AND sync_status = 'synced' AND committed_at IS NOT NULL
-             AND synced_at >= now() - interval '1 hour'`,
-          [organization],
-        ),
-        db('organization').where({ id: organization }).first('id', 'pems_base_url', 'pems_credential_encrypted'),
-      ]);
-      const by = new Map<string, { n: number; last: Date | null }>(counts.map((r: any) => [r.sync_status, { n: Number(r.n), last: r.last_synced }]));
-      const n = (s: string): number => by.get(s)?.n ?? 0;
-      const lastSuccess = by.get('synced')?.last ?? null;
-      const lat = latency.rows[0] as { n: number; p50: number | null; p95: number | null };
+      const { counts, lastSuccessAt, latencyLastHour, org } = await readSyncStatus(ctx.db, organization);
       const [pems, lag] = await Promise.all([pemsHealth(org), consumerLag()]);
       return {
         organizationId: organization,
-        counts: {
-          queued: n('committed') + n('queued'),
-          inFlight: n('syncing'),
-          synced: n('synced'),
-          failed: n('failed'),
-          rejected: n('rejected'),
-          conflictsOpen: Number(conflicts[0]?.n ?? 0),
-          deadLettersOpen: Number(deadLetters[0]?.n ?? 0),
-        },
-        lastSuccessAt: lastSuccess ? new Date(lastSuccess).toISOString() : null,
-        latencyLastHour: {
-          samples: lat.n,
-          p50Seconds: lat.p50 === null ? null : Number(lat.p50),
-          p95Seconds: lat.p95 === null ? null : Number(lat.p95),
-        },
+        counts,
+        lastSuccessAt,
+        latencyLastHour,
         pemsHealth: pems,
         consumerLag: lag,
       };

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { credentialKeys } from '../../support/fixtures';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +9,8 @@ import { testEnv } from '../../support/env';
 import { testKafka } from '../../support/kafka';
 import { call, createOrg, harness, type Harness, type TestOrg } from './harness';
 import { encryptCredential, parseCredentialKeys } from '../../../connectors/pems';
-import { randomBytes } from 'node:crypto';
 
-const TEST_CREDENTIAL_KEYS = `s1:${randomBytes(32).toString('base64')}`;
+const TEST_CREDENTIAL_KEYS = credentialKeys('s1');
 
 describe('control API: status, notifications, webhooks, OpenAPI', () => {
   let h: Harness;

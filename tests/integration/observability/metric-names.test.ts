@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../sink/harness';
+import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../../support/world';
 import { testEnv, uniqueId } from '../../support/env';
 import { testKafka } from '../../support/kafka';
 import { eventually, freePort } from '../../support/monitoring';

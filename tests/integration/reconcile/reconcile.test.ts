@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reconcileOrganization } from '../../../connectors/reconcile';
 import { parseCredentialKeys } from '../../../connectors/pems';
-import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../sink/harness';
+import { createWorld, TEST_CREDENTIAL_KEYS, type World } from '../../support/world';
 import { testEnv } from '../../support/env';
 
 jest.setTimeout(180_000);

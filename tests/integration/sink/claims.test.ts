@@ -5,7 +5,7 @@
  */
 import { Claims } from '../../../connectors/sink/claims';
 import { createLogger } from '../../../connectors/observability';
-import { createWorld, writesApplied, type World } from './harness';
+import { createWorld, writesApplied, type World } from '../../support/world';
 
 const logger = createLogger('silent');
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWorld, writesApplied, type World } from './harness';
+import { createWorld, writesApplied, type World } from '../../support/world';
 import { spawnSinkProcess, type SinkProcess } from '../../support/sink-process';
 
 describe('sink: killed with SIGKILL mid-batch', () => {

@@ -1,7 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { DLQ_HEADERS } from '../../../streams/outcomes';
 import { testEnv } from '../../support/env';
-import { createWorld, writesApplied, type World } from './harness';
+import { createWorld, writesApplied, type World } from '../../support/world';
 
 const header = (h: Record<string, unknown>, name: string): string | undefined => {
   const v = h[name];

@@ -1,4 +1,4 @@
-import { createWorld, writesApplied, type World } from './harness';
+import { createWorld, writesApplied, type World } from '../../support/world';
 
 describe('sink: several instances in one consumer group', () => {
   let world: World;

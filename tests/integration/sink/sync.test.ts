@@ -1,4 +1,4 @@
-import { createWorld, writesApplied, type World } from './harness';
+import { createWorld, writesApplied, type World } from '../../support/world';
 
 describe('sink: committed edits reach PEMS', () => {
   let world: World;

@@ -3,7 +3,7 @@
  * credential in Postgres, an in-process PEMS simulator over HTTPS, its own raw and dead-letter
  * topics and consumer group, and the real Kafka, Postgres and Redis of the local stack.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { Registry } from 'prom-client';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
@@ -12,7 +12,8 @@ import { encryptCredential, parseCredentialKeys, type CredentialKeyRing } from '
 import { createDatabase } from '../../../connectors/postgres/db';
 import { MirrorStream, PemsPoller, createSourceMetrics, type PollerOptions, type SourceMetrics } from '../../../connectors/source';
 import { testEnv, uniqueId } from '../../support/env';
-import { testKafka } from '../../support/kafka';
+import { collect, testKafka } from '../../support/kafka';
+import { credentialKeys } from '../../support/fixtures';
 
 export interface ReadSideFixture {
   org: string;
@@ -36,7 +37,7 @@ export async function readSide(name: string): Promise<ReadSideFixture> {
   const org = uniqueId(name).replace(/-/g, '');
   const apiKey = `key-${randomUUID()}`;
   const tenant = 'TEST';
-  const keyRing = parseCredentialKeys(`t1:${randomBytes(32).toString('base64')}`);
+  const keyRing = parseCredentialKeys(credentialKeys('t1'));
   const sim = await startPemsSimulator({ port: 0, testMode: true, rateLimitPerSecond: 10, credentials: [{ apiKey, tenant, organization: org }] });
   const db = createDatabase({ url: testEnv.databaseUrl, poolMax: 5, applicationName: 'pems-sync-source-test' });
   const kafka = testKafka(`source-test-${org.toLowerCase()}`);
@@ -109,33 +110,14 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
 export async function readTopic(kafka: Kafka, admin: Admin, topic: string, timeoutMs = 30_000): Promise<KafkaMessage[]> {
   const ends = await admin.fetchTopicOffsets(topic);
   const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
-  const out: KafkaMessage[] = [];
-  if (remaining.size === 0) return out;
-  const groupId = uniqueId('test-read').toLowerCase();
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${out.length} messages of ${topic}; partitions left: ${[...remaining.keys()]}`)), timeoutMs);
-      void consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          const end = remaining.get(partition);
-          if (end === undefined) return;
-          out.push(message);
-          if (Number(message.offset) + 1 >= end) remaining.delete(partition);
-          if (remaining.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-  }
-  return out;
+  return collect(kafka, topic, {
+    until: { ends: remaining },
+    pick: ({ message }) => message,
+    timeoutMs,
+    maxWaitTimeInMs: 200,
+    timeoutMessage: (n) => `read ${n} messages of ${topic} below the end offsets ${JSON.stringify([...remaining])}`,
+    afterDisconnect: (groupId) => admin.deleteGroups([groupId]).catch(() => undefined),
+  });
 }
 
 export async function mirrorRow(db: Knex, org: string, pfaId: string): Promise<{ version: number; data: Record<string, unknown> } | undefined> {

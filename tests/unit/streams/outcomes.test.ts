@@ -5,6 +5,7 @@ import {
   DLQ_HEADERS,
   Outcome,
   PoisonEventError,
+  RecordedError,
   outcomeErrorFrom,
   stackTraceOf,
   syncStatusFor,
@@ -131,7 +132,7 @@ describe('syncStatusFor', () => {
 
 describe('outcomeErrorFrom', () => {
   it('when a PEMS 400 carries fieldErrors in details, then they are kept and malformed entries dropped', () => {
-    const e = new PemsSyncError('PEMS_REJECTED', 'validation failed', {
+    const e = new PemsSyncError('PEMS_SYNC_PEMS_REJECTED', 'validation failed', {
       details: { fieldErrors: [{ field: 'dor', message: 'bad' }, { field: 3 }, 'x'] },
     });
     expect(outcomeErrorFrom(e)).toEqual({ code: 'PEMS_SYNC_PEMS_REJECTED', message: 'validation failed', fieldErrors: [{ field: 'dor', message: 'bad' }] });
@@ -149,7 +150,7 @@ describe('toDeadLetterHeaders', () => {
 
   it('when a write fails, then the original headers stay and Kafka Connect context headers are added as bytes', () => {
     const cause = new Error('socket hang up');
-    const err = new PemsSyncError('PEMS_TRANSIENT', 'PEMS unavailable', { retriable: true, cause });
+    const err = new PemsSyncError('PEMS_SYNC_PEMS_TRANSIENT', 'PEMS unavailable', { retriable: true, cause });
     const h = toDeadLetterHeaders({ traceparent: 'tp', multi: ['a', Buffer.from('b')] }, position, err, {
       connectorName: 'pems-sync',
       taskId: 0,
@@ -196,5 +197,15 @@ describe('toDeadLetterHeaders', () => {
     const e = new Error('x'.repeat(100_000));
     expect(stackTraceOf(e).length).toBeLessThan(33_000);
     expect(stackTraceOf(e)).toMatch(/truncated$/);
+  });
+});
+
+describe('RecordedError', () => {
+  it('when a recorded outcome error is dead-lettered, then the headers carry its code and message under the class name Error', () => {
+    const h = toDeadLetterHeaders({}, { topic: 't', partition: 0, offset: '1' }, new RecordedError({ code: 'PEMS_SYNC_PEMS_TRANSIENT', message: 'gone' }));
+    const str = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v);
+    expect(str(h['__connect.errors.exception.class.name'])).toBe('Error');
+    expect(str(h['__connect.errors.exception.message'])).toBe('gone');
+    expect(str(h[DLQ_HEADERS.code])).toBe('PEMS_SYNC_PEMS_TRANSIENT');
   });
 });

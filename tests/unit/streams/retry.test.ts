@@ -1,8 +1,9 @@
 import { backoffDelay, causeChain, classify, nextStep, OutageDetector } from '../../../streams/retry';
-import { PemsSyncError } from '../../../streams/errors';
+import { PemsSyncError, type ErrorCode } from '../../../streams/errors';
 
 const pems = (code: string, retriable = false, details: Record<string, unknown> = {}, cause?: unknown) =>
-  new PemsSyncError(code, `${code} happened`, { retriable, details, cause });
+  // Codes outside ERROR_CODES too (SINK_WRITE, SOMETHING): classification must not depend on knowing them.
+  new PemsSyncError(code as ErrorCode, `${code} happened`, { retriable, details, cause });
 
 describe('classify', () => {
   it.each([

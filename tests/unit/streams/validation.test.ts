@@ -30,7 +30,7 @@ const base: PfaRecord = {
 };
 
 const fields = (errors: FieldError[]): string[] => errors.map((e) => e.field).sort();
-const codes = (errors: FieldError[]): string[] => errors.map((e) => e.code);
+const codes = (errors: FieldError[]): string[] => errors.map((e) => e.code ?? 'none');
 
 describe('validateChangeShape', () => {
   it('when the changes are well typed editable fields, then there is no error', () => {

@@ -68,9 +68,9 @@ describe('errors', () => {
     const four = toApiError(new ActionRefusedError('forbidden', 'FOUR_EYES_REQUIRED', 'no'))!;
     expect(four.statusCode).toBe(403);
     expect(four.body()).toMatchObject({ error: 'FOUR_EYES_REQUIRED', code: 'PEMS_SYNC_API_FOUR_EYES_REQUIRED', message: 'no' });
-    expect(toApiError(new ActionRefusedError('state', 'X', 'x'))!.statusCode).toBe(409);
-    expect(toApiError(new ActionRefusedError('invalid', 'X', 'x'))!.statusCode).toBe(400);
-    expect(toApiError(new ActionRefusedError('not_found', 'X', 'x'))!.statusCode).toBe(404);
+    expect(toApiError(new ActionRefusedError('state', 'CONFLICT_NOT_OPEN', 'x'))!.statusCode).toBe(409);
+    expect(toApiError(new ActionRefusedError('invalid', 'VALIDATION_FAILED', 'x'))!.statusCode).toBe(400);
+    expect(toApiError(new ActionRefusedError('not_found', 'NOT_FOUND', 'x'))!.statusCode).toBe(404);
     expect(toApiError(new TypeError('bug'))).toBeUndefined();
   });
 });

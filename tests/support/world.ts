@@ -6,18 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { loadConfig, type Config, type DeepPartial } from '../../../schemas/config';
-import { createDatabase } from '../../../connectors/postgres/db';
-import { applyMirrorVersion } from '../../../connectors/postgres/mirror';
-import { encryptCredential, parseCredentialKeys } from '../../../connectors/pems';
-import { startPemsSimulator, type PemsSimulator } from '../../../connectors/pems-simulator';
-import { startSink, type Sink } from '../../../connectors/sink';
-import { createLogger } from '../../../connectors/observability';
-import type { PfaRecord } from '../../../streams/pfa-record';
-import { testEnv, uniqueId } from '../../support/env';
-import { testKafka } from '../../support/kafka';
+import { loadConfig, type Config, type DeepPartial } from '../../schemas/config';
+import { createDatabase } from '../../connectors/postgres/db';
+import { applyMirrorVersion } from '../../connectors/postgres/mirror';
+import { encryptCredential, parseCredentialKeys } from '../../connectors/pems';
+import { startPemsSimulator, type PemsSimulator } from '../../connectors/pems-simulator';
+import { startSink, type Sink } from '../../connectors/sink';
+import { createLogger } from '../../connectors/observability';
+import type { PfaRecord } from '../../streams/pfa-record';
+import { testEnv, uniqueId } from './env';
+import { collect, testKafka } from './kafka';
+import { credentialKeys } from './fixtures';
 
-export const TEST_CREDENTIAL_KEYS = `t1:${randomBytes(32).toString('base64')}`;
+export const TEST_CREDENTIAL_KEYS = credentialKeys('t1');
 
 export interface World {
   org: string;
@@ -172,27 +173,13 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
       }
     },
     async readTopic(topic, count, timeoutMs = 20000) {
-      const consumer = kafka.consumer({ groupId: `reader-${uniqueId('r').toLowerCase()}`, maxWaitTimeInMs: 100 });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const out: Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }> = [];
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error(`read ${out.length}/${count} records from ${topic}`)), timeoutMs);
-          void consumer.run({
-            eachMessage: async ({ message }) => {
-              out.push({ key: message.key, value: message.value, headers: message.headers ?? {} });
-              if (out.length >= count) {
-                clearTimeout(t);
-                resolve();
-              }
-            },
-          });
-        });
-      } finally {
-        await consumer.disconnect();
-      }
-      return out;
+      return collect(kafka, topic, {
+        until: { count },
+        pick: ({ message }) => ({ key: message.key, value: message.value, headers: message.headers ?? {} }),
+        timeoutMs,
+        groupId: `reader-${uniqueId('r').toLowerCase()}`,
+        timeoutMessage: (n) => `read ${n}/${count} records from ${topic}`,
+      });
     },
     async decodeResults(count) {
       const records = await world.readTopic(topics.results, count);

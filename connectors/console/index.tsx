@@ -71,6 +71,17 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
     for (const end of [...streams]) end();
   });
 
+  /** The signed-out double-submit token: the cookie's when it has one, else a new one set now. */
+  const preSessionToken = (req: FastifyRequest, reply: FastifyReply): string => {
+    const had = readCookies(req).get(SIGN_IN_CSRF_COOKIE);
+    if (had && /^[0-9a-f]{64}$/.test(had)) return had;
+    const csrf = newToken();
+    setCookie(reply, SIGN_IN_CSRF_COOKIE, csrf, { httpOnly: true, secure, maxAgeSeconds: 3600 });
+    return csrf;
+  };
+  const signInCsrfOk = (req: FastifyRequest): boolean => sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
+  const isPreferences = (req: FastifyRequest): boolean => req.url.split('?')[0] === '/console/preferences';
+
   void app.register(
     async (scope) => {
       await scope.register(formbody, { bodyLimit: 65_536 });
@@ -81,11 +92,14 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         hsts: false,
       });
       scope.decorateRequest('consoleView', null);
-      scope.addHook('preHandler', async (req) => {
+      scope.addHook('preHandler', async (req, reply) => {
         if (req.url.startsWith('/console/assets/')) return;
         req.consoleView = await loadView(ctx.db, req);
+        // Signed out, the page's forms (sign-in, theme, time zone) carry the pre-session token.
+        if (!req.consoleView.viewer) req.consoleView.preSessionCsrf = preSessionToken(req, reply);
         if (req.method === 'POST' && !req.url.startsWith('/console/sign-in')) {
           const viewer = req.consoleView.viewer;
+          if (!viewer && isPreferences(req) && signInCsrfOk(req)) return;
           if (!viewer) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
           if (!sameToken(presentedCsrf(req), viewer.csrfToken)) throw new ApiError(403, 'CSRF', 'this form is out of date or came from another site (CSRF token missing or wrong): reload the page and try again');
         }
@@ -123,15 +137,13 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
 
       // --- sign-in -------------------------------------------------------------------------
       const signInPage = async (req: FastifyRequest, reply: FastifyReply, error?: string, status = 200): Promise<FastifyReply> => {
-        const csrf = newToken();
-        setCookie(reply, SIGN_IN_CSRF_COOKIE, csrf, { httpOnly: true, secure, maxAgeSeconds: 3600 });
+        const csrf = req.consoleView?.preSessionCsrf ?? preSessionToken(req, reply);
         const q = (req.query ?? {}) as Record<string, unknown>;
         const body = (req.body ?? {}) as Record<string, unknown>;
         const returnTo = safeReturnPath(body.return_to ?? q.return_to);
         const localUsers = await listSignInUsers(ctx.db, ctx.config.console.localSignInUsers);
         return html(reply, <SignInPage view={req.consoleView!} csrf={csrf} localUsers={localUsers} error={error} returnTo={returnTo} />, status);
       };
-      const signInCsrfOk = (req: FastifyRequest): boolean => sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
 
       scope.get('/sign-in', ROUTE, async (req, reply) => signInPage(req, reply));
 

@@ -85,7 +85,17 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     await p2.getByRole('button', { name: 'Filter' }).click();
     await p2.waitForURL(/kind=rollback/);
     await hasCount(p2.locator('.timeline li[data-kind="version"]'), (n) => n === 0);
-    expect(await p2.locator('#permalink').inputValue()).toContain('kind=rollback');
+    const link = await p2.locator('#permalink').inputValue();
+    expect(link).toContain('kind=rollback');
+    // Copy the link by keyboard: Tab from the field to "Copy link", Enter; the clipboard holds the view's URL.
+    await ctx2.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: world.apiUrl });
+    await p2.locator('#permalink').focus();
+    await p2.keyboard.press('Tab');
+    expect(await p2.evaluate('document.activeElement && document.activeElement.id')).toBe('copy-permalink');
+    await p2.keyboard.press('Enter');
+    await hasText(p2.locator('#copy-permalink'), 'Copied');
+    await hasText(p2.locator('#announcer'), 'Link copied to the clipboard');
+    expect(await p2.evaluate('navigator.clipboard.readText()')).toBe(link);
     expect(await axeViolations(p2)).toEqual([]);
     await screenshot(p2, 'timeline');
     for (const [p, g] of [[p1, g1], [p2, g2]] as const) {

@@ -28,6 +28,7 @@ import { SignInPage } from './pages/sign-in';
 import { StatusFragment, StatusPage } from './pages/status';
 import { endSession, isTimeZone, loadView, newToken, presentedCsrf, safeReturnPath, sameToken, startSession, THEMES, type Theme, type View, type Viewer } from './session';
 import { StatusModel } from './status-model';
+import { withSending } from './sending';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -279,13 +280,14 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
           listUserEdits(ctx.db, { userId: v.userId, organizationIds: orgs, stage: stageRaw as EditStage | undefined, pfaId, before, limit }),
           summariseUserEdits(ctx.db, v.userId, orgs),
         ]);
+        const shown = await withSending(ctx.db, ctx.config, edits, req.consoleView!.now);
         const last = edits[edits.length - 1];
         const params = new URLSearchParams();
         if (stageRaw) params.set('stage', stageRaw);
         if (pfaId) params.set('pfa', pfaId);
         if (last) params.set('before', `${last.createdAt.toISOString()}_${last.id}`);
         const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
-        return html(reply, <MyEditsPage view={req.consoleView!} edits={edits} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
+        return html(reply, <MyEditsPage view={req.consoleView!} edits={shown} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
       });
 
       registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
@@ -302,7 +304,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         if (q === '' || q.length > 200) {
           return html(reply, <SearchPage view={req.consoleView!} q={q} edits={[]} error="Type a PFA id or a modification id (at most 200 characters)." />, 400);
         }
-        const edits = await searchEdits(ctx.db, v.caller.readableOrgs, q, 100);
+        const edits = await withSending(ctx.db, ctx.config, await searchEdits(ctx.db, v.caller.readableOrgs, q, 100), req.consoleView!.now);
         return html(reply, <SearchPage view={req.consoleView!} q={q} edits={edits} />);
       });
     },

@@ -247,7 +247,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
               return stop();
             }
             const scoped = (organization ? [organization] : orgs).filter((o) => view.viewer!.caller.canRead(o));
-            const s = await model.snapshot(scoped);
+            const s = await model.sharedSnapshot(scoped);
             const fragment = await (<StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />);
             if (stopped) return;
             res.write(`id: ${s.at.getTime()}\nevent: status\n${fragment.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);

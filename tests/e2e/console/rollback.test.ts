@@ -54,11 +54,16 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     expect(await approve1.isDisabled()).toBe(true);
     await hasText(p1.locator('#approve-why'), 'four eyes — a different administrator must approve it');
     await screenshot(p1, 'rollback-requester');
+    expect(await axeViolations(p1)).toEqual([]);
     const url = p1.url();
 
     const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
     const { page: p2, guard: g2 } = await guardedPage(ctx2, world.apiUrl);
     await signIn(p2, world.apiUrl, await token(world.admin2));
+    // The request page in the dark theme as well (the requester saw it in the light one).
+    await p2.goto(`${world.apiUrl}/console/records/${encodeURIComponent(world.org)}/${encodeURIComponent(rec.pfaId)}/rollback?version=${v0 + 1}`);
+    await hasText(p2.locator('table.diff tr[data-field="notes"]'), 'first plan');
+    expect(await axeViolations(p2)).toEqual([]);
     await p2.goto(url);
     await hasText(p2.locator('table.diff tr[data-field="notes"]'), 'first plan');
     // The requester's reason is text for the approver.

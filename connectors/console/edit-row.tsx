@@ -1,19 +1,46 @@
 /** One edit and where it is, in words with times (search results; the "My edits" screen reuses it). */
 import type { EditRow } from '../postgres/console-edits';
+import type { SendingProgress } from '../../streams/sending-progress';
 import { Time } from './components';
 import type { View } from './session';
 
-function Where({ e, view }: { e: EditRow; view: View }): JSX.Element {
+/** An edit with, while it is being sent, its place in the retry schedule. */
+export type ShownEdit = EditRow & { sending?: SendingProgress | null };
+
+function Sending({ e, view }: { e: ShownEdit; view: View }): JSX.Element {
+  const p = e.sending;
+  if (!p) {
+    return (
+      <span>
+        sending to PEMS (claimed <Time at={e.updatedAt} view={view} />)
+      </span>
+    );
+  }
+  return (
+    <span class="sending">
+      <span safe>{`sending to PEMS (attempt ${p.attempt}, sent`}</span> <Time at={p.lastSentAt} view={view} />
+      {p.overdue ? (
+        <span>; no answer yet: the sink is waiting for PEMS, and waiting spends no attempt)</span>
+      ) : p.nextRetryAt ? (
+        <span>
+          {', next retry at '}
+          <Time at={p.nextRetryAt} view={view} />
+          <span safe>{`${p.jitterMs > 0 ? ` ± ${Math.round(p.jitterMs / 1000)} s` : ''} if it fails)`}</span>
+        </span>
+      ) : (
+        <span>; the last attempt: if it fails an operator is told)</span>
+      )}
+    </span>
+  );
+}
+
+function Where({ e, view }: { e: ShownEdit; view: View }): JSX.Element {
   switch (e.syncStatus) {
     case 'committed':
     case 'queued':
       return <span>committed, waiting for the sink</span>;
     case 'syncing':
-      return (
-        <span>
-          sending to PEMS (claimed <Time at={e.updatedAt} view={view} />)
-        </span>
-      );
+      return <Sending e={e} view={view} />;
     case 'synced':
       return (
         <span>
@@ -48,7 +75,7 @@ function Where({ e, view }: { e: EditRow; view: View }): JSX.Element {
   }
 }
 
-export function EditsTable({ edits, view, caption }: { edits: EditRow[]; view: View; caption: string }): JSX.Element {
+export function EditsTable({ edits, view, caption }: { edits: ShownEdit[]; view: View; caption: string }): JSX.Element {
   return (
     <table class="edits">
       <caption safe>{caption}</caption>

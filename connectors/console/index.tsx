@@ -28,6 +28,7 @@ import { SignInPage } from './pages/sign-in';
 import { StatusFragment, StatusPage } from './pages/status';
 import { endSession, isTimeZone, loadView, newToken, presentedCsrf, safeReturnPath, sameToken, startSession, THEMES, type Theme, type View, type Viewer } from './session';
 import { StatusModel } from './status-model';
+import { withSending } from './sending';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -71,6 +72,17 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
     for (const end of [...streams]) end();
   });
 
+  /** The signed-out double-submit token: the cookie's when it has one, else a new one set now. */
+  const preSessionToken = (req: FastifyRequest, reply: FastifyReply): string => {
+    const had = readCookies(req).get(SIGN_IN_CSRF_COOKIE);
+    if (had && /^[0-9a-f]{64}$/.test(had)) return had;
+    const csrf = newToken();
+    setCookie(reply, SIGN_IN_CSRF_COOKIE, csrf, { httpOnly: true, secure, maxAgeSeconds: 3600 });
+    return csrf;
+  };
+  const signInCsrfOk = (req: FastifyRequest): boolean => sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
+  const isPreferences = (req: FastifyRequest): boolean => req.url.split('?')[0] === '/console/preferences';
+
   void app.register(
     async (scope) => {
       await scope.register(formbody, { bodyLimit: 65_536 });
@@ -81,11 +93,14 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         hsts: false,
       });
       scope.decorateRequest('consoleView', null);
-      scope.addHook('preHandler', async (req) => {
+      scope.addHook('preHandler', async (req, reply) => {
         if (req.url.startsWith('/console/assets/')) return;
         req.consoleView = await loadView(ctx.db, req);
+        // Signed out, the page's forms (sign-in, theme, time zone) carry the pre-session token.
+        if (!req.consoleView.viewer) req.consoleView.preSessionCsrf = preSessionToken(req, reply);
         if (req.method === 'POST' && !req.url.startsWith('/console/sign-in')) {
           const viewer = req.consoleView.viewer;
+          if (!viewer && isPreferences(req) && signInCsrfOk(req)) return;
           if (!viewer) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
           if (!sameToken(presentedCsrf(req), viewer.csrfToken)) throw new ApiError(403, 'CSRF', 'this form is out of date or came from another site (CSRF token missing or wrong): reload the page and try again');
         }
@@ -123,15 +138,13 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
 
       // --- sign-in -------------------------------------------------------------------------
       const signInPage = async (req: FastifyRequest, reply: FastifyReply, error?: string, status = 200): Promise<FastifyReply> => {
-        const csrf = newToken();
-        setCookie(reply, SIGN_IN_CSRF_COOKIE, csrf, { httpOnly: true, secure, maxAgeSeconds: 3600 });
+        const csrf = req.consoleView?.preSessionCsrf ?? preSessionToken(req, reply);
         const q = (req.query ?? {}) as Record<string, unknown>;
         const body = (req.body ?? {}) as Record<string, unknown>;
         const returnTo = safeReturnPath(body.return_to ?? q.return_to);
         const localUsers = await listSignInUsers(ctx.db, ctx.config.console.localSignInUsers);
         return html(reply, <SignInPage view={req.consoleView!} csrf={csrf} localUsers={localUsers} error={error} returnTo={returnTo} />, status);
       };
-      const signInCsrfOk = (req: FastifyRequest): boolean => sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
 
       scope.get('/sign-in', ROUTE, async (req, reply) => signInPage(req, reply));
 
@@ -234,7 +247,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
               return stop();
             }
             const scoped = (organization ? [organization] : orgs).filter((o) => view.viewer!.caller.canRead(o));
-            const s = await model.snapshot(scoped);
+            const s = await model.sharedSnapshot(scoped);
             const fragment = await (<StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />);
             if (stopped) return;
             res.write(`id: ${s.at.getTime()}\nevent: status\n${fragment.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
@@ -267,13 +280,14 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
           listUserEdits(ctx.db, { userId: v.userId, organizationIds: orgs, stage: stageRaw as EditStage | undefined, pfaId, before, limit }),
           summariseUserEdits(ctx.db, v.userId, orgs),
         ]);
+        const shown = await withSending(ctx.db, ctx.config, edits, req.consoleView!.now);
         const last = edits[edits.length - 1];
         const params = new URLSearchParams();
         if (stageRaw) params.set('stage', stageRaw);
         if (pfaId) params.set('pfa', pfaId);
         if (last) params.set('before', `${last.createdAt.toISOString()}_${last.id}`);
         const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
-        return html(reply, <MyEditsPage view={req.consoleView!} edits={edits} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
+        return html(reply, <MyEditsPage view={req.consoleView!} edits={shown} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
       });
 
       registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
@@ -290,7 +304,7 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         if (q === '' || q.length > 200) {
           return html(reply, <SearchPage view={req.consoleView!} q={q} edits={[]} error="Type a PFA id or a modification id (at most 200 characters)." />, 400);
         }
-        const edits = await searchEdits(ctx.db, v.caller.readableOrgs, q, 100);
+        const edits = await withSending(ctx.db, ctx.config, await searchEdits(ctx.db, v.caller.readableOrgs, q, 100), req.consoleView!.now);
         return html(reply, <SearchPage view={req.consoleView!} q={q} edits={edits} />);
       });
     },

@@ -72,7 +72,7 @@ export function Layout(props: { view: View; title: string; active?: string; chil
             )}
             <div class="prefs">
               <form method="post" action="/console/preferences" class="theme-form" aria-label="Colour theme">
-                {v ? <input type="hidden" name="_csrf" value={v.csrfToken} /> : ''}
+                <input type="hidden" name="_csrf" value={v ? v.csrfToken : (view.preSessionCsrf ?? '')} />
                 <input type="hidden" name="return_to" value={view.path} />
                 <span class="prefs-label" id="theme-label">
                   Theme
@@ -86,7 +86,7 @@ export function Layout(props: { view: View; title: string; active?: string; chil
                 </span>
               </form>
               <form method="post" action="/console/preferences" class="tz-form">
-                {v ? <input type="hidden" name="_csrf" value={v.csrfToken} /> : ''}
+                <input type="hidden" name="_csrf" value={v ? v.csrfToken : (view.preSessionCsrf ?? '')} />
                 <input type="hidden" name="return_to" value={view.path} />
                 <label for="tz">Time zone</label>
                 <select id="tz" name="tz">

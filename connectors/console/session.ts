@@ -35,6 +35,8 @@ export interface View {
   now: Date;
   /** Path and query of the page (return target of preference forms). */
   path: string;
+  /** Signed out: the pre-session CSRF token (cookie pems_console_sign_in) the sign-in and preference forms carry. */
+  preSessionCsrf?: string;
 }
 
 export const newToken = (): string => randomBytes(32).toString('hex');

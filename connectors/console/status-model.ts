@@ -11,7 +11,8 @@ import type { Config } from '../../schemas/config';
 import { freshnessOf, worstFreshness, type Freshness, type FreshnessResult } from '../../streams/freshness';
 import { ratePerSecond, sumSamples, type MetricSums } from '../../streams/prometheus-text';
 import type { ConsumerLag, PemsHealth, StatusProbes } from '../control-api/routes/status';
-import { readLastHour, readOrgPipelines, type MinuteRow, type OrgPipelineRow } from '../postgres/console-status';
+import { readOrgPipelines, type MinuteRow, type OrgPipelineRow } from '../postgres/console-status';
+import { LastHourRollup } from './last-hour';
 
 export interface OrgStatus {
   row: OrgPipelineRow;
@@ -26,6 +27,8 @@ export interface OrgStatus {
   pems: PemsHealth;
   pemsDownSince: Date | null;
   pemsRecoveredAt: Date | null;
+  /** Outcomes of the last hour. */
+  lastHour: { synced: number; conflict: number; rejected: number; failed: number };
 }
 
 export interface SinkFigures {
@@ -57,12 +60,17 @@ export class StatusModel {
   private scrapeInFlight: Promise<void> | undefined;
   private lastScrapeAt = 0;
   private scrapeError: string | undefined;
+  private readonly lastHour: LastHourRollup;
+  /** Snapshots shared by the live streams of the same organizations (one read per interval, however many tabs). */
+  private readonly shared = new Map<string, { at: number; value: Promise<StatusSnapshot> }>();
 
   constructor(
     private readonly db: Knex,
     private readonly config: Config,
     private readonly probes: StatusProbes,
-  ) {}
+  ) {
+    this.lastHour = new LastHourRollup(db);
+  }
 
   private get ttlMs(): number {
     return Math.max(250, this.config.console.liveIntervalMs - 100);
@@ -146,9 +154,22 @@ export class StatusModel {
     };
   }
 
+  /** The live streams' snapshot: the same one for every tab on these organizations within a live interval. */
+  sharedSnapshot(organizationIds: readonly string[]): Promise<StatusSnapshot> {
+    const key = [...organizationIds].sort().join('\u0000');
+    const hit = this.shared.get(key);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    const value = this.snapshot(organizationIds);
+    value.catch(() => this.shared.delete(key));
+    this.shared.set(key, { at: Date.now(), value });
+    for (const [k, v] of this.shared) if (Date.now() - v.at >= this.ttlMs) this.shared.delete(k);
+    return value;
+  }
+
   async snapshot(organizationIds: readonly string[]): Promise<StatusSnapshot> {
     const now = new Date();
-    const [rows, minutes, lag] = await Promise.all([readOrgPipelines(this.db, organizationIds), readLastHour(this.db, organizationIds), this.consumerLag(), this.scrapeSinks()]);
+    const [rows, hour, lag] = await Promise.all([readOrgPipelines(this.db, organizationIds), this.lastHour.read(organizationIds, now), this.consumerLag(), this.scrapeSinks()]);
+    const minutes = hour.overall;
     const target = this.config.console.freshnessTargetSeconds;
     const stalled = this.config.console.stalledAfterSeconds;
     const orgs = await Promise.all(
@@ -158,7 +179,7 @@ export class StatusModel {
         const n = (s: string): number => row.counts[s] ?? 0;
         return {
           row,
-          freshness: freshnessOf({ oldestUnsyncedAt: row.oldestUnsyncedAt, totalEdits: row.totalEdits, now, targetSeconds: target, stalledAfterSeconds: stalled }),
+          freshness: freshnessOf({ oldestUnsyncedAt: row.oldestUnsyncedAt, totalEdits: row.hasEdits ? 1 : 0, now, targetSeconds: target, stalledAfterSeconds: stalled }),
           pending: n('committed') + n('queued'),
           cdcLagSeconds: row.oldestUnclaimedAt ? Math.max(0, (now.getTime() - row.oldestUnclaimedAt.getTime()) / 1000) : null,
           inFlight: n('syncing'),
@@ -166,6 +187,9 @@ export class StatusModel {
           pems,
           pemsDownSince: st?.down ? st.since : null,
           pemsRecoveredAt: st && !st.down ? st.recoveredAt : null,
+          lastHour: hour.byOrg
+            .filter((m) => m.organizationId === row.organizationId)
+            .reduce((a, m) => ({ synced: a.synced + m.synced, conflict: a.conflict + m.conflict, rejected: a.rejected + m.rejected, failed: a.failed + m.failed }), { synced: 0, conflict: 0, rejected: 0, failed: 0 }),
         };
       }),
     );

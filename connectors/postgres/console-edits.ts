@@ -98,3 +98,18 @@ export async function summariseUserEdits(db: Knex, userId: string, organizationI
   }
   return { byStatus, oldestWaitingAt: oldest };
 }
+
+/** The latest send of each edit being sent: the sink stores its write-ahead intent before every send (created_at). */
+export async function lastSendsOf(db: Knex, modificationIds: readonly string[]): Promise<Map<string, Date>> {
+  const out = new Map<string, Date>();
+  if (modificationIds.length === 0) return out;
+  const res = await db.raw(
+    `SELECT m.id, max(w.created_at) AS at
+       FROM pems_write_intent w CROSS JOIN LATERAL unnest(w.modification_ids) AS m(id)
+      WHERE w.modification_ids && ?::uuid[] AND m.id = ANY(?::uuid[])
+      GROUP BY m.id`,
+    [[...modificationIds], [...modificationIds]],
+  );
+  for (const r of res.rows as Array<{ id: string; at: Date }>) out.set(r.id, new Date(r.at));
+  return out;
+}

@@ -4,14 +4,23 @@
  * in one organization — reporting each page's server time (Fastify's reply.elapsedTime) p50 /
  * p95 over BENCH_REQUESTS sequential requests after a warm-up. A benchmark: it asserts nothing.
  *
+ * Besides: 1,000 dead letters, 1,000 pending rollback requests, a notification for each of the
+ * editor's 1,000 conflicts and three PEMS versions of each of the 5,000 PFAs, so that every screen is measured:
+ * status, my edits, conflicts (queue and detail), dead letters (groups and detail), record
+ * timeline, rollback (request and decision pages, list), audit, notifications, search, sign-in.
+ *
  *   BENCH_MODIFICATIONS=100000 BENCH_CONFLICTS=10000 BENCH_AUDIT=1000000 BENCH_REQUESTS=40
  *   BENCH_OUT=reports/console-bench.json
+ *   BENCH_ORG=BENCHC…  reuse the organization an earlier run seeded (seeding takes minutes on a
+ *                      shared machine): its modifications are moved forward to span the last hour again
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mintToken } from '../../connectors/cli/users';
 import { buildControlApi } from '../../connectors/control-api/server';
+import type { Knex } from 'knex';
 import { createDatabase } from '../../connectors/postgres/db';
+import { requestRollback } from '../../connectors/postgres/rollbacks';
 import { loadConfig } from '../../schemas/config';
 
 const MODS = Number(process.env.BENCH_MODIFICATIONS ?? 100_000);
@@ -27,11 +36,30 @@ const pct = (xs: number[], p: number): number => {
 };
 
 async function main(): Promise<void> {
-  const run = Date.now().toString(36).toUpperCase();
+  const reuse = process.env.BENCH_ORG;
+  const run = reuse ? reuse.replace(/^BENCHC/, '') : Date.now().toString(36).toUpperCase();
   const org = `BENCHC${run}`;
   const editor = `bench-editor-${run.toLowerCase()}`;
   const admin = `bench-admin-${run.toLowerCase()}`;
   const db = createDatabase({ url: process.env.DATABASE_URL!, poolMax: 10, applicationName: 'console-bench' });
+  if (reuse) {
+    if (!(await db('organization').where({ id: org }).first('id'))) throw new Error(`BENCH_ORG ${org}: no such organization (seed one with a run without BENCH_ORG)`);
+    // The last hour of the status screen: move the seeded edits forward so they span it again.
+    const [{ newest }] = (await db.raw(`SELECT max(updated_at) AS newest FROM pfa_modification WHERE organization_id = ?`, [org])).rows;
+    await db.raw(
+      `UPDATE pfa_modification SET committed_at = committed_at + (now() - ?::timestamptz), synced_at = synced_at + (now() - ?::timestamptz),
+              created_at = created_at + (now() - ?::timestamptz), updated_at = updated_at + (now() - ?::timestamptz)
+        WHERE organization_id = ?`,
+      [newest, newest, newest, newest, org],
+    );
+    console.log(`reusing ${org}: its edits moved forward to end now`);
+  } else await seed(db, org, editor, admin);
+  await seedScreens(db, org, editor, admin);
+  await db.raw('ANALYZE pfa_modification; ANALYZE sync_conflict; ANALYZE audit_log; ANALYZE dead_letter; ANALYZE notification; ANALYZE rollback_request; ANALYZE pfa_mirror_history');
+  await measure(db, org, editor);
+}
+
+async function seed(db: Knex, org: string, editor: string, admin: string): Promise<void> {
   const t0 = Date.now();
   await db('organization').insert({ id: org, name: 'console benchmark', sync_enabled: false });
   await db('app_user').insert([editor, admin].map((id) => ({ id, username: id })));
@@ -72,8 +100,56 @@ async function main(): Promise<void> {
     );
   }
   const tAudit = Date.now();
-  await db.raw('ANALYZE pfa_modification; ANALYZE sync_conflict; ANALYZE audit_log');
   console.log(`seeded ${MODS} modifications in ${((tMods - t0) / 1000).toFixed(1)} s, ${CONFLICTS} conflicts in ${((tConf - tMods) / 1000).toFixed(1)} s, ${AUDIT} audit entries in ${((tAudit - tConf) / 1000).toFixed(1)} s`);
+}
+
+/** What the other screens show (idempotent: an organization seeded by an earlier run gets it once). */
+async function seedScreens(db: Knex, org: string, editor: string, admin: string): Promise<void> {
+  if (await db('pfa_mirror').where({ organization_id: org }).first('pfa_id')) return;
+  const t0 = Date.now();
+  await db.raw(
+    `INSERT INTO pfa_mirror_history (organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin)
+     SELECT ?, 'PFA-' || p, v, jsonb_build_object('pfaId', 'PFA-' || p, 'version', v, 'notes', 'plan ' || v, 'quantity', v), 'planner', now() - (4 - v) * interval '1 day', 'pems'
+       FROM generate_series(0, 4999) p, generate_series(1, 3) v`,
+    [org],
+  );
+  await db.raw(
+    `INSERT INTO pfa_mirror (organization_id, pfa_id, version, data, pems_updated_at)
+     SELECT organization_id, pfa_id, version, data, pems_updated_at FROM pfa_mirror_history WHERE organization_id = ? AND version = 3`,
+    [org],
+  );
+  // Dead letters of the sink's causes, each of an edit whose PEMS attempts are audited.
+  await db.raw(
+    `INSERT INTO dead_letter (organization_id, pfa_id, modification_id, source_topic, source_partition, source_offset, record_value, record_headers, reason, error_code, error, created_at)
+     SELECT m.organization_id, m.pfa_id, m.id, 'pems-sync.modifications', 0, row_number() OVER (), convert_to(jsonb_build_object('id', m.id, 'pfaId', m.pfa_id, 'delta', m.delta)::text, 'UTF8'),
+            jsonb_build_object('pems-sync-organization', m.organization_id), 'PEMS answered 503 four times',
+            CASE WHEN row_number() OVER () % 3 = 0 THEN 'PEMS_SYNC_PEMS_UNAUTHORIZED' ELSE 'PEMS_SYNC_RETRIES_EXHAUSTED' END, '{}'::jsonb, m.updated_at
+       FROM pfa_modification m WHERE m.organization_id = ? AND m.sync_status = 'failed' LIMIT 1000`,
+    [org],
+  );
+  await db.raw(
+    `INSERT INTO audit_log (organization_id, pfa_id, modification_id, actor, event_type, details, pems_response)
+     SELECT d.organization_id, d.pfa_id, d.modification_id, 'system:sink', 'sync.write', jsonb_build_object('attempt', a, 'version', 3, 'result', 'transient'), '{"status":503}'::jsonb
+       FROM dead_letter d, generate_series(1, 4) a WHERE d.organization_id = ?`,
+    [org],
+  );
+  const first = await requestRollback(db, { organizationId: org, pfaId: 'PFA-7', targetVersion: 1, reason: 'bench', requestedBy: admin });
+  await db.raw(
+    `INSERT INTO rollback_request (organization_id, pfa_id, target_version, from_version, preview, reason, requested_by, status)
+     SELECT organization_id, 'PFA-' || g, target_version, from_version, preview, reason, requested_by, status FROM rollback_request, generate_series(1000, 1998) g WHERE id = ?`,
+    [first.id],
+  );
+  await db.raw(
+    `INSERT INTO notification (organization_id, user_id, kind, payload, read_at, created_at)
+     SELECT m.organization_id, ?, 'conflict', jsonb_build_object('modificationId', m.id, 'pfaId', m.pfa_id, 'fields', jsonb_build_array('notes')),
+            CASE WHEN row_number() OVER () % 4 = 0 THEN NULL ELSE now() END, m.created_at
+       FROM pfa_modification m WHERE m.organization_id = ? AND m.user_id = ? AND m.sync_status = 'conflict' LIMIT 10000`,
+    [editor, org, editor],
+  );
+  console.log(`seeded the other screens (versions, dead letters, rollbacks, notifications) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function measure(db: Knex, org: string, editor: string): Promise<void> {
 
   const config = loadConfig(process.env, { controlApi: { jwtSecret: SECRET }, log: { level: 'silent' }, console: { secureCookies: false } });
   const app = buildControlApi({ db, config, logger: false });
@@ -94,36 +170,53 @@ async function main(): Promise<void> {
   const editorCookie = await cookieOf(editor);
   const conflict = await db('sync_conflict').where({ organization_id: org }).orderBy('created_at', 'desc').first('id');
   const mod = await db('pfa_modification').where({ organization_id: org }).first('id');
+  const deadLetter = await db('dead_letter').where({ organization_id: org }).orderBy('created_at', 'desc').first('id');
+  const rollback = await db('rollback_request').where({ organization_id: org, pfa_id: 'PFA-7' }).first('id');
   const pages: Array<[string, string]> = [
+    ['sign-in', '/console/sign-in'],
     ['status', `/console/status?organization=${org}`],
+    ['status, all organizations', '/console/status'],
     ['my edits', '/console/my-edits'],
     ['my edits, waiting', '/console/my-edits?stage=waiting'],
     ['conflict queue', `/console/conflicts?organization=${org}`],
     ['conflict queue by field', `/console/conflicts?organization=${org}&field=notes`],
     ['conflict detail', `/console/conflicts/${conflict.id}`],
     ['dead letters', `/console/dead-letters?organization=${org}`],
+    ['dead letters by cause', `/console/dead-letters?organization=${org}&cause=PEMS_SYNC_RETRIES_EXHAUSTED`],
+    ['dead letter detail', `/console/dead-letters/${deadLetter.id}`],
     ['record timeline', `/console/records/${org}/PFA-7`],
+    ['record timeline, versions', `/console/records/${org}/PFA-7?kind=version`],
+    ['rollback request (pick ▶ differences)', `/console/records/${org}/PFA-7/rollback?version=1`],
     ['rollbacks', '/console/rollbacks'],
+    ['rollback decision', `/console/rollbacks/${rollback.id}`],
     ['audit', `/console/audit?organization=${org}`],
     ['audit by PFA and actor', `/console/audit?organization=${org}&pfa=PFA-7&actor=${editor}`],
     ['search by PFA', '/console/search?q=PFA-7'],
     ['search by modification id', `/console/search?q=${mod.id}`],
     ['notifications', '/console/notifications'],
+    ['notifications, unread', '/console/notifications?unread=1'],
   ];
-  const results: Array<{ page: string; path: string; p50Ms: number; p95Ms: number; maxMs: number; requests: number }> = [];
+  const results: Array<{ page: string; path: string; p50Ms: number; p95Ms: number; maxMs: number; coldMs: number; requests: number }> = [];
   for (const [name, path] of pages) {
-    for (let i = 0; i < 3; i++) await (await fetch(`${url}${path}`, { headers: { cookie: editorCookie } })).text();
+    // The sign-in page is measured signed out (signed in, it is the same page with a session read).
+    const headers: Record<string, string> = name === 'sign-in' ? {} : { cookie: editorCookie };
+    // The warm-up's first request is the page's cold time in this process (the status screen
+    // reads its whole last hour then, and only the newest minutes after).
+    times.set(name, []);
+    current = name;
+    for (let i = 0; i < 3; i++) await (await fetch(`${url}${path}`, { headers, redirect: 'manual' })).text();
+    const coldMs = times.get(name)![0]!;
     times.set(name, []);
     current = name;
     for (let i = 0; i < REQUESTS; i++) {
-      const res = await fetch(`${url}${path}`, { headers: { cookie: editorCookie } });
+      const res = await fetch(`${url}${path}`, { headers, redirect: 'manual' });
       await res.text();
       if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
     }
     current = '';
     const t = times.get(name)!;
-    results.push({ page: name, path, p50Ms: pct(t, 0.5), p95Ms: pct(t, 0.95), maxMs: Math.max(...t), requests: t.length });
-    console.log(`${name.padEnd(28)} p50 ${pct(t, 0.5).toFixed(1).padStart(7)} ms   p95 ${pct(t, 0.95).toFixed(1).padStart(7)} ms`);
+    results.push({ page: name, path, p50Ms: pct(t, 0.5), p95Ms: pct(t, 0.95), maxMs: Math.max(...t), coldMs, requests: t.length });
+    console.log(`${name.padEnd(38)} p50 ${pct(t, 0.5).toFixed(1).padStart(7)} ms   p95 ${pct(t, 0.95).toFixed(1).padStart(7)} ms   first ${coldMs.toFixed(1).padStart(7)} ms`);
   }
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify({ at: new Date().toISOString(), modifications: MODS, openConflicts: CONFLICTS, auditEntries: AUDIT, requestsPerPage: REQUESTS, results }, null, 2));

@@ -1,6 +1,6 @@
 // The console's only script (CSP script-src 'self'; no eval, no inline handlers).
 // Keeps relative times current, runs the live status stream (SSE) with its pause control,
-// and draws each chart from the table beside it (uPlot). Everything works without it, as a snapshot.
+// copies links (button[data-copy]) and draws each chart from the table beside it (uPlot). Everything works without it, as a snapshot.
 (function () {
   'use strict';
 
@@ -196,7 +196,48 @@
     });
   }
 
+  // "Copy link" buttons (button[data-copy] names the field whose value it copies): a real
+  // button, so Enter and Space work; the result is said in the live region and on the button.
+  function copyButtons() {
+    var buttons = document.querySelectorAll('button[data-copy]');
+    for (var i = 0; i < buttons.length; i++) {
+      (function (button) {
+        var field = document.getElementById(button.getAttribute('data-copy'));
+        if (!field) return;
+        var label = button.textContent;
+        button.hidden = false;
+        button.addEventListener('click', function () {
+          function done(ok) {
+            button.textContent = ok ? 'Copied' : 'Copy failed: select the link and copy it';
+            announce(ok ? 'Link copied to the clipboard' : 'The link could not be copied: select it and copy it');
+            setTimeout(function () {
+              button.textContent = label;
+            }, 4000);
+          }
+          function fallback() {
+            field.focus();
+            field.select();
+            var ok = false;
+            try {
+              ok = document.execCommand('copy');
+            } catch (e) {
+              ok = false;
+            }
+            button.focus();
+            done(ok);
+          }
+          if (navigator.clipboard && window.isSecureContext) {
+            navigator.clipboard.writeText(field.value).then(function () {
+              done(true);
+            }, fallback);
+          } else fallback();
+        });
+      })(buttons[i]);
+    }
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    copyButtons();
     queueKeys();
     unreadLive();
     refreshRelative(document);

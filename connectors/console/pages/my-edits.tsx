@@ -3,9 +3,9 @@
  * (committed ▶ sending ▶ applied as PEMS version N / conflict / rejected with the reason per
  * field / failed). Filters (stage, PFA) and the page cursor are in the URL.
  */
-import { EDIT_STAGES, type EditRow, type EditStage } from '../../postgres/console-edits';
+import { EDIT_STAGES, type EditStage } from '../../postgres/console-edits';
 import { Time } from '../components';
-import { EditsTable } from '../edit-row';
+import { EditsTable, type ShownEdit } from '../edit-row';
 import { Layout } from '../layout';
 import type { View } from '../session';
 
@@ -20,7 +20,7 @@ const STAGE_WORDS: Record<EditStage, string> = {
 
 export function MyEditsPage(props: {
   view: View;
-  edits: EditRow[];
+  edits: ShownEdit[];
   stage?: EditStage;
   pfaId?: string;
   nextHref?: string;

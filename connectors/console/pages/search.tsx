@@ -1,10 +1,9 @@
 /** Global search: a PFA id or a modification id, within the viewer's organizations. */
-import type { EditRow } from '../../postgres/console-edits';
-import { EditsTable } from '../edit-row';
+import { EditsTable, type ShownEdit } from '../edit-row';
 import { Layout } from '../layout';
 import type { View } from '../session';
 
-export function SearchPage({ view, q, edits, error }: { view: View; q: string; edits: EditRow[]; error?: string }): JSX.Element {
+export function SearchPage({ view, q, edits, error }: { view: View; q: string; edits: ShownEdit[]; error?: string }): JSX.Element {
   return (
     <Layout view={view} title="Search">
       <h1>Search</h1>

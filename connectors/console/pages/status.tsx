@@ -114,7 +114,6 @@ function Strip({ o, s }: { o: OrgStatus; s: StatusSnapshot }): JSX.Element {
 
 function OrgCard({ o, s, view, target }: { o: OrgStatus; s: StatusSnapshot; view: View; target: number }): JSX.Element {
   const f = o.freshness;
-  const counts = o.row.counts;
   return (
     <section class="card org" aria-labelledby={`org-${o.row.organizationId}`} data-org={o.row.organizationId}>
       <h3 id={`org-${o.row.organizationId}`}>
@@ -141,7 +140,7 @@ function OrgCard({ o, s, view, target }: { o: OrgStatus; s: StatusSnapshot; view
       </p>
       <Strip o={o} s={s} />
       <p class="counts" safe>
-        {`synced ${counts.synced ?? 0} · conflicts open ${o.row.conflictsOpen} · rejected ${counts.rejected ?? 0} · failed ${counts.failed ?? 0} · dead letters open ${o.row.deadLettersOpen}`}
+        {`In the last hour: synced ${o.lastHour.synced} · conflicts ${o.lastHour.conflict} · rejected ${o.lastHour.rejected} · failed ${o.lastHour.failed}. Open now: conflicts ${o.row.conflictsOpen} · dead letters ${o.row.deadLettersOpen}.`}
       </p>
     </section>
   );

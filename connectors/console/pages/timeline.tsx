@@ -29,8 +29,12 @@ export function TimelinePage(props: { view: View; org: string; pfa: string; item
           Filter
         </button>
       </form>
-      <p>
-        <label for="permalink">Link to this view</label> <input id="permalink" readonly value={props.permalink} size="60" />
+      <p class="permalink">
+        <label for="permalink">Link to this view</label> <input id="permalink" readonly value={props.permalink} size="60" />{' '}
+        {/* Shown by console.js (copying needs script); without it the field's text can be selected and copied. */}
+        <button type="button" class="button small" id="copy-permalink" data-copy="permalink" hidden>
+          Copy link
+        </button>
       </p>
       {props.items.length === 0 ? (
         <p class="notice notice-info">Nothing on this timeline with these filters.</p>

@@ -115,6 +115,19 @@ describe('e2e console (Chromium): conflict ▶ merge ▶ PEMS version up', () =>
       expect(await axeViolations(page)).toEqual([]);
       await page.goto(`${world.apiUrl}/console/notifications`);
       expect(await axeViolations(page)).toEqual([]);
+      // The queues and the pages that echo what was typed, in both themes too.
+      await page.goto(`${world.apiUrl}/console/conflicts?organization=${encodeURIComponent(world.org)}&status=resolved`);
+      expect(await axeViolations(page)).toEqual([]);
+      await page.goto(`${world.apiUrl}/console/dead-letters?organization=${encodeURIComponent(world.org)}`);
+      expect(await axeViolations(page)).toEqual([]);
+      const typed = `<img src=x onerror=alert(7)>"><b hx-get="https://example.invalid/">x</b>`;
+      await page.goto(`${world.apiUrl}/console/search?q=${encodeURIComponent(typed)}`);
+      await hasText(page.locator('main'), typed);
+      expect(await axeViolations(page)).toEqual([]);
+      await page.goto(`${world.apiUrl}/console/no-such-page-${encodeURIComponent('<script>alert(8)</script>')}`);
+      await hasText(page.locator('main'), 'There is no console page at');
+      await hasCount(page.locator('main img, main script, main b'), (n) => n === 0);
+      expect(await axeViolations(page)).toEqual([]);
     }
     await page.goto(`${world.apiUrl}/console/audit?organization=${encodeURIComponent(world.org)}`);
     await page.getByRole('button', { name: /Verify the chain/ }).click();

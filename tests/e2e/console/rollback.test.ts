@@ -54,11 +54,16 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     expect(await approve1.isDisabled()).toBe(true);
     await hasText(p1.locator('#approve-why'), 'four eyes — a different administrator must approve it');
     await screenshot(p1, 'rollback-requester');
+    expect(await axeViolations(p1)).toEqual([]);
     const url = p1.url();
 
     const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
     const { page: p2, guard: g2 } = await guardedPage(ctx2, world.apiUrl);
     await signIn(p2, world.apiUrl, await token(world.admin2));
+    // The request page in the dark theme as well (the requester saw it in the light one).
+    await p2.goto(`${world.apiUrl}/console/records/${encodeURIComponent(world.org)}/${encodeURIComponent(rec.pfaId)}/rollback?version=${v0 + 1}`);
+    await hasText(p2.locator('table.diff tr[data-field="notes"]'), 'first plan');
+    expect(await axeViolations(p2)).toEqual([]);
     await p2.goto(url);
     await hasText(p2.locator('table.diff tr[data-field="notes"]'), 'first plan');
     // The requester's reason is text for the approver.
@@ -85,7 +90,17 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     await p2.getByRole('button', { name: 'Filter' }).click();
     await p2.waitForURL(/kind=rollback/);
     await hasCount(p2.locator('.timeline li[data-kind="version"]'), (n) => n === 0);
-    expect(await p2.locator('#permalink').inputValue()).toContain('kind=rollback');
+    const link = await p2.locator('#permalink').inputValue();
+    expect(link).toContain('kind=rollback');
+    // Copy the link by keyboard: Tab from the field to "Copy link", Enter; the clipboard holds the view's URL.
+    await ctx2.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: world.apiUrl });
+    await p2.locator('#permalink').focus();
+    await p2.keyboard.press('Tab');
+    expect(await p2.evaluate('document.activeElement && document.activeElement.id')).toBe('copy-permalink');
+    await p2.keyboard.press('Enter');
+    await hasText(p2.locator('#copy-permalink'), 'Copied');
+    await hasText(p2.locator('#announcer'), 'Link copied to the clipboard');
+    expect(await p2.evaluate('navigator.clipboard.readText()')).toBe(link);
     expect(await axeViolations(p2)).toEqual([]);
     await screenshot(p2, 'timeline');
     for (const [p, g] of [[p1, g1], [p2, g2]] as const) {

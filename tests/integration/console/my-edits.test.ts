@@ -1,7 +1,9 @@
 /**
  * "My edits" over real HTTP: only the signed-in user's edits, each with where it is in words
  * and times, the summary line, filters and the page cursor in the URL, a bad filter answered
- * with a page that names it. Rows are written the way Vanguard and the sink write them.
+ * with a page that names it, and an edit being retried with its attempt and next retry time.
+ * Rows are written the way Vanguard and the sink write them (the claim sets updated_at, every
+ * send stores the write-ahead intent first).
  */
 import { createOrg, harness, token, type Harness, type TestOrg } from '../control-api/harness';
 import { ConsoleClient } from './client';
@@ -12,7 +14,7 @@ describe('console: my edits', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    h = await harness({ config: { console: { secureCookies: false } } });
+    h = await harness({ config: { console: { secureCookies: false }, retry: { delaysMs: [5000, 10000, 20000], jitter: 0.2 }, pems: { timeoutMs: 30000 } } });
     org = await createOrg(h.db, 'CMYE');
     const base = { organization_id: org.id, user_id: org.syncer, base_version: 4, delta: JSON.stringify({ notes: 'n' }) };
     const t = (minAgo: number): Date => new Date(Date.now() - minAgo * 60_000);
@@ -94,5 +96,47 @@ describe('console: my edits', () => {
     const p = await c.get('/console/my-edits');
     expect(p.body).toContain('You have not committed any edit yet.');
     expect(p.body).toContain('None of your edits is waiting');
+  });
+  it('shows an edit being retried as sending with its attempt number and the next retry time, from the claim and the sink\'s latest send', async () => {
+    const now = Date.now();
+    const ago = (s: number): Date => new Date(now - s * 1000);
+    const base = { organization_id: org.id, user_id: org.admin1, base_version: 4, delta: JSON.stringify({ notes: 'retry me' }), sync_status: 'syncing' };
+    const cases = [
+      // claimed 20 s ago, the latest send 3 s ago: past 5 s and 15 s (less 20 % jitter) → attempt 3, next after 20 s
+      { key: 'third', claimed: 20, sent: 3, attempts: 0 },
+      // a replay of an edit that failed after 4 attempts, sent once since its claim → attempt 5, next after 5 s
+      { key: 'replayed', claimed: 1, sent: 1, attempts: 4 },
+      // sent 39 s after the claim: the fourth and last try
+      { key: 'last', claimed: 40, sent: 1, attempts: 0 },
+      // attempt 3 sent two minutes ago and nothing since: the sink is waiting for PEMS
+      { key: 'overdue', claimed: 135, sent: 120, attempts: 0 },
+    ];
+    const row: Record<string, { id: string; sent: Date }> = {};
+    for (const c of cases) {
+      const [m] = await h.db('pfa_modification').insert({ ...base, pfa_id: `PFA-RETRY-${c.key}`, attempts: c.attempts, committed_at: ago(c.claimed + 1), created_at: ago(c.claimed + 1), updated_at: ago(c.claimed) }, ['id']);
+      await h.db('pems_write_intent').insert({ idempotency_key: `test-${m.id}`, organization_id: org.id, pfa_id: `PFA-RETRY-${c.key}`, modification_ids: [m.id], item: JSON.stringify({ pfaId: `PFA-RETRY-${c.key}` }), created_at: ago(c.sent) });
+      row[c.key] = { id: m.id, sent: ago(c.sent) };
+    }
+    const c = new ConsoleClient(h.url);
+    await c.signInWithToken(await token(org.admin1));
+    const p = await c.get('/console/my-edits?stage=waiting');
+    expect(p.status).toBe(200);
+    const cell = (k: string): string => p.body.slice(p.body.indexOf(`id="edit-${row[k]!.id}"`)).split('</tr>')[0]!;
+    const iso = (k: string, plusMs: number): string => new Date(row[k]!.sent.getTime() + plusMs).toISOString();
+    expect(cell('third')).toContain('sending to PEMS (attempt 3, sent');
+    expect(cell('third')).toContain(`<time datetime="${iso('third', 0)}"`);
+    expect(cell('third')).toContain(`, next retry at <time datetime="${iso('third', 20_000)}"`);
+    expect(cell('third')).toContain('± 4 s if it fails)');
+    expect(cell('replayed')).toContain('sending to PEMS (attempt 5, sent');
+    expect(cell('replayed')).toContain(`next retry at <time datetime="${iso('replayed', 5_000)}"`);
+    expect(cell('replayed')).toContain('± 1 s if it fails)');
+    expect(cell('last')).toContain('sending to PEMS (attempt 4, sent');
+    expect(cell('last')).toContain('the last attempt: if it fails an operator is told');
+    expect(cell('last')).not.toContain('next retry');
+    expect(cell('overdue')).toContain('sending to PEMS (attempt 3, sent');
+    expect(cell('overdue')).toContain('no answer yet: the sink is waiting for PEMS, and waiting spends no attempt');
+    // Search shows the same words.
+    const s = await c.get(`/console/search?q=${row.third!.id}`);
+    expect(s.body).toContain('sending to PEMS (attempt 3, sent');
   });
 });

@@ -8,7 +8,7 @@
 import { coalesce, fold, pfaKey, type CoalescedWrite } from '../../streams/grouping';
 import { comparePositions } from '../../streams/modification';
 import type { Outcome } from '../../streams/outcomes';
-import type { PemsWrite, LaneState } from './pems-write';
+import type { LaneState, PemsWrite, WriteResult } from './pems-write';
 import type { Recorder } from './record';
 import type { LaneContext, LaneItem } from './work';
 
@@ -83,7 +83,7 @@ export class PfaLanes {
           // The freshest PEMS record we know: this lane's last write/GET, else the mirror.
           if (!lane.known || (ctx.mirror && ctx.mirror.version > lane.known.version)) lane.known = ctx.mirror;
           const items = write.modificationIds.map((id) => ctxByMod.get(id)!.item);
-          let result;
+          let result: WriteResult;
           try {
             result = await this.opts.write.run(lane, write, items, ctxOf);
           } catch (err) {

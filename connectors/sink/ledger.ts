@@ -128,8 +128,15 @@ export class OffsetLedger {
       // Another live instance works on it: wait for its outcome (offset held back meanwhile).
       if (held.has(id)) {
         const before = this.waiting.get(id);
-        if (before) this.markDone([before.position]); // the later event stands for both
-        this.waiting.set(id, w);
+        const order = before ? comparePositions(before.position, w.position) : -1;
+        // A later event of it stands for both: the earlier one is done. The same event again (a
+        // redelivery after a rebalance or a failed put re-reads from the last commit) is still one
+        // event waiting: marking its offset done would let the commit pass an edit nobody has an
+        // outcome for, and whoever owns the partition next would never see it.
+        if (order < 0) {
+          if (before) this.markDone([before.position]);
+          this.waiting.set(id, w);
+        } else if (order > 0) this.markDone([w.position]);
       }
       // Events of modifications that already have an outcome (redelivery) need nothing more.
       else if (!claimed.has(id)) this.markDone([w.position]);

@@ -63,7 +63,14 @@ export type DecodedEvent =
       traceId: string | null;
     }
   | { kind: 'skip'; reason: SkipReason; detail: string; position: CdcPosition }
-  | { kind: 'poison'; reason: string; position: CdcPosition };
+  | {
+      kind: 'poison';
+      reason: string;
+      position: CdcPosition;
+      /** What could still be read: the key's organization_id and the value's after.id (a uuid), else null. */
+      organizationId: string | null;
+      modificationId: string | null;
+    };
 
 const KNOWN_OPS = new Set(['c', 'u', 'd', 'r', 't']);
 const STATUSES: ReadonlySet<string> = new Set(SYNC_STATUSES);
@@ -104,9 +111,36 @@ export function decodeChangeEvent(input: ChangeEventInput, opts: DecodeOptions =
   try {
     return decode(input, position, maxDeltaBytes);
   } catch (e) {
-    if (e instanceof Poison) return { kind: 'poison', reason: e.reason, position };
+    if (e instanceof Poison) {
+      return { kind: 'poison', reason: e.reason, position, organizationId: organizationIdOf(input.key), modificationId: modificationIdOf(input.value) };
+    }
     throw e; // a bug in this module: let the edge classify it (retry.classify → 'bug')
   }
+}
+
+function readJson(raw: Buffer | string | null | undefined): unknown {
+  if (raw === null || raw === undefined) return null;
+  try {
+    return JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** The organization a poison event's key names, when the key is readable JSON. */
+function organizationIdOf(key: Buffer | string | null): string | null {
+  const k = readJson(key);
+  return isObject(k) && typeof k.organization_id === 'string' ? k.organization_id : null;
+}
+
+const UUID = /^[0-9a-f-]{36}$/i;
+
+/** after.id of a poison event, when the value is readable JSON and the id looks like a uuid. */
+function modificationIdOf(value: Buffer | string | null): string | null {
+  const v = readJson(value);
+  const after = isObject(v) ? v.after : undefined;
+  const id = isObject(after) ? after.id : undefined;
+  return typeof id === 'string' && UUID.test(id) ? id : null;
 }
 
 function decode(input: ChangeEventInput, position: CdcPosition, maxDeltaBytes: number): DecodedEvent {

@@ -33,6 +33,18 @@ export const SYNC_STATUSES: readonly SyncStatus[] = [
 ];
 
 /**
+ * Statuses a claim may start from (connectors/sink/claims.ts; another instance's live 'syncing'
+ * claim excepted): committed and not yet written to PEMS with an outcome.
+ */
+export const CLAIMABLE_STATUSES = ['committed', 'queued', 'syncing'] as const satisfies readonly SyncStatus[];
+
+/**
+ * Statuses of an edit on its way to PEMS: committed, no outcome yet. The same set as the
+ * claimable one (anything in flight may be claimed, or taken over once its holder is gone).
+ */
+export const IN_FLIGHT_STATUSES = CLAIMABLE_STATUSES;
+
+/**
  * A delta as stored in `pfa_modification.delta` (jsonb): field name → new value. Not narrowed to
  * editable fields here: streams/validation.ts does that, and says which field is wrong.
  */

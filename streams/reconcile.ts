@@ -34,10 +34,11 @@
  * with that pems_version_after. A PFA with a modification still in flight within the grace period
  * is skipped: its write may have landed in PEMS a moment before its outcome is recorded.
  */
+import { IN_FLIGHT_STATUSES } from './modification';
 import { EDITABLE_FIELDS, type EditableField, type FieldValue, type PfaRecord } from './pfa-record';
 
+export { IN_FLIGHT_STATUSES };
 export const TERMINAL_STATUSES = ['synced', 'conflict', 'rejected', 'failed', 'superseded'] as const;
-export const IN_FLIGHT_STATUSES = ['committed', 'queued', 'syncing'] as const;
 
 export interface MirrorInput {
   pfaId: string;

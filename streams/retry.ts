@@ -196,8 +196,6 @@ export function nextStep(
 export interface OutageOptions {
   /** Consecutive transient failures that mean "PEMS unreachable". Default 5. */
   threshold?: number;
-  /** Minimum time between health probes while down, in ms. Default 5000. */
-  probeIntervalMs?: number;
 }
 
 export interface OutageState {
@@ -210,24 +208,20 @@ export interface OutageState {
 }
 
 /**
- * Pure state machine: N consecutive transient failures → down (pause consumption, probe
- * GET /health every probeIntervalMs); a successful probe or write → up. Anything that shows
+ * Pure state machine: N consecutive transient failures → down (the edge pauses consumption and
+ * probes GET /health, connectors/sink/health.ts); a successful probe or write → up. Anything that shows
  * PEMS answered (a success, but also a 4xx, 409 or 429) should be fed as 'success': only
  * 'transient' (5xx, timeouts, resets) counts towards an outage. Time is passed in, never read.
  */
 export class OutageDetector {
   private readonly threshold: number;
-  private readonly probeIntervalMs: number;
   private consecutive = 0;
   private state: 'up' | 'down' = 'up';
   private sinceMs: number | null = null;
-  private lastProbeMs: number | null = null;
 
   constructor(opts: OutageOptions = {}) {
     this.threshold = opts.threshold ?? 5;
-    this.probeIntervalMs = opts.probeIntervalMs ?? 5000;
     if (!Number.isSafeInteger(this.threshold) || this.threshold < 1) throw new RangeError('threshold must be an integer >= 1');
-    if (!(this.probeIntervalMs >= 0)) throw new RangeError('probeIntervalMs must be >= 0');
   }
 
   record(result: 'success' | 'transient', nowMs: number): OutageState {
@@ -241,23 +235,8 @@ export class OutageDetector {
       if (this.consecutive >= this.threshold) this.state = 'down';
     }
     const changed = before !== this.state;
-    if (changed) {
-      this.sinceMs = nowMs;
-      this.lastProbeMs = null;
-    }
+    if (changed) this.sinceMs = nowMs;
     return this.snapshot(changed);
-  }
-
-  /** While down: true when a health probe is due; the caller then calls probeStarted(now). */
-  shouldProbe(nowMs: number): boolean {
-    if (this.state !== 'down') return false;
-    // First probe one interval after going down, then one interval after the previous probe.
-    const from = this.lastProbeMs ?? this.sinceMs ?? nowMs;
-    return nowMs - from >= this.probeIntervalMs;
-  }
-
-  probeStarted(nowMs: number): void {
-    this.lastProbeMs = nowMs;
   }
 
   /** A probe result counts like any other result. */

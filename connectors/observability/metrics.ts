@@ -37,7 +37,7 @@ function histogram<L extends string>(registry: Registry, name: string, help: str
 
 /** Seconds from a modification's commit in Vanguard to PEMS accepting it: seconds to minutes. */
 export const COMMIT_TO_PEMS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-/** CDC records per round; sink.maxBatchRecords defaults to 1000. */
+/** CDC records per fetched batch. */
 export const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000];
 /** One PEMS request; pems.timeoutMs defaults to 30 s. */
 export const PEMS_REQUEST_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

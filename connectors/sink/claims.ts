@@ -16,8 +16,10 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 
-/** Statuses a claim may start from (another instance's live 'syncing' claim excepted). */
-export const CLAIMABLE = ['committed', 'queued', 'syncing'] as const;
+import { CLAIMABLE_STATUSES } from '../../streams/modification';
+
+/** Statuses a claim may start from (streams/modification.ts names them). */
+export const CLAIMABLE = CLAIMABLE_STATUSES;
 
 export interface ClaimResult {
   /** Claimed now by this instance, with the status each had before ('syncing': taken over or resumed). */

@@ -1,10 +1,15 @@
 /**
- * The sink connector, assembled: decode ▶ group ▶ check ▶ write ▶ record ▶ emit.
- *   task.ts     consume the CDC topic, decode, claim, offsets, lifecycle
- *   lanes.ts    group per PFA, check, write with retries, PEMS health
- *   write.ts    POST /pfa/batch micro-batching
- *   record.ts   one transaction per flush: statuses, mirror, audit, conflicts, dead letters, outbox
- *   emit.ts     outbox → result topic (Avro) and dead-letter topic
+ * The sink connector, assembled: decode ▶ claim ▶ check ▶ group ▶ write ▶ record ▶ emit.
+ *   task.ts       consume the CDC topic, decode (streams/envelope.ts), lifecycle
+ *   claims.ts     claim: committed → syncing, owned by this instance
+ *   ledger.ts     offsets, in-flight and waiting events, takeover; the recorder reports durability here
+ *   check.ts      check: load the context, reject before any PEMS call (streams/precheck.ts)
+ *   lanes.ts      group: one lane per PFA, commit order, folded writes
+ *   pems-write.ts write: one coalesced write against PEMS (resume, decide, send, retry, recheck, split)
+ *   write.ts      POST /pfa/batch micro-batching, write-ahead intents
+ *   health.ts     PEMS reachability: outage detection, probes, pause/resume
+ *   record.ts     one transaction per flush: statuses, mirror, audit, conflicts, dead letters, outbox
+ *   emit.ts       outbox → result topic (Avro) and dead-letter topic
  */
 import { writeFileSync } from 'node:fs';
 import Redis from 'ioredis';
@@ -14,12 +19,17 @@ import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import { redactConfig } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
+import { recordPemsOutage, storeWriteIntents } from '../postgres/sink-store';
 import { createLogger, createSinkMetrics, startOpsServer, type Logger, type OpsServer, type SinkMetrics } from '../observability';
 import type { PemsClientOptions } from '../pems';
+import { Check } from './check';
 import { Claims } from './claims';
 import { SyncContext } from './context';
 import { Emitter } from './emit';
-import { PemsHealth, PfaLanes } from './lanes';
+import { PemsHealth } from './health';
+import { PfaLanes } from './lanes';
+import { OffsetLedger } from './ledger';
+import { PemsWrite } from './pems-write';
 import { Recorder } from './record';
 import { SinkTask } from './task';
 import { BatchWriter } from './write';
@@ -31,7 +41,7 @@ export interface SinkOptions {
   clientOverrides?: Partial<PemsClientOptions>;
   /** Start the /healthz, /readyz, /metrics server. Default true. */
   opsServer?: boolean;
-  /** Work items in flight before fetching pauses. Default 5000. */
+  /** Work items in flight before fetching pauses. Default sink.maxInFlight (5000). */
   maxInFlight?: number;
   /** Called when outcomes cannot be recorded and the sink stops itself (main.ts exits non-zero). */
   onFatal?: (err: unknown) => void;
@@ -108,49 +118,39 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     // One warning per organization and change: its edits fail with this reason until it is fixed.
     onProblem: (organization, p) => logger.warn({ organization, setting: p.setting, reason: p.reason }, `organization ${organization} is misconfigured (${p.setting}): ${p.reason}`),
   });
-  let task: SinkTask | null = null;
   const health = new PemsHealth({
     threshold: config.retry.outageThreshold,
     probeIntervalMs: config.retry.probeIntervalMs,
     onChange: (orgId, state) => {
       metrics.pemsReachable.set(state === 'up' ? 1 : 0);
       metrics.pemsOrganizationReachable.set({ organization: orgId }, state === 'up' ? 1 : 0);
-      task?.pemsStateChanged(state);
       if (state === 'down') {
-        void db('notification')
-          .insert({ organization_id: orgId, user_id: null, kind: 'pems_unreachable', payload: JSON.stringify({ since: new Date().toISOString() }) })
-          .catch((err: unknown) => logger.error({ err }, 'could not record the PEMS outage notification'));
+        void recordPemsOutage(db, orgId, new Date()).catch((err: unknown) => logger.error({ err }, 'could not record the PEMS outage notification'));
       }
     },
   });
   metrics.pemsReachable.set(1);
   const writer = new BatchWriter({
     batchSize: config.pems.batchSize,
-    beforeSend: async (organization, items) => {
-      const rows = items
-        .filter((i) => i.modificationIds.length > 0)
-        .map((i) => ({
-          idempotency_key: i.item.idempotencyKey,
-          organization_id: organization,
-          pfa_id: i.item.pfaId,
-          modification_ids: [...i.modificationIds],
-          item: JSON.stringify(i.item),
-        }));
-      if (rows.length > 0) await db('pems_write_intent').insert(rows).onConflict('idempotency_key').merge(['item', 'created_at']);
-    },
+    maxInFlight: config.sink.pemsRequestsInFlight,
+    lingerMs: config.sink.batchLingerMs,
+    beforeSend: (organization, items) => storeWriteIntents(db, organization, items),
     onRequest: (r) => {
       metrics.pemsRequests.inc({ endpoint: r.endpoint, status: r.ok ? 'ok' : (r.errorClass ?? 'error') });
       metrics.pemsRequestSeconds.observe({ endpoint: r.endpoint }, r.seconds);
       health.record(r.organization, r.ok || r.errorClass !== 'transient' ? 'success' : 'transient');
     },
   });
+  const ledger = new OffsetLedger();
   const recorder = new Recorder({
     db,
     emitter,
     topics: { results: config.topics.results, deadLetters: config.topics.deadLetters },
     connectorName: config.sink.connectorName,
+    maxEntries: config.sink.flushMaxEntries,
+    lingerMs: config.sink.flushLingerMs,
     onDurable: (positions, entries) => {
-      task?.markDone(
+      ledger.markDone(
         positions,
         entries.flatMap((e) => (e.kind === 'outcome' ? e.modifications.map((m) => m.modification.id) : [])),
       );
@@ -173,12 +173,14 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     },
   });
   const lanes = new PfaLanes({
-    writer,
+    write: new PemsWrite({
+      writer,
+      health,
+      // A record that keeps moving (child records posting every few seconds) is rechecked more
+      // than once: each 409 means a fresh GET and a new decision, never a blind retry.
+      retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter, maxRechecks: config.sink.maxRechecks },
+    }),
     recorder,
-    health,
-    // A record that keeps moving (child records posting every few seconds) is rechecked more
-    // than once: each 409 means a fresh GET and a new decision, never a blind retry.
-    retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter, maxRechecks: 5 },
     onOutcome: (outcome, _write, n) => {
       metrics.modifications.inc({ outcome: outcome.kind }, n);
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
@@ -186,12 +188,12 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   });
   const claims = new Claims({ db, leaseMs: config.sink.claimLeaseMs, logger });
   await claims.start();
-  task = new SinkTask({
+  const task = new SinkTask({
     kafka,
-    db,
-    context,
+    check: new Check({ db, context }),
     lanes,
     recorder,
+    ledger,
     claims,
     health,
     logger,
@@ -200,7 +202,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     groupId: config.kafka.groupId,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     maxDeltaBytes: config.sink.maxDeltaBytes,
-    maxInFlight: options.maxInFlight ?? 5000,
+    maxInFlight: options.maxInFlight ?? config.sink.maxInFlight,
+    partitionsConsumedConcurrently: config.sink.partitionsConsumedConcurrently,
     shutdownTimeoutMs: config.sink.shutdownTimeoutMs,
     organizations: config.sink.organizations,
   });
@@ -208,7 +211,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   const ops =
     options.opsServer === false
       ? null
-      : await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => task!.alive(), readiness: () => task!.ready() });
+      : await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => task.alive(), readiness: () => task.ready() });
   logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
 
   let closing: Promise<void> | null = null;
@@ -225,7 +228,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       closing ??= (async () => {
         // Each step runs even if an earlier one fails: a stuck consumer must not keep the DB open.
         const steps: Array<[string, () => Promise<unknown>]> = [
-          ['task', () => task!.stop()],
+          ['task', () => task.stop()],
           // After the task: what it leaves in 'syncing' can be taken over at once.
           ['claims', () => claims.stop()],
           ['emitter', () => emitter.close()],

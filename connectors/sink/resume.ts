@@ -15,7 +15,10 @@
  */
 import type { BatchItemResult, PemsClient } from '../pems';
 import type { BatchWriter } from './write';
-import type { LaneItem, WriteIntent } from './lanes';
+
+/** The part of the batch writer a write uses (tests pass a fake). */
+export type BatchUpdater = Pick<BatchWriter, 'update'>;
+import type { LaneItem, WriteIntent } from './work';
 
 export interface ResumedIntent {
   intent: WriteIntent;
@@ -60,7 +63,7 @@ export function leadingCovered(items: readonly LaneItem[], intent: WriteIntent):
 export async function resumeIntent(
   items: readonly LaneItem[],
   intents: readonly WriteIntent[],
-  opts: { writer: BatchWriter; client: PemsClient; now: () => Date },
+  opts: { writer: BatchUpdater; client: PemsClient; now: () => Date },
 ): Promise<ResumedIntent | null> {
   for (const intent of intents) {
     const applied = leadingCovered(items, intent);

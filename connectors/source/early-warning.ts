@@ -11,10 +11,11 @@
  * conflict), and differs from the value the user based the edit on when that is known.
  */
 import { sameValue } from '../../streams/conflicts';
+import { IN_FLIGHT_STATUSES } from '../../streams/modification';
 import { EDITABLE_FIELDS, type PfaRecord } from '../../streams/pfa-record';
 
 /** A modification the sink has not written yet: a PEMS move now is a conflict later. */
-export const PENDING_SYNC_STATUSES = ['committed', 'queued', 'syncing'] as const;
+export const PENDING_SYNC_STATUSES = IN_FLIGHT_STATUSES;
 
 /** The shape of sync_conflict.fields. */
 export interface WarningField {

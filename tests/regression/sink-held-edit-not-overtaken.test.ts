@@ -7,7 +7,7 @@
  * edit 1's value while edit 2 was recorded synced at that version ("recorded at v15 with EQ-401,
  * PEMS's history at v15 holds EQ-381").
  *
- * Fix (connectors/sink/task.ts): a later edit of a PFA waits behind an earlier edit another
+ * Fix (connectors/sink/ledger.ts, sort): a later edit of a PFA waits behind an earlier edit another
  * live instance holds (its claim given back meanwhile), and a lane folds its edits in commit
  * order whichever dispatch queued them.
  *

@@ -7,7 +7,7 @@
  * next one found the edit's write-ahead intent behind the others and sent the edit again:
  * PEMS applied it twice, and the version of its first write was recorded by nobody.
  *
- * Fix (connectors/sink/task.ts): items whose takeover is under way count as waiting for the
+ * Fix (connectors/sink/ledger.ts, takeover/sort): items whose takeover is under way count as waiting for the
  * edits behind them.
  *
  * The window is placed exactly: the taken-over edit's row is locked by the test, so the

@@ -53,6 +53,27 @@ describe('loadConfig defaults', () => {
   });
 });
 
+describe('the sink\'s tunables', () => {
+  it('when nothing is set, then they keep the values the sink had hard-coded', () => {
+    const { sink } = loadConfig(BASE);
+    expect({
+      maxInFlight: sink.maxInFlight,
+      partitionsConsumedConcurrently: sink.partitionsConsumedConcurrently,
+      maxRechecks: sink.maxRechecks,
+      pemsRequestsInFlight: sink.pemsRequestsInFlight,
+      batchLingerMs: sink.batchLingerMs,
+      flushMaxEntries: sink.flushMaxEntries,
+      flushLingerMs: sink.flushLingerMs,
+    }).toEqual({ maxInFlight: 5000, partitionsConsumedConcurrently: 6, maxRechecks: 5, pemsRequestsInFlight: 4, batchLingerMs: 2, flushMaxEntries: 2000, flushLingerMs: 20 });
+  });
+
+  it('when set, then they are read from their variables, and a value below the minimum is an error naming the key', () => {
+    const c = loadConfig({ ...BASE, PEMS_SYNC_SINK_MAX_RECHECKS: '0', PEMS_SYNC_SINK_MAX_IN_FLIGHT: '100', PEMS_SYNC_SINK_FLUSH_LINGER_MS: '5' });
+    expect([c.sink.maxRechecks, c.sink.maxInFlight, c.sink.flushLingerMs]).toEqual([0, 100, 5]);
+    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_SINK_PEMS_REQUESTS_IN_FLIGHT: '0' })).message).toContain('sink.pemsRequestsInFlight');
+  });
+});
+
 describe('loadConfig environment parsing', () => {
   it('when a string is set, then it is taken as is', () => {
     expect(loadConfig({ ...BASE, PEMS_SYNC_KAFKA_CLIENT_ID: 'sink-a' }).kafka.clientId).toBe('sink-a');

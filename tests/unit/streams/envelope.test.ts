@@ -167,6 +167,16 @@ describe('decodeChangeEvent', () => {
       return r.kind === 'poison' ? r.reason : '';
     };
 
+    it('when an event is poison, then it carries the organization and modification ids that could still be read', () => {
+      const big = decode(event('c', row({ delta: JSON.stringify({ notes: 'x'.repeat(2000) }) })), {}, 1024);
+      expect(big).toMatchObject({ kind: 'poison', organizationId: 'RIO', modificationId: '6f1c3a52-8d0e-4b7a-9f5e-1a2b3c4d5e6f' });
+      // An id that is not a uuid is not trusted; a key without organization_id names none.
+      expect(decode(event('c', row({ id: 'not-a-uuid', base_version: -1 })), { key: '{"pfa_id":"P"}' })).toMatchObject({ kind: 'poison', organizationId: null, modificationId: null });
+      // Nothing readable at all.
+      expect(decode('{not json', { key: Buffer.from('also not json') })).toMatchObject({ kind: 'poison', organizationId: null, modificationId: null });
+      expect(decode('{not json', { key: null })).toMatchObject({ kind: 'poison', organizationId: null, modificationId: null });
+    });
+
     it('when the value is not JSON, then it is poison', () => {
       expect(poison('{not json')).toMatch(/not valid JSON/);
     });

@@ -205,28 +205,14 @@ describe('OutageDetector', () => {
     expect(d.record('transient', 3)).toMatchObject({ state: 'down', changed: false });
   });
 
-  it('when down, then a probe is due one interval after going down and one interval after each probe', () => {
-    const d = new OutageDetector({ threshold: 1, probeIntervalMs: 100 });
-    expect(d.shouldProbe(0)).toBe(false); // up: never probe
-    d.record('transient', 1000);
-    expect(d.shouldProbe(1050)).toBe(false);
-    expect(d.shouldProbe(1100)).toBe(true);
-    d.probeStarted(1100);
-    expect(d.probeResult(false, 1110)).toMatchObject({ state: 'down', changed: false });
-    expect(d.shouldProbe(1150)).toBe(false);
-    expect(d.shouldProbe(1200)).toBe(true);
-  });
-
-  it('when a probe succeeds, then it is up again with changed=true and probing stops', () => {
-    const d = new OutageDetector({ threshold: 1, probeIntervalMs: 100 });
+  it('when a probe succeeds, then it is up again with changed=true', () => {
+    const d = new OutageDetector({ threshold: 1 });
     d.record('transient', 0);
     expect(d.probeResult(true, 150)).toEqual({ state: 'up', changed: true, consecutiveTransient: 0, sinceMs: 150 });
-    expect(d.shouldProbe(10_000)).toBe(false);
     expect(d.current().state).toBe('up');
   });
 
   it('when options are invalid, then it throws RangeError', () => {
     expect(() => new OutageDetector({ threshold: 0 })).toThrow(RangeError);
-    expect(() => new OutageDetector({ probeIntervalMs: -1 })).toThrow(RangeError);
   });
 });

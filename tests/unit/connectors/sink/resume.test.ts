@@ -1,5 +1,5 @@
 import { intentsOf, leadingCovered } from '../../../../connectors/sink/resume';
-import type { LaneItem, WriteIntent } from '../../../../connectors/sink/lanes';
+import type { LaneItem, WriteIntent } from '../../../../connectors/sink/work';
 
 function item(id: string, offset: number): LaneItem {
   const position = { topic: 't', partition: 0, offset: String(offset) };

@@ -1,5 +1,5 @@
-import { invalidEdits, splitConflict } from '../../../../connectors/sink/lanes';
-import type { LaneItem } from '../../../../connectors/sink/lanes';
+import { invalidEdits, splitConflict } from '../../../streams/folded-write';
+import type { LaneItem } from '../../../connectors/sink/work';
 
 function item(id: string, delta: Record<string, unknown>, offset: number): LaneItem {
   const position = { topic: 't', partition: 0, offset: String(offset) };

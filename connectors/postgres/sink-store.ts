@@ -1,0 +1,134 @@
+/**
+ * The sink's reads and writes outside its claims (claims.ts owns that table) and its recorder:
+ * what the check stage loads for claimed edits (mirror versions, base versions, its own earlier
+ * writes, write intents a stopped instance left), the write-ahead intents stored before each
+ * POST /pfa/batch, and the PEMS-outage notification. Every list is joined through unnest():
+ * a row-value IN list of hundreds of pairs plans badly in Postgres.
+ */
+import type { Knex } from 'knex';
+import { pfaKey } from '../../streams/grouping';
+import type { Modification } from '../../streams/modification';
+import type { PfaRecord } from '../../streams/pfa-record';
+import type { BatchItem } from '../pems';
+
+/** An item a sink stored before sending it (or while sending it), for the modifications it carries. */
+export interface WriteIntent {
+  key: string;
+  modificationIds: string[];
+  item: BatchItem;
+}
+
+/** A delta this sink already wrote to a PFA, with the PEMS version it produced. */
+export interface OwnWrite {
+  version: number;
+  delta: Record<string, unknown>;
+}
+
+type Db = Knex | Knex.Transaction;
+
+/** The mirror's record (PEMS as last seen) of each PFA, by pfaKey. */
+export async function loadMirrors(db: Db, mods: readonly Modification[]): Promise<Map<string, PfaRecord>> {
+  const out = new Map<string, PfaRecord>();
+  if (mods.length === 0) return out;
+  const rows = await db
+    .select('m.organization_id', 'm.pfa_id', 'm.data')
+    .from(db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [mods.map((m) => m.organizationId), mods.map((m) => m.pfaId)]))
+    .join('pfa_mirror as m', function () {
+      this.on('m.organization_id', '=', 'k.org').andOn('m.pfa_id', '=', 'k.pfa');
+    });
+  for (const r of rows) out.set(pfaKey(r.organization_id, r.pfa_id), r.data as PfaRecord);
+  return out;
+}
+
+/** The mirror history's record at each modification's base version, by pfaKey and version. */
+export async function loadBaseVersions(db: Db, mods: readonly Modification[]): Promise<Map<string, Map<number, PfaRecord>>> {
+  const out = new Map<string, Map<number, PfaRecord>>();
+  if (mods.length === 0) return out;
+  const rows = await db
+    .distinct('h.organization_id', 'h.pfa_id', 'h.version', 'h.data')
+    .from(
+      db.raw('unnest(?::text[], ?::text[], ?::int[]) AS k(org, pfa, version)', [
+        mods.map((m) => m.organizationId),
+        mods.map((m) => m.pfaId),
+        mods.map((m) => m.baseVersion),
+      ]),
+    )
+    .join('pfa_mirror_history as h', function () {
+      this.on('h.organization_id', '=', 'k.org').andOn('h.pfa_id', '=', 'k.pfa').andOn('h.version', '=', 'k.version');
+    });
+  for (const r of rows) {
+    const k = pfaKey(r.organization_id, r.pfa_id);
+    const m = out.get(k) ?? new Map<number, PfaRecord>();
+    m.set(Number(r.version), r.data as PfaRecord);
+    out.set(k, m);
+  }
+  return out;
+}
+
+/** Write-ahead intents that carry any of these modifications (left by an instance that stopped before recording), oldest first. */
+export async function loadWriteIntents(db: Db, modificationIds: readonly string[]): Promise<WriteIntent[]> {
+  if (modificationIds.length === 0) return [];
+  const rows = await db('pems_write_intent').whereRaw('modification_ids && ?::uuid[]', [[...modificationIds]]).orderBy('created_at');
+  return rows.map((r: { idempotency_key: string; modification_ids: string[]; item: BatchItem }) => ({
+    key: r.idempotency_key,
+    modificationIds: r.modification_ids,
+    item: r.item,
+  }));
+}
+
+/** Deltas of each PFA's modifications already synced past the oldest base version among `mods`, by pfaKey, in version order. */
+export async function loadOwnWrites(db: Db, mods: readonly Modification[]): Promise<Map<string, OwnWrite[]>> {
+  const out = new Map<string, OwnWrite[]>();
+  const minBase = new Map<string, Modification>();
+  for (const m of mods) {
+    const k = pfaKey(m.organizationId, m.pfaId);
+    const prev = minBase.get(k);
+    if (!prev || m.baseVersion < prev.baseVersion) minBase.set(k, m);
+  }
+  if (minBase.size === 0) return out;
+  const rows = await db('pfa_modification as m')
+    .join(
+      db.raw('unnest(?::text[], ?::text[], ?::int[]) AS b(org, pfa, base)', [
+        [...minBase.values()].map((m) => m.organizationId),
+        [...minBase.values()].map((m) => m.pfaId),
+        [...minBase.values()].map((m) => m.baseVersion),
+      ]),
+      function () {
+        this.on('m.organization_id', '=', 'b.org').andOn('m.pfa_id', '=', 'b.pfa');
+      },
+    )
+    .where('m.sync_status', 'synced')
+    .whereRaw('m.pems_version_after > b.base')
+    .orderBy('m.pems_version_after')
+    .select('m.organization_id', 'm.pfa_id', 'm.delta', 'm.pems_version_after');
+  for (const r of rows) {
+    const k = pfaKey(r.organization_id, r.pfa_id);
+    const list = out.get(k) ?? [];
+    list.push({ version: Number(r.pems_version_after), delta: r.delta as Record<string, unknown> });
+    out.set(k, list);
+  }
+  return out;
+}
+
+/** Stores the intents of one request before it is sent (a resend of the same key refreshes the item). */
+export async function storeWriteIntents(
+  db: Db,
+  organization: string,
+  items: ReadonlyArray<{ item: BatchItem; modificationIds: readonly string[] }>,
+): Promise<void> {
+  const rows = items
+    .filter((i) => i.modificationIds.length > 0)
+    .map((i) => ({
+      idempotency_key: i.item.idempotencyKey,
+      organization_id: organization,
+      pfa_id: i.item.pfaId,
+      modification_ids: [...i.modificationIds],
+      item: JSON.stringify(i.item),
+    }));
+  if (rows.length > 0) await db('pems_write_intent').insert(rows).onConflict('idempotency_key').merge(['item', 'created_at']);
+}
+
+/** The operators' notification that PEMS became unreachable for an organization. */
+export async function recordPemsOutage(db: Db, organizationId: string, since: Date): Promise<void> {
+  await db('notification').insert({ organization_id: organizationId, user_id: null, kind: 'pems_unreachable', payload: JSON.stringify({ since: since.toISOString() }) });
+}

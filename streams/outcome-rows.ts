@@ -21,7 +21,8 @@
 import type { AuditEntry } from './audit-entry';
 import type { ConflictField } from './conflicts';
 import type { CdcPosition, Modification, SyncStatus } from './modification';
-import { PoisonEventError, syncStatusFor, toDeadLetterHeaders, toResultRecord, type OutcomeError, type SyncResultRecord } from './outcomes';
+import type { NotificationKind, NotificationPayloads } from './notifications';
+import { PoisonEventError, RecordedError, syncStatusFor, toDeadLetterHeaders, toResultRecord, type OutcomeError, type SyncResultRecord } from './outcomes';
 import type { PfaRecord } from './pfa-record';
 import type { OutcomeEntry, PoisonEntry, RecordEntry, SourceRecord } from './record-entries';
 import { storeHeaders, type StoredHeaders } from './stored-headers';
@@ -69,15 +70,18 @@ export interface ConflictRecord {
   autoMergeFields: string[];
 }
 
-export type NotificationKind = 'conflict' | 'rejected' | 'failed' | 'dead_letter';
+/** The notifications an outcome can raise (the kinds and payloads are named in notifications.ts). */
+export type OutcomeNotificationKind = Extract<NotificationKind, 'conflict' | 'rejected' | 'failed' | 'dead_letter'>;
 
-export interface NotificationRecord {
-  organizationId: string;
-  /** Null: for the organization's operators. */
-  userId: string | null;
-  kind: NotificationKind;
-  payload: Record<string, unknown>;
-}
+export type NotificationRecord = {
+  [K in OutcomeNotificationKind]: {
+    organizationId: string;
+    /** Null: for the organization's operators. */
+    userId: string | null;
+    kind: K;
+    payload: NotificationPayloads[K];
+  };
+}[OutcomeNotificationKind];
 
 export interface DeadLetterRecord {
   organizationId: string | null;
@@ -229,7 +233,7 @@ function addOutcome(rows: OutcomeRows, e: OutcomeEntry, recorded: ReadonlySet<st
     } else if (o.kind === 'rejected') {
       rows.notifications.push(notice(m, 'rejected', { ...about, error: o.error }));
     } else if (o.kind === 'failed') {
-      const err = e.error ?? Object.assign(new Error(o.error.message), { code: o.error.code });
+      const err = e.error ?? new RecordedError(o.error);
       const headers = toDeadLetterHeaders(source.headers, source.position, err, { connectorName: ctx.connectorName, stage: 'PEMS_WRITE' });
       rows.outbox.push({ kind: 'dead_letter', topic: ctx.topics.deadLetters, key: source.key, rawValue: source.value, headers: storeHeaders(headers) });
       rows.deadLetters.push(deadLetter(source, o.error.message, o.error.code, o.error, m));
@@ -252,8 +256,8 @@ function addPoison(rows: OutcomeRows, e: PoisonEntry, facts: PoisonFacts, ctx: R
   }
 }
 
-function notice(m: Modification, kind: NotificationKind, payload: Record<string, unknown>): NotificationRecord {
-  return { organizationId: m.organizationId, userId: m.userId, kind, payload };
+function notice<K extends OutcomeNotificationKind>(m: Modification, kind: K, payload: NotificationPayloads[K]): NotificationRecord {
+  return { organizationId: m.organizationId, userId: m.userId, kind, payload } as NotificationRecord;
 }
 
 function deadLetter(

@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import { pfaKey } from '../../streams/grouping';
 import type { Modification } from '../../streams/modification';
 import type { PfaRecord } from '../../streams/pfa-record';
+import { notificationRow } from '../../streams/notifications';
 import type { BatchItem } from '../pems';
 
 /** An item a sink stored before sending it (or while sending it), for the modifications it carries. */
@@ -130,5 +131,5 @@ export async function storeWriteIntents(
 
 /** The operators' notification that PEMS became unreachable for an organization. */
 export async function recordPemsOutage(db: Db, organizationId: string, since: Date): Promise<void> {
-  await db('notification').insert({ organization_id: organizationId, user_id: null, kind: 'pems_unreachable', payload: JSON.stringify({ since: since.toISOString() }) });
+  await db('notification').insert(notificationRow(organizationId, null, 'pems_unreachable', { since: since.toISOString() }));
 }

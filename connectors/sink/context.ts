@@ -5,20 +5,11 @@
  * time; permissions are read fresh for every round, because a revoked right must stop the
  * next write.
  */
-import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
-import {
-  PemsClient,
-  createRateLimiter,
-  credentialId,
-  decryptCredential,
-  parseCredentialKeys,
-  organizationPemsProblem,
-  type CredentialKeyRing,
-  type OrganizationPemsProblem,
-} from '../pems';
+import { PemsClient, organizationPemsProblem, type OrganizationPemsProblem } from '../pems';
+import { MISSING_CREDENTIAL_KEYS, PemsClientPool } from '../pems/pool';
 import type { Config } from '../../schemas/config';
 import { getOrganizations, syncPermittedMembers, type OrganizationRow } from '../postgres/organizations';
 
@@ -56,12 +47,16 @@ interface Cached {
 
 export class SyncContext {
   private readonly orgs = new Map<string, Cached>();
-  private readonly keys: CredentialKeyRing | null;
-  private readonly ca: string | undefined;
+  private readonly pool: PemsClientPool;
 
   constructor(private readonly opts: ContextOptions) {
-    this.keys = opts.config.pems.credentialKeys ? parseCredentialKeys(opts.config.pems.credentialKeys, 'PEMS_SYNC_CREDENTIAL_KEYS') : null;
-    this.ca = opts.config.pems.caFile ? readFileSync(opts.config.pems.caFile, 'utf8') : undefined;
+    // The sink counts and spaces its own attempts (5 s, 10 s, 20 s): no hidden retries below it.
+    this.pool = PemsClientPool.fromConfig(opts.config, {
+      redis: opts.redis ?? null,
+      registry: opts.registry,
+      retries: 0,
+      clientOverrides: opts.clientOverrides,
+    });
   }
 
   async organizations(ids: readonly string[]): Promise<Map<string, OrganizationContext>> {
@@ -102,41 +97,18 @@ export class SyncContext {
       this.orgs.set(id, { at: Date.now(), ctx, fingerprint });
       return ctx;
     }
-    if (prev?.ctx.client) await prev.ctx.client.close();
     let client: PemsClient | null = null;
     let problem: string | null = null;
     const unusable = organizationPemsProblem({ id, pems_base_url: url || null, pems_credential_encrypted: encrypted || null }, this.opts.config);
     if (unusable) {
       problem = `organization ${id}: ${unusable.setting}: ${unusable.reason}`;
       this.opts.onProblem?.(id, unusable);
-    } else if (!this.keys) problem = 'PEMS_SYNC_CREDENTIAL_KEYS is not set: organization credentials cannot be decrypted';
+      await this.pool.evict(id);
+    } else if (!this.pool.canDecrypt) problem = MISSING_CREDENTIAL_KEYS;
     else {
       try {
-        const apiKey = decryptCredential(encrypted, this.keys, id);
-        const { config } = this.opts;
-        client = new PemsClient({
-          baseUrl: url,
-          apiKey,
-          tenant,
-          organization: id,
-          timeoutMs: config.pems.timeoutMs,
-          allowInsecureHttp: config.pems.allowInsecureHttp,
-          allowedHosts: config.pems.allowedHosts,
-          ca: this.ca,
-          // The sink counts and spaces its own attempts (5 s, 10 s, 20 s): no hidden retries below it.
-          retry: { retries: 0 },
-          rateLimiter:
-            config.pems.rateLimitPerSecond > 0
-              ? createRateLimiter({
-                  credentialId: credentialId(tenant, id, apiKey.reveal()),
-                  limit: config.pems.rateLimitPerSecond,
-                  safetyMarginMs: config.pems.rateLimitMarginMs,
-                  redis: this.opts.redis ?? undefined,
-                  registry: this.opts.registry,
-                })
-              : { acquire: async () => 0, reportRetryAfter: async () => undefined, close: async () => undefined },
-          ...this.opts.clientOverrides,
-        });
+        // The pool closes the client it replaces when URL, tenant or credential changed.
+        client = this.pool.clientFor({ id, baseUrl: url, tenant, credentialEncrypted: encrypted });
       } catch (err) {
         problem = `organization ${id}: ${err instanceof Error ? err.message : String(err)}`;
       }
@@ -154,9 +126,8 @@ export class SyncContext {
   }
 
   async close(): Promise<void> {
-    const clients = [...this.orgs.values()].map((c) => c.ctx.client).filter((c): c is PemsClient => c !== null);
     this.orgs.clear();
-    await Promise.allSettled(clients.map((c) => c.close()));
+    await this.pool.close();
   }
 }
 

@@ -13,12 +13,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import Redis from 'ioredis';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import { redactConfig } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
+import { createKafka } from '../kafka/client';
 import { recordPemsOutage, storeWriteIntents } from '../postgres/sink-store';
 import { createLogger, createSinkMetrics, startOpsServer, type Logger, type OpsServer, type SinkMetrics } from '../observability';
 import type { PemsClientOptions } from '../pems';
@@ -59,31 +60,6 @@ export interface Sink {
   closed: Promise<void>;
 }
 
-/** kafkajs messages for conditions it retries itself (see kafkaFor). */
-const RETRIED_BY_KAFKAJS = /coordinator is loading|another concurrent operation on the same transaction|coordinator is not available|not the coordinator|rebalanc|leadership election|not the leader|KAFKAJS_NO_PARTITIONER_WARNING|switched default partitioner/i;
-
-export function kafkaFor(config: Config, logger: Logger): Kafka {
-  const sasl: SASLOptions | undefined =
-    config.kafka.saslMechanism === ''
-      ? undefined
-      : ({ mechanism: config.kafka.saslMechanism, username: config.kafka.saslUsername, password: config.kafka.saslPassword } as SASLOptions);
-  return new Kafka({
-    clientId: config.kafka.clientId,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    sasl,
-    logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log }) => {
-      const { message, ...extra } = log;
-      // kafkajs reports conditions it retries by itself (a coordinator still loading, a transaction still ending (CONCURRENT_TRANSACTIONS), a group
-      // rebalancing, a leader moving) at ERROR; they are not errors of ours: debug, like its retries.
-      const transient = RETRIED_BY_KAFKAJS.test(`${message} ${String((extra as { error?: unknown }).error ?? '')}`);
-      const fn = transient ? 'debug' : level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
-      logger[fn]({ kafkajs: extra }, message);
-    },
-  });
-}
-
 export async function startSink(config: Config, options: SinkOptions = {}): Promise<Sink> {
   const logger = options.logger ?? createLogger(config.log.level, { component: 'sink' });
   logger.info({ config: redactConfig(config) }, 'starting pems-sync sink');
@@ -91,7 +67,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   const metrics = createSinkMetrics(registry);
   const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-sink' });
   const redis = config.redis.url ? new Redis(config.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : null;
-  const kafka = kafkaFor(config, logger);
+  const kafka = createKafka(config, { logger });
 
   const emitter = new Emitter({
     kafka,

@@ -123,7 +123,7 @@ export class PemsWrite {
 
     const client = ctx.org.client;
     if (!client) {
-      const err = Object.assign(new Error(ctx.org.problem ?? 'organization not configured for PEMS'), { code: 'PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED' });
+      const err = new PemsSyncError('PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED', ctx.org.problem ?? 'organization not configured for PEMS');
       return entry({ kind: 'failed', error: outcomeErrorFrom(err) }, null, err);
     }
     // Resume what a stopped instance may already have done (resume.ts): re-send its exact item;

@@ -418,6 +418,7 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
 
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, endpoint: string, segments: string[], cred: SimulatorCredential): Promise<void> {
     const pfaId = segments[1] !== undefined ? decodeSegment(segments[1], 'pfaId') : '';
+    const receivedAt = new Date().toISOString();
     switch (endpoint) {
       case 'GET /health':
         send(res, endpoint, 200, { status: 'UP', records: store.size });
@@ -460,9 +461,12 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
         const body = requireObject(await readJson(req, true));
         checkOrganization(cred, body.organizationCode);
         const env = readWriteEnvelope(body);
+        const from = store.log.mark();
         const { outcome, replayed } = store.update({ pfaId, organization: cred.organization, ...env }, key);
+        const to = store.log.mark();
         await held(outcome.kind === 'updated' && !replayed ? [pfaId] : []);
         renderWrite(res, endpoint, outcome, replayed, false);
+        store.log.answered(from, to, receivedAt);
         return;
       }
       case 'DELETE /pfa/{id}': {
@@ -488,9 +492,12 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
           throw new HttpError(413, { error: 'BATCH_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} items, got ${body.items.length}` });
         }
         const applied: string[] = [];
+        const from = store.log.mark();
         const results = (body.items as unknown[]).map((item, i) => batchItem(item, i, cred, applied));
+        const to = store.log.mark();
         await held(applied);
         send(res, endpoint, 200, { results });
+        store.log.answered(from, to, receivedAt);
         return;
       }
       default:

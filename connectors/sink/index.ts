@@ -154,14 +154,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
         positions,
         entries.flatMap((e) => (e.kind === 'outcome' ? e.modifications.map((m) => m.modification.id) : [])),
       );
-      const now = Date.now();
       for (const e of entries) {
         if (e.kind === 'poison') continue;
-        for (const { modification } of e.modifications) {
-          if (e.outcome.kind === 'synced' && modification.committedAt) {
-            metrics.commitToPems.observe(Math.max(0, (now - Date.parse(modification.committedAt)) / 1000));
-          }
-        }
         if (e.outcome.kind === 'failed') metrics.deadLetters.inc({ reason: e.outcome.error.code }, e.modifications.length);
       }
     },
@@ -179,8 +173,11 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     // A record that keeps moving (child records posting every few seconds) is rechecked more
     // than once: each 409 means a fresh GET and a new decision, never a blind retry.
     retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter, maxRechecks: 5 },
-    onOutcome: (outcome, _write, n) => {
+    onOutcome: (outcome, _write, n, modifications) => {
       metrics.modifications.inc({ outcome: outcome.kind }, n);
+      // At PEMS's acknowledgement, not after the record transaction and the emit (issue 16).
+      const now = Date.now();
+      if (outcome.kind === 'synced') for (const { modification: m } of modifications) if (m.committedAt) metrics.commitToPems.observe(Math.max(0, (now - Date.parse(m.committedAt)) / 1000));
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
     },
   });

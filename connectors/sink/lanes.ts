@@ -49,7 +49,7 @@ export interface LanesOptions {
   retry: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
-  onOutcome?: (outcome: Outcome, write: CoalescedWrite, modificationCount: number) => void;
+  onOutcome?: (outcome: Outcome, write: CoalescedWrite, modificationCount: number, modifications: OutcomeEntry['modifications']) => void;
 }
 
 interface Lane {
@@ -143,7 +143,7 @@ export class PfaLanes {
             if (rest.length > 0) writes.unshift(fold(rest));
             for (const { item, errors } of invalid) {
               const rejected = rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the record would break PEMS rules after this change', errors);
-              this.opts.onOutcome?.(rejected, write, 1);
+              this.opts.onOutcome?.(rejected, write, 1, [{ modification: item.modification, source: item.source }]);
               try {
                 await this.opts.recorder.submit({ kind: 'outcome', outcome: rejected, modifications: [{ modification: item.modification, source: item.source }], attempts: [], mirrorRecord: null, traceId: item.traceId ?? null });
               } finally {
@@ -172,7 +172,7 @@ export class PfaLanes {
             writes.unshift(fold(split.rest));
           }
           const recorded = entry.modifications.length;
-          this.opts.onOutcome?.(entry.outcome, write, recorded);
+          this.opts.onOutcome?.(entry.outcome, write, recorded, entry.modifications);
           try {
             await this.opts.recorder.submit(entry);
           } finally {

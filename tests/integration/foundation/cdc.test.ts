@@ -72,7 +72,7 @@ describe('Debezium captures pfa_modification', () => {
     expect(JSON.parse(event.after!.delta as string)).toEqual({ notes: 'draft' });
   });
 
-  it('when the sink writes statuses of a 1 MiB edit, then neither the claim nor the later writes are captured: one event per modification', async () => {
+  it('when the sink writes statuses of a 1 MiB edit, then the claim is a delete event of four identity columns and the later writes are not captured', async () => {
     const big = { notes: 'y'.repeat(1_048_576 - 13) }; // the largest delta the database accepts by default
     const [row] = await db('pfa_modification')
       .insert({ organization_id: org, pfa_id: 'PFA-000789', user_id: `u-${org}`, delta: big, base_version: 1, sync_status: 'committed', committed_at: new Date() })
@@ -85,18 +85,19 @@ describe('Debezium captures pfa_modification', () => {
       sync_status: 'committed', committed_at: new Date(),
     });
 
-    // Two events on this key, in order: the create (1 MiB, once) and the marker. The claim is a
-    // delete under the row filter (migration 009) that Debezium skips (skipped.operations d, no
-    // tombstone); 'rejected' is not published at all. An event for either would come before the marker.
-    const { messages } = await collectMessages(kafka, testEnv.cdcTopic, isPfa('PFA-000789'), 2);
+    // Four events on this key, in order; an event for 'rejected' would come before the marker.
+    const { messages } = await collectMessages(kafka, testEnv.cdcTopic, isPfa('PFA-000789'), 4);
     const values = messages.map((m) => m.message.value);
-    expect(values).toHaveLength(2);
-    const [create, marker] = values;
-    const createEvent = JSON.parse(create!.toString()) as ChangeEvent;
-    expect(createEvent.op).toBe('c');
-    expect(createEvent.after).toMatchObject({ id: row.id, sync_status: 'committed' });
+    // create (1 MiB, once), the claim as a delete + its tombstone, nothing for 'rejected', the marker.
+    expect(values).toHaveLength(4);
+    const [create, claim, tombstone, marker] = values;
+    expect(JSON.parse(create!.toString()).op).toBe('c');
     expect(create!.length).toBeLessThan(1_048_576 + 4096);
-    expect(marker).not.toBeNull();
+    const claimEvent = JSON.parse(claim!.toString()) as ChangeEvent;
+    expect(claimEvent.op).toBe('d');
+    expect(claimEvent.before).toMatchObject({ id: row.id, organization_id: org, pfa_id: 'PFA-000789', sync_status: 'committed' });
+    expect(claim!.length).toBeLessThan(4096);
+    expect(tombstone).toBeNull();
     expect(JSON.parse(marker!.toString()).after.delta).toContain('marker');
   });
 });

@@ -398,13 +398,6 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
     for (const [k, name] of Object.entries(DEBEZIUM_TUNING)) expect({ k, v: config[k] }).toEqual({ k, v: envShDefault(name) });
   });
 
-  it('captures one change event per modification: the claim (a delete under the row filter) is skipped, no tombstone', () => {
-    for (const config of [canonical.config, values.debezium.config as Record<string, string>]) {
-      expect(config['skipped.operations']).toBe('t,d');
-      expect(config['tombstones.on.delete']).toBe('false');
-    }
-  });
-
   it('has the templates the chart promises', () => {
     const templates = readdirSync(join(repo, chart, 'templates'));
     const all = templates.map((t) => read(`${chart}/templates/${t}`)).join('\n');

@@ -1,7 +1,7 @@
 /**
  * CPU time (user + system) per process of the local stack, read from /proc/<pid>/stat, so a
  * benchmark can report CPU per modification for Postgres (the postmaster, its live backends and
- * the reaped ones it accounted), Kafka, Kafka Connect, the sink and the simulator (the
+ * the reaped ones it accounted), Kafka, Kafka Connect, the sink and "bench+simulator" (the
  * benchmark's own process: the simulator runs in it, the bench only polls a count meanwhile).
  */
 import { readdirSync, readFileSync } from 'node:fs';

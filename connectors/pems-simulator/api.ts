@@ -83,6 +83,7 @@ export function createApiHandler({ store, send, readJson }: ApiDeps): ApiHandler
     cred: SimulatorCredential,
   ): Promise<void> {
     const pfaId = segments[1] !== undefined ? decodeSegment(segments[1], 'pfaId') : '';
+    const receivedAt = new Date().toISOString();
     switch (endpoint) {
       case 'GET /health':
         send(res, endpoint, 200, { status: 'UP', records: store.size });
@@ -129,9 +130,12 @@ export function createApiHandler({ store, send, readJson }: ApiDeps): ApiHandler
         const body = requireObject(await readJson(req, true));
         checkOrganization(cred, body.organizationCode);
         const env = readWriteEnvelope(body);
+        const from = store.log.mark();
         const { outcome, replayed } = store.update({ pfaId, organization: cred.organization, ...env }, key);
+        const to = store.log.mark();
         await held(outcome.kind === 'updated' && !replayed ? [pfaId] : []);
         renderWrite(res, endpoint, outcome, replayed, false);
+        store.log.answered(from, to, receivedAt);
         return;
       }
       case 'DELETE /pfa/{id}': {
@@ -168,9 +172,12 @@ export function createApiHandler({ store, send, readJson }: ApiDeps): ApiHandler
           });
         }
         const applied: string[] = [];
+        const from = store.log.mark();
         const results = (body.items as unknown[]).map((item, i) => batchItem(item, i, cred, applied));
+        const to = store.log.mark();
         await held(applied);
         send(res, endpoint, 200, { results });
+        store.log.answered(from, to, receivedAt);
         return;
       }
       default:

@@ -20,6 +20,9 @@ export interface AppliedWrite {
   changes: Record<string, unknown>;
   modifiedBy: string;
   at: string;
+  /** When the request that applied it reached the simulator, and when its answer was sent (ISO; the benchmark's stages). */
+  receivedAt?: string;
+  answeredAt?: string;
 }
 
 export interface ReplayedWrite {
@@ -51,10 +54,13 @@ export class WriteLog {
   private writes: AppliedWrite[] = [];
   private replays: ReplayedWrite[] = [];
   private hold: (HoldSpec & { left: number }) | null = null;
+  /** Writes applied since the last clear, dropped ones included: positions for mark()/answered(). */
+  private appliedTotal = 0;
   private readonly waiters: Array<{ pfaIds: Set<string> | null; after: number; resolve: (w: AppliedWrite) => void }> = [];
 
   applied(w: AppliedWrite): void {
     this.writes.push(w);
+    this.appliedTotal += 1;
     if (this.writes.length > MAX_ENTRIES) this.writes.shift();
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const waiter = this.waiters[i]!;
@@ -62,6 +68,21 @@ export class WriteLog {
         this.waiters.splice(i, 1);
         waiter.resolve(w);
       }
+    }
+  }
+
+  /** The position of the next write: a request notes it before applying, to stamp its own writes in answered(). */
+  mark(): number {
+    return this.appliedTotal;
+  }
+
+  /** Stamps the writes applied at positions [from, to) with their request's arrival and the answer's time (now). */
+  answered(from: number, to: number, receivedAt: string): void {
+    const answeredAt = new Date().toISOString();
+    const first = this.appliedTotal - this.writes.length;
+    for (let n = Math.max(from, first); n < to; n++) {
+      const w = this.writes[n - first];
+      if (w) Object.assign(w, { receivedAt, answeredAt });
     }
   }
 
@@ -97,5 +118,6 @@ export class WriteLog {
     this.writes = [];
     this.replays = [];
     this.hold = null;
+    this.appliedTotal = 0;
   }
 }

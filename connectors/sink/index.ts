@@ -130,14 +130,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
         positions,
         entries.flatMap((e) => (e.kind === 'outcome' ? e.modifications.map((m) => m.modification.id) : [])),
       );
-      const now = Date.now();
       for (const e of entries) {
         if (e.kind === 'poison') continue;
-        for (const { modification } of e.modifications) {
-          if (e.outcome.kind === 'synced' && modification.committedAt) {
-            metrics.commitToPems.observe(Math.max(0, (now - Date.parse(modification.committedAt)) / 1000));
-          }
-        }
         if (e.outcome.kind === 'failed') metrics.deadLetters.inc({ reason: e.outcome.error.code }, e.modifications.length);
       }
     },
@@ -157,8 +151,11 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       retry: { delaysMs: config.retry.delaysMs, jitter: config.retry.jitter, maxRechecks: config.sink.maxRechecks },
     }),
     recorder,
-    onOutcome: (outcome, _write, n) => {
+    onOutcome: (outcome, _write, n, modifications) => {
       metrics.modifications.inc({ outcome: outcome.kind }, n);
+      // At PEMS's acknowledgement, not after the record transaction and the emit (issue 16).
+      const now = Date.now();
+      if (outcome.kind === 'synced') for (const { modification: m } of modifications) if (m.committedAt) metrics.commitToPems.observe(Math.max(0, (now - Date.parse(m.committedAt)) / 1000));
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
     },
   });

@@ -9,13 +9,13 @@ import { coalesce, fold, pfaKey, type CoalescedWrite } from '../../streams/group
 import { comparePositions } from '../../streams/modification';
 import type { Outcome } from '../../streams/outcomes';
 import type { LaneState, PemsWrite, WriteResult } from './pems-write';
-import type { Recorder } from './record';
+import type { OutcomeEntry, Recorder } from './record';
 import type { LaneContext, LaneItem } from './work';
 
 export interface LanesOptions {
   write: PemsWrite;
   recorder: Recorder;
-  onOutcome?: (outcome: Outcome, write: CoalescedWrite, modificationCount: number) => void;
+  onOutcome?: (outcome: Outcome, write: CoalescedWrite, modificationCount: number, modifications: OutcomeEntry['modifications']) => void;
 }
 
 interface Lane extends LaneState {
@@ -97,7 +97,7 @@ export class PfaLanes {
           if (result.next.length > 0) writes.unshift(fold(result.next));
           for (const entry of result.entries) {
             const recorded = entry.modifications.length;
-            this.opts.onOutcome?.(entry.outcome, write, recorded);
+            this.opts.onOutcome?.(entry.outcome, write, recorded, entry.modifications);
             try {
               await this.opts.recorder.submit(entry);
             } finally {

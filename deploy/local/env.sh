@@ -32,6 +32,13 @@ export PEMS_SYNC_APP_PASSWORD="${PEMS_SYNC_APP_PASSWORD:-pems_sync_app_local}"
 
 export DEBEZIUM_CONNECTOR_NAME="${DEBEZIUM_CONNECTOR_NAME:-pems-sync-pfa-modification}"
 export CDC_TOPIC_PREFIX="${CDC_TOPIC_PREFIX:-vanguard}"
+# Debezium's latency/load trade-off (connectors/debezium/pfa-modification.json; the same defaults in
+# deploy/docker/pfa-modification.compose.json and the Helm chart's debezium.config), chosen by
+# `npm run bench` (README, performance): how long the streaming thread sleeps after an empty read
+# and how long Connect's poll waits for a batch to fill; the batch and queue sizes, events.
+export DEBEZIUM_POLL_INTERVAL_MS="${DEBEZIUM_POLL_INTERVAL_MS:-500}"
+export DEBEZIUM_MAX_BATCH_SIZE="${DEBEZIUM_MAX_BATCH_SIZE:-2048}"
+export DEBEZIUM_MAX_QUEUE_SIZE="${DEBEZIUM_MAX_QUEUE_SIZE:-8192}"
 
 # Local-only audit chain key (id:base64 of 32 bytes); a real deployment sets its own, outside the database.
 export PEMS_SYNC_AUDIT_KEYS="${PEMS_SYNC_AUDIT_KEYS:-local1:cGVtcy1zeW5jLWxvY2FsLWF1ZGl0LWtleS0wMDAwMDE=}"

@@ -12,6 +12,7 @@ import * as auditKeyed from './010_audit_keyed';
 import * as appRole from './011_app_role';
 import * as consoleSession from './012_console_session';
 import * as consoleReadIndexes from './013_console_read_indexes';
+import * as auditHeadOnce from './017_audit_head_once';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -28,6 +29,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['011_app_role', appRole],
   ['012_console_session', consoleSession],
   ['013_console_read_indexes', consoleReadIndexes],
+  ['017_audit_head_once', auditHeadOnce],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

@@ -28,6 +28,8 @@ export interface BenchOrg {
   caFile: string;
   topics: { results: string; dlq: string };
   groupId: string;
+  /** The CDC topic's end offsets when the organization was set up: its change events come after. */
+  cdcStart: Map<number, string>;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function setupOrg(opts: { records: number; rateLimit: number; users
   await admin.disconnect();
   return {
     org, db, sim, records, users, keys, caFile, topics, groupId,
+    cdcStart: new Map(ends.map((p) => [p.partition, p.high])),
     async close() {
       await sim.close();
       await db('organization').where({ id: org }).update({ sync_enabled: false });

@@ -45,6 +45,14 @@ const secretEnv = new Set(settings.filter((s) => s.secret).map((s) => s.env));
 const httpPortDefault = String((SETTINGS['http.port'] as { default: number }).default);
 
 const canonical = JSON.parse(read('connectors/debezium/pfa-modification.json')) as { name: string; config: Record<string, string> };
+/** Debezium's tuning settings: declared in deploy/local/env.sh with the defaults the benchmark chose. */
+const DEBEZIUM_TUNING = { 'poll.interval.ms': 'DEBEZIUM_POLL_INTERVAL_MS', 'max.batch.size': 'DEBEZIUM_MAX_BATCH_SIZE', 'max.queue.size': 'DEBEZIUM_MAX_QUEUE_SIZE' } as const;
+const envShDefault = (name: string): string => {
+  const m = read('deploy/local/env.sh').match(new RegExp(`export ${name}="\\$\\{${name}:-([^}]*)\\}"`));
+  if (!m) throw new Error(`deploy/local/env.sh declares no default for ${name}`);
+  return m[1]!;
+};
+const debeziumTuningEnv = Object.fromEntries(Object.values(DEBEZIUM_TUNING).map((name) => [name, envShDefault(name)]));
 /** `${env:NAME}` references in the connector config: resolved by the Kafka Connect worker, not by pems-sync. */
 const connectWorkerEnv = new Set([...JSON.stringify(canonical.config).matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => m[1]!));
 
@@ -196,6 +204,7 @@ describe('docker-compose.yml', () => {
         PGDATABASE: pgEnv.POSTGRES_DB!,
         CDC_TOPIC_PREFIX: 'vanguard',
         KAFKA_PARTITIONS: envOf(services.find(([, s]) => s.image?.startsWith('apache/kafka'))![1]).KAFKA_NUM_PARTITIONS!,
+        ...debeziumTuningEnv,
       });
       expect(config).toEqual(rendered);
       expect(`${config['topic.prefix']}.public.pfa_modification`).toBe(
@@ -385,6 +394,8 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
       if (!/\$\{[A-Z_]+\}/.test(v) && !perDeployment.has(k)) expect({ k, v: config[k] }).toEqual({ k, v });
     }
     expect(config['message.key.columns']).toBe('public.pfa_modification:organization_id,pfa_id');
+    // The tuning settings are per deployment, with the local stack's measured defaults.
+    for (const [k, name] of Object.entries(DEBEZIUM_TUNING)) expect({ k, v: config[k] }).toEqual({ k, v: envShDefault(name) });
   });
 
   it('has the templates the chart promises', () => {

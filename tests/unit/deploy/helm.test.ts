@@ -104,6 +104,8 @@ describe('helm chart', () => {
       const connector = JSON.parse(byKind(ms, 'ConfigMap').find((c) => c.metadata.name === 'rel-pems-sync-debezium-connector')!.data!['connector.json']!);
       expect(connector['message.key.columns']).toBe('public.pfa_modification:organization_id,pfa_id');
       expect(connector['database.password']).toBe('${env:PEMS_SYNC_PG_PASSWORD}');
+      // Debezium's declared latency settings (issue 16).
+      expect(connector).toMatchObject({ 'poll.interval.ms': '500', 'max.batch.size': '2048', 'max.queue.size': '8192' });
     });
   });
 

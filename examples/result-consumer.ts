@@ -50,11 +50,22 @@ export interface ConsumerOptions {
   resultTopic?: string;
   deadLetterTopic?: string;
   fromBeginning?: boolean;
-  onResult(key: { organizationId: string; pfaId: string }, result: SyncResult, at: { partition: number; offset: string }): Promise<void> | void;
+  onResult(
+    key: { organizationId: string; pfaId: string },
+    result: SyncResult,
+    at: { partition: number; offset: string },
+  ): Promise<void> | void;
   onDeadLetter?(dl: DeadLetter, at: { partition: number; offset: string }): Promise<void> | void;
 }
 
-const text = (v: unknown): string | null => (v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : Array.isArray(v) ? text(v[v.length - 1]) : String(v));
+const text = (v: unknown): string | null =>
+  v === undefined
+    ? null
+    : Buffer.isBuffer(v)
+      ? v.toString('utf8')
+      : Array.isArray(v)
+        ? text(v[v.length - 1])
+        : String(v);
 
 /** Starts consuming; resolves with the consumer (disconnect() stops it). Offsets are committed after each handler returns. */
 export async function consumeSyncResults(opts: ConsumerOptions): Promise<Consumer> {
@@ -72,11 +83,17 @@ export async function consumeSyncResults(opts: ConsumerOptions): Promise<Consume
       const key = JSON.parse(message.key?.toString('utf8') ?? '{}') as { organization_id?: string; pfa_id?: string };
       if (topic === resultTopic) {
         const result = (await registry.decode(message.value!)) as SyncResult;
-        await opts.onResult({ organizationId: key.organization_id ?? result.organizationId, pfaId: key.pfa_id ?? result.pfaId }, result, at);
+        await opts.onResult(
+          { organizationId: key.organization_id ?? result.organizationId, pfaId: key.pfa_id ?? result.pfaId },
+          result,
+          at,
+        );
       } else if (opts.onDeadLetter) {
         let modificationId: string | null = null;
         try {
-          modificationId = (JSON.parse(message.value?.toString('utf8') ?? 'null') as { after?: { id?: string } } | null)?.after?.id ?? null;
+          modificationId =
+            (JSON.parse(message.value?.toString('utf8') ?? 'null') as { after?: { id?: string } } | null)?.after?.id ??
+            null;
         } catch {
           // a poison event: its value is what could not be decoded
         }
@@ -105,7 +122,10 @@ if (require.main === module) {
     resultTopic: process.env.PEMS_SYNC_RESULT_TOPIC,
     deadLetterTopic: process.env.PEMS_SYNC_DLQ_TOPIC,
     fromBeginning: process.env.FROM_BEGINNING === '1',
-    onResult: (key, r) => console.log(`${r.outcome} ${key.organizationId}/${key.pfaId} modification ${r.modificationId}${r.error ? ` ${r.error.code}: ${r.error.message}` : ''}`),
+    onResult: (key, r) =>
+      console.log(
+        `${r.outcome} ${key.organizationId}/${key.pfaId} modification ${r.modificationId}${r.error ? ` ${r.error.code}: ${r.error.message}` : ''}`,
+      ),
     onDeadLetter: (d) => console.log(`DEAD_LETTER ${d.organizationId}/${d.pfaId} ${d.code}: ${d.reason}`),
   });
 }

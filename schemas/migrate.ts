@@ -45,7 +45,10 @@ export async function migrateRollback(knex: Knex, all = false): Promise<string[]
 }
 
 export async function migrationStatus(knex: Knex): Promise<{ done: string[]; pending: string[] }> {
-  const [done, pending] = (await knex.migrate.list(config)) as [Array<{ name: string }>, Array<{ file: string } | string>];
+  const [done, pending] = (await knex.migrate.list(config)) as [
+    Array<{ name: string }>,
+    Array<{ file: string } | string>,
+  ];
   return {
     done: done.map((d) => d.name),
     pending: pending.map((p) => (typeof p === 'string' ? p : p.file)),
@@ -60,7 +63,8 @@ async function main(): Promise<void> {
   try {
     if (cmd === 'latest') console.log(`applied: ${(await migrateLatest(knex)).join(', ') || 'nothing (up to date)'}`);
     else if (cmd === 'rollback') console.log(`rolled back: ${(await migrateRollback(knex)).join(', ') || 'nothing'}`);
-    else if (cmd === 'rollback-all') console.log(`rolled back: ${(await migrateRollback(knex, true)).join(', ') || 'nothing'}`);
+    else if (cmd === 'rollback-all')
+      console.log(`rolled back: ${(await migrateRollback(knex, true)).join(', ') || 'nothing'}`);
     else if (cmd === 'status') console.log(JSON.stringify(await migrationStatus(knex)));
     else throw new Error(`unknown command ${cmd}: use latest | rollback | rollback-all | status`);
   } finally {

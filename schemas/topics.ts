@@ -50,11 +50,26 @@ export function topicSpecs(env: NodeJS.ProcessEnv = process.env): TopicSpec[] {
   // topics take records up to 16 MiB (the sink refuses deltas over sink.maxDeltaBytes).
   const large = { 'max.message.bytes': String(16 * 1024 * 1024) };
   return [
-    { name: n.cdc, partitions, description: 'Debezium change events of pfa_modification, keyed by organization + PFA id', config: large },
+    {
+      name: n.cdc,
+      partitions,
+      description: 'Debezium change events of pfa_modification, keyed by organization + PFA id',
+      config: large,
+    },
     { name: n.results, partitions, description: 'one Avro SyncResult per modification outcome' },
-    { name: n.deadLetters, partitions, description: 'events the sink could not process, with __connect.errors.* headers', config: large },
+    {
+      name: n.deadLetters,
+      partitions,
+      description: 'events the sink could not process, with __connect.errors.* headers',
+      config: large,
+    },
     { name: n.pemsRaw, partitions, description: 'PEMS records as received by the source connector (bronze)' },
     { name: n.mirrorDeadLetters, partitions, description: 'PEMS records the mirror stream refused' },
-    { name: n.auditCheckpoints, partitions: 1, description: 'signed audit chain head per organization (compacted): the anchor outside Postgres', config: { 'cleanup.policy': 'compact' } },
+    {
+      name: n.auditCheckpoints,
+      partitions: 1,
+      description: 'signed audit chain head per organization (compacted): the anchor outside Postgres',
+      config: { 'cleanup.policy': 'compact' },
+    },
   ];
 }

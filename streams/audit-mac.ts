@@ -57,7 +57,20 @@ const hmac = (key: Buffer, text: string): string => createHmac('sha256', key).up
 export function auditMac(key: Buffer, keyId: string, f: AuditMacFields, prevMac: string): string {
   return hmac(
     key,
-    canonicalJson([1, keyId, f.organizationId, f.id, f.createdAt, f.pfaId, f.modificationId, f.actor, f.eventType, f.details ?? {}, f.pemsResponse ?? null, prevMac]),
+    canonicalJson([
+      1,
+      keyId,
+      f.organizationId,
+      f.id,
+      f.createdAt,
+      f.pfaId,
+      f.modificationId,
+      f.actor,
+      f.eventType,
+      f.details ?? {},
+      f.pemsResponse ?? null,
+      prevMac,
+    ]),
   );
 }
 
@@ -88,7 +101,10 @@ export interface AuditCheckpoint {
 const checkpointText = (c: Omit<AuditCheckpoint, 'sig'>): string =>
   canonicalJson(['checkpoint', 1, c.keyId, c.organizationId, c.lastId, c.lastMac, c.at]);
 
-export function signCheckpoint(ring: AuditKeyRing, c: { organizationId: string; lastId: string; lastMac: string; at: string }): AuditCheckpoint {
+export function signCheckpoint(
+  ring: AuditKeyRing,
+  c: { organizationId: string; lastId: string; lastMac: string; at: string },
+): AuditCheckpoint {
   const body = { v: 1 as const, ...c, keyId: ring.primary };
   return { ...body, sig: hmac(ring.keys.get(ring.primary)!, checkpointText(body)) };
 }
@@ -97,7 +113,15 @@ export function signCheckpoint(ring: AuditKeyRing, c: { organizationId: string; 
 export function checkedCheckpoint(ring: AuditKeyRing, raw: unknown): AuditCheckpoint | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const c = raw as Partial<AuditCheckpoint>;
-  if (c.v !== 1 || typeof c.organizationId !== 'string' || typeof c.lastId !== 'string' || typeof c.lastMac !== 'string' || typeof c.at !== 'string' || typeof c.keyId !== 'string') return undefined;
+  if (
+    c.v !== 1 ||
+    typeof c.organizationId !== 'string' ||
+    typeof c.lastId !== 'string' ||
+    typeof c.lastMac !== 'string' ||
+    typeof c.at !== 'string' ||
+    typeof c.keyId !== 'string'
+  )
+    return undefined;
   const key = ring.keys.get(c.keyId);
   if (!key) return undefined;
   const expected = hmac(key, checkpointText(c as AuditCheckpoint));

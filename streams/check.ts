@@ -34,7 +34,11 @@ export interface DecideInput {
   conflictingFields?: readonly string[] | null;
 }
 
-export function rejectedForFields(code: string, message: string, fieldErrors: Array<{ field: string; message: string }>): Outcome {
+export function rejectedForFields(
+  code: string,
+  message: string,
+  fieldErrors: Array<{ field: string; message: string }>,
+): Outcome {
   return { kind: 'rejected', error: { code, message, fieldErrors } };
 }
 
@@ -47,12 +51,20 @@ export function decideWrite(input: DecideInput): WriteDecision {
   const { write, current, baseValues } = input;
   if (write.operation === 'delete') {
     // A soft delete carries no field changes; only the version matters (409 → recheck).
-    return { kind: 'write', version: current?.version ?? write.baseVersion, rebased: current !== null && current.version !== write.baseVersion, onto: current };
+    return {
+      kind: 'write',
+      version: current?.version ?? write.baseVersion,
+      rebased: current !== null && current.version !== write.baseVersion,
+      onto: current,
+    };
   }
 
   const shape = shapeErrors(write.changes);
   if (shape.length > 0) {
-    return { kind: 'outcome', outcome: rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the change has fields PEMS does not accept', shape) };
+    return {
+      kind: 'outcome',
+      outcome: rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the change has fields PEMS does not accept', shape),
+    };
   }
 
   // A record older than the write's base version is known to be stale: whoever produced the
@@ -71,7 +83,14 @@ export function decideWrite(input: DecideInput): WriteDecision {
   const after = { ...current, ...write.changes };
   const ruleErrors = validateRecord(after).map((e) => ({ field: e.field, message: e.message }));
   if (ruleErrors.length > 0) {
-    return { kind: 'outcome', outcome: rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the record would break PEMS rules after this change', ruleErrors) };
+    return {
+      kind: 'outcome',
+      outcome: rejectedForFields(
+        'PEMS_SYNC_VALIDATION_FAILED',
+        'the record would break PEMS rules after this change',
+        ruleErrors,
+      ),
+    };
   }
 
   const check: VersionCheck = checkVersion({

@@ -101,7 +101,12 @@ export function checkVersion(input: CheckVersionInput): VersionCheck {
   if (changed.length > 0 && applied.length === changed.length) return { kind: 'already_applied', onVersion };
   if (conflicts.length > 0) return { kind: 'conflict', onVersion, fields: conflicts, changes: { ...changes } };
   if (unknown.length > 0) return { kind: 'unknown', onVersion, unknownFields: unknown };
-  return { kind: 'rebase', onVersion, pemsMovedFields: movedFields(baseValues, current, fromPems), alreadyAppliedFields: applied };
+  return {
+    kind: 'rebase',
+    onVersion,
+    pemsMovedFields: movedFields(baseValues, current, fromPems),
+    alreadyAppliedFields: applied,
+  };
 }
 
 /** Fields PEMS changed since the base, as far as we can know: from base values, else from the 409. */
@@ -111,7 +116,9 @@ function movedFields(
   fromPems: ReadonlySet<string> | null,
 ): string[] {
   if (baseValues) {
-    return Object.keys(baseValues).filter((f) => has(current, f) && !sameValue(valueOf(baseValues, f), valueOf(current, f)));
+    return Object.keys(baseValues).filter(
+      (f) => has(current, f) && !sameValue(valueOf(baseValues, f), valueOf(current, f)),
+    );
   }
   return fromPems ? [...fromPems] : [];
 }
@@ -136,7 +143,9 @@ export function diffFields(
   b: Readonly<Record<string, unknown>> | object,
   fields?: readonly string[],
 ): FieldDiff[] {
-  const keys = fields ? [...new Set(fields)] : [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !SYSTEM.has(k));
+  const keys = fields
+    ? [...new Set(fields)]
+    : [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !SYSTEM.has(k));
   keys.sort((x, y) => (ORDER.get(x) ?? Infinity) - (ORDER.get(y) ?? Infinity) || (x < y ? -1 : x > y ? 1 : 0));
   const out: FieldDiff[] = [];
   for (const field of keys) {
@@ -179,7 +188,8 @@ export function applyResolution(
       return out;
     }
     case 'merge': {
-      if (!mergedValues) throw new ResolutionError('merge needs values for the conflicting fields', { missing: [...conflicting] });
+      if (!mergedValues)
+        throw new ResolutionError('merge needs values for the conflicting fields', { missing: [...conflicting] });
       const extra = Object.keys(mergedValues).filter((k) => !conflicting.has(k));
       if (extra.length > 0) {
         throw new ResolutionError(`merge names fields not in the conflict: ${extra.join(', ')}`, { fields: extra });

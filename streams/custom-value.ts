@@ -15,11 +15,15 @@ export function parseCustomValue(field: string, raw: string): CustomValue {
   switch (FIELD_KINDS[field]) {
     case 'date':
       if (text === '') return { ok: true, value: null };
-      return isCalendarDate(text) ? { ok: true, value: text } : { ok: false, message: `${field} must be a calendar date 'YYYY-MM-DD' (or empty for none)` };
+      return isCalendarDate(text)
+        ? { ok: true, value: text }
+        : { ok: false, message: `${field} must be a calendar date 'YYYY-MM-DD' (or empty for none)` };
     case 'money': {
       if (text === '') return { ok: true, value: null };
       const n = Number(text);
-      return /^-?\d+(\.\d+)?$/.test(text) && Number.isFinite(n) ? { ok: true, value: n } : { ok: false, message: `${field} must be a number like 1250.50 (or empty for none)` };
+      return /^-?\d+(\.\d+)?$/.test(text) && Number.isFinite(n)
+        ? { ok: true, value: n }
+        : { ok: false, message: `${field} must be a number like 1250.50 (or empty for none)` };
     }
     case 'boolean':
       if (text === 'true' || text === 'false') return { ok: true, value: text === 'true' };

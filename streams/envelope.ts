@@ -46,12 +46,7 @@ export interface DecodeOptions {
 
 export const DEFAULT_MAX_DELTA_BYTES = 1_048_576;
 
-export type SkipReason =
-  | 'tombstone'
-  | 'truncate'
-  | 'delete'
-  | 'not_committed'
-  | 'already_committed';
+export type SkipReason = 'tombstone' | 'truncate' | 'delete' | 'not_committed' | 'already_committed';
 
 export type DecodedEvent =
   | {
@@ -112,7 +107,13 @@ export function decodeChangeEvent(input: ChangeEventInput, opts: DecodeOptions =
     return decode(input, position, maxDeltaBytes);
   } catch (e) {
     if (e instanceof Poison) {
-      return { kind: 'poison', reason: e.reason, position, organizationId: organizationIdOf(input.key), modificationId: modificationIdOf(input.value) };
+      return {
+        kind: 'poison',
+        reason: e.reason,
+        position,
+        organizationId: organizationIdOf(input.key),
+        modificationId: modificationIdOf(input.value),
+      };
     }
     throw e; // a bug in this module: let the edge classify it (retry.classify → 'bug')
   }
@@ -220,7 +221,8 @@ function int(row: Json, col: string, min: number): number {
 function optInt(row: Json, col: string, min: number): number | null {
   const v = row[col];
   if (v === null || v === undefined) return null;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new Poison(`after.${col} is not an integer >= ${min}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new Poison(`after.${col} is not an integer >= ${min}`);
   return v;
 }
 

@@ -141,7 +141,10 @@ export class PemsSyncError extends Error {
 
 /** Configuration that cannot start the process; `key` names the offending setting. */
 export class ConfigError extends PemsSyncError {
-  constructor(readonly key: string, message: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
     super('PEMS_SYNC_CONFIG_INVALID', `config ${key}: ${message}`, { details: { key } });
   }
 }

@@ -14,13 +14,19 @@ export interface EditErrors<T extends WorkItem> {
 }
 
 /** Edits of a folded write that, applied alone to the record they were made on, break PEMS rules. */
-export function invalidEdits<T extends WorkItem>(items: readonly T[], recordOf: (item: T) => PfaRecord | null | undefined): Array<EditErrors<T>> {
+export function invalidEdits<T extends WorkItem>(
+  items: readonly T[],
+  recordOf: (item: T) => PfaRecord | null | undefined,
+): Array<EditErrors<T>> {
   const out: Array<EditErrors<T>> = [];
   for (const item of items) {
     if (item.modification.operation !== 'update') continue;
     const record = recordOf(item);
     if (!record) continue;
-    const errors = validateRecord({ ...record, ...item.modification.delta }).map((e) => ({ field: e.field, message: e.message }));
+    const errors = validateRecord({ ...record, ...item.modification.delta }).map((e) => ({
+      field: e.field,
+      message: e.message,
+    }));
     if (errors.length > 0) out.push({ item, errors });
   }
   return out;
@@ -31,7 +37,10 @@ export function invalidEdits<T extends WorkItem>(items: readonly T[], recordOf: 
  * delta touches a conflicting field, and the rest (in commit order); null when there is nothing
  * to split (all or none of them overlap).
  */
-export function splitConflict<T extends WorkItem>(items: readonly T[], fields: readonly string[]): { conflicted: T[]; rest: T[] } | null {
+export function splitConflict<T extends WorkItem>(
+  items: readonly T[],
+  fields: readonly string[],
+): { conflicted: T[]; rest: T[] } | null {
   if (items.length < 2) return null;
   const hit = new Set(fields);
   const conflicted = items.filter((i) => Object.keys(i.modification.delta).some((f) => hit.has(f)));

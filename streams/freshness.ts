@@ -22,7 +22,8 @@ export interface FreshnessResult {
 }
 
 export function freshnessOf(i: FreshnessInput): FreshnessResult {
-  if (i.oldestUnsyncedAt === null) return { state: i.totalEdits === 0 ? 'no_edits' : 'on_time', oldestAgeSeconds: null };
+  if (i.oldestUnsyncedAt === null)
+    return { state: i.totalEdits === 0 ? 'no_edits' : 'on_time', oldestAgeSeconds: null };
   const age = Math.max(0, (i.now.getTime() - i.oldestUnsyncedAt.getTime()) / 1000);
   const state: Freshness = age <= i.targetSeconds ? 'on_time' : age <= i.stalledAfterSeconds ? 'late' : 'stalled';
   return { state, oldestAgeSeconds: age };

@@ -30,12 +30,26 @@ export interface PlanInput {
 }
 
 export function mergeRows(i: PlanInput): MergeRow[] {
-  const rows: MergeRow[] = i.fields.map((f) => ({ field: f.field, kind: 'conflict', base: f.base, baseKnown: true, yours: f.local, pems: f.pems }));
+  const rows: MergeRow[] = i.fields.map((f) => ({
+    field: f.field,
+    kind: 'conflict',
+    base: f.base,
+    baseKnown: true,
+    yours: f.local,
+    pems: f.pems,
+  }));
   const conflicting = new Set(i.fields.map((f) => f.field));
   for (const [field, yours] of Object.entries(i.delta)) {
     if (conflicting.has(field)) continue;
-    const base = i.baseRecord ? i.baseRecord[field] ?? null : null;
-    rows.push({ field, kind: 'only_you', base, baseKnown: i.baseRecord !== null, yours, pems: i.pemsRecord ? i.pemsRecord[field] ?? null : base });
+    const base = i.baseRecord ? (i.baseRecord[field] ?? null) : null;
+    rows.push({
+      field,
+      kind: 'only_you',
+      base,
+      baseKnown: i.baseRecord !== null,
+      yours,
+      pems: i.pemsRecord ? (i.pemsRecord[field] ?? null) : base,
+    });
   }
   if (i.baseRecord && i.pemsRecord) {
     for (const field of Object.keys(i.pemsRecord)) {
@@ -64,7 +78,12 @@ export interface Plan {
 }
 
 /** The resolution a person's choices make, checked against PEMS's rules on the resulting record. */
-export function planResolution(rows: readonly MergeRow[], d: Decision, pemsRecord: Readonly<Record<string, unknown>>, delta: Readonly<Record<string, unknown>>): Plan {
+export function planResolution(
+  rows: readonly MergeRow[],
+  d: Decision,
+  pemsRecord: Readonly<Record<string, unknown>>,
+  delta: Readonly<Record<string, unknown>>,
+): Plan {
   const errors: Record<string, string> = {};
   const result: Record<string, unknown> = {};
   const values: Record<string, unknown> = {};
@@ -87,10 +106,23 @@ export function planResolution(rows: readonly MergeRow[], d: Decision, pemsRecor
   if (Object.keys(errors).length > 0) return { resolution: null, result, errors };
   const all = (c: Choice): boolean => conflicts.every((r) => d.choices[r.field] === c);
   const resolution: Resolution = all('mine') ? 'use_local' : all('pems') ? 'use_pems' : 'merge';
-  const fields = conflicts.map((r) => ({ field: r.field, base: r.base, baseKnown: r.baseKnown, local: r.yours, pems: r.pems }));
-  const changes = applyResolution({ fields, changes: { ...delta } }, resolution, resolution === 'merge' ? values : undefined);
+  const fields = conflicts.map((r) => ({
+    field: r.field,
+    base: r.base,
+    baseKnown: r.baseKnown,
+    local: r.yours,
+    pems: r.pems,
+  }));
+  const changes = applyResolution(
+    { fields, changes: { ...delta } },
+    resolution,
+    resolution === 'merge' ? values : undefined,
+  );
   for (const e of validateChangeShape(changes)) errors[e.field] = e.message;
   const known = new Set(validateRecord(pemsRecord).map((e) => `${e.field}\u0000${e.message}`));
-  for (const e of validateRecord({ ...pemsRecord, ...changes })) if (!known.has(`${e.field}\u0000${e.message}`)) errors[e.field] = e.message;
-  return Object.keys(errors).length > 0 ? { resolution: null, result, errors } : { resolution, values: resolution === 'merge' ? values : undefined, result, errors };
+  for (const e of validateRecord({ ...pemsRecord, ...changes }))
+    if (!known.has(`${e.field}\u0000${e.message}`)) errors[e.field] = e.message;
+  return Object.keys(errors).length > 0
+    ? { resolution: null, result, errors }
+    : { resolution, values: resolution === 'merge' ? values : undefined, result, errors };
 }

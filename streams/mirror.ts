@@ -109,7 +109,10 @@ export function normalizePemsRecord(raw: unknown): NormalizeResult {
     const updatedAtRaw = requiredString(r, 'updatedAt');
     // ISO-8601 date-time with a zone: anything Date.parse accepts loosely (e.g. "Nov 24 2026")
     // would make the cursor order depend on the parser.
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(updatedAtRaw) || Number.isNaN(Date.parse(updatedAtRaw))) {
+    if (
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(updatedAtRaw) ||
+      Number.isNaN(Date.parse(updatedAtRaw))
+    ) {
       throw new Invalid(`updatedAt '${updatedAtRaw}' is not an ISO-8601 timestamp with a zone`);
     }
     const record: PfaRecord = {
@@ -159,7 +162,10 @@ export type UpsertDecision = 'insert' | 'update' | 'ignore_older' | 'ignore_dupl
  * better than updatedAt (same-second writes) or arrival order (a re-polled page, a replayed
  * raw topic). Equal version = same state: ignore, which makes replays idempotent.
  */
-export function decideUpsert(current: { version: number } | null | undefined, incoming: { version: number }): UpsertDecision {
+export function decideUpsert(
+  current: { version: number } | null | undefined,
+  incoming: { version: number },
+): UpsertDecision {
   if (current === null || current === undefined) return 'insert';
   if (incoming.version > current.version) return 'update';
   if (incoming.version === current.version) return 'ignore_duplicate';

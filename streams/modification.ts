@@ -10,15 +10,7 @@ export const MODIFICATION_OPERATIONS: readonly ModificationOperation[] = ['updat
 
 /** The lifecycle of a modification row; only the transition INTO `committed` is work for the sink. */
 export type SyncStatus =
-  | 'draft'
-  | 'committed'
-  | 'queued'
-  | 'syncing'
-  | 'synced'
-  | 'conflict'
-  | 'failed'
-  | 'rejected'
-  | 'superseded';
+  'draft' | 'committed' | 'queued' | 'syncing' | 'synced' | 'conflict' | 'failed' | 'rejected' | 'superseded';
 
 export const SYNC_STATUSES: readonly SyncStatus[] = [
   'draft',

@@ -22,7 +22,15 @@ import type { AuditEntry } from './audit-entry';
 import type { ConflictField } from './conflicts';
 import type { CdcPosition, Modification, SyncStatus } from './modification';
 import type { NotificationKind, NotificationPayloads } from './notifications';
-import { PoisonEventError, RecordedError, syncStatusFor, toDeadLetterHeaders, toResultRecord, type OutcomeError, type SyncResultRecord } from './outcomes';
+import {
+  PoisonEventError,
+  RecordedError,
+  syncStatusFor,
+  toDeadLetterHeaders,
+  toResultRecord,
+  type OutcomeError,
+  type SyncResultRecord,
+} from './outcomes';
 import type { PfaRecord } from './pfa-record';
 import type { OutcomeEntry, PoisonEntry, RecordEntry, SourceRecord } from './record-entries';
 import { storeHeaders, type StoredHeaders } from './stored-headers';
@@ -189,11 +197,16 @@ function addOutcome(rows: OutcomeRows, e: OutcomeEntry, recorded: ReadonlySet<st
   const o = e.outcome;
   if (e.mirrorRecord) {
     // After a write, the version is ours; otherwise it is PEMS's record as read (a recheck).
-    rows.mirror.push(o.kind === 'synced' && !o.alreadyApplied ? { record: e.mirrorRecord, origin: 'sync', modificationIds: ids } : { record: e.mirrorRecord, origin: 'pems' });
+    rows.mirror.push(
+      o.kind === 'synced' && !o.alreadyApplied
+        ? { record: e.mirrorRecord, origin: 'sync', modificationIds: ids }
+        : { record: e.mirrorRecord, origin: 'pems' },
+    );
   }
   for (const { modification: m, source } of mine) {
     const base = { organizationId: m.organizationId, pfaId: m.pfaId, modificationId: m.id, actor: m.userId };
-    if (e.attempts.length === 0) rows.audit.push({ ...base, eventType: `sync.${o.kind}`, details: { outcome: o, coalescedWith: ids } });
+    if (e.attempts.length === 0)
+      rows.audit.push({ ...base, eventType: `sync.${o.kind}`, details: { outcome: o, coalescedWith: ids } });
     e.attempts.forEach((a, i) =>
       rows.audit.push({
         ...base,
@@ -215,7 +228,12 @@ function addOutcome(rows: OutcomeRows, e: OutcomeEntry, recorded: ReadonlySet<st
       topic: ctx.topics.results,
       // Keyed like the CDC topic and dead letters ({organization_id, pfa_id}): one PFA's results stay on one partition, in order.
       key: Buffer.from(JSON.stringify({ organization_id: m.organizationId, pfa_id: m.pfaId })),
-      value: toResultRecord(o, m, { attempts: e.attempts.length, syncedAtMs: ctx.now.getTime(), coalescedWith: ids }, e.traceId),
+      value: toResultRecord(
+        o,
+        m,
+        { attempts: e.attempts.length, syncedAtMs: ctx.now.getTime(), coalescedWith: ids },
+        e.traceId,
+      ),
       headers: e.traceId ? storeHeaders({ trace_id: e.traceId }) : {},
     });
     const about = { modificationId: m.id, pfaId: m.pfaId };
@@ -234,29 +252,74 @@ function addOutcome(rows: OutcomeRows, e: OutcomeEntry, recorded: ReadonlySet<st
       rows.notifications.push(notice(m, 'rejected', { ...about, error: o.error }));
     } else if (o.kind === 'failed') {
       const err = e.error ?? new RecordedError(o.error);
-      const headers = toDeadLetterHeaders(source.headers, source.position, err, { connectorName: ctx.connectorName, stage: 'PEMS_WRITE' });
-      rows.outbox.push({ kind: 'dead_letter', topic: ctx.topics.deadLetters, key: source.key, rawValue: source.value, headers: storeHeaders(headers) });
+      const headers = toDeadLetterHeaders(source.headers, source.position, err, {
+        connectorName: ctx.connectorName,
+        stage: 'PEMS_WRITE',
+      });
+      rows.outbox.push({
+        kind: 'dead_letter',
+        topic: ctx.topics.deadLetters,
+        key: source.key,
+        rawValue: source.value,
+        headers: storeHeaders(headers),
+      });
       rows.deadLetters.push(deadLetter(source, o.error.message, o.error.code, o.error, m));
       rows.notifications.push(notice(m, 'failed', { ...about, error: o.error }));
-      rows.notifications.push({ organizationId: m.organizationId, userId: null, kind: 'dead_letter', payload: { ...about, reason: o.error.message } });
+      rows.notifications.push({
+        organizationId: m.organizationId,
+        userId: null,
+        kind: 'dead_letter',
+        payload: { ...about, reason: o.error.message },
+      });
     }
   }
 }
 
 function addPoison(rows: OutcomeRows, e: PoisonEntry, facts: PoisonFacts, ctx: RecordingContext): void {
-  const headers = toDeadLetterHeaders(e.source.headers, e.source.position, poisonError(e), { connectorName: ctx.connectorName, stage: 'DECODE' });
-  rows.outbox.push({ kind: 'dead_letter', topic: ctx.topics.deadLetters, key: e.source.key, rawValue: e.source.value, headers: storeHeaders(headers) });
-  if (facts.organizationId) rows.notifications.push({ organizationId: facts.organizationId, userId: null, kind: 'dead_letter', payload: { reason: e.reason } });
+  const headers = toDeadLetterHeaders(e.source.headers, e.source.position, poisonError(e), {
+    connectorName: ctx.connectorName,
+    stage: 'DECODE',
+  });
+  rows.outbox.push({
+    kind: 'dead_letter',
+    topic: ctx.topics.deadLetters,
+    key: e.source.key,
+    rawValue: e.source.value,
+    headers: storeHeaders(headers),
+  });
+  if (facts.organizationId)
+    rows.notifications.push({
+      organizationId: facts.organizationId,
+      userId: null,
+      kind: 'dead_letter',
+      payload: { reason: e.reason },
+    });
   // A readable modification behind the bad event (a delta over the size limit) gets its own
   // outcome too, so the person who made it sees why it will never reach PEMS.
   const error = poisonRejection(e);
   for (const m of facts.rejected) {
-    rows.audit.push({ organizationId: m.organizationId, pfaId: m.pfaId, modificationId: m.id, actor: m.userId, eventType: 'sync.rejected', details: { outcome: { kind: 'rejected', error } } });
-    rows.notifications.push({ organizationId: m.organizationId, userId: m.userId, kind: 'rejected', payload: { modificationId: m.id, pfaId: m.pfaId, error } });
+    rows.audit.push({
+      organizationId: m.organizationId,
+      pfaId: m.pfaId,
+      modificationId: m.id,
+      actor: m.userId,
+      eventType: 'sync.rejected',
+      details: { outcome: { kind: 'rejected', error } },
+    });
+    rows.notifications.push({
+      organizationId: m.organizationId,
+      userId: m.userId,
+      kind: 'rejected',
+      payload: { modificationId: m.id, pfaId: m.pfaId, error },
+    });
   }
 }
 
-function notice<K extends OutcomeNotificationKind>(m: Modification, kind: K, payload: NotificationPayloads[K]): NotificationRecord {
+function notice<K extends OutcomeNotificationKind>(
+  m: Modification,
+  kind: K,
+  payload: NotificationPayloads[K],
+): NotificationRecord {
   return { organizationId: m.organizationId, userId: m.userId, kind, payload } as NotificationRecord;
 }
 

@@ -55,7 +55,10 @@ export function outcomeErrorFrom(err: unknown): OutcomeError {
   if (Array.isArray(fe)) {
     const fieldErrors = fe.filter(
       (x): x is FieldError =>
-        typeof x === 'object' && x !== null && typeof (x as FieldError).field === 'string' && typeof (x as FieldError).message === 'string',
+        typeof x === 'object' &&
+        x !== null &&
+        typeof (x as FieldError).field === 'string' &&
+        typeof (x as FieldError).message === 'string',
     );
     if (fieldErrors.length > 0) out.fieldErrors = fieldErrors.map(({ field, message: m }) => ({ field, message: m }));
   }
@@ -104,7 +107,13 @@ function show(v: unknown): string {
 }
 
 function recordError(e: OutcomeError | null): SyncResultRecord['error'] {
-  return e === null ? null : { code: e.code, message: e.message, fieldErrors: e.fieldErrors && e.fieldErrors.length > 0 ? e.fieldErrors : null };
+  return e === null
+    ? null
+    : {
+        code: e.code,
+        message: e.message,
+        fieldErrors: e.fieldErrors && e.fieldErrors.length > 0 ? e.fieldErrors : null,
+      };
 }
 
 export function toResultRecord(
@@ -163,7 +172,10 @@ export function toResultRecord(
     case 'failed':
       return { ...base, pemsVersionBefore: outcome.pemsVersion ?? null, error: recordError(outcome.error) };
     case 'superseded':
-      return { ...base, detail: outcome.supersededBy === null ? 'superseded' : `superseded by ${outcome.supersededBy}` };
+      return {
+        ...base,
+        detail: outcome.supersededBy === null ? 'superseded' : `superseded by ${outcome.supersededBy}`,
+      };
     case 'skipped':
       return { ...base, detail: outcome.reason };
   }
@@ -232,7 +244,7 @@ export class PoisonEventError extends PemsSyncError {
  */
 export function stackTraceOf(err: unknown): string {
   const parts = causeChain(err).map((cur, i) => {
-    const text = cur instanceof Error ? cur.stack ?? `${cur.name}: ${cur.message}` : String(cur);
+    const text = cur instanceof Error ? (cur.stack ?? `${cur.name}: ${cur.message}`) : String(cur);
     return i === 0 ? text : `Caused by: ${text}`;
   });
   const all = parts.join('\n');

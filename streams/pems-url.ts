@@ -35,12 +35,22 @@ export function checkPemsUrl(baseUrl: string, policy: PemsUrlPolicy): PemsUrlVer
     return { ok: false, setting: 'pems_base_url', reason: `'${baseUrl}' is not a URL` };
   }
   if (url.protocol === 'http:' && !policy.allowInsecureHttp) {
-    return { ok: false, setting: 'pems.allowInsecureHttp', reason: `${url.origin} is http://: PEMS URLs must be https:// (set PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP=true only for a local simulator)` };
+    return {
+      ok: false,
+      setting: 'pems.allowInsecureHttp',
+      reason: `${url.origin} is http://: PEMS URLs must be https:// (set PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP=true only for a local simulator)`,
+    };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, setting: 'pems_base_url', reason: `unsupported protocol ${url.protocol}` };
-  if (url.username !== '' || url.password !== '') return { ok: false, setting: 'pems_base_url', reason: 'the URL must not carry a user name or password' };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, setting: 'pems_base_url', reason: `unsupported protocol ${url.protocol}` };
+  if (url.username !== '' || url.password !== '')
+    return { ok: false, setting: 'pems_base_url', reason: 'the URL must not carry a user name or password' };
   if (policy.allowedHosts.length > 0 && !hostAllowed(url.hostname, policy.allowedHosts)) {
-    return { ok: false, setting: 'pems.allowedHosts', reason: `host ${url.hostname} is not in PEMS_SYNC_PEMS_ALLOWED_HOSTS (${policy.allowedHosts.join(', ')})` };
+    return {
+      ok: false,
+      setting: 'pems.allowedHosts',
+      reason: `host ${url.hostname} is not in PEMS_SYNC_PEMS_ALLOWED_HOSTS (${policy.allowedHosts.join(', ')})`,
+    };
   }
   return { ok: true, url };
 }

@@ -19,6 +19,13 @@ export interface PreviewContent {
 }
 
 export function previewHash(p: PreviewContent): string {
-  const content = { v: 1, organizationId: p.organizationId, pfaId: p.pfaId, fromVersion: p.fromVersion, targetVersion: p.targetVersion, changes: p.changes };
+  const content = {
+    v: 1,
+    organizationId: p.organizationId,
+    pfaId: p.pfaId,
+    fromVersion: p.fromVersion,
+    targetVersion: p.targetVersion,
+    changes: p.changes,
+  };
   return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
 }

@@ -28,7 +28,12 @@ export function sumSamples(text: string): MetricSums {
 }
 
 /** Per-second increase of a counter between two scrapes; null without both or on a reset. */
-export function ratePerSecond(before: MetricSums | undefined, after: MetricSums, name: string, seconds: number): number | null {
+export function ratePerSecond(
+  before: MetricSums | undefined,
+  after: MetricSums,
+  name: string,
+  seconds: number,
+): number | null {
   if (!before || seconds <= 0) return null;
   const a = before.get(name);
   const b = after.get(name);

@@ -103,12 +103,49 @@ export interface ReconcileInput {
 export type Finding =
   | { kind: 'missing_in_mirror'; pfaId: string; pemsVersion: number }
   | { kind: 'missing_in_pems'; pfaId: string; mirrorVersion: number }
-  | { kind: 'mirror_stale'; pfaId: string; pemsVersion: number; mirrorVersion: number; fields: Array<{ field: EditableField; pems: FieldValue; mirror: FieldValue }> }
-  | { kind: 'unfinished'; pfaId: string; modificationId: string; status: string; committedAt: string | null; ageMs: number }
-  | { kind: 'outcome_mismatch'; pfaId: string; modificationId: string; field: EditableField; expected: FieldValue; actual: FieldValue; at: 'pems' | 'history'; version: number }
+  | {
+      kind: 'mirror_stale';
+      pfaId: string;
+      pemsVersion: number;
+      mirrorVersion: number;
+      fields: Array<{ field: EditableField; pems: FieldValue; mirror: FieldValue }>;
+    }
+  | {
+      kind: 'unfinished';
+      pfaId: string;
+      modificationId: string;
+      status: string;
+      committedAt: string | null;
+      ageMs: number;
+    }
+  | {
+      kind: 'outcome_mismatch';
+      pfaId: string;
+      modificationId: string;
+      field: EditableField;
+      expected: FieldValue;
+      actual: FieldValue;
+      at: 'pems' | 'history';
+      version: number;
+    }
   | { kind: 'orphan_write'; pfaId: string; version: number; updatedBy: string; seenIn: 'pems' | 'history' }
-  | { kind: 'unrecorded_write'; pfaId: string; version: number; idempotencyKey: string | null; replays: number; recordedVersions: number[] }
-  | { kind: 'write_mismatch'; pfaId: string; version: number; modificationId: string; field: EditableField; expected: FieldValue; written: FieldValue };
+  | {
+      kind: 'unrecorded_write';
+      pfaId: string;
+      version: number;
+      idempotencyKey: string | null;
+      replays: number;
+      recordedVersions: number[];
+    }
+  | {
+      kind: 'write_mismatch';
+      pfaId: string;
+      version: number;
+      modificationId: string;
+      field: EditableField;
+      expected: FieldValue;
+      written: FieldValue;
+    };
 
 export type FindingKind = Finding['kind'];
 
@@ -206,7 +243,14 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       const since = Date.parse(m.committedAt ?? m.createdAt);
       const ageMs = input.now - since;
       if (ageMs >= input.graceMs) {
-        findings.push({ kind: 'unfinished', pfaId: m.pfaId, modificationId: m.id, status: m.syncStatus, committedAt: m.committedAt, ageMs });
+        findings.push({
+          kind: 'unfinished',
+          pfaId: m.pfaId,
+          modificationId: m.id,
+          status: m.syncStatus,
+          committedAt: m.committedAt,
+          ageMs,
+        });
       } else {
         youngInFlight.add(m.pfaId);
       }
@@ -224,7 +268,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   for (const m of mirror.values()) {
     let versions = historyByPfa.get(m.pfaId);
     if (!versions) historyByPfa.set(m.pfaId, (versions = new Map()));
-    if (!versions.has(m.version)) versions.set(m.version, { pfaId: m.pfaId, version: m.version, data: m.data, changedBy: null, origin: 'mirror' });
+    if (!versions.has(m.version))
+      versions.set(m.version, { pfaId: m.pfaId, version: m.version, data: m.data, changedBy: null, origin: 'mirror' });
   }
 
   // 3. Synced outcomes against PEMS (rule in the file comment).
@@ -238,7 +283,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       const version = mod.pemsVersionAfter as number;
       for (const [f, value] of intendedValues(mod)) {
         const cur = latest.get(f);
-        if (!cur || version > cur.version || (version === cur.version && order(mod) >= order(cur.mod))) latest.set(f, { mod, value, version });
+        if (!cur || version > cur.version || (version === cur.version && order(mod) >= order(cur.mod)))
+          latest.set(f, { mod, value, version });
       }
     }
     const history = historyByPfa.get(pfaId) ?? new Map<number, HistoryInput>();
@@ -247,10 +293,21 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     for (const [field, { mod, value, version }] of latest) {
       const atWrite = history.get(version);
       if (atWrite && !sameValue(valueOf(atWrite.data, field), value)) {
-        findings.push({ kind: 'outcome_mismatch', pfaId, modificationId: mod.id, field, expected: value, actual: valueOf(atWrite.data, field), at: 'history', version });
+        findings.push({
+          kind: 'outcome_mismatch',
+          pfaId,
+          modificationId: mod.id,
+          field,
+          expected: value,
+          actual: valueOf(atWrite.data, field),
+          at: 'history',
+          version,
+        });
         continue;
       }
-      if (versions.some((v) => v > version && !sameValue(valueOf((history.get(v) as HistoryInput).data, field), value))) {
+      if (
+        versions.some((v) => v > version && !sameValue(valueOf((history.get(v) as HistoryInput).data, field), value))
+      ) {
         outcomeChecks.overwrittenLater++;
         continue;
       }
@@ -260,14 +317,24 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       }
       outcomeChecks.checked++;
       if (!sameValue(valueOf(p, field), value)) {
-        findings.push({ kind: 'outcome_mismatch', pfaId, modificationId: mod.id, field, expected: value, actual: valueOf(p, field), at: 'pems', version: p.version });
+        findings.push({
+          kind: 'outcome_mismatch',
+          pfaId,
+          modificationId: mod.id,
+          field,
+          expected: value,
+          actual: valueOf(p, field),
+          at: 'pems',
+          version: p.version,
+        });
       }
     }
   }
 
   // 4. Vanguard-written PEMS versions with no synced modification behind them.
   const syncedVersions = new Set<string>();
-  for (const [pfaId, mods] of syncedByPfa) for (const m of mods) syncedVersions.add(`${pfaId}\u0000${m.pemsVersionAfter}`);
+  for (const [pfaId, mods] of syncedByPfa)
+    for (const m of mods) syncedVersions.add(`${pfaId}\u0000${m.pemsVersionAfter}`);
   const reported = new Set<string>();
   const checkWrite = (pfaId: string, version: number, updatedBy: string, seenIn: 'pems' | 'history'): void => {
     const key = `${pfaId}\u0000${version}`;
@@ -278,7 +345,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   for (const p of pems.values()) if (users.has(p.updatedBy)) checkWrite(p.pfaId, p.version, p.updatedBy, 'pems');
   for (const [pfaId, versions] of historyByPfa) {
     for (const h of versions.values()) {
-      if (h.origin === 'sync' || (h.changedBy !== null && users.has(h.changedBy))) checkWrite(pfaId, h.version, h.changedBy ?? '', 'history');
+      if (h.origin === 'sync' || (h.changedBy !== null && users.has(h.changedBy)))
+        checkWrite(pfaId, h.version, h.changedBy ?? '', 'history');
     }
   }
 
@@ -326,7 +394,8 @@ export function reconcileWriteLog(
 ): Finding[] {
   const out: Finding[] = [];
   const replays = new Map<string, number>();
-  for (const r of log.replays) replays.set(`${r.pfaId}\u0000${r.version}`, (replays.get(`${r.pfaId}\u0000${r.version}`) ?? 0) + 1);
+  for (const r of log.replays)
+    replays.set(`${r.pfaId}\u0000${r.version}`, (replays.get(`${r.pfaId}\u0000${r.version}`) ?? 0) + 1);
   const order = (m: ModificationInput): string => m.committedAt ?? m.createdAt;
   for (const w of log.writes) {
     if (!pems.has(w.pfaId) || skip.has(w.pfaId)) continue;
@@ -334,18 +403,37 @@ export function reconcileWriteLog(
     const atVersion = mods.filter((m) => m.pemsVersionAfter === w.version);
     if (atVersion.length === 0) {
       const recordedVersions = [...new Set(mods.map((m) => m.pemsVersionAfter as number))].sort((a, b) => a - b);
-      out.push({ kind: 'unrecorded_write', pfaId: w.pfaId, version: w.version, idempotencyKey: w.idempotencyKey, replays: replays.get(`${w.pfaId}\u0000${w.version}`) ?? 0, recordedVersions });
+      out.push({
+        kind: 'unrecorded_write',
+        pfaId: w.pfaId,
+        version: w.version,
+        idempotencyKey: w.idempotencyKey,
+        replays: replays.get(`${w.pfaId}\u0000${w.version}`) ?? 0,
+        recordedVersions,
+      });
       continue;
     }
-    const written = w.operation === 'delete' ? new Map<EditableField, FieldValue>([['isDiscontinued', true]]) : intendedValues({ operation: 'update', delta: w.changes });
+    const written =
+      w.operation === 'delete'
+        ? new Map<EditableField, FieldValue>([['isDiscontinued', true]])
+        : intendedValues({ operation: 'update', delta: w.changes });
     for (const [field, value] of written) {
       let last: { mod: ModificationInput; value: FieldValue } | null = null;
       for (const m of atVersion) {
         const v = intendedValues(m);
-        if (v.has(field) && (!last || order(m) >= order(last.mod))) last = { mod: m, value: v.get(field) as FieldValue };
+        if (v.has(field) && (!last || order(m) >= order(last.mod)))
+          last = { mod: m, value: v.get(field) as FieldValue };
       }
       if (last && !sameValue(last.value, value)) {
-        out.push({ kind: 'write_mismatch', pfaId: w.pfaId, version: w.version, modificationId: last.mod.id, field, expected: last.value, written: value });
+        out.push({
+          kind: 'write_mismatch',
+          pfaId: w.pfaId,
+          version: w.version,
+          modificationId: last.mod.id,
+          field,
+          expected: last.value,
+          written: value,
+        });
       }
     }
   }
@@ -353,15 +441,27 @@ export function reconcileWriteLog(
 }
 
 /** A few lines for people: counts, then the first findings of each kind. */
-export function formatSummary(result: ReconcileResult, opts: { examples?: number; durationMs?: number; pemsRequests?: number } = {}): string {
+export function formatSummary(
+  result: ReconcileResult,
+  opts: { examples?: number; durationMs?: number; pemsRequests?: number } = {},
+): string {
   const s = result.summary;
   const lines = [
     `reconcile ${s.organization}: ${s.drift ? 'DRIFT' : 'in agreement'}` +
-      (opts.durationMs !== undefined ? ` (${(opts.durationMs / 1000).toFixed(1)} s${opts.pemsRequests !== undefined ? `, ${opts.pemsRequests} PEMS requests` : ''})` : ''),
+      (opts.durationMs !== undefined
+        ? ` (${(opts.durationMs / 1000).toFixed(1)} s${opts.pemsRequests !== undefined ? `, ${opts.pemsRequests} PEMS requests` : ''})`
+        : ''),
     `  records: PEMS ${s.pemsRecords}, mirror ${s.mirrorRecords}`,
-    `  modifications: ${s.modifications} (${Object.entries(s.byStatus).sort().map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`,
+    `  modifications: ${s.modifications} (${
+      Object.entries(s.byStatus)
+        .sort()
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    })`,
     `  synced values: ${s.outcomeChecks.checked} checked against PEMS, ${s.outcomeChecks.overwrittenLater} changed later, ${s.outcomeChecks.unverifiable} not verifiable (mirror behind PEMS)`,
-    `  findings: ${Object.entries(s.findings).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  findings: ${Object.entries(s.findings)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
   ];
   const n = opts.examples ?? 5;
   for (const kind of Object.keys(s.findings) as FindingKind[]) {

@@ -76,7 +76,8 @@ export function classify(err: unknown): ErrorClass {
       }
     }
     if (isBug(link)) return 'bug';
-    if (typeof link === 'object' && link !== null && (link as { retriable?: unknown }).retriable === true) return 'transient';
+    if (typeof link === 'object' && link !== null && (link as { retriable?: unknown }).retriable === true)
+      return 'transient';
   }
   return 'unrecoverable';
 }
@@ -112,7 +113,8 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy = {}, random
   const delays = policy.delaysMs ?? DEFAULT_DELAYS_MS;
   const jitter = policy.jitter ?? DEFAULT_JITTER;
   const maxDelayMs = policy.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
-  if (!Number.isSafeInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be an integer >= 1, got ${attempt}`);
+  if (!Number.isSafeInteger(attempt) || attempt < 1)
+    throw new RangeError(`attempt must be an integer >= 1, got ${attempt}`);
   if (delays.length === 0 || delays.some((d) => !Number.isFinite(d) || d < 0)) {
     throw new RangeError('delaysMs must be a non-empty list of non-negative numbers');
   }
@@ -176,13 +178,18 @@ export function nextStep(
     case 'rate_limited': {
       const retryAfter = findCode(err, 'PEMS_SYNC_PEMS_RATE_LIMITED')?.details?.retryAfterMs;
       const fallback = policy.rateLimitDefaultMs ?? 1000;
-      const wanted = typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : fallback;
+      const wanted =
+        typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : fallback;
       return { action: 'pause', delayMs: Math.round(Math.min(wanted, policy.maxRateLimitPauseMs ?? 60_000)) };
     }
     case 'conflict':
       if (rechecksSoFar < (policy.maxRechecks ?? 1)) return { action: 'recheck' };
       // PEMS moved again between our check and our write: stop looping, let a person see it.
-      return { action: 'fail', errorClass: cls, reason: `version conflict persisted after ${rechecksSoFar} recheck(s): ${message(err)}` };
+      return {
+        action: 'fail',
+        errorClass: cls,
+        reason: `version conflict persisted after ${rechecksSoFar} recheck(s): ${message(err)}`,
+      };
     case 'transient': {
       const maxAttempts = policy.maxAttempts ?? (policy.delaysMs ?? DEFAULT_DELAYS_MS).length + 1;
       if (attemptsSoFar >= maxAttempts) {
@@ -221,7 +228,8 @@ export class OutageDetector {
 
   constructor(opts: OutageOptions = {}) {
     this.threshold = opts.threshold ?? 5;
-    if (!Number.isSafeInteger(this.threshold) || this.threshold < 1) throw new RangeError('threshold must be an integer >= 1');
+    if (!Number.isSafeInteger(this.threshold) || this.threshold < 1)
+      throw new RangeError('threshold must be an integer >= 1');
   }
 
   record(result: 'success' | 'transient', nowMs: number): OutageState {

@@ -41,7 +41,8 @@ export function foldSyncFigures(rows: readonly StatusCount[]): Map<string, Organ
     f.byStatus.set(r.status, (f.byStatus.get(r.status) ?? 0) + r.count);
     if (unsynced.has(r.status)) {
       f.unsynced += r.count;
-      if (r.oldestCommittedAgeSeconds !== null) f.oldestUnsyncedAgeSeconds = Math.max(f.oldestUnsyncedAgeSeconds, r.oldestCommittedAgeSeconds);
+      if (r.oldestCommittedAgeSeconds !== null)
+        f.oldestUnsyncedAgeSeconds = Math.max(f.oldestUnsyncedAgeSeconds, r.oldestCommittedAgeSeconds);
     }
     if (terminal.has(r.status) && r.newestChangeUnixSeconds !== null) {
       f.lastOutcomeUnixSeconds = Math.max(f.lastOutcomeUnixSeconds ?? -Infinity, r.newestChangeUnixSeconds);

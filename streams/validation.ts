@@ -5,13 +5,7 @@
  * change before it spends a request on it. One implementation means the connector's pre-write
  * check can never disagree with what the simulator would say.
  */
-import {
-  EDITABLE_FIELDS,
-  isEditableField,
-  isPemsOwnedField,
-  type EditableField,
-  type PfaRecord,
-} from './pfa-record';
+import { EDITABLE_FIELDS, isEditableField, isPemsOwnedField, type EditableField, type PfaRecord } from './pfa-record';
 
 import type { FieldError } from './field-error';
 

@@ -41,32 +41,56 @@ export class ApiClient {
     if (this.opts.token) return this.opts.token;
     if (this.opts.as) {
       const secret = this.ctx.config.controlApi.jwtSecret;
-      if (secret === '') throw new CliError(EXIT.REFUSED, '--as needs PEMS_SYNC_JWT_SECRET (or give --token / PEMS_SYNC_API_TOKEN)');
+      if (secret === '')
+        throw new CliError(EXIT.REFUSED, '--as needs PEMS_SYNC_JWT_SECRET (or give --token / PEMS_SYNC_API_TOKEN)');
       const { jwtIssuer, jwtAudience } = this.ctx.config.controlApi;
       return mintToken(secret, this.opts.as, 300, { issuer: jwtIssuer, audience: jwtAudience });
     }
     const t = this.ctx.io.env.PEMS_SYNC_API_TOKEN;
     if (t) return t;
-    throw usage('the control API needs a token: --token, PEMS_SYNC_API_TOKEN, or --as USER (pems-sync token mint USER)');
+    throw usage(
+      'the control API needs a token: --token, PEMS_SYNC_API_TOKEN, or --as USER (pems-sync token mint USER)',
+    );
   }
 
   /** One request; the parsed JSON body, or the raw text with `raw`. */
-  async request<T = any>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
+  async request<T = any>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+  ): Promise<T> {
     const res = await this.send(method, path, body, query);
     const text = await res.text();
     return (text === '' ? null : JSON.parse(text)) as T;
   }
 
-  async send(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<Response> {
+  async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+  ): Promise<Response> {
     const url = new URL(`${this.base()}${path}`);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { authorization: `Bearer ${await this.token()}`, accept: 'application/json' };
+    for (const [k, v] of Object.entries(query ?? {}))
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${await this.token()}`,
+      accept: 'application/json',
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
     } catch (e) {
-      throw unavailable(`the control API at ${this.base()} could not be reached (${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}); set --api-url or PEMS_SYNC_API_URL`);
+      throw unavailable(
+        `the control API at ${this.base()} could not be reached (${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}); set --api-url or PEMS_SYNC_API_URL`,
+      );
     }
     if (res.ok) return res;
     const text = await res.text();
@@ -77,7 +101,16 @@ export class ApiClient {
     } catch {
       // not JSON
     }
-    const code = res.status === 400 ? EXIT.USAGE : res.status === 404 ? EXIT.NOT_FOUND : [401, 403, 409, 422].includes(res.status) ? EXIT.REFUSED : res.status >= 500 ? EXIT.UNAVAILABLE : EXIT.FAILED;
+    const code =
+      res.status === 400
+        ? EXIT.USAGE
+        : res.status === 404
+          ? EXIT.NOT_FOUND
+          : [401, 403, 409, 422].includes(res.status)
+            ? EXIT.REFUSED
+            : res.status >= 500
+              ? EXIT.UNAVAILABLE
+              : EXIT.FAILED;
     throw new CliError(code, `control API ${method} ${url.pathname}: ${res.status} ${message}`);
   }
 
@@ -86,7 +119,11 @@ export class ApiClient {
     const out: T[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.request<{ items: T[]; nextCursor: string | null }>('GET', path, undefined, { ...query, limit: 100, cursor });
+      const page = await this.request<{ items: T[]; nextCursor: string | null }>('GET', path, undefined, {
+        ...query,
+        limit: 100,
+        cursor,
+      });
       out.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor && out.length < max);

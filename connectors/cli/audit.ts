@@ -16,7 +16,14 @@ interface Filters {
   to?: string;
 }
 
-const filters = (o: Filters): Record<string, string | undefined> => ({ organization: o.organization, pfaId: o.pfa, actor: o.actor, eventType: o.event, from: o.from, to: o.to });
+const filters = (o: Filters): Record<string, string | undefined> => ({
+  organization: o.organization,
+  pfaId: o.pfa,
+  actor: o.actor,
+  eventType: o.event,
+  from: o.from,
+  to: o.to,
+});
 
 function withFilters(c: Command): Command {
   return c
@@ -29,16 +36,25 @@ function withFilters(c: Command): Command {
 }
 
 export function registerAudit(program: Command, ctx: CliContext): void {
-  const audit = program.command('audit').description('the audit trail: every write attempt and every action by a person, hash-chained');
+  const audit = program
+    .command('audit')
+    .description('the audit trail: every write attempt and every action by a person, hash-chained');
 
   withFilters(withApiOptions(audit.command('query')))
     .description('audit entries, newest first')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  pems-sync audit query -o RIO --pfa PFA-10023 --as alice\n  pems-sync audit query -o RIO --event deadletter.replayed --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pems-sync audit query -o RIO --pfa PFA-10023 --as alice\n  pems-sync audit query -o RIO --event deadletter.replayed --json',
+    )
     .action(async (o: ApiOptions & Filters & { limit: string; json?: boolean }) => {
       const items = await new ApiClient(ctx, o).all<Record<string, unknown>>('/audit', filters(o), Number(o.limit));
-      ctx.emit(Boolean(o.json), items, () => (items.length === 0 ? 'no entries' : table(items, ['createdAt', 'organizationId', 'pfaId', 'actor', 'eventType'])));
+      ctx.emit(Boolean(o.json), items, () =>
+        items.length === 0
+          ? 'no entries'
+          : table(items, ['createdAt', 'organizationId', 'pfaId', 'actor', 'eventType']),
+      );
     });
 
   withApiOptions(audit.command('verify'))
@@ -47,7 +63,9 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  pems-sync audit verify -o RIO --as alice')
     .action(async (o: ApiOptions & { organization: string; json?: boolean }) => {
-      const r = await new ApiClient(ctx, o).request<Record<string, unknown>>('GET', '/audit/verify', undefined, { organization: o.organization });
+      const r = await new ApiClient(ctx, o).request<Record<string, unknown>>('GET', '/audit/verify', undefined, {
+        organization: o.organization,
+      });
       ctx.emit(Boolean(o.json), r, () => `${r.ok ? ctx.paint.ok('verified') : ctx.paint.bad('BROKEN')}\n${details(r)}`);
       if (!r.ok) process.exitCode = EXIT.FAILED;
     });
@@ -56,10 +74,16 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .description('every matching entry as NDJSON or CSV, streamed to stdout or a file')
     .option('--format <f>', 'ndjson or csv', 'ndjson')
     .option('--output <file>', 'write here instead of stdout')
-    .addHelpText('after', '\nExamples:\n  pems-sync audit export -o RIO --format csv --output rio-audit.csv --as alice\n  pems-sync audit export -o RIO --from 2026-11-01T00:00:00Z | jq .eventType')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pems-sync audit export -o RIO --format csv --output rio-audit.csv --as alice\n  pems-sync audit export -o RIO --from 2026-11-01T00:00:00Z | jq .eventType',
+    )
     .action(async (o: ApiOptions & Filters & { format: string; output?: string }) => {
       if (o.format !== 'ndjson' && o.format !== 'csv') throw usage(`--format must be ndjson or csv, got '${o.format}'`);
-      const res = await new ApiClient(ctx, o).send('GET', '/audit/export', undefined, { ...filters(o), format: o.format });
+      const res = await new ApiClient(ctx, o).send('GET', '/audit/export', undefined, {
+        ...filters(o),
+        format: o.format,
+      });
       const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
       if (o.output) await pipeline(body, createWriteStream(o.output));
       else for await (const chunk of body) ctx.io.stdout.write(chunk.toString());

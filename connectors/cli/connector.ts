@@ -29,7 +29,9 @@ async function connect(ctx: CliContext, path: string, init?: RequestInit): Promi
   try {
     return await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
   } catch (e) {
-    throw unavailable(`Kafka Connect at ${ctx.config.debezium.connectUrl} could not be reached (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}); set PEMS_SYNC_CONNECT_URL`);
+    throw unavailable(
+      `Kafka Connect at ${ctx.config.debezium.connectUrl} could not be reached (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}); set PEMS_SYNC_CONNECT_URL`,
+    );
   }
 }
 
@@ -52,29 +54,44 @@ function failure(s: ConnectorStatus): string | null {
 }
 
 export function registerConnectorCommands(program: Command, ctx: CliContext): void {
-  const connector = program.command('connector').description('the Debezium connector capturing pfa_modification, and its replication slot');
+  const connector = program
+    .command('connector')
+    .description('the Debezium connector capturing pfa_modification, and its replication slot');
 
   connector
     .command('register')
     .description('create or update the connector from connectors/debezium/pfa-modification.json (idempotent)')
     .option('--json', 'print the rendered config (password stays a ${env:...} reference) as JSON')
-    .addHelpText('after', '\nPlaceholders come from the environment (deploy/local/env.sh): PGHOST, PGPORT, PGUSER, PGDATABASE,\nCDC_TOPIC_PREFIX, KAFKA_PARTITIONS, DEBEZIUM_CONNECTOR_NAME.\n\nExamples:\n  pems-sync connector register\n  PEMS_SYNC_CONNECT_URL=http://connect:8083 pems-sync connector register')
+    .addHelpText(
+      'after',
+      '\nPlaceholders come from the environment (deploy/local/env.sh): PGHOST, PGPORT, PGUSER, PGDATABASE,\nCDC_TOPIC_PREFIX, KAFKA_PARTITIONS, DEBEZIUM_CONNECTOR_NAME.\n\nExamples:\n  pems-sync connector register\n  PEMS_SYNC_CONNECT_URL=http://connect:8083 pems-sync connector register',
+    )
     .action(async (o: { json?: boolean }) => {
       const def = definition(ctx);
       try {
         await registerConnector(ctx.config.debezium.connectUrl.replace(/\/+$/, ''), def);
       } catch (e) {
         if ((e as Error).message.startsWith('Kafka Connect refused')) throw refused((e as Error).message);
-        throw unavailable(`Kafka Connect at ${ctx.config.debezium.connectUrl} could not be reached: ${(e as Error).message}`);
+        throw unavailable(
+          `Kafka Connect at ${ctx.config.debezium.connectUrl} could not be reached: ${(e as Error).message}`,
+        );
       }
-      ctx.emit(Boolean(o.json), def, () => `${ctx.paint.ok('registered')} ${def.name} at ${ctx.config.debezium.connectUrl} (slot ${def.config['slot.name']})`);
+      ctx.emit(
+        Boolean(o.json),
+        def,
+        () =>
+          `${ctx.paint.ok('registered')} ${def.name} at ${ctx.config.debezium.connectUrl} (slot ${def.config['slot.name']})`,
+      );
     });
 
   connector
     .command('status')
     .description("the connector's and its tasks' state, and who holds the replication slot")
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExit code 1 when the connector or a task is not RUNNING.\n\nExamples:\n  pems-sync connector status\n  pems-sync connector status --json')
+    .addHelpText(
+      'after',
+      '\nExit code 1 when the connector or a task is not RUNNING.\n\nExamples:\n  pems-sync connector status\n  pems-sync connector status --json',
+    )
     .action(async (o: { json?: boolean }) => {
       const def = definition(ctx);
       const status = await connectorStatus(ctx, def.name);
@@ -93,9 +110,14 @@ export function registerConnectorCommands(program: Command, ctx: CliContext): vo
   connector
     .command('restart')
     .description('restart the connector and its tasks; with --free-slot first free a slot held by an abandoned task')
-    .option('--free-slot', "terminate the Postgres backend holding the connector's slot, only when the task is not RUNNING")
+    .option(
+      '--free-slot',
+      "terminate the Postgres backend holding the connector's slot, only when the task is not RUNNING",
+    )
     .option('--json', 'print the outcome as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 When a task stopped without releasing the replication slot, its successor fails with
 "replication slot ... is active for PID ...". --free-slot terminates exactly that backend (checked
 again at the moment of termination), and only while the connector's task is FAILED or not
@@ -103,7 +125,8 @@ running; a RUNNING task holds the slot legitimately, so that is refused (exit 6)
 
 Examples:
   pems-sync connector restart
-  pems-sync connector restart --free-slot`)
+  pems-sync connector restart --free-slot`,
+    )
     .action(async (o: { freeSlot?: boolean; json?: boolean }) => {
       const def = definition(ctx);
       const slotName = def.config['slot.name']!;
@@ -112,23 +135,35 @@ Examples:
       if (o.freeSlot) {
         const slot = await replicationSlot(ctx.db, slotName);
         if (before.tasks.some((t) => t.state === 'RUNNING')) {
-          throw refused(`the connector's task is RUNNING and holds slot ${slotName} legitimately: not terminating it (restart without --free-slot)`);
+          throw refused(
+            `the connector's task is RUNNING and holds slot ${slotName} legitimately: not terminating it (restart without --free-slot)`,
+          );
         }
         if (slot?.active && slot.activePid !== null) {
-          if (!(await terminateSlotHolder(ctx.adminDb, slotName, slot.activePid))) throw refused(`slot ${slotName} changed hands while checking; run again`);
+          if (!(await terminateSlotHolder(ctx.adminDb, slotName, slot.activePid)))
+            throw refused(`slot ${slotName} changed hands while checking; run again`);
           freed = { pid: slot.activePid };
         }
       }
-      const res = await connect(ctx, `/connectors/${encodeURIComponent(def.name)}/restart?includeTasks=true&onlyFailed=false`, { method: 'POST' });
-      if (!res.ok && res.status !== 202 && res.status !== 204) throw unavailable(`Kafka Connect refused the restart (${res.status}): ${await res.text()}`);
-      ctx.emit(Boolean(o.json), { connector: def.name, restarted: true, freedSlotHolder: freed }, () =>
-        `${ctx.paint.ok('restarted')} ${def.name}${freed ? ` after terminating backend ${freed.pid}, which held slot ${slotName}` : o.freeSlot ? ` (slot ${slotName} was not held)` : ''}; check with: pems-sync connector status`,
+      const res = await connect(
+        ctx,
+        `/connectors/${encodeURIComponent(def.name)}/restart?includeTasks=true&onlyFailed=false`,
+        { method: 'POST' },
+      );
+      if (!res.ok && res.status !== 202 && res.status !== 204)
+        throw unavailable(`Kafka Connect refused the restart (${res.status}): ${await res.text()}`);
+      ctx.emit(
+        Boolean(o.json),
+        { connector: def.name, restarted: true, freedSlotHolder: freed },
+        () =>
+          `${ctx.paint.ok('restarted')} ${def.name}${freed ? ` after terminating backend ${freed.pid}, which held slot ${slotName}` : o.freeSlot ? ` (slot ${slotName} was not held)` : ''}; check with: pems-sync connector status`,
       );
     });
 }
 
 function slotLine(slot: ReplicationSlot | null): string {
   if (!slot) return 'missing (created when the connector first starts)';
-  if (!slot.active) return `${slot.slotName} inactive${slot.lagBytes !== null ? `, ${slot.lagBytes} bytes behind` : ''}`;
+  if (!slot.active)
+    return `${slot.slotName} inactive${slot.lagBytes !== null ? `, ${slot.lagBytes} bytes behind` : ''}`;
   return `${slot.slotName} held by backend ${slot.activePid}${slot.holder?.applicationName ? ` (${slot.holder.applicationName})` : ''}${slot.lagBytes !== null ? `, ${slot.lagBytes} bytes behind` : ''}`;
 }

@@ -19,9 +19,20 @@ export interface RotationResult {
   dryRun: boolean;
 }
 
-export async function rotateCredentials(ctx: CliContext, dryRun: boolean, only?: readonly string[]): Promise<RotationResult> {
+export async function rotateCredentials(
+  ctx: CliContext,
+  dryRun: boolean,
+  only?: readonly string[],
+): Promise<RotationResult> {
   const ring = ctx.keyRing();
-  const out: RotationResult = { primaryKey: ring.primary, reencrypted: [], alreadyCurrent: [], failed: [], keysInUse: {}, dryRun };
+  const out: RotationResult = {
+    primaryKey: ring.primary,
+    reencrypted: [],
+    alreadyCurrent: [],
+    failed: [],
+    keysInUse: {},
+    dryRun,
+  };
   for (const org of await listOrganizations(ctx.db)) {
     const ct = org.credentialEncrypted;
     if (!ct || (only && !only.includes(org.id))) continue;
@@ -31,7 +42,8 @@ export async function rotateCredentials(ctx: CliContext, dryRun: boolean, only?:
       else {
         const next = encryptCredential(decryptCredential(ct, ring, org.id), ring, org.id);
         if (!dryRun) {
-          if (!(await replaceCredential(ctx.db, org.id, ct, next))) throw new Error('the credential changed while rotating; run again');
+          if (!(await replaceCredential(ctx.db, org.id, ct, next)))
+            throw new Error('the credential changed while rotating; run again');
           final = next;
         }
         out.reencrypted.push(org.id);
@@ -54,11 +66,15 @@ export function registerCredentials(program: Command, ctx: CliContext): void {
   const credentials = program.command('credentials').description("organizations' PEMS credentials at rest");
   credentials
     .command('rotate')
-    .description('re-encrypt every credential under the newest key, bound to its organization; report key ids still in use')
+    .description(
+      're-encrypt every credential under the newest key, bound to its organization; report key ids still in use',
+    )
     .option('--dry-run', 'say what would be re-encrypted, change nothing')
     .option('-o, --organization <ids...>', 'only these organizations (default: all)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Rotation: put the new key first in PEMS_SYNC_CREDENTIAL_KEYS (every process), keep the old one,
 run this, and retire the old key once it is no longer listed as in use. Credentials of the older
 v1 format (not bound to their organization) are rewritten as v2 by the same run.
@@ -66,7 +82,8 @@ Exit code 1 when a credential could not be decrypted (its organization is named)
 
 Examples:
   PEMS_SYNC_CREDENTIAL_KEYS="k2:$NEW,k1:$OLD" pems-sync credentials rotate
-  pems-sync credentials rotate --dry-run --json`)
+  pems-sync credentials rotate --dry-run --json`,
+    )
     .action(async (o: { dryRun?: boolean; organization?: string[]; json?: boolean }) => {
       const r = await rotateCredentials(ctx, Boolean(o.dryRun), o.organization);
       ctx.emit(Boolean(o.json), r, () =>
@@ -74,7 +91,10 @@ Examples:
           `${o.dryRun ? 'would re-encrypt' : 're-encrypted'} ${r.reencrypted.length} under key ${r.primaryKey}${r.reencrypted.length ? `: ${r.reencrypted.join(', ')}` : ''}; ${r.alreadyCurrent.length} already current`,
           ...r.failed.map((f) => ctx.paint.bad(`FAILED ${f.organization}: ${f.reason}`)),
           'key ids in use:',
-          table(Object.entries(r.keysInUse).map(([key, organizations]) => ({ key, organizations })), ['key', 'organizations']),
+          table(
+            Object.entries(r.keysInUse).map(([key, organizations]) => ({ key, organizations })),
+            ['key', 'organizations'],
+          ),
         ].join('\n'),
       );
       if (r.failed.length > 0) process.exitCode = EXIT.FAILED;

@@ -57,7 +57,10 @@ Examples:
   registerReconcile(program, ctx);
   // Every subcommand reports usage errors through the same output and exit code.
   const apply = (c: Command): void => {
-    c.exitOverride().configureOutput({ writeOut: (s) => void ctx.io.stdout.write(s), writeErr: (s) => void ctx.io.stderr.write(s) });
+    c.exitOverride().configureOutput({
+      writeOut: (s) => void ctx.io.stdout.write(s),
+      writeErr: (s) => void ctx.io.stderr.write(s),
+    });
     c.commands.forEach(apply);
   };
   program.commands.forEach(apply);

@@ -26,7 +26,8 @@ const FIX: Record<OrganizationPemsProblem['setting'], string> = {
   organization: 'pems-sync org add',
   pems_base_url: 'pems-sync org update ID --pems-url https://...',
   pems_credential_encrypted: 'pems-sync org update ID --credential-file KEYFILE (or --credential-stdin)',
-  'pems.allowInsecureHttp': 'use an https:// URL (PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP=true is for a local simulator only)',
+  'pems.allowInsecureHttp':
+    'use an https:// URL (PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP=true is for a local simulator only)',
   'pems.allowedHosts': "add the host to PEMS_SYNC_PEMS_ALLOWED_HOSTS of every process, or fix the organization's URL",
   'pems.credentialKeys': 'set PEMS_SYNC_CREDENTIAL_KEYS (id:base64 of 32 bytes) as for the sink',
 };
@@ -72,17 +73,32 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
   if (!org) throw notFound(`organization ${id} does not exist`);
   const checks: OrgCheck[] = [];
   const done = (): OrgCheckResult => ({ organization: id, ok: checks.every((c) => c.ok), checks });
-  const problem = organizationPemsProblem({ id, pems_base_url: org.pemsBaseUrl, pems_credential_encrypted: org.credentialEncrypted }, ctx.config);
+  const problem = organizationPemsProblem(
+    { id, pems_base_url: org.pemsBaseUrl, pems_credential_encrypted: org.credentialEncrypted },
+    ctx.config,
+  );
   if (problem) {
-    checks.push({ check: 'settings', ok: false, detail: `${problem.setting}: ${problem.reason}; fix: ${FIX[problem.setting].replace('ID', id)}` });
+    checks.push({
+      check: 'settings',
+      ok: false,
+      detail: `${problem.setting}: ${problem.reason}; fix: ${FIX[problem.setting].replace('ID', id)}`,
+    });
     return done();
   }
   const tenant = org.pemsTenant ?? '';
   if (tenant === '') {
-    checks.push({ check: 'settings', ok: false, detail: `pems_tenant: the organization has no PEMS tenant; fix: pems-sync org update ${id} --tenant TENANT` });
+    checks.push({
+      check: 'settings',
+      ok: false,
+      detail: `pems_tenant: the organization has no PEMS tenant; fix: pems-sync org update ${id} --tenant TENANT`,
+    });
     return done();
   }
-  checks.push({ check: 'settings', ok: true, detail: `${org.pemsBaseUrl} (tenant ${tenant}, credential decrypts for ${id})` });
+  checks.push({
+    check: 'settings',
+    ok: true,
+    detail: `${org.pemsBaseUrl} (tenant ${tenant}, credential decrypts for ${id})`,
+  });
 
   const config = ctx.config;
   let lastHeaders: Record<string, string> = {};
@@ -96,7 +112,12 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
       },
     },
   });
-  const client = clients.clientFor({ id, baseUrl: org.pemsBaseUrl!, tenant, credentialEncrypted: org.credentialEncrypted! });
+  const client = clients.clientFor({
+    id,
+    baseUrl: org.pemsBaseUrl!,
+    tenant,
+    credentialEncrypted: org.credentialEncrypted!,
+  });
   try {
     const t0 = Date.now();
     try {
@@ -129,7 +150,11 @@ export async function checkOrganization(ctx: CliContext, id: string): Promise<Or
         : `PEMS reports no rate-limit headers (its contract: 10 requests/s per credential); ${ours}`,
     });
     if (limit && Number(limit) > 0 && config.pems.rateLimitPerSecond > Number(limit)) {
-      checks[checks.length - 1] = { check: 'rate limit', ok: false, detail: `PEMS reports ${limit}, but PEMS_SYNC_PEMS_RATE_LIMIT is ${config.pems.rateLimitPerSecond}: lower it` };
+      checks[checks.length - 1] = {
+        check: 'rate limit',
+        ok: false,
+        detail: `PEMS reports ${limit}, but PEMS_SYNC_PEMS_RATE_LIMIT is ${config.pems.rateLimitPerSecond}: lower it`,
+      };
     }
     return done();
   } finally {

@@ -41,7 +41,10 @@ async function waitForConsumed(ctx: CliContext, groupId: string, topic: string, 
       });
       if (behind.length === 0) return;
       if (Date.now() > deadline) {
-        throw new CliError(EXIT.FAILED, `the mirror stream has not consumed the raw topic ${topic} within the timeout (${behind.length} partitions behind); run again to resume`);
+        throw new CliError(
+          EXIT.FAILED,
+          `the mirror stream has not consumed the raw topic ${topic} within the timeout (${behind.length} partitions behind); run again to resume`,
+        );
       }
       await sleep(500);
     }
@@ -55,8 +58,15 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
   const org = await getOrganization(ctx.db, id);
   if (!org) throw notFound(`organization ${id} does not exist`);
   const config = ctx.config;
-  const problem = organizationPemsProblem({ id, pems_base_url: org.pemsBaseUrl, pems_credential_encrypted: org.credentialEncrypted }, config);
-  if (problem) throw new CliError(EXIT.FAILED, `organization ${id} cannot be loaded: ${problem.setting}: ${problem.reason} (pems-sync org check ${id})`);
+  const problem = organizationPemsProblem(
+    { id, pems_base_url: org.pemsBaseUrl, pems_credential_encrypted: org.credentialEncrypted },
+    config,
+  );
+  if (problem)
+    throw new CliError(
+      EXIT.FAILED,
+      `organization ${id} cannot be loaded: ${problem.setting}: ${problem.reason} (pems-sync org check ${id})`,
+    );
 
   const before = await readSideState(ctx.db, id);
   const progress = new Progress(ctx.io, `loading ${id}: records`);
@@ -94,14 +104,20 @@ export async function loadOrganization(ctx: CliContext, id: string, timeoutMs: n
     await mirror.start();
     [summary] = await poller.runOnce();
     await poller.stop();
-    if (interrupted) throw new CliError(EXIT.FAILED, `load of ${id} interrupted after ${progress.count} records; run again to resume`);
+    if (interrupted)
+      throw new CliError(EXIT.FAILED, `load of ${id} interrupted after ${progress.count} records; run again to resume`);
     if (!summary) throw new CliError(EXIT.FAILED, `organization ${id} has no PEMS URL or credential to load from`);
-    if (summary.error) throw new CliError(EXIT.FAILED, `load of ${id} stopped after ${summary.records} records: ${explainPemsFailure(new PollFailure(summary.error), id)}; run again to resume`);
+    if (summary.error)
+      throw new CliError(
+        EXIT.FAILED,
+        `load of ${id} stopped after ${summary.records} records: ${explainPemsFailure(new PollFailure(summary.error), id)}; run again to resume`,
+      );
     if (summary.skipped) {
       // The read side is polling this organization right now: wait for it to finish its pass.
       const deadline = Date.now() + timeoutMs;
       while ((await readSideState(ctx.db, id)).cursor?.mode !== 'incremental') {
-        if (Date.now() > deadline) throw new CliError(EXIT.FAILED, `another process is loading ${id} and has not finished within the timeout`);
+        if (Date.now() > deadline)
+          throw new CliError(EXIT.FAILED, `another process is loading ${id} and has not finished within the timeout`);
         await sleep(500);
       }
     }

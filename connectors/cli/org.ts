@@ -25,19 +25,26 @@ import { details, EXIT, notFound, refused, table, usage } from './output';
 const ORG_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function organizationId(raw: string): string {
-  if (!ORG_ID.test(raw)) throw usage(`organization id '${raw}' must be 1-64 letters, digits, '.', '_' or '-' (the PEMS organization code)`);
+  if (!ORG_ID.test(raw))
+    throw usage(`organization id '${raw}' must be 1-64 letters, digits, '.', '_' or '-' (the PEMS organization code)`);
   return raw;
 }
 
 /** The credential from --credential-file or --credential-stdin, without a trailing newline. */
-export async function readCredential(ctx: CliContext, opts: { credentialFile?: string; credentialStdin?: boolean }): Promise<Secret | undefined> {
-  if (opts.credentialFile && opts.credentialStdin) throw usage('give the credential either with --credential-file or with --credential-stdin, not both');
+export async function readCredential(
+  ctx: CliContext,
+  opts: { credentialFile?: string; credentialStdin?: boolean },
+): Promise<Secret | undefined> {
+  if (opts.credentialFile && opts.credentialStdin)
+    throw usage('give the credential either with --credential-file or with --credential-stdin, not both');
   let text: string | undefined;
   if (opts.credentialFile) {
     try {
       text = readFileSync(opts.credentialFile, 'utf8');
     } catch (e) {
-      throw usage(`--credential-file ${opts.credentialFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw usage(
+        `--credential-file ${opts.credentialFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      );
     }
   } else if (opts.credentialStdin) {
     if (ctx.io.stdin.isTTY) ctx.err('reading the PEMS API key from stdin (end with Ctrl-D)...');
@@ -53,7 +60,10 @@ export async function readCredential(ctx: CliContext, opts: { credentialFile?: s
 }
 
 function checkedUrl(ctx: CliContext, raw: string): string {
-  const v = checkPemsUrl(raw, { allowInsecureHttp: ctx.config.pems.allowInsecureHttp, allowedHosts: ctx.config.pems.allowedHosts });
+  const v = checkPemsUrl(raw, {
+    allowInsecureHttp: ctx.config.pems.allowInsecureHttp,
+    allowedHosts: ctx.config.pems.allowedHosts,
+  });
   if (!v.ok) throw usage(`--pems-url: ${v.reason}`);
   return raw.replace(/\/+$/, '');
 }
@@ -131,11 +141,15 @@ Sync stays off until --enable-sync (org add) or \`org update ID --enable-sync\`:
 first (\`org load\`), because edits are checked against the mirror's version of each record.`;
 
 export function registerOrg(program: Command, ctx: CliContext): void {
-  const org = program.command('org').description("organizations: their PEMS URL, tenant and credential, and the mirror's first load");
+  const org = program
+    .command('org')
+    .description("organizations: their PEMS URL, tenant and credential, and the mirror's first load");
 
   org
     .command('add <id>')
-    .description('create an organization with its PEMS URL (https; pems.allowedHosts), tenant and credential (encrypted with the newest key)')
+    .description(
+      'create an organization with its PEMS URL (https; pems.allowedHosts), tenant and credential (encrypted with the newest key)',
+    )
     .requiredOption('--name <name>', 'display name')
     .requiredOption('--pems-url <url>', 'PEMS API base URL, e.g. https://pems.example.com/api/pems')
     .requiredOption('--tenant <tenant>', 'PEMS tenant')
@@ -143,30 +157,48 @@ export function registerOrg(program: Command, ctx: CliContext): void {
     .option('--credential-stdin', 'read the PEMS API key from standard input')
     .option('--enable-sync', 'enable write-back at once (default: off until the mirror is loaded)')
     .option('--json', 'print the organization as JSON')
-    .addHelpText('after', `${SYNC_HELP}
+    .addHelpText(
+      'after',
+      `${SYNC_HELP}
 
 Examples:
   printf '%s' "$PEMS_API_KEY" | pems-sync org add RIO --name "Rio site" --pems-url https://pems.example.com/api/pems --tenant PEMS --credential-stdin
-  pems-sync org add BEO --name Belo --pems-url https://pems.example.com/api/pems --tenant PEMS --credential-file beo.key`)
+  pems-sync org add BEO --name Belo --pems-url https://pems.example.com/api/pems --tenant PEMS --credential-file beo.key`,
+    )
     .action(async (rawId: string, o: OrgOptions) => {
       const id = organizationId(rawId);
-      if (!o.credentialFile && !o.credentialStdin) throw usage('a credential is required: --credential-file PATH or --credential-stdin');
+      if (!o.credentialFile && !o.credentialStdin)
+        throw usage('a credential is required: --credential-file PATH or --credential-stdin');
       const values = await input(ctx, id, o);
       const { keyId, ...row } = values;
-      const created = await insertOrganization(ctx.db, id, { ...row, name: o.name!, syncEnabled: o.enableSync ?? false });
-      if (!created) throw refused(`organization ${id} exists already: change it with \`pems-sync org update ${id} ...\``);
+      const created = await insertOrganization(ctx.db, id, {
+        ...row,
+        name: o.name!,
+        syncEnabled: o.enableSync ?? false,
+      });
+      if (!created)
+        throw refused(`organization ${id} exists already: change it with \`pems-sync org update ${id} ...\``);
       const shown = publicView((await getOrganization(ctx.db, id))!, ctx);
       if (ctx.config.pems.allowedHosts.length === 0) {
-        ctx.err(ctx.errPaint.warn('note: PEMS_SYNC_PEMS_ALLOWED_HOSTS is empty, so any host is accepted; list your PEMS hosts there (for every process) in production'));
+        ctx.err(
+          ctx.errPaint.warn(
+            'note: PEMS_SYNC_PEMS_ALLOWED_HOSTS is empty, so any host is accepted; list your PEMS hosts there (for every process) in production',
+          ),
+        );
       }
-      ctx.emit(Boolean(o.json), shown, () =>
-        `${ctx.paint.ok('added')} organization ${id} (credential encrypted with key ${keyId}, bound to ${id}; sync ${o.enableSync ? 'enabled' : 'disabled'})\nnext: pems-sync org check ${id}`,
+      ctx.emit(
+        Boolean(o.json),
+        shown,
+        () =>
+          `${ctx.paint.ok('added')} organization ${id} (credential encrypted with key ${keyId}, bound to ${id}; sync ${o.enableSync ? 'enabled' : 'disabled'})\nnext: pems-sync org check ${id}`,
       );
     });
 
   org
     .command('update <id>')
-    .description("change an organization's name, PEMS URL, tenant, credential or sync switch (the sink notices at once)")
+    .description(
+      "change an organization's name, PEMS URL, tenant, credential or sync switch (the sink notices at once)",
+    )
     .option('--name <name>', 'display name')
     .option('--pems-url <url>', 'PEMS API base URL (https; pems.allowedHosts)')
     .option('--tenant <tenant>', 'PEMS tenant')
@@ -175,18 +207,26 @@ Examples:
     .option('--enable-sync', 'enable write-back')
     .option('--disable-sync', 'disable write-back')
     .option('--json', 'print the organization as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   pems-sync org update RIO --enable-sync
   pems-sync org update RIO --pems-url https://pems2.example.com/api/pems
-  pems-sync org update RIO --credential-file new.key && pems-sync dlq replay --organization RIO --all --as ops-admin`)
+  pems-sync org update RIO --credential-file new.key && pems-sync dlq replay --organization RIO --all --as ops-admin`,
+    )
     .action(async (rawId: string, o: OrgOptions) => {
       const id = organizationId(rawId);
       const { keyId, ...row } = await input(ctx, id, o);
       if (Object.keys(row).length === 0) throw usage('nothing to change: give at least one option (see --help)');
       if (!(await updateOrganization(ctx.db, id, row))) throw notFound(`organization ${id} does not exist`);
       const shown = publicView((await getOrganization(ctx.db, id))!, ctx);
-      ctx.emit(Boolean(o.json), shown, () => `${ctx.paint.ok('updated')} organization ${id}: ${Object.keys(row).join(', ')}${keyId ? ` (credential under key ${keyId})` : ''}`);
+      ctx.emit(
+        Boolean(o.json),
+        shown,
+        () =>
+          `${ctx.paint.ok('updated')} organization ${id}: ${Object.keys(row).join(', ')}${keyId ? ` (credential under key ${keyId})` : ''}`,
+      );
     });
 
   org
@@ -199,7 +239,10 @@ Examples:
       const row = await getOrganization(ctx.db, id);
       if (!row) throw notFound(`organization ${id} does not exist`);
       const view = publicView(row, ctx);
-      const [side, members] = await Promise.all([readSideState(ctx.db, id), memberships(ctx.db, { organizationId: id })]);
+      const [side, members] = await Promise.all([
+        readSideState(ctx.db, id),
+        memberships(ctx.db, { organizationId: id }),
+      ]);
       const all = { ...view, mirrorRecords: side.mirrorRecords, readSide: side.cursor, members };
       ctx.emit(Boolean(o.json), all, () => {
         const cred = view.credential as Record<string, unknown> | null;
@@ -211,12 +254,22 @@ Examples:
             sync: view.syncEnabled ? 'enabled' : 'disabled',
             'PEMS URL': view.pemsBaseUrl,
             tenant: view.pemsTenant,
-            credential: cred ? `${cred.format} key ${cred.keyId ?? '?'}${cred.needsReencryption ? ' (re-encrypt: pems-sync credentials rotate)' : ''}` : 'none',
+            credential: cred
+              ? `${cred.format} key ${cred.keyId ?? '?'}${cred.needsReencryption ? ' (re-encrypt: pems-sync credentials rotate)' : ''}`
+              : 'none',
             problem: problem ? ctx.paint.bad(`${problem.setting}: ${problem.reason}`) : 'none',
             mirror: `${side.mirrorRecords} records${side.cursor ? ` (read side: ${String(side.cursor.mode)})` : ' (not loaded: pems-sync org load)'}`,
           }),
           '',
-          members.length === 0 ? 'no members (pems-sync users grant)' : table(members as unknown as Array<Record<string, unknown>>, ['userId', 'read', 'sync', 'admin', 'active']),
+          members.length === 0
+            ? 'no members (pems-sync users grant)'
+            : table(members as unknown as Array<Record<string, unknown>>, [
+                'userId',
+                'read',
+                'sync',
+                'admin',
+                'active',
+              ]),
         ].join('\n');
       });
     });
@@ -232,7 +285,11 @@ Examples:
         rows.length === 0
           ? 'no organizations (pems-sync org add)'
           : table(
-              rows.map((r) => ({ ...r, sync: r.syncEnabled ? 'on' : 'off', problem: r.problem ? (r.problem as { setting: string }).setting : '' })),
+              rows.map((r) => ({
+                ...r,
+                sync: r.syncEnabled ? 'on' : 'off',
+                problem: r.problem ? (r.problem as { setting: string }).setting : '',
+              })),
               ['id', 'name', 'sync', 'pemsBaseUrl', 'pemsTenant', 'problem'],
             ),
       );
@@ -240,26 +297,36 @@ Examples:
 
   org
     .command('disable <id>')
-    .description("stop write-back for an organization (its edits are then rejected as 'sync disabled'; nothing is deleted)")
+    .description(
+      "stop write-back for an organization (its edits are then rejected as 'sync disabled'; nothing is deleted)",
+    )
     .option('--json', 'print the organization as JSON')
     .addHelpText('after', '\nExamples:\n  pems-sync org disable RIO')
     .action(async (rawId: string, o: { json?: boolean }) => {
       const id = organizationId(rawId);
-      if (!(await updateOrganization(ctx.db, id, { syncEnabled: false }))) throw notFound(`organization ${id} does not exist`);
+      if (!(await updateOrganization(ctx.db, id, { syncEnabled: false })))
+        throw notFound(`organization ${id} does not exist`);
       const shown = publicView((await getOrganization(ctx.db, id))!, ctx);
       ctx.emit(Boolean(o.json), shown, () => `${ctx.paint.warn('disabled')} sync for organization ${id}`);
     });
 
   org
     .command('check <id>')
-    .description("connect to the organization's PEMS with its credential: settings, health, one authenticated read, rate limit")
+    .description(
+      "connect to the organization's PEMS with its credential: settings, health, one authenticated read, rate limit",
+    )
     .option('--json', 'print the checks as JSON')
-    .addHelpText('after', '\nExit code 1 when a check fails; each failed check says what is wrong and what to change.\n\nExamples:\n  pems-sync org check RIO\n  pems-sync org check RIO --json')
+    .addHelpText(
+      'after',
+      '\nExit code 1 when a check fails; each failed check says what is wrong and what to change.\n\nExamples:\n  pems-sync org check RIO\n  pems-sync org check RIO --json',
+    )
     .action(async (rawId: string, o: { json?: boolean }) => {
       const id = organizationId(rawId);
       const result = await checkOrganization(ctx, id);
       ctx.emit(Boolean(o.json), result, () =>
-        result.checks.map((c) => `${c.ok ? ctx.paint.ok('ok  ') : ctx.paint.bad('FAIL')}  ${c.check.padEnd(22)} ${c.detail}`).join('\n'),
+        result.checks
+          .map((c) => `${c.ok ? ctx.paint.ok('ok  ') : ctx.paint.bad('FAIL')}  ${c.check.padEnd(22)} ${c.detail}`)
+          .join('\n'),
       );
       if (!result.ok) process.exitCode = EXIT.FAILED;
     });
@@ -269,7 +336,9 @@ Examples:
     .description("the mirror's initial full load from PEMS through the read side (raw topic → mirror); resumable")
     .option('--timeout <seconds>', 'give up waiting for the mirror after this long', '600')
     .option('--json', 'print the summary as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Pages are produced to the raw topic and the mirror stream writes them to pfa_mirror; the cursor is
 stored after every page, so an interrupted load (Ctrl-C, a crash) resumes where it stopped when run
 again. A running read side (npm run source) may do the same work at the same time: one of them
@@ -277,14 +346,19 @@ polls an organization at a time.
 
 Examples:
   pems-sync org load RIO
-  pems-sync org load RIO --json`)
+  pems-sync org load RIO --json`,
+    )
     .action(async (rawId: string, o: { timeout: string; json?: boolean }) => {
       const id = organizationId(rawId);
       const timeout = Number(o.timeout);
-      if (!Number.isInteger(timeout) || timeout <= 0) throw usage(`--timeout must be a positive number of seconds, got '${o.timeout}'`);
+      if (!Number.isInteger(timeout) || timeout <= 0)
+        throw usage(`--timeout must be a positive number of seconds, got '${o.timeout}'`);
       const summary = await loadOrganization(ctx, id, timeout * 1000);
-      ctx.emit(Boolean(o.json), summary, () =>
-        `${ctx.paint.ok('loaded')} organization ${id}: ${summary.recordsProduced} records read from PEMS in ${summary.pages} pages; mirror holds ${summary.mirrorRecords} records (${summary.mode})`,
+      ctx.emit(
+        Boolean(o.json),
+        summary,
+        () =>
+          `${ctx.paint.ok('loaded')} organization ${id}: ${summary.recordsProduced} records read from PEMS in ${summary.pages} pages; mirror holds ${summary.mirrorRecords} records (${summary.mode})`,
       );
     });
 }

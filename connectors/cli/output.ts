@@ -44,7 +44,16 @@ export const notFound = (message: string): CliError => new CliError(EXIT.NOT_FOU
 export const refused = (message: string): CliError => new CliError(EXIT.REFUSED, message);
 export const unavailable = (message: string): CliError => new CliError(EXIT.UNAVAILABLE, message);
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'KafkaJSConnectionError', 'KafkaJSNumberOfRetriesExceeded']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
 
 /** The exit code an error stands for. */
 export function exitCodeOf(err: unknown): number {
@@ -53,8 +62,14 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof PemsSyncError && err.code.endsWith('_NO_ORGANIZATION')) return EXIT.NOT_FOUND;
   if (err instanceof PemsSyncError && err.code === 'PEMS_SYNC_PEMS_TRANSIENT') return EXIT.UNAVAILABLE;
   const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } };
-  if (NETWORK_CODES.has(String(e?.code)) || NETWORK_CODES.has(String(e?.name)) || NETWORK_CODES.has(String(e?.cause?.code))) return EXIT.UNAVAILABLE;
-  if (err instanceof AggregateError && err.errors.some((x) => exitCodeOf(x) === EXIT.UNAVAILABLE)) return EXIT.UNAVAILABLE;
+  if (
+    NETWORK_CODES.has(String(e?.code)) ||
+    NETWORK_CODES.has(String(e?.name)) ||
+    NETWORK_CODES.has(String(e?.cause?.code))
+  )
+    return EXIT.UNAVAILABLE;
+  if (err instanceof AggregateError && err.errors.some((x) => exitCodeOf(x) === EXIT.UNAVAILABLE))
+    return EXIT.UNAVAILABLE;
   return EXIT.FAILED;
 }
 
@@ -96,7 +111,11 @@ export function printable(v: unknown): string {
 export function table(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]): string {
   const cells = rows.map((r) => columns.map((c) => printable(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: readonly string[]): string =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...cells.map(line)].join('\n');
 }
 

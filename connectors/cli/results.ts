@@ -41,7 +41,10 @@ export function deadLetterLine(m: KafkaMessage, partition: number): TailedRecord
     // a poison key: shown as is below
   }
   try {
-    const v = JSON.parse(m.value?.toString('utf8') ?? 'null') as { after?: { id?: string }; payload?: { after?: { id?: string } } } | null;
+    const v = JSON.parse(m.value?.toString('utf8') ?? 'null') as {
+      after?: { id?: string };
+      payload?: { after?: { id?: string } };
+    } | null;
     modificationId = v?.after?.id ?? v?.payload?.after?.id ?? null;
   } catch {
     // an undecodable value (the reason it is a dead letter)
@@ -74,70 +77,112 @@ export function matches(r: TailedRecord, f: TailFilter): boolean {
 }
 
 export function registerResults(program: Command, ctx: CliContext): void {
-  const results = program.command('results').description('the result and dead-letter topics, as services that subscribe to them see them');
+  const results = program
+    .command('results')
+    .description('the result and dead-letter topics, as services that subscribe to them see them');
   results
     .command('tail')
     .description('follow results (decoded through the schema registry) and dead letters')
     .option('-o, --organization <id>', 'only this organization')
     .option('--pfa <id>', 'only this PFA')
-    .option('--outcome <outcomes>', 'comma-separated: SYNCED, CONFLICT, REJECTED, FAILED, SUPERSEDED, SKIPPED, DEAD_LETTER')
+    .option(
+      '--outcome <outcomes>',
+      'comma-separated: SYNCED, CONFLICT, REJECTED, FAILED, SUPERSEDED, SKIPPED, DEAD_LETTER',
+    )
     .option('--from-beginning', 'start at the oldest record instead of now')
     .option('--max <n>', 'stop after this many matching records')
     .option('--idle-timeout <seconds>', 'stop when nothing arrived for this long')
     .option('--json', 'one JSON object per line (NDJSON)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   pems-sync results tail --organization RIO
   pems-sync results tail -o RIO --outcome FAILED,DEAD_LETTER --from-beginning --json | jq .code
-  pems-sync results tail --pfa PFA-10023 --from-beginning --max 1 --json`)
-    .action(async (o: { organization?: string; pfa?: string; outcome?: string; fromBeginning?: boolean; max?: string; idleTimeout?: string; json?: boolean }) => {
-      const max = o.max === undefined ? Infinity : Number(o.max);
-      if (!(max > 0)) throw usage(`--max must be a positive number, got '${o.max}'`);
-      const idle = o.idleTimeout === undefined ? Infinity : Number(o.idleTimeout) * 1000;
-      if (!(idle > 0)) throw usage(`--idle-timeout must be a positive number of seconds, got '${o.idleTimeout}'`);
-      const outcomes = o.outcome?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-      const filter: TailFilter = { organization: o.organization, pfa: o.pfa, outcome: outcomes };
-      const { results: resultTopic, deadLetters } = ctx.config.topics;
-      const registry = registryFor(ctx);
-      const consumer = ctx.kafka('tail').consumer({ groupId: `pems-sync-cli-tail-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 500 });
-      await consumer.connect();
-      ctx.onClose(() => consumer.disconnect());
-      await consumer.subscribe({ topics: [resultTopic, deadLetters], fromBeginning: Boolean(o.fromBeginning) });
-      let seen = 0;
-      let last = Date.now();
-      await new Promise<void>((resolve, reject) => {
-        const idleTimer = Number.isFinite(idle)
-          ? setInterval(() => {
-              if (Date.now() - last > idle) resolve();
-            }, 250)
-          : undefined;
-        const done = (): void => {
-          if (idleTimer) clearInterval(idleTimer);
-          resolve();
-        };
-        process.once('SIGINT', done);
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ topic, partition, message }) => {
-              last = Date.now();
-              if (seen >= max) return;
-              let line: TailedRecord;
-              if (topic === resultTopic) {
-                const r = (await registry.decode(message.value!)) as Record<string, any>;
-                line = { topic: 'result', partition, offset: message.offset, organizationId: r.organizationId, pfaId: r.pfaId, modificationId: r.modificationId, outcome: r.outcome, code: r.error?.code ?? null, message: r.error?.message ?? null, record: r };
-              } else line = deadLetterLine(message, partition);
-              if (!matches(line, filter)) return;
-              seen += 1;
-              ctx.out(
-                o.json
-                  ? JSON.stringify(line, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-                  : [line.outcome.padEnd(11), printable(line.organizationId).padEnd(12), printable(line.pfaId).padEnd(16), printable(line.modificationId), line.code ? `${line.code}: ${printable(line.message)}` : ''].join(' ').trimEnd(),
-              );
-              if (seen >= max) done();
-            },
-          })
-          .catch(reject);
-      });
-    });
+  pems-sync results tail --pfa PFA-10023 --from-beginning --max 1 --json`,
+    )
+    .action(
+      async (o: {
+        organization?: string;
+        pfa?: string;
+        outcome?: string;
+        fromBeginning?: boolean;
+        max?: string;
+        idleTimeout?: string;
+        json?: boolean;
+      }) => {
+        const max = o.max === undefined ? Infinity : Number(o.max);
+        if (!(max > 0)) throw usage(`--max must be a positive number, got '${o.max}'`);
+        const idle = o.idleTimeout === undefined ? Infinity : Number(o.idleTimeout) * 1000;
+        if (!(idle > 0)) throw usage(`--idle-timeout must be a positive number of seconds, got '${o.idleTimeout}'`);
+        const outcomes = o.outcome
+          ?.split(',')
+          .map((s) => s.trim().toUpperCase())
+          .filter(Boolean);
+        const filter: TailFilter = { organization: o.organization, pfa: o.pfa, outcome: outcomes };
+        const { results: resultTopic, deadLetters } = ctx.config.topics;
+        const registry = registryFor(ctx);
+        const consumer = ctx
+          .kafka('tail')
+          .consumer({ groupId: `pems-sync-cli-tail-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 500 });
+        await consumer.connect();
+        ctx.onClose(() => consumer.disconnect());
+        await consumer.subscribe({ topics: [resultTopic, deadLetters], fromBeginning: Boolean(o.fromBeginning) });
+        let seen = 0;
+        let last = Date.now();
+        await new Promise<void>((resolve, reject) => {
+          const idleTimer = Number.isFinite(idle)
+            ? setInterval(() => {
+                if (Date.now() - last > idle) resolve();
+              }, 250)
+            : undefined;
+          const done = (): void => {
+            if (idleTimer) clearInterval(idleTimer);
+            resolve();
+          };
+          process.once('SIGINT', done);
+          consumer
+            .run({
+              autoCommit: false,
+              eachMessage: async ({ topic, partition, message }) => {
+                last = Date.now();
+                if (seen >= max) return;
+                let line: TailedRecord;
+                if (topic === resultTopic) {
+                  const r = (await registry.decode(message.value!)) as Record<string, any>;
+                  line = {
+                    topic: 'result',
+                    partition,
+                    offset: message.offset,
+                    organizationId: r.organizationId,
+                    pfaId: r.pfaId,
+                    modificationId: r.modificationId,
+                    outcome: r.outcome,
+                    code: r.error?.code ?? null,
+                    message: r.error?.message ?? null,
+                    record: r,
+                  };
+                } else line = deadLetterLine(message, partition);
+                if (!matches(line, filter)) return;
+                seen += 1;
+                ctx.out(
+                  o.json
+                    ? JSON.stringify(line, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+                    : [
+                        line.outcome.padEnd(11),
+                        printable(line.organizationId).padEnd(12),
+                        printable(line.pfaId).padEnd(16),
+                        printable(line.modificationId),
+                        line.code ? `${line.code}: ${printable(line.message)}` : '',
+                      ]
+                        .join(' ')
+                        .trimEnd(),
+                );
+                if (seen >= max) done();
+              },
+            })
+            .catch(reject);
+        });
+      },
+    );
 }

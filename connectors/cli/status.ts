@@ -9,9 +9,14 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .description('what the sync is doing for an organization: counts, latency, PEMS state, consumer lag')
     .requiredOption('-o, --organization <id>', 'organization')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  pems-sync status --organization RIO --as alice\n  PEMS_SYNC_API_TOKEN=... pems-sync status -o RIO --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pems-sync status --organization RIO --as alice\n  PEMS_SYNC_API_TOKEN=... pems-sync status -o RIO --json',
+    )
     .action(async (o: ApiOptions & { organization: string; json?: boolean }) => {
-      const s = await new ApiClient(ctx, o).request<Record<string, any>>('GET', '/status', undefined, { organization: o.organization });
+      const s = await new ApiClient(ctx, o).request<Record<string, any>>('GET', '/status', undefined, {
+        organization: o.organization,
+      });
       ctx.emit(Boolean(o.json), s, () => {
         const p = s.pemsHealth ?? {};
         const pems =
@@ -24,9 +29,14 @@ export function registerStatus(program: Command, ctx: CliContext): void {
           organization: s.organizationId,
           ...s.counts,
           lastSuccessAt: s.lastSuccessAt ?? 'never',
-          'latency p50/p95 (1 h)': s.latencyLastHour?.samples ? `${s.latencyLastHour.p50Seconds?.toFixed(2)} s / ${s.latencyLastHour.p95Seconds?.toFixed(2)} s` : 'no samples',
+          'latency p50/p95 (1 h)': s.latencyLastHour?.samples
+            ? `${s.latencyLastHour.p50Seconds?.toFixed(2)} s / ${s.latencyLastHour.p95Seconds?.toFixed(2)} s`
+            : 'no samples',
           PEMS: pems,
-          'consumer lag': s.consumerLag?.status === 'ok' ? `${s.consumerLag.total} on ${s.consumerLag.topic}` : `unknown: ${s.consumerLag?.reason ?? ''}`,
+          'consumer lag':
+            s.consumerLag?.status === 'ok'
+              ? `${s.consumerLag.total} on ${s.consumerLag.topic}`
+              : `unknown: ${s.consumerLag?.reason ?? ''}`,
         });
       });
     });

@@ -13,8 +13,14 @@ function resolvePackageFile(pkg: string, file: string): string {
 }
 
 const FILES: Record<string, { path: () => string; type: string }> = {
-  'htmx.min.js': { path: () => resolvePackageFile('htmx.org', 'dist/htmx.min.js'), type: 'text/javascript; charset=utf-8' },
-  'uplot.iife.min.js': { path: () => resolvePackageFile('uplot', 'dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  'htmx.min.js': {
+    path: () => resolvePackageFile('htmx.org', 'dist/htmx.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'uplot.iife.min.js': {
+    path: () => resolvePackageFile('uplot', 'dist/uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
   'uplot.min.css': { path: () => resolvePackageFile('uplot', 'dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
   'console.js': { path: () => join(here, 'assets', 'console.js'), type: 'text/javascript; charset=utf-8' },
   'console.css': { path: () => join(here, 'assets', 'console.css'), type: 'text/css; charset=utf-8' },

@@ -12,10 +12,19 @@ const DAY = /^\d{4}-\d\d-\d\d$/;
 
 function filtersOf(req: FastifyRequest): AuditFilters {
   const q = req.query as Record<string, unknown>;
-  const s = (k: string, max = 200): string | undefined => (typeof q[k] === 'string' && (q[k] as string).trim() !== '' ? (q[k] as string).trim().slice(0, max) : undefined);
-  const f: AuditFilters = { organization: s('organization', 64), pfa: s('pfa'), actor: s('actor'), event: s('event', 100), from: s('from', 10), to: s('to', 10) };
+  const s = (k: string, max = 200): string | undefined =>
+    typeof q[k] === 'string' && (q[k] as string).trim() !== '' ? (q[k] as string).trim().slice(0, max) : undefined;
+  const f: AuditFilters = {
+    organization: s('organization', 64),
+    pfa: s('pfa'),
+    actor: s('actor'),
+    event: s('event', 100),
+    from: s('from', 10),
+    to: s('to', 10),
+  };
   for (const k of ['from', 'to'] as const) {
-    if (f[k] !== undefined && (!DAY.test(f[k]!) || Number.isNaN(Date.parse(`${f[k]}T00:00:00Z`)))) throw new ApiError(400, 'BAD_FILTER', `${k} must be a day written YYYY-MM-DD`);
+    if (f[k] !== undefined && (!DAY.test(f[k]!) || Number.isNaN(Date.parse(`${f[k]}T00:00:00Z`))))
+      throw new ApiError(400, 'BAD_FILTER', `${k} must be a day written YYYY-MM-DD`);
   }
   return f;
 }
@@ -40,11 +49,26 @@ export function registerAuditPages(scope: FastifyInstance, ctx: RouteContext, de
   async function page(req: FastifyRequest, v: Viewer, check?: Awaited<ReturnType<typeof verifyAuditChain>>) {
     const f = filtersOf(req);
     const before = (req.query as Record<string, unknown>).before;
-    if (before !== undefined && (typeof before !== 'string' || !/^\d{1,19}$/.test(before))) throw new ApiError(400, 'BAD_CURSOR', 'the page cursor (before) is not one this console made');
-    const items = await queryAudit(ctx.db, auditFilter(v, f), { limit: LIMIT, order: 'desc', afterId: before as string | undefined });
+    if (before !== undefined && (typeof before !== 'string' || !/^\d{1,19}$/.test(before)))
+      throw new ApiError(400, 'BAD_CURSOR', 'the page cursor (before) is not one this console made');
+    const items = await queryAudit(ctx.db, auditFilter(v, f), {
+      limit: LIMIT,
+      order: 'desc',
+      afterId: before as string | undefined,
+    });
     const last = items[items.length - 1];
-    const nextHref = items.length === LIMIT && last ? `/console/audit?${filterQuery(f, { before: last.id })}` : undefined;
-    return <AuditPage view={req.consoleView!} f={f} items={items} orgs={v.caller.readableOrgs.sort()} nextHref={nextHref} check={check} />;
+    const nextHref =
+      items.length === LIMIT && last ? `/console/audit?${filterQuery(f, { before: last.id })}` : undefined;
+    return (
+      <AuditPage
+        view={req.consoleView!}
+        f={f}
+        items={items}
+        orgs={v.caller.readableOrgs.sort()}
+        nextHref={nextHref}
+        check={check}
+      />
+    );
   }
 
   scope.get('/audit', route, async (req, reply) => {
@@ -67,7 +91,13 @@ export function registerAuditPages(scope: FastifyInstance, ctx: RouteContext, de
     if (!v) return reply;
     const format = (req.query as Record<string, unknown>).format;
     if (format !== 'csv' && format !== 'ndjson') throw new ApiError(400, 'BAD_FORMAT', 'format must be csv or ndjson');
-    const stream = boundedAuditExport(ctx, req, reply, v.userId, auditExportChunks(ctx.db, auditFilter(v, filtersOf(req)), format));
+    const stream = boundedAuditExport(
+      ctx,
+      req,
+      reply,
+      v.userId,
+      auditExportChunks(ctx.db, auditFilter(v, filtersOf(req)), format),
+    );
     stream.on('error', (err) => req.log.error({ err }, 'console audit export failed mid-stream'));
     return reply
       .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')

@@ -9,7 +9,8 @@ export function Time({ at, view }: { at: Date; view: View }): JSX.Element {
   const iso = at.toISOString();
   return (
     <time datetime={iso} class="time">
-      <span safe>{absoluteTime(at, view.timeZone)}</span> <span class="rel" data-rel={iso} safe>{`(${relativeTime(at, view.now)})`}</span>
+      <span safe>{absoluteTime(at, view.timeZone)}</span>{' '}
+      <span class="rel" data-rel={iso} safe>{`(${relativeTime(at, view.now)})`}</span>
     </time>
   );
 }
@@ -18,7 +19,15 @@ export function Time({ at, view }: { at: Date; view: View }): JSX.Element {
  * An action the viewer may or may not take. When not allowed it is shown disabled with the
  * reason next to it (aria-describedby); the server refuses the action all the same.
  */
-export function Action(props: { id: string; allowed: boolean; reason?: string; label: string; name?: string; value?: string; class?: string }): JSX.Element {
+export function Action(props: {
+  id: string;
+  allowed: boolean;
+  reason?: string;
+  label: string;
+  name?: string;
+  value?: string;
+  class?: string;
+}): JSX.Element {
   const reasonId = `${props.id}-why`;
   if (props.allowed) {
     return (
@@ -58,6 +67,12 @@ export function freshnessWords(state: Freshness): string {
   return FRESHNESS_WORDS[state];
 }
 
-export function Notice({ kind, children }: { kind: 'info' | 'warn' | 'error' | 'ok'; children?: Children }): JSX.Element {
+export function Notice({
+  kind,
+  children,
+}: {
+  kind: 'info' | 'warn' | 'error' | 'ok';
+  children?: Children;
+}): JSX.Element {
   return <div class={`notice notice-${kind}`}>{children as 'safe'}</div>;
 }

@@ -47,10 +47,19 @@ export function registerConflictPages(scope: FastifyInstance, ctx: RouteContext,
     if (!v) return reply;
     const q = req.query as Record<string, unknown>;
     const status = text(q, 'status', 20) ?? 'open';
-    if (!['open', 'resolved', 'superseded'].includes(status)) throw new ApiError(400, 'BAD_FILTER', 'status must be open, resolved or superseded');
+    if (!['open', 'resolved', 'superseded'].includes(status))
+      throw new ApiError(400, 'BAD_FILTER', 'status must be open, resolved or superseded');
     const age = text(q, 'age', 8);
-    if (age !== undefined && !(age in AGES)) throw new ApiError(400, 'BAD_FILTER', `age must be one of ${Object.keys(AGES).join(', ')}`);
-    const f: QueueFilters = { organization: text(q, 'organization', 64), pfa: text(q, 'pfa', 200), field: text(q, 'field', 64), author: text(q, 'author', 200), age, status };
+    if (age !== undefined && !(age in AGES))
+      throw new ApiError(400, 'BAD_FILTER', `age must be one of ${Object.keys(AGES).join(', ')}`);
+    const f: QueueFilters = {
+      organization: text(q, 'organization', 64),
+      pfa: text(q, 'pfa', 200),
+      field: text(q, 'field', 64),
+      author: text(q, 'author', 200),
+      age,
+      status,
+    };
     const before = text(q, 'before', 80);
     let after: { t: string; id: string } | undefined;
     if (before) {
@@ -76,10 +85,22 @@ export function registerConflictPages(scope: FastifyInstance, ctx: RouteContext,
       p.set('before', `${last.createdAt}_${last.id}`);
       nextHref = `/console/conflicts?${p.toString()}`;
     }
-    return html(reply, <ConflictQueuePage view={req.consoleView!} items={items} f={f} orgs={v.caller.readableOrgs.sort()} nextHref={nextHref} />);
+    return html(
+      reply,
+      <ConflictQueuePage
+        view={req.consoleView!}
+        items={items}
+        f={f}
+        orgs={v.caller.readableOrgs.sort()}
+        nextHref={nextHref}
+      />,
+    );
   });
 
-  async function load(req: FastifyRequest, v: Viewer): Promise<{ c: ConflictRow; context: Awaited<ReturnType<typeof readConflictContext>> }> {
+  async function load(
+    req: FastifyRequest,
+    v: Viewer,
+  ): Promise<{ c: ConflictRow; context: Awaited<ReturnType<typeof readConflictContext>> }> {
     const { id } = req.params as { id: string };
     if (!UUID.test(id)) throw new ApiError(404, 'NOT_FOUND', `conflict ${id.slice(0, 60)} not found`);
     const c = await getConflict(ctx.db, v.caller.readableOrgs, id);
@@ -88,17 +109,35 @@ export function registerConflictPages(scope: FastifyInstance, ctx: RouteContext,
   }
 
   function rowsOf(c: ConflictRow, context: Awaited<ReturnType<typeof readConflictContext>>) {
-    return mergeRows({ fields: c.fields, delta: c.modification.delta, baseRecord: context.base?.data ?? null, pemsRecord: context.atConflict?.data ?? null });
+    return mergeRows({
+      fields: c.fields,
+      delta: c.modification.delta,
+      baseRecord: context.base?.data ?? null,
+      pemsRecord: context.atConflict?.data ?? null,
+    });
   }
 
   const canResolve = (v: Viewer, c: ConflictRow): { allowed: boolean; reason?: string } =>
-    v.caller.orgs.get(c.organizationId)?.sync === true ? { allowed: true } : { allowed: false, reason: `resolving needs perm_Sync in ${c.organizationId}; you can read this conflict only` };
+    v.caller.orgs.get(c.organizationId)?.sync === true
+      ? { allowed: true }
+      : { allowed: false, reason: `resolving needs perm_Sync in ${c.organizationId}; you can read this conflict only` };
 
   scope.get('/conflicts/:id', route, async (req, reply) => {
     const v = requireViewer(req, reply);
     if (!v) return reply;
     const { c, context } = await load(req, v);
-    return html(reply, <ConflictPage view={req.consoleView!} c={c} ctx={context} rows={rowsOf(c, context)} decision={{ choices: {}, custom: {} }} reason="" canResolve={canResolve(v, c)} />);
+    return html(
+      reply,
+      <ConflictPage
+        view={req.consoleView!}
+        c={c}
+        ctx={context}
+        rows={rowsOf(c, context)}
+        decision={{ choices: {}, custom: {} }}
+        reason=""
+        canResolve={canResolve(v, c)}
+      />,
+    );
   });
 
   const decide = async (req: FastifyRequest, reply: FastifyReply, commit: boolean): Promise<FastifyReply> => {
@@ -110,13 +149,34 @@ export function registerConflictPages(scope: FastifyInstance, ctx: RouteContext,
     const rows = rowsOf(c, context);
     const allowed = canResolve(v, c);
     const page = (status: number, problem?: string, plan?: ReturnType<typeof planResolution>) =>
-      html(reply, <ConflictPage view={req.consoleView!} c={c} ctx={context} rows={rows} decision={decision} reason={reason} plan={plan} canResolve={allowed} problem={problem} />, status);
+      html(
+        reply,
+        <ConflictPage
+          view={req.consoleView!}
+          c={c}
+          ctx={context}
+          rows={rows}
+          decision={decision}
+          reason={reason}
+          plan={plan}
+          canResolve={allowed}
+          problem={problem}
+        />,
+        status,
+      );
     // The server is the enforcer: the disabled button is only a hint.
     v.caller.requireSync(c.organizationId);
     if (c.status !== 'open') return page(409, `This conflict is ${c.status}: there is nothing to resolve any more.`);
-    if (String(body.pems_version ?? '') !== String(c.pemsVersion)) return page(409, `This form was made against PEMS version ${String(body.pems_version ?? '?').slice(0, 12)}, but the conflict is about version ${c.pemsVersion}: look again and choose.`);
+    if (String(body.pems_version ?? '') !== String(c.pemsVersion))
+      return page(
+        409,
+        `This form was made against PEMS version ${String(body.pems_version ?? '?').slice(0, 12)}, but the conflict is about version ${c.pemsVersion}: look again and choose.`,
+      );
     if (context.now && context.now.version > c.pemsVersion) {
-      return page(409, `Refused: PEMS moved to version ${context.now.version} after version ${c.pemsVersion}, which your choices were made against. The new values are below.`);
+      return page(
+        409,
+        `Refused: PEMS moved to version ${context.now.version} after version ${c.pemsVersion}, which your choices were made against. The new values are below.`,
+      );
     }
     const pemsRecord = context.atConflict?.data ?? Object.fromEntries(c.fields.map((f) => [f.field, f.pems]));
     const plan = planResolution(rows, decision, pemsRecord, c.modification.delta);

@@ -34,7 +34,8 @@ export interface CookieOptions {
 
 /** Adds a Set-Cookie header (SameSite=Strict, Path=/console): several may be set on one reply. */
 export function setCookie(reply: FastifyReply, name: string, value: string, o: CookieOptions): void {
-  if (!SAFE_VALUE.test(value) && value !== '') throw new Error(`cookie ${name}: value has characters a cookie cannot carry`);
+  if (!SAFE_VALUE.test(value) && value !== '')
+    throw new Error(`cookie ${name}: value has characters a cookie cannot carry`);
   const parts = [`${name}=${value}`, 'Path=/console', 'SameSite=Strict'];
   if (o.maxAgeSeconds !== undefined) parts.push(`Max-Age=${o.maxAgeSeconds}`);
   if (o.httpOnly) parts.push('HttpOnly');

@@ -22,16 +22,21 @@ export function registerDeadLetterPages(scope: FastifyInstance, ctx: RouteContex
   const { route, html, requireViewer } = deps;
   const actions = createDeadLetterActions(ctx);
   const canDiscard = (v: Viewer, org: string | null): { allowed: boolean; reason?: string } =>
-    org && v.caller.orgs.get(org)?.admin === true ? { allowed: true } : { allowed: false, reason: `discarding needs an administrator of ${org ?? 'the organization'}` };
+    org && v.caller.orgs.get(org)?.admin === true
+      ? { allowed: true }
+      : { allowed: false, reason: `discarding needs an administrator of ${org ?? 'the organization'}` };
   const canAct = (v: Viewer, org: string | null): { allowed: boolean; reason?: string } =>
-    org && v.caller.orgs.get(org)?.sync === true ? { allowed: true } : { allowed: false, reason: `replaying and discarding need perm_Sync in ${org ?? 'the organization'}` };
+    org && v.caller.orgs.get(org)?.sync === true
+      ? { allowed: true }
+      : { allowed: false, reason: `replaying and discarding need perm_Sync in ${org ?? 'the organization'}` };
 
   scope.get('/dead-letters', route, async (req, reply) => {
     const v = requireViewer(req, reply);
     if (!v) return reply;
     const q = req.query as Record<string, unknown>;
     const status = typeof q.status === 'string' && q.status !== '' ? q.status : 'open';
-    if (!['open', 'replayed', 'discarded'].includes(status)) throw new ApiError(400, 'BAD_FILTER', 'status must be open, replayed or discarded');
+    if (!['open', 'replayed', 'discarded'].includes(status))
+      throw new ApiError(400, 'BAD_FILTER', 'status must be open, replayed or discarded');
     const f: DeadLetterFilters = {
       organization: typeof q.organization === 'string' && q.organization !== '' ? q.organization : undefined,
       status,
@@ -43,8 +48,21 @@ export function registerDeadLetterPages(scope: FastifyInstance, ctx: RouteContex
       listDeadLetters(ctx.db, { organizationIds: orgs, status, errorCode: f.cause, limit: 100 }),
     ]);
     const syncable = orgs.filter((o) => v.caller.orgs.get(o)?.sync === true);
-    const canReplay = syncable.length > 0 ? { allowed: true } : { allowed: false, reason: 'replaying needs perm_Sync in the dead letters\' organization' };
-    return html(reply, <DeadLettersPage view={req.consoleView!} f={f} groups={groups} items={items} orgs={v.caller.readableOrgs.sort()} canReplay={canReplay} />);
+    const canReplay =
+      syncable.length > 0
+        ? { allowed: true }
+        : { allowed: false, reason: "replaying needs perm_Sync in the dead letters' organization" };
+    return html(
+      reply,
+      <DeadLettersPage
+        view={req.consoleView!}
+        f={f}
+        groups={groups}
+        items={items}
+        orgs={v.caller.readableOrgs.sort()}
+        canReplay={canReplay}
+      />,
+    );
   });
 
   async function load(req: FastifyRequest, v: Viewer): Promise<DeadLetterRow> {
@@ -55,16 +73,41 @@ export function registerDeadLetterPages(scope: FastifyInstance, ctx: RouteContex
     return d;
   }
 
-  async function detail(req: FastifyRequest, reply: FastifyReply, v: Viewer, d: DeadLetterRow, problem?: string, status = 200): Promise<FastifyReply> {
+  async function detail(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    v: Viewer,
+    d: DeadLetterRow,
+    problem?: string,
+    status = 200,
+  ): Promise<FastifyReply> {
     const org = d.organizationId!;
     const edit = d.modificationId ? await modificationOf(ctx.db, org, d.modificationId) : undefined;
     const attempts = d.modificationId ? await attemptsOf(ctx.db, org, d.modificationId) : [];
     let preview;
     if (edit) {
       const c = await readConflictContext(ctx.db, org, edit.pfaId, edit.baseVersion, edit.baseVersion);
-      preview = previewReplay({ delta: edit.delta, baseVersion: edit.baseVersion, baseRecord: c.base?.data ?? null, now: c.now });
+      preview = previewReplay({
+        delta: edit.delta,
+        baseVersion: edit.baseVersion,
+        baseRecord: c.base?.data ?? null,
+        now: c.now,
+      });
     }
-    return html(reply, <DeadLetterPage view={req.consoleView!} d={d} edit={edit} attempts={attempts} preview={preview} can={canAct(v, org)} canDiscard={canDiscard(v, org)} problem={problem} />, status);
+    return html(
+      reply,
+      <DeadLetterPage
+        view={req.consoleView!}
+        d={d}
+        edit={edit}
+        attempts={attempts}
+        preview={preview}
+        can={canAct(v, org)}
+        canDiscard={canDiscard(v, org)}
+        problem={problem}
+      />,
+      status,
+    );
   }
 
   scope.get('/dead-letters/:id', route, async (req, reply) => {
@@ -90,7 +133,8 @@ export function registerDeadLetterPages(scope: FastifyInstance, ctx: RouteContex
     const v = req.consoleView!.viewer!;
     const d = await load(req, v);
     const reason = reasonOf(req);
-    if (reason === '') return detail(req, reply, v, d, 'Discarding needs a reason: say why this edit will never be sent.', 400);
+    if (reason === '')
+      return detail(req, reply, v, d, 'Discarding needs a reason: say why this edit will never be sent.', 400);
     await actions.discardOne(v.caller, d.id, reason);
     return reply.redirect(`/console/dead-letters/${d.id}`, 303);
   });
@@ -99,7 +143,9 @@ export function registerDeadLetterPages(scope: FastifyInstance, ctx: RouteContex
     const v = req.consoleView!.viewer!;
     const body = (req.body ?? {}) as Record<string, unknown>;
     const raw = body.ids;
-    const ids = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((x): x is string => typeof x === 'string');
+    const ids = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(
+      (x): x is string => typeof x === 'string',
+    );
     if (ids.length === 0) throw new ApiError(400, 'NOTHING_SELECTED', 'choose at least one dead letter to replay');
     if (ids.length > 100) throw new ApiError(400, 'TOO_MANY', 'at most 100 dead letters are replayed at once');
     const reason = reasonOf(req);
@@ -111,7 +157,14 @@ export function registerDeadLetterPages(scope: FastifyInstance, ctx: RouteContex
       }
       try {
         const r = await actions.replayOne(v.caller, id, reason === '' ? undefined : reason);
-        results.push({ id, ok: true, message: r.via === 'modification' ? `replayed: edit ${r.modificationId} is committed again and goes to PEMS` : `replayed: the event is back on ${r.produced?.topic ?? 'the CDC topic'}` });
+        results.push({
+          id,
+          ok: true,
+          message:
+            r.via === 'modification'
+              ? `replayed: edit ${r.modificationId} is committed again and goes to PEMS`
+              : `replayed: the event is back on ${r.produced?.topic ?? 'the CDC topic'}`,
+        });
       } catch (err) {
         const api = toApiError(err);
         if (!api) throw err;

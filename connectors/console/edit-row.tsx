@@ -44,7 +44,8 @@ function Where({ e, view }: { e: ShownEdit; view: View }): JSX.Element {
     case 'synced':
       return (
         <span>
-          <span safe>{`applied as PEMS version ${e.pemsVersionAfter ?? '?'}`}</span> {e.syncedAt ? <Time at={e.syncedAt} view={view} /> : ''}
+          <span safe>{`applied as PEMS version ${e.pemsVersionAfter ?? '?'}`}</span>{' '}
+          {e.syncedAt ? <Time at={e.syncedAt} view={view} /> : ''}
         </span>
       );
     case 'conflict':

@@ -26,7 +26,20 @@ import { MyEditsPage } from './pages/my-edits';
 import { SearchPage } from './pages/search';
 import { SignInPage } from './pages/sign-in';
 import { StatusFragment, StatusPage } from './pages/status';
-import { endSession, isTimeZone, loadView, newToken, presentedCsrf, safeReturnPath, sameToken, startSession, THEMES, type Theme, type View, type Viewer } from './session';
+import {
+  endSession,
+  isTimeZone,
+  loadView,
+  newToken,
+  presentedCsrf,
+  safeReturnPath,
+  sameToken,
+  startSession,
+  THEMES,
+  type Theme,
+  type View,
+  type Viewer,
+} from './session';
 import { StatusModel } from './status-model';
 import { withSending } from './sending';
 
@@ -80,7 +93,8 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
     setCookie(reply, SIGN_IN_CSRF_COOKIE, csrf, { httpOnly: true, secure, maxAgeSeconds: 3600 });
     return csrf;
   };
-  const signInCsrfOk = (req: FastifyRequest): boolean => sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
+  const signInCsrfOk = (req: FastifyRequest): boolean =>
+    sameToken(presentedCsrf(req), readCookies(req).get(SIGN_IN_CSRF_COOKIE));
   const isPreferences = (req: FastifyRequest): boolean => req.url.split('?')[0] === '/console/preferences';
 
   void app.register(
@@ -102,21 +116,41 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
           const viewer = req.consoleView.viewer;
           if (!viewer && isPreferences(req) && signInCsrfOk(req)) return;
           if (!viewer) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
-          if (!sameToken(presentedCsrf(req), viewer.csrfToken)) throw new ApiError(403, 'CSRF', 'this form is out of date or came from another site (CSRF token missing or wrong): reload the page and try again');
+          if (!sameToken(presentedCsrf(req), viewer.csrfToken))
+            throw new ApiError(
+              403,
+              'CSRF',
+              'this form is out of date or came from another site (CSRF token missing or wrong): reload the page and try again',
+            );
         }
       });
 
       scope.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
         const api = toApiError(err);
-        const status = api?.statusCode ?? (typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 500);
+        const status =
+          api?.statusCode ?? (typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 500);
         if (status >= 500) req.log.error({ err }, 'console error');
-        const message = api ? api.message : status < 500 ? err.message : 'something went wrong on our side; the error is in the control API log';
-        const view = req.consoleView ?? { viewer: null, theme: 'system' as Theme, timeZone: 'UTC', now: new Date(), path: '/console/status' };
+        const message = api
+          ? api.message
+          : status < 500
+            ? err.message
+            : 'something went wrong on our side; the error is in the control API log';
+        const view = req.consoleView ?? {
+          viewer: null,
+          theme: 'system' as Theme,
+          timeZone: 'UTC',
+          now: new Date(),
+          path: '/console/status',
+        };
         return html(reply, <ErrorPage view={view} status={status} message={message} />, status);
       });
       scope.setNotFoundHandler(async (req, reply) => {
         const view = await loadView(ctx.db, req);
-        return html(reply, <ErrorPage view={view} status={404} message={`There is no console page at ${req.url.split('?')[0]}.`} />, 404);
+        return html(
+          reply,
+          <ErrorPage view={view} status={404} message={`There is no console page at ${req.url.split('?')[0]}.`} />,
+          404,
+        );
       });
 
       const requireViewer = (req: FastifyRequest, reply: FastifyReply): Viewer | undefined => {
@@ -137,19 +171,29 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
       scope.get('/', ROUTE, async (_req, reply) => reply.redirect('/console/status', 303));
 
       // --- sign-in -------------------------------------------------------------------------
-      const signInPage = async (req: FastifyRequest, reply: FastifyReply, error?: string, status = 200): Promise<FastifyReply> => {
+      const signInPage = async (
+        req: FastifyRequest,
+        reply: FastifyReply,
+        error?: string,
+        status = 200,
+      ): Promise<FastifyReply> => {
         const csrf = req.consoleView?.preSessionCsrf ?? preSessionToken(req, reply);
         const q = (req.query ?? {}) as Record<string, unknown>;
         const body = (req.body ?? {}) as Record<string, unknown>;
         const returnTo = safeReturnPath(body.return_to ?? q.return_to);
         const localUsers = await listSignInUsers(ctx.db, ctx.config.console.localSignInUsers);
-        return html(reply, <SignInPage view={req.consoleView!} csrf={csrf} localUsers={localUsers} error={error} returnTo={returnTo} />, status);
+        return html(
+          reply,
+          <SignInPage view={req.consoleView!} csrf={csrf} localUsers={localUsers} error={error} returnTo={returnTo} />,
+          status,
+        );
       };
 
       scope.get('/sign-in', ROUTE, async (req, reply) => signInPage(req, reply));
 
       scope.post('/sign-in', ROUTE, async (req, reply) => {
-        if (!signInCsrfOk(req)) return signInPage(req, reply, 'The sign-in form was out of date (CSRF check failed): try again.', 403);
+        if (!signInCsrfOk(req))
+          return signInPage(req, reply, 'The sign-in form was out of date (CSRF check failed): try again.', 403);
         const token = String((req.body as Record<string, unknown>)?.token ?? '').trim();
         if (token === '') return signInPage(req, reply, 'Paste a token to sign in.', 400);
         let userId: string;
@@ -158,7 +202,8 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
           await loadCaller(ctx.db, userId);
         } catch (err) {
           const api = toApiError(err);
-          if (api && api.statusCode === 401) return signInPage(req, reply, `That token was refused: ${api.message}.`, 401);
+          if (api && api.statusCode === 401)
+            return signInPage(req, reply, `That token was refused: ${api.message}.`, 401);
           throw err;
         }
         await startSession(ctx.db, ctx.config, reply, userId);
@@ -167,11 +212,19 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
 
       scope.post('/sign-in/local', ROUTE, async (req, reply) => {
         const allowed = ctx.config.console.localSignInUsers;
-        if (allowed.length === 0) return signInPage(req, reply, 'Local sign-in is not enabled on this server (console.localSignInUsers is empty).', 403);
-        if (!signInCsrfOk(req)) return signInPage(req, reply, 'The sign-in form was out of date (CSRF check failed): try again.', 403);
+        if (allowed.length === 0)
+          return signInPage(
+            req,
+            reply,
+            'Local sign-in is not enabled on this server (console.localSignInUsers is empty).',
+            403,
+          );
+        if (!signInCsrfOk(req))
+          return signInPage(req, reply, 'The sign-in form was out of date (CSRF check failed): try again.', 403);
         const user = String((req.body as Record<string, unknown>)?.user ?? '');
         const known = await listSignInUsers(ctx.db, allowed);
-        if (!known.some((u) => u.id === user)) return signInPage(req, reply, 'That user is not one of the demo users of local sign-in.', 403);
+        if (!known.some((u) => u.id === user))
+          return signInPage(req, reply, 'That user is not one of the demo users of local sign-in.', 403);
         await startSession(ctx.db, ctx.config, reply, user);
         return reply.redirect(safeReturnPath((req.body as Record<string, unknown>).return_to), 303);
       });
@@ -185,11 +238,17 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
       scope.post('/preferences', ROUTE, async (req, reply) => {
         const body = (req.body ?? {}) as Record<string, unknown>;
         if (typeof body.theme === 'string') {
-          if (!THEMES.includes(body.theme as Theme)) throw new ApiError(400, 'BAD_THEME', `theme must be one of ${THEMES.join(', ')}`);
+          if (!THEMES.includes(body.theme as Theme))
+            throw new ApiError(400, 'BAD_THEME', `theme must be one of ${THEMES.join(', ')}`);
           setCookie(reply, THEME_COOKIE, body.theme, { httpOnly: false, secure, maxAgeSeconds: YEAR });
         }
         if (typeof body.tz === 'string') {
-          if (!isTimeZone(body.tz)) throw new ApiError(400, 'BAD_TIME_ZONE', `time zone '${body.tz.slice(0, 60)}' is not one this server knows`);
+          if (!isTimeZone(body.tz))
+            throw new ApiError(
+              400,
+              'BAD_TIME_ZONE',
+              `time zone '${body.tz.slice(0, 60)}' is not one this server knows`,
+            );
           setCookie(reply, TZ_COOKIE, body.tz, { httpOnly: false, secure, maxAgeSeconds: YEAR });
         }
         return reply.redirect(safeReturnPath(body.return_to), 303);
@@ -211,7 +270,14 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         const s = await model.snapshot(organization ? [organization] : orgs);
         return html(
           reply,
-          <StatusPage view={req.consoleView!} s={s} organization={organization} orgs={orgs} target={ctx.config.console.freshnessTargetSeconds} liveIntervalMs={ctx.config.console.liveIntervalMs} />,
+          <StatusPage
+            view={req.consoleView!}
+            s={s}
+            organization={organization}
+            orgs={orgs}
+            target={ctx.config.console.freshnessTargetSeconds}
+            liveIntervalMs={ctx.config.console.liveIntervalMs}
+          />,
         );
       });
 
@@ -221,7 +287,12 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         const { orgs, organization } = statusScope(v, (req.query as Record<string, unknown>).organization);
         reply.hijack();
         const res = reply.raw;
-        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
         res.write('retry: 2000\n\n');
         let stopped = false;
         let timer: NodeJS.Timeout | undefined;
@@ -248,9 +319,16 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
             }
             const scoped = (organization ? [organization] : orgs).filter((o) => view.viewer!.caller.canRead(o));
             const s = await model.sharedSnapshot(scoped);
-            const fragment = await (<StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />);
+            const fragment = await (
+              <StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />
+            );
             if (stopped) return;
-            res.write(`id: ${s.at.getTime()}\nevent: status\n${fragment.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
+            res.write(
+              `id: ${s.at.getTime()}\nevent: status\n${fragment
+                .split('\n')
+                .map((l) => `data: ${l}`)
+                .join('\n')}\n\n`,
+            );
           } catch (err) {
             req.log.warn({ err }, 'console live status tick failed');
             if (!stopped) res.write(`event: problem\ndata: the status could not be read just now; retrying\n\n`);
@@ -266,7 +344,8 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         if (!v) return reply;
         const q = req.query as Record<string, unknown>;
         const stageRaw = typeof q.stage === 'string' && q.stage !== '' ? q.stage : undefined;
-        if (stageRaw !== undefined && !(stageRaw in EDIT_STAGES)) throw new ApiError(400, 'BAD_FILTER', `stage must be one of ${Object.keys(EDIT_STAGES).join(', ')}`);
+        if (stageRaw !== undefined && !(stageRaw in EDIT_STAGES))
+          throw new ApiError(400, 'BAD_FILTER', `stage must be one of ${Object.keys(EDIT_STAGES).join(', ')}`);
         const pfaId = typeof q.pfa === 'string' && q.pfa.trim() !== '' ? q.pfa.trim().slice(0, 200) : undefined;
         let before: { t: string; id: string } | undefined;
         if (typeof q.before === 'string' && q.before !== '') {
@@ -277,7 +356,14 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         const limit = 50;
         const orgs = v.caller.readableOrgs;
         const [edits, summary] = await Promise.all([
-          listUserEdits(ctx.db, { userId: v.userId, organizationIds: orgs, stage: stageRaw as EditStage | undefined, pfaId, before, limit }),
+          listUserEdits(ctx.db, {
+            userId: v.userId,
+            organizationIds: orgs,
+            stage: stageRaw as EditStage | undefined,
+            pfaId,
+            before,
+            limit,
+          }),
           summariseUserEdits(ctx.db, v.userId, orgs),
         ]);
         const shown = await withSending(ctx.db, ctx.config, edits, req.consoleView!.now);
@@ -287,7 +373,17 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         if (pfaId) params.set('pfa', pfaId);
         if (last) params.set('before', `${last.createdAt.toISOString()}_${last.id}`);
         const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
-        return html(reply, <MyEditsPage view={req.consoleView!} edits={shown} stage={stageRaw as EditStage | undefined} pfaId={pfaId} nextHref={nextHref} summary={summary} />);
+        return html(
+          reply,
+          <MyEditsPage
+            view={req.consoleView!}
+            edits={shown}
+            stage={stageRaw as EditStage | undefined}
+            pfaId={pfaId}
+            nextHref={nextHref}
+            summary={summary}
+          />,
+        );
       });
 
       registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
@@ -302,9 +398,23 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         if (!v) return reply;
         const q = String((req.query as Record<string, unknown>).q ?? '').trim();
         if (q === '' || q.length > 200) {
-          return html(reply, <SearchPage view={req.consoleView!} q={q} edits={[]} error="Type a PFA id or a modification id (at most 200 characters)." />, 400);
+          return html(
+            reply,
+            <SearchPage
+              view={req.consoleView!}
+              q={q}
+              edits={[]}
+              error="Type a PFA id or a modification id (at most 200 characters)."
+            />,
+            400,
+          );
         }
-        const edits = await withSending(ctx.db, ctx.config, await searchEdits(ctx.db, v.caller.readableOrgs, q, 100), req.consoleView!.now);
+        const edits = await withSending(
+          ctx.db,
+          ctx.config,
+          await searchEdits(ctx.db, v.caller.readableOrgs, q, 100),
+          req.consoleView!.now,
+        );
         return html(reply, <SearchPage view={req.consoleView!} q={q} edits={edits} />);
       });
     },

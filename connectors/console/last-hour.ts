@@ -39,7 +39,10 @@ export class LastHourRollup {
     const orgs = [...new Set(organizationIds)].sort();
     const liveFrom = Math.floor(now.getTime() / MINUTE) * MINUTE - (LIVE_MINUTES - 1) * MINUTE;
     const hourFrom = Math.floor((now.getTime() - HOUR) / MINUTE) * MINUTE;
-    const [closed, live] = await Promise.all([this.closed(orgs, hourFrom, liveFrom), readMinutes(this.db, orgs, new Date(liveFrom), null)]);
+    const [closed, live] = await Promise.all([
+      this.closed(orgs, hourFrom, liveFrom),
+      readMinutes(this.db, orgs, new Date(liveFrom), null),
+    ]);
     const inHour = <T extends { minute: Date }>(rows: T[]): T[] => rows.filter((r) => r.minute.getTime() >= hourFrom);
     return { overall: [...inHour(closed.overall), ...live.overall], byOrg: [...inHour(closed.byOrg), ...live.byOrg] };
   }
@@ -54,8 +57,13 @@ export class LastHourRollup {
     const from = have && have.until >= hourFrom && have.until < liveFrom ? have.until : hourFrom;
     const reading = readMinutes(this.db, orgs, new Date(from), new Date(liveFrom))
       .then((added) => {
-        const keep = <T extends { minute: Date }>(old: T[], more: T[]): T[] => [...(from === have?.until ? old : []), ...more].filter((r) => r.minute.getTime() >= hourFrom);
-        const next: Kept = { until: liveFrom, overall: keep(have?.overall ?? [], added.overall), byOrg: keep(have?.byOrg ?? [], added.byOrg) };
+        const keep = <T extends { minute: Date }>(old: T[], more: T[]): T[] =>
+          [...(from === have?.until ? old : []), ...more].filter((r) => r.minute.getTime() >= hourFrom);
+        const next: Kept = {
+          until: liveFrom,
+          overall: keep(have?.overall ?? [], added.overall),
+          byOrg: keep(have?.byOrg ?? [], added.byOrg),
+        };
         this.kept.delete(key);
         this.kept.set(key, next);
         while (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);

@@ -26,7 +26,19 @@ const HTMX_CONFIG = JSON.stringify({
   refreshOnHistoryMiss: true,
 });
 
-const COMMON_ZONES = ['UTC', 'Europe/London', 'Europe/Paris', 'America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles', 'America/Sao_Paulo', 'Asia/Tokyo', 'Asia/Singapore', 'Australia/Sydney'];
+const COMMON_ZONES = [
+  'UTC',
+  'Europe/London',
+  'Europe/Paris',
+  'America/New_York',
+  'America/Chicago',
+  'America/Denver',
+  'America/Los_Angeles',
+  'America/Sao_Paulo',
+  'Asia/Tokyo',
+  'Asia/Singapore',
+  'Australia/Sydney',
+];
 
 export function timeZoneChoices(current: string): string[] {
   return COMMON_ZONES.includes(current) ? COMMON_ZONES : [current, ...COMMON_ZONES];
@@ -51,7 +63,11 @@ export function Layout(props: { view: View; title: string; active?: string; chil
           <script src="/console/assets/uplot.iife.min.js" defer></script>
           <script src="/console/assets/console.js" defer></script>
         </head>
-        <body hx-headers={v ? JSON.stringify({ 'X-CSRF-Token': v.csrfToken }) : undefined} data-time-zone={view.timeZone} data-signed-in={v ? 'true' : undefined}>
+        <body
+          hx-headers={v ? JSON.stringify({ 'X-CSRF-Token': v.csrfToken }) : undefined}
+          data-time-zone={view.timeZone}
+          data-signed-in={v ? 'true' : undefined}
+        >
           <a class="skip" href="#main">
             Skip to content
           </a>
@@ -62,7 +78,14 @@ export function Layout(props: { view: View; title: string; active?: string; chil
             {v ? (
               <form class="search" role="search" method="get" action="/console/search">
                 <label for="global-search">Find a PFA or modification</label>
-                <input id="global-search" name="q" type="search" placeholder="PFA id or modification id" maxlength="200" required />
+                <input
+                  id="global-search"
+                  name="q"
+                  type="search"
+                  placeholder="PFA id or modification id"
+                  maxlength="200"
+                  required
+                />
                 <button type="submit" class="button">
                   Search
                 </button>
@@ -79,7 +102,13 @@ export function Layout(props: { view: View; title: string; active?: string; chil
                 </span>
                 <span role="group" aria-labelledby="theme-label">
                   {THEMES.map((t) => (
-                    <button type="submit" name="theme" value={t} class="button small" aria-pressed={view.theme === t ? "true" : "false"}>
+                    <button
+                      type="submit"
+                      name="theme"
+                      value={t}
+                      class="button small"
+                      aria-pressed={view.theme === t ? 'true' : 'false'}
+                    >
                       {t}
                     </button>
                   ))}

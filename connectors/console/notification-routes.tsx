@@ -11,7 +11,11 @@ import type { PageDeps } from './conflict-routes';
 import { describeNotification, NotificationsPage } from './pages/notifications';
 import { loadView, safeReturnPath } from './session';
 
-export function registerNotificationPages(scope: FastifyInstance, ctx: RouteContext, deps: PageDeps & { streams: Set<() => void> }): void {
+export function registerNotificationPages(
+  scope: FastifyInstance,
+  ctx: RouteContext,
+  deps: PageDeps & { streams: Set<() => void> },
+): void {
   const { route, html, requireViewer } = deps;
 
   scope.get('/notifications', route, async (req, reply) => {
@@ -19,11 +23,26 @@ export function registerNotificationPages(scope: FastifyInstance, ctx: RouteCont
     if (!v) return reply;
     const unreadOnly = (req.query as Record<string, unknown>).unread === '1';
     const orgs = v.caller.readableOrgs;
-    const [items, unread] = await Promise.all([listUserNotifications(ctx.db, { userId: v.userId, organizationIds: orgs, unreadOnly, limit: 100 }), unreadCount(ctx.db, v.userId, orgs)]);
-    const mods = items.filter((n) => n.kind === 'conflict').map((n) => (n.payload as { modificationId?: unknown }).modificationId).filter((m): m is string => typeof m === 'string');
-    const conflicts = await conflictsOfModifications(ctx.db, orgs, mods.filter((m) => /^[0-9a-f-]{36}$/i.test(m)));
-    const views = items.map((n) => describeNotification(n, conflicts.get(String((n.payload as { modificationId?: unknown }).modificationId))));
-    return html(reply, <NotificationsPage view={req.consoleView!} items={views} unread={unread} unreadOnly={unreadOnly} />);
+    const [items, unread] = await Promise.all([
+      listUserNotifications(ctx.db, { userId: v.userId, organizationIds: orgs, unreadOnly, limit: 100 }),
+      unreadCount(ctx.db, v.userId, orgs),
+    ]);
+    const mods = items
+      .filter((n) => n.kind === 'conflict')
+      .map((n) => (n.payload as { modificationId?: unknown }).modificationId)
+      .filter((m): m is string => typeof m === 'string');
+    const conflicts = await conflictsOfModifications(
+      ctx.db,
+      orgs,
+      mods.filter((m) => /^[0-9a-f-]{36}$/i.test(m)),
+    );
+    const views = items.map((n) =>
+      describeNotification(n, conflicts.get(String((n.payload as { modificationId?: unknown }).modificationId))),
+    );
+    return html(
+      reply,
+      <NotificationsPage view={req.consoleView!} items={views} unread={unread} unreadOnly={unreadOnly} />,
+    );
   });
 
   scope.post('/notifications/:id/read', route, async (req, reply) => {
@@ -32,7 +51,10 @@ export function registerNotificationPages(scope: FastifyInstance, ctx: RouteCont
     if (!/^\d{1,19}$/.test(id)) throw new ApiError(404, 'NOT_FOUND', 'notification not found');
     const row = await markNotificationRead(ctx.db, v.userId, v.caller.readableOrgs, id);
     if (!row) throw new ApiError(404, 'NOT_FOUND', `notification ${id} not found`);
-    return reply.redirect(safeReturnPath((req.body as Record<string, unknown> | undefined)?.return_to ?? '/console/notifications'), 303);
+    return reply.redirect(
+      safeReturnPath((req.body as Record<string, unknown> | undefined)?.return_to ?? '/console/notifications'),
+      303,
+    );
   });
 
   scope.post('/notifications/read-all', route, async (req, reply) => {
@@ -42,10 +64,15 @@ export function registerNotificationPages(scope: FastifyInstance, ctx: RouteCont
   });
 
   scope.get('/notifications/live', route, async (req, reply) => {
-    if (!req.consoleView?.viewer) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
+    if (!req.consoleView?.viewer)
+      throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
     res.write('retry: 2000\n\n');
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;

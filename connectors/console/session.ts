@@ -79,16 +79,34 @@ export async function loadView(db: Knex, req: FastifyRequest): Promise<View> {
     if (err instanceof ApiError && err.statusCode === 401) return view;
     throw err;
   }
-  const user = (await db('app_user').where({ id: session.userId }).first('username', 'display_name')) as { username: string; display_name: string | null };
+  const user = (await db('app_user').where({ id: session.userId }).first('username', 'display_name')) as {
+    username: string;
+    display_name: string | null;
+  };
   const unread = await unreadCount(db, session.userId, caller.readableOrgs);
-  view.viewer = { caller, userId: session.userId, displayName: user.display_name ?? user.username, csrfToken: session.csrfToken, unread };
+  view.viewer = {
+    caller,
+    userId: session.userId,
+    displayName: user.display_name ?? user.username,
+    csrfToken: session.csrfToken,
+    unread,
+  };
   return view;
 }
 
 export async function startSession(db: Knex, config: Config, reply: FastifyReply, userId: string): Promise<void> {
   const cookie = newToken();
-  await insertConsoleSession(db, { cookie, userId, csrfToken: newToken(), ttlSeconds: config.console.sessionTtlSeconds });
-  setCookie(reply, SESSION_COOKIE, cookie, { httpOnly: true, secure: config.console.secureCookies, maxAgeSeconds: config.console.sessionTtlSeconds });
+  await insertConsoleSession(db, {
+    cookie,
+    userId,
+    csrfToken: newToken(),
+    ttlSeconds: config.console.sessionTtlSeconds,
+  });
+  setCookie(reply, SESSION_COOKIE, cookie, {
+    httpOnly: true,
+    secure: config.console.secureCookies,
+    maxAgeSeconds: config.console.sessionTtlSeconds,
+  });
 }
 
 export async function endSession(db: Knex, config: Config, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -107,5 +125,7 @@ export function presentedCsrf(req: FastifyRequest): string | undefined {
 
 /** A local path under /console to come back to, or the status page (never another origin). */
 export function safeReturnPath(p: unknown): string {
-  return typeof p === 'string' && /^\/console(\/[A-Za-z0-9_\-./?=&%]*)?$/.test(p) && !p.includes('//') ? p : '/console/status';
+  return typeof p === 'string' && /^\/console(\/[A-Za-z0-9_\-./?=&%]*)?$/.test(p) && !p.includes('//')
+    ? p
+    : '/console/status';
 }

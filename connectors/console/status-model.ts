@@ -80,10 +80,12 @@ export class StatusModel {
     const key = `${orgId} ${baseUrl ?? ''} ${credential ?? ''}`;
     const hit = this.probeCache.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
-    const value = this.probes.pemsHealth({ id: orgId, pems_base_url: baseUrl, pems_credential_encrypted: credential }).then((h) => {
-      this.remember(orgId, h);
-      return h;
-    });
+    const value = this.probes
+      .pemsHealth({ id: orgId, pems_base_url: baseUrl, pems_credential_encrypted: credential })
+      .then((h) => {
+        this.remember(orgId, h);
+        return h;
+      });
     this.probeCache.set(key, { at: Date.now(), value });
     return value;
   }
@@ -117,7 +119,11 @@ export class StatusModel {
     if (urls.length === 0 || Date.now() - this.lastScrapeAt < this.ttlMs) return;
     this.scrapeInFlight ??= (async () => {
       try {
-        const texts = await Promise.all(urls.map((u) => axios.get<string>(u, { timeout: 2000, responseType: 'text', maxRedirects: 0 }).then((r) => String(r.data))));
+        const texts = await Promise.all(
+          urls.map((u) =>
+            axios.get<string>(u, { timeout: 2000, responseType: 'text', maxRedirects: 0 }).then((r) => String(r.data)),
+          ),
+        );
         const sums: MetricSums = new Map();
         for (const t of texts) for (const [k, v] of sumSamples(t)) sums.set(k, (sums.get(k) ?? 0) + v);
         const now = Date.now();
@@ -136,11 +142,13 @@ export class StatusModel {
 
   private sinkFigures(): SinkFigures {
     const none = { pemsRequestsPerSecond: null, rateLimitWaitsPerMinute: null, failedAttemptsPerMinute: null };
-    if (this.config.console.sinkMetricsUrls.length === 0) return { status: 'unknown', reason: 'no sink metrics URL configured (console.sinkMetricsUrls)', ...none };
+    if (this.config.console.sinkMetricsUrls.length === 0)
+      return { status: 'unknown', reason: 'no sink metrics URL configured (console.sinkMetricsUrls)', ...none };
     if (this.scrapeError) return { status: 'unknown', reason: this.scrapeError, ...none };
     const last = this.scrapes[this.scrapes.length - 1];
     const first = this.scrapes[0];
-    if (!last || !first || first === last) return { status: 'unknown', reason: 'waiting for a second scrape of the sinks', ...none };
+    if (!last || !first || first === last)
+      return { status: 'unknown', reason: 'waiting for a second scrape of the sinks', ...none };
     const secs = (last.at - first.at) / 1000;
     const perMin = (name: string): number | null => {
       const r = ratePerSecond(first.sums, last.sums, name, secs);
@@ -168,7 +176,12 @@ export class StatusModel {
 
   async snapshot(organizationIds: readonly string[]): Promise<StatusSnapshot> {
     const now = new Date();
-    const [rows, hour, lag] = await Promise.all([readOrgPipelines(this.db, organizationIds), this.lastHour.read(organizationIds, now), this.consumerLag(), this.scrapeSinks()]);
+    const [rows, hour, lag] = await Promise.all([
+      readOrgPipelines(this.db, organizationIds),
+      this.lastHour.read(organizationIds, now),
+      this.consumerLag(),
+      this.scrapeSinks(),
+    ]);
     const minutes = hour.overall;
     const target = this.config.console.freshnessTargetSeconds;
     const stalled = this.config.console.stalledAfterSeconds;
@@ -179,9 +192,17 @@ export class StatusModel {
         const n = (s: string): number => row.counts[s] ?? 0;
         return {
           row,
-          freshness: freshnessOf({ oldestUnsyncedAt: row.oldestUnsyncedAt, totalEdits: row.hasEdits ? 1 : 0, now, targetSeconds: target, stalledAfterSeconds: stalled }),
+          freshness: freshnessOf({
+            oldestUnsyncedAt: row.oldestUnsyncedAt,
+            totalEdits: row.hasEdits ? 1 : 0,
+            now,
+            targetSeconds: target,
+            stalledAfterSeconds: stalled,
+          }),
           pending: n('committed') + n('queued'),
-          cdcLagSeconds: row.oldestUnclaimedAt ? Math.max(0, (now.getTime() - row.oldestUnclaimedAt.getTime()) / 1000) : null,
+          cdcLagSeconds: row.oldestUnclaimedAt
+            ? Math.max(0, (now.getTime() - row.oldestUnclaimedAt.getTime()) / 1000)
+            : null,
           inFlight: n('syncing'),
           waiting: n('committed') + n('queued') + n('syncing'),
           pems,
@@ -189,7 +210,15 @@ export class StatusModel {
           pemsRecoveredAt: st && !st.down ? st.recoveredAt : null,
           lastHour: hour.byOrg
             .filter((m) => m.organizationId === row.organizationId)
-            .reduce((a, m) => ({ synced: a.synced + m.synced, conflict: a.conflict + m.conflict, rejected: a.rejected + m.rejected, failed: a.failed + m.failed }), { synced: 0, conflict: 0, rejected: 0, failed: 0 }),
+            .reduce(
+              (a, m) => ({
+                synced: a.synced + m.synced,
+                conflict: a.conflict + m.conflict,
+                rejected: a.rejected + m.rejected,
+                failed: a.failed + m.failed,
+              }),
+              { synced: 0, conflict: 0, rejected: 0, failed: 0 },
+            ),
         };
       }),
     );

@@ -6,19 +6,47 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import type { Knex } from 'knex';
-import { checkedCheckpoint, headMac, macEquals, signCheckpoint, type AuditCheckpoint, type AuditKeyRing } from '../../streams/audit-mac';
+import {
+  checkedCheckpoint,
+  headMac,
+  macEquals,
+  signCheckpoint,
+  type AuditCheckpoint,
+  type AuditKeyRing,
+} from '../../streams/audit-mac';
 
-export async function publishCheckpoints(db: Knex, producer: Producer, topic: string, ring: AuditKeyRing, organizationIds?: readonly string[]): Promise<number> {
-  const q = db('audit_chain_head').whereNotNull('head_mac').select('organization_id', db.raw('last_id::text AS last_id'), 'last_mac', 'head_mac', 'mac_key_id');
+export async function publishCheckpoints(
+  db: Knex,
+  producer: Producer,
+  topic: string,
+  ring: AuditKeyRing,
+  organizationIds?: readonly string[],
+): Promise<number> {
+  const q = db('audit_chain_head')
+    .whereNotNull('head_mac')
+    .select('organization_id', db.raw('last_id::text AS last_id'), 'last_mac', 'head_mac', 'mac_key_id');
   if (organizationIds) q.whereIn('organization_id', [...organizationIds]);
-  const heads = (await q) as Array<{ organization_id: string; last_id: string; last_mac: string; head_mac: string; mac_key_id: string }>;
+  const heads = (await q) as Array<{
+    organization_id: string;
+    last_id: string;
+    last_mac: string;
+    head_mac: string;
+    mac_key_id: string;
+  }>;
   const at = new Date().toISOString();
   const messages = heads
     .filter((h) => {
       const key = ring.keys.get(h.mac_key_id);
-      return key !== undefined && macEquals(h.head_mac, headMac(key, h.mac_key_id, h.organization_id, h.last_id, h.last_mac));
+      return (
+        key !== undefined && macEquals(h.head_mac, headMac(key, h.mac_key_id, h.organization_id, h.last_id, h.last_mac))
+      );
     })
-    .map((h) => ({ key: h.organization_id, value: JSON.stringify(signCheckpoint(ring, { organizationId: h.organization_id, lastId: h.last_id, lastMac: h.last_mac, at })) }));
+    .map((h) => ({
+      key: h.organization_id,
+      value: JSON.stringify(
+        signCheckpoint(ring, { organizationId: h.organization_id, lastId: h.last_id, lastMac: h.last_mac, at }),
+      ),
+    }));
   if (messages.length > 0) await producer.send({ topic, acks: -1, messages });
   return messages.length;
 }
@@ -28,7 +56,13 @@ export async function publishCheckpoints(db: Knex, producer: Producer, topic: st
  * start up to its current end (a fresh consumer group each time; the topic holds one record
  * per organization after compaction). Undefined when there is none.
  */
-export async function latestCheckpoint(kafka: Kafka, topic: string, ring: AuditKeyRing, organizationId: string, timeoutMs = 15_000): Promise<AuditCheckpoint | undefined> {
+export async function latestCheckpoint(
+  kafka: Kafka,
+  topic: string,
+  ring: AuditKeyRing,
+  organizationId: string,
+  timeoutMs = 15_000,
+): Promise<AuditCheckpoint | undefined> {
   const admin = kafka.admin();
   await admin.connect();
   let ends: Array<{ partition: number; offset: string }>;
@@ -39,7 +73,10 @@ export async function latestCheckpoint(kafka: Kafka, topic: string, ring: AuditK
   }
   const pending = new Set(ends.filter((e) => e.offset !== '0').map((e) => e.partition));
   if (pending.size === 0) return undefined;
-  const consumer = kafka.consumer({ groupId: `pems-sync-audit-verify-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId: `pems-sync-audit-verify-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    maxWaitTimeInMs: 200,
+  });
   let found: AuditCheckpoint | undefined;
   await consumer.connect();
   try {
@@ -56,7 +93,8 @@ export async function latestCheckpoint(kafka: Kafka, topic: string, ring: AuditK
               parsed = undefined;
             }
             const c = checkedCheckpoint(ring, parsed);
-            if (c && c.organizationId === organizationId && (!found || BigInt(c.lastId) >= BigInt(found.lastId))) found = c;
+            if (c && c.organizationId === organizationId && (!found || BigInt(c.lastId) >= BigInt(found.lastId)))
+              found = c;
           }
           const end = ends.find((e) => e.partition === partition)!;
           if (BigInt(message.offset) + 1n >= BigInt(end.offset)) pending.delete(partition);

@@ -27,8 +27,16 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 /** Refuses settings that would let a token from elsewhere in: names the key, like every config error. */
 function checkTokenOptions(opts: TokenOptions): void {
   const production = (opts.environment ?? 'production') === 'production';
-  if (production && !opts.issuer) throw new ConfigError('controlApi.jwtIssuer', 'is required in production (PEMS_SYNC_JWT_ISSUER): tokens of any issuer would be accepted');
-  if (production && !opts.audience) throw new ConfigError('controlApi.jwtAudience', 'is required in production (PEMS_SYNC_JWT_AUDIENCE): tokens minted for other services would be accepted');
+  if (production && !opts.issuer)
+    throw new ConfigError(
+      'controlApi.jwtIssuer',
+      'is required in production (PEMS_SYNC_JWT_ISSUER): tokens of any issuer would be accepted',
+    );
+  if (production && !opts.audience)
+    throw new ConfigError(
+      'controlApi.jwtAudience',
+      'is required in production (PEMS_SYNC_JWT_AUDIENCE): tokens minted for other services would be accepted',
+    );
   if (opts.jwtSecret === '' && opts.jwksUrl !== '') {
     let url: URL;
     try {
@@ -38,7 +46,10 @@ function checkTokenOptions(opts: TokenOptions): void {
     }
     const loopbackHttp = url.protocol === 'http:' && LOOPBACK.has(url.hostname) && !production;
     if (url.protocol !== 'https:' && !loopbackHttp) {
-      throw new ConfigError('controlApi.jwksUrl', 'must be https (whoever can change the keys on the way can mint tokens); http only to a loopback host in development');
+      throw new ConfigError(
+        'controlApi.jwksUrl',
+        'must be https (whoever can change the keys on the way can mint tokens); http only to a loopback host in development',
+      );
     }
   }
 }
@@ -62,9 +73,13 @@ export function createTokenVerifier(opts: TokenOptions): TokenVerifier {
     verify = async (t) => (await jwtVerify(t, key, { algorithms: ['HS256'], ...claims })).payload;
   } else if (opts.jwksUrl !== '') {
     const jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
-    verify = async (t) => (await jwtVerify(t, jwks, { algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], ...claims })).payload;
+    verify = async (t) =>
+      (await jwtVerify(t, jwks, { algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], ...claims })).payload;
   } else {
-    throw new ConfigError('controlApi.jwtSecret', 'or controlApi.jwksUrl must be set: the control API never runs without authentication');
+    throw new ConfigError(
+      'controlApi.jwtSecret',
+      'or controlApi.jwksUrl must be set: the control API never runs without authentication',
+    );
   }
   return async (token) => {
     let payload: JWTPayload;
@@ -73,7 +88,8 @@ export function createTokenVerifier(opts: TokenOptions): TokenVerifier {
     } catch (err) {
       throw unauthorized(`bearer token refused: ${(err as Error).message}`);
     }
-    if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > 200) throw unauthorized('bearer token has no usable sub');
+    if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > 200)
+      throw unauthorized('bearer token has no usable sub');
     return { sub: payload.sub };
   };
 }
@@ -114,11 +130,13 @@ export class Caller {
   }
 
   requireSync(org: string): void {
-    if (this.orgs.get(org)?.sync !== true) throw forbidden(`acting on ${org} needs perm_Sync`, { organizationId: org, right: 'perm_sync' });
+    if (this.orgs.get(org)?.sync !== true)
+      throw forbidden(`acting on ${org} needs perm_Sync`, { organizationId: org, right: 'perm_sync' });
   }
 
   requireAdmin(org: string): void {
-    if (this.orgs.get(org)?.admin !== true) throw forbidden(`this needs an administrator of ${org}`, { organizationId: org, right: 'is_admin' });
+    if (this.orgs.get(org)?.admin !== true)
+      throw forbidden(`this needs an administrator of ${org}`, { organizationId: org, right: 'is_admin' });
   }
 }
 
@@ -126,7 +144,9 @@ export class Caller {
 export async function loadCaller(db: Knex, userId: string): Promise<Caller> {
   const user = await db('app_user').where({ id: userId, is_active: true }).first('id');
   if (!user) throw unauthorized('the token names no active user');
-  const rows = (await db('user_organization').where({ user_id: userId }).select('organization_id', 'perm_read', 'perm_sync', 'is_admin')) as Array<{
+  const rows = (await db('user_organization')
+    .where({ user_id: userId })
+    .select('organization_id', 'perm_read', 'perm_sync', 'is_admin')) as Array<{
     organization_id: string;
     perm_read: boolean;
     perm_sync: boolean;
@@ -134,7 +154,10 @@ export async function loadCaller(db: Knex, userId: string): Promise<Caller> {
   }>;
   // Rights only widen from membership: sync and admin imply read.
   const orgs = new Map<string, OrgRights>(
-    rows.map((r) => [r.organization_id, { read: r.perm_read || r.perm_sync || r.is_admin, sync: r.perm_sync, admin: r.is_admin }]),
+    rows.map((r) => [
+      r.organization_id,
+      { read: r.perm_read || r.perm_sync || r.is_admin, sync: r.perm_sync, admin: r.is_admin },
+    ]),
   );
   return new Caller(userId, orgs);
 }

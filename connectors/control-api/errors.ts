@@ -37,6 +37,7 @@ const KIND_STATUS: Record<ActionRefusedError['kind'], number> = {
 /** An error thrown by a repository or the API itself, as the API answers it; undefined for anything else (a 500). */
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof ActionRefusedError) return new ApiError(KIND_STATUS[err.kind], err.reason, err.message, err.details);
+  if (err instanceof ActionRefusedError)
+    return new ApiError(KIND_STATUS[err.kind], err.reason, err.message, err.details);
   return undefined;
 }

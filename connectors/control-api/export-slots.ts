@@ -28,16 +28,26 @@ export class ExportSlots {
   acquire(callerId: string): () => void {
     const mine = this.perCaller.get(callerId) ?? 0;
     if (mine >= this.limits.maxPerCaller) {
-      throw new ApiError(429, 'EXPORT_BUSY', `you already run ${mine} audit export(s), the most one caller may run at once; wait for it to finish`, {
-        limit: this.limits.maxPerCaller,
-        scope: 'caller',
-      });
+      throw new ApiError(
+        429,
+        'EXPORT_BUSY',
+        `you already run ${mine} audit export(s), the most one caller may run at once; wait for it to finish`,
+        {
+          limit: this.limits.maxPerCaller,
+          scope: 'caller',
+        },
+      );
     }
     if (this.total >= this.limits.maxTotal) {
-      throw new ApiError(429, 'EXPORT_BUSY', `${this.total} audit exports are running, the most the API runs at once; try again shortly`, {
-        limit: this.limits.maxTotal,
-        scope: 'all',
-      });
+      throw new ApiError(
+        429,
+        'EXPORT_BUSY',
+        `${this.total} audit exports are running, the most the API runs at once; try again shortly`,
+        {
+          limit: this.limits.maxTotal,
+          scope: 'all',
+        },
+      );
     }
     this.total += 1;
     this.perCaller.set(callerId, mine + 1);

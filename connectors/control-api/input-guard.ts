@@ -26,7 +26,11 @@ function problem(s: string): string | undefined {
 }
 
 /** The first unstorable string in `value` as {field, message}, or undefined. `where` is querystring, params or body. */
-export function findUnstorableText(value: unknown, where: string, path = ''): { field: string; message: string } | undefined {
+export function findUnstorableText(
+  value: unknown,
+  where: string,
+  path = '',
+): { field: string; message: string } | undefined {
   const at = (p: string): string => p || where;
   if (typeof value === 'string') {
     const why = problem(value);
@@ -43,7 +47,8 @@ export function findUnstorableText(value: unknown, where: string, path = ''): { 
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       const child = path ? `${path}.${k}` : k;
       const keyWhy = problem(k);
-      if (keyWhy) return { field: at(path), message: `${where}${path ? ` ${path}` : ''} has a field name that ${keyWhy}` };
+      if (keyWhy)
+        return { field: at(path), message: `${where}${path ? ` ${path}` : ''} has a field name that ${keyWhy}` };
       const found = findUnstorableText(v, where, child);
       if (found) return found;
     }

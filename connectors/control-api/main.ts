@@ -19,8 +19,15 @@ import { WebhookDispatcher } from './webhooks';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-control-api' });
-  const kafka = createKafka(config, { clientSuffix: 'control-api', logger: createLogger(config.log.level, { component: 'control-api-kafka' }) });
+  const db = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    applicationName: 'pems-sync-control-api',
+  });
+  const kafka = createKafka(config, {
+    clientSuffix: 'control-api',
+    logger: createLogger(config.log.level, { component: 'control-api-kafka' }),
+  });
   const app = buildControlApi({ db, config, kafka });
   app.log.info({ config: redactConfig(config) }, 'control API starting');
   const dispatcher = new WebhookDispatcher({
@@ -31,8 +38,18 @@ async function main(): Promise<void> {
   await app.listen({ host: config.controlApi.host, port: config.controlApi.port });
   dispatcher.start();
   const registry = new Registry();
-  const syncHealth = createSyncHealthMetrics(registry, { db, rateLimitPerSecond: config.pems.rateLimitPerSecond, onError: (err) => app.log.error({ err }, 'reading the per-organization figures failed') });
-  const ops = await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => true, readiness: () => ({ ready: true, checks: { api: true } }) });
+  const syncHealth = createSyncHealthMetrics(registry, {
+    db,
+    rateLimitPerSecond: config.pems.rateLimitPerSecond,
+    onError: (err) => app.log.error({ err }, 'reading the per-organization figures failed'),
+  });
+  const ops = await startOpsServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry,
+    liveness: () => true,
+    readiness: () => ({ ready: true, checks: { api: true } }),
+  });
   app.log.info({ opsPort: ops.port }, 'control API ops endpoints listening');
   // Signed audit chain heads on the compacted checkpoint topic: the anchor outside Postgres.
   const ring = auditKeyRing();
@@ -41,7 +58,9 @@ async function main(): Promise<void> {
   if (ring && checkpointProducer) {
     await checkpointProducer.connect();
     const tick = (): void => {
-      publishCheckpoints(db, checkpointProducer, config.audit.checkpointTopic, ring).catch((err) => app.log.error({ err }, 'audit checkpoint round failed'));
+      publishCheckpoints(db, checkpointProducer, config.audit.checkpointTopic, ring).catch((err) =>
+        app.log.error({ err }, 'audit checkpoint round failed'),
+      );
     };
     tick();
     checkpointTimer = setInterval(tick, config.audit.checkpointIntervalMs);

@@ -28,11 +28,14 @@ const ERRORS: Record<string, string> = {
   '400': 'invalid input (unknown field, bad id shape, bad value); fieldErrors names the field',
   '401': 'missing or invalid bearer token',
   '403': 'the caller lacks the right (perm_Sync, admin) or four-eyes refused',
-  '404': 'not found, or not in one of the caller\'s organizations',
+  '404': "not found, or not in one of the caller's organizations",
   '409': 'the resource is not in a state that allows this action',
 };
 
-function parameters(where: 'path' | 'query', s: { properties?: Record<string, unknown>; required?: string[] } | undefined): unknown[] {
+function parameters(
+  where: 'path' | 'query',
+  s: { properties?: Record<string, unknown>; required?: string[] } | undefined,
+): unknown[] {
   if (!s?.properties) return [];
   return Object.entries(s.properties).map(([name, schema]) => {
     const { description, ...rest } = schema as Record<string, unknown>;
@@ -48,7 +51,9 @@ function parameters(where: 'path' | 'query', s: { properties?: Record<string, un
 
 export function buildOpenApi(routes: readonly RecordedRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  const sorted = [...routes].sort((a, b) => (a.url === b.url ? a.method.localeCompare(b.method) : a.url.localeCompare(b.url)));
+  const sorted = [...routes].sort((a, b) =>
+    a.url === b.url ? a.method.localeCompare(b.method) : a.url.localeCompare(b.url),
+  );
   for (const r of sorted) {
     const path = r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const s = r.schema ?? {};
@@ -56,7 +61,9 @@ export function buildOpenApi(routes: readonly RecordedRoute[]): Record<string, u
     const op: Record<string, unknown> = {
       operationId: `${r.method.toLowerCase()}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       ...(s.summary ? { summary: s.summary } : {}),
-      ...(s.description || s.rights ? { description: [s.description, s.rights ? `Rights: ${s.rights}.` : undefined].filter(Boolean).join('\n\n') } : {}),
+      ...(s.description || s.rights
+        ? { description: [s.description, s.rights ? `Rights: ${s.rights}.` : undefined].filter(Boolean).join('\n\n') }
+        : {}),
       ...(s.tags ? { tags: s.tags } : {}),
       parameters: [...parameters('path', s.params), ...parameters('query', s.querystring)],
       ...(s.body ? { requestBody: { required: true, content: { 'application/json': { schema: s.body } } } } : {}),
@@ -64,7 +71,12 @@ export function buildOpenApi(routes: readonly RecordedRoute[]): Record<string, u
         '200': { description: 'success', content: Object.fromEntries(produces.map((p) => [p, {}])) },
         ...(r.public
           ? {}
-          : Object.fromEntries(Object.entries(ERRORS).map(([code, description]) => [code, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]))),
+          : Object.fromEntries(
+              Object.entries(ERRORS).map(([code, description]) => [
+                code,
+                { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+              ]),
+            )),
       },
       ...(r.public ? { security: [] } : {}),
     };

@@ -8,7 +8,10 @@ export function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-export function decodeCursor<T extends Record<string, unknown>>(cursor: string | undefined, check: (v: Record<string, unknown>) => v is T): T | undefined {
+export function decodeCursor<T extends Record<string, unknown>>(
+  cursor: string | undefined,
+  check: (v: Record<string, unknown>) => v is T,
+): T | undefined {
   if (cursor === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -16,8 +19,15 @@ export function decodeCursor<T extends Record<string, unknown>>(cursor: string |
   } catch {
     parsed = undefined;
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || !check(parsed as Record<string, unknown>)) {
-    throw new ApiError(400, 'VALIDATION_FAILED', 'cursor is not one this API issued', { fieldErrors: [{ field: 'cursor', message: 'invalid cursor' }] });
+  if (
+    parsed === null ||
+    typeof parsed !== 'object' ||
+    Array.isArray(parsed) ||
+    !check(parsed as Record<string, unknown>)
+  ) {
+    throw new ApiError(400, 'VALIDATION_FAILED', 'cursor is not one this API issued', {
+      fieldErrors: [{ field: 'cursor', message: 'invalid cursor' }],
+    });
   }
   return parsed as T;
 }
@@ -32,7 +42,13 @@ export interface TimeIdKey extends Record<string, unknown> {
 const CURSOR_TIME = /^(?!0000-)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
 
 export function isTimeIdKey(v: Record<string, unknown>): v is TimeIdKey {
-  return typeof v.t === 'string' && CURSOR_TIME.test(v.t) && !Number.isNaN(Date.parse(v.t)) && typeof v.id === 'string' && UUID_RE.test(v.id);
+  return (
+    typeof v.t === 'string' &&
+    CURSOR_TIME.test(v.t) &&
+    !Number.isNaN(Date.parse(v.t)) &&
+    typeof v.id === 'string' &&
+    UUID_RE.test(v.id)
+  );
 }
 
 /** Cursor of bigint-id lists (audit, notifications): the id as a decimal string. */

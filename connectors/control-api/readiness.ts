@@ -8,7 +8,9 @@ import type { RouteContext } from './route-context';
 
 const DB_CHECK_TIMEOUT_MS = 1000;
 
-export async function readiness(ctx: Pick<RouteContext, 'db' | 'config' | 'exports'>): Promise<{ ready: boolean; checks: Record<string, unknown> }> {
+export async function readiness(
+  ctx: Pick<RouteContext, 'db' | 'config' | 'exports'>,
+): Promise<{ ready: boolean; checks: Record<string, unknown> }> {
   const pool = poolState(ctx.db, ctx.config.database.poolMax);
   const exports = { active: ctx.exports.active, max: ctx.exports.limits.maxTotal };
   if (pool && (pool.pending > 0 || pool.used >= pool.max)) {
@@ -18,7 +20,10 @@ export async function readiness(ctx: Pick<RouteContext, 'db' | 'config' | 'expor
   try {
     await Promise.race([
       ctx.db.raw('SELECT 1'),
-      new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${DB_CHECK_TIMEOUT_MS} ms`)), DB_CHECK_TIMEOUT_MS))),
+      new Promise(
+        (_r, reject) =>
+          (timer = setTimeout(() => reject(new Error(`no answer in ${DB_CHECK_TIMEOUT_MS} ms`)), DB_CHECK_TIMEOUT_MS)),
+      ),
     ]);
   } catch (err) {
     return { ready: false, checks: { database: `unreachable: ${(err as Error).message}`, pool, exports } };

@@ -43,20 +43,32 @@ export interface ControlApiOptions {
 
 export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   checkProductionSecrets(opts.config);
-  const verify = opts.verifyToken ?? createTokenVerifier({
-    jwtSecret: opts.config.controlApi.jwtSecret,
-    jwksUrl: opts.config.controlApi.jwksUrl,
-    issuer: opts.config.controlApi.jwtIssuer,
-    audience: opts.config.controlApi.jwtAudience,
-    maxAgeSeconds: opts.config.controlApi.jwtMaxAgeSeconds,
-    environment: opts.config.deployment.environment as 'production' | 'development',
-  });
+  const verify =
+    opts.verifyToken ??
+    createTokenVerifier({
+      jwtSecret: opts.config.controlApi.jwtSecret,
+      jwksUrl: opts.config.controlApi.jwksUrl,
+      issuer: opts.config.controlApi.jwtIssuer,
+      audience: opts.config.controlApi.jwtAudience,
+      maxAgeSeconds: opts.config.controlApi.jwtMaxAgeSeconds,
+      environment: opts.config.deployment.environment as 'production' | 'development',
+    });
   const app = Fastify({
     // One log format for every process: the project's pino (ISO time, level names, redaction paths).
-    ...(opts.logger !== undefined ? { logger: opts.logger } : { loggerInstance: createLogger(opts.config.log.level, { component: 'control-api' }) as FastifyBaseLogger }),
+    ...(opts.logger !== undefined
+      ? { logger: opts.logger }
+      : { loggerInstance: createLogger(opts.config.log.level, { component: 'control-api' }) as FastifyBaseLogger }),
     bodyLimit: 1_048_576,
     // Fastify strips unknown properties by default; the contract is to refuse them, naming the field.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, formats: { int8: isInt8 } } },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+        formats: { int8: isInt8 },
+      },
+    },
   });
 
   let producer: Promise<Producer> | undefined;
@@ -67,7 +79,10 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     pemsHealthTimeoutMs: opts.pemsHealthTimeoutMs ?? 2000,
     kafkaTimeoutMs: opts.kafkaTimeoutMs ?? 5000,
     kafka: opts.kafka,
-    exports: new ExportSlots({ maxTotal: opts.config.controlApi.exportMaxConcurrent, maxPerCaller: opts.config.controlApi.exportMaxPerCaller }),
+    exports: new ExportSlots({
+      maxTotal: opts.config.controlApi.exportMaxConcurrent,
+      maxPerCaller: opts.config.controlApi.exportMaxPerCaller,
+    }),
     producer: () => {
       if (!opts.kafka) return undefined;
       producer ??= (async () => {
@@ -107,7 +122,14 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     // The console's pages are not part of the API contract (connectors/console).
     if (r.config?.console) return;
-    for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, schema: r.schema as RecordedRoute['schema'], public: r.config?.public === true });
+    for (const m of methods)
+      if (m !== 'HEAD')
+        routes.push({
+          method: m,
+          url: r.url,
+          schema: r.schema as RecordedRoute['schema'],
+          public: r.config?.public === true,
+        });
   });
 
   app.decorateRequest('caller', null);
@@ -125,53 +147,99 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     guardRequestText({ querystring: req.query, params: req.params, body: req.body });
   });
 
-  app.setErrorHandler((err: Error & { validation?: Array<Record<string, any>>; validationContext?: string; statusCode?: number; code?: string }, req, reply) => {
-    if (err.validation) {
-      const where = err.validationContext ?? 'request';
-      const fieldErrors = err.validation.map((v) => {
-        const path = String(v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
-        if (v.keyword === 'additionalProperties') {
-          const field = [path, v.params?.additionalProperty].filter(Boolean).join('.');
-          return { field, message: `unknown field '${field}' in ${where}` };
-        }
-        if (v.keyword === 'required') {
-          const field = [path, v.params?.missingProperty].filter(Boolean).join('.');
-          return { field, message: `${where} needs '${field}'` };
-        }
-        return { field: path || where, message: `${where}${path ? ` ${path}` : ''} ${v.message ?? 'is invalid'}` };
-      });
-      return reply.code(400).send({ error: 'VALIDATION_FAILED', code: 'PEMS_SYNC_API_VALIDATION_FAILED', message: fieldErrors.map((f) => f.message).join('; '), fieldErrors });
-    }
-    const api = toApiError(err);
-    if (api) {
-      if (api.statusCode >= 500) req.log.error({ err }, 'control API error');
-      return reply.code(api.statusCode).send(api.body());
-    }
-    // Last net: a value Postgres refuses as data (SQLSTATE 22…) is the caller's input, not our fault.
-    if (isDataException(err)) {
-      return reply.code(400).send({ error: 'VALIDATION_FAILED', code: 'PEMS_SYNC_API_VALIDATION_FAILED', message: `a value in the request cannot be used: ${err.message}`, fieldErrors: [{ field: 'request', message: err.message }] });
-    }
-    // Fastify's own 4xx (bad JSON, wrong content type, body too large).
-    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: 'BAD_REQUEST', code: err.code ?? 'PEMS_SYNC_API_BAD_REQUEST', message: err.message });
-    }
-    req.log.error({ err }, 'control API error');
-    return reply.code(500).send({ error: 'INTERNAL', code: 'PEMS_SYNC_API_INTERNAL', message: 'internal error' });
-  });
+  app.setErrorHandler(
+    (
+      err: Error & {
+        validation?: Array<Record<string, any>>;
+        validationContext?: string;
+        statusCode?: number;
+        code?: string;
+      },
+      req,
+      reply,
+    ) => {
+      if (err.validation) {
+        const where = err.validationContext ?? 'request';
+        const fieldErrors = err.validation.map((v) => {
+          const path = String(v.instancePath ?? '')
+            .replace(/^\//, '')
+            .replace(/\//g, '.');
+          if (v.keyword === 'additionalProperties') {
+            const field = [path, v.params?.additionalProperty].filter(Boolean).join('.');
+            return { field, message: `unknown field '${field}' in ${where}` };
+          }
+          if (v.keyword === 'required') {
+            const field = [path, v.params?.missingProperty].filter(Boolean).join('.');
+            return { field, message: `${where} needs '${field}'` };
+          }
+          return { field: path || where, message: `${where}${path ? ` ${path}` : ''} ${v.message ?? 'is invalid'}` };
+        });
+        return reply
+          .code(400)
+          .send({
+            error: 'VALIDATION_FAILED',
+            code: 'PEMS_SYNC_API_VALIDATION_FAILED',
+            message: fieldErrors.map((f) => f.message).join('; '),
+            fieldErrors,
+          });
+      }
+      const api = toApiError(err);
+      if (api) {
+        if (api.statusCode >= 500) req.log.error({ err }, 'control API error');
+        return reply.code(api.statusCode).send(api.body());
+      }
+      // Last net: a value Postgres refuses as data (SQLSTATE 22…) is the caller's input, not our fault.
+      if (isDataException(err)) {
+        return reply
+          .code(400)
+          .send({
+            error: 'VALIDATION_FAILED',
+            code: 'PEMS_SYNC_API_VALIDATION_FAILED',
+            message: `a value in the request cannot be used: ${err.message}`,
+            fieldErrors: [{ field: 'request', message: err.message }],
+          });
+      }
+      // Fastify's own 4xx (bad JSON, wrong content type, body too large).
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+        return reply
+          .code(err.statusCode)
+          .send({ error: 'BAD_REQUEST', code: err.code ?? 'PEMS_SYNC_API_BAD_REQUEST', message: err.message });
+      }
+      req.log.error({ err }, 'control API error');
+      return reply.code(500).send({ error: 'INTERNAL', code: 'PEMS_SYNC_API_INTERNAL', message: 'internal error' });
+    },
+  );
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send(new ApiError(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body());
   });
 
-  app.get('/healthz', { config: { public: true }, schema: { summary: 'liveness', tags: ['meta'] } as Record<string, unknown> }, async () => ({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    { config: { public: true }, schema: { summary: 'liveness', tags: ['meta'] } as Record<string, unknown> },
+    async () => ({ status: 'ok' }),
+  );
   app.get(
     '/readyz',
-    { config: { public: true }, schema: { summary: 'readiness: 503 while the database is unreachable or its pool saturated (requests would wait)', tags: ['meta'] } as Record<string, unknown> },
+    {
+      config: { public: true },
+      schema: {
+        summary: 'readiness: 503 while the database is unreachable or its pool saturated (requests would wait)',
+        tags: ['meta'],
+      } as Record<string, unknown>,
+    },
     async (_req, reply) => {
       const r = await readiness(ctx);
       return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
     },
   );
-  app.get('/openapi.json', { config: { public: true }, schema: { summary: 'this OpenAPI document', tags: ['meta'] } as Record<string, unknown> }, async () => buildOpenApi(routes));
+  app.get(
+    '/openapi.json',
+    {
+      config: { public: true },
+      schema: { summary: 'this OpenAPI document', tags: ['meta'] } as Record<string, unknown>,
+    },
+    async () => buildOpenApi(routes),
+  );
 
   registerConflictRoutes(app, ctx);
   registerRollbackRoutes(app, ctx);

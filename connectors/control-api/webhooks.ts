@@ -61,7 +61,8 @@ export function parseWebhookTargets(entries: readonly string[]): WebhookTargets 
     } catch {
       throw new ConfigError('controlApi.webhookUrls', `item ${i} is not a URL (use https://… or ORG=https://…)`);
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError('controlApi.webhookUrls', `item ${i} must be http(s)`);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+      throw new ConfigError('controlApi.webhookUrls', `item ${i} must be http(s)`);
     if (m) targets.byOrganization.set(m[1]!, [...(targets.byOrganization.get(m[1]!) ?? []), url]);
     else targets.all.push(url);
   });
@@ -73,12 +74,16 @@ export function urlsFor(targets: WebhookTargets, organizationId: string): string
 }
 
 /** The message for one operator notification. Pure. Never includes record values (they may be confidential). */
-export function webhookMessage(n: Pick<OperatorNotification, 'id' | 'organizationId' | 'kind' | 'payload' | 'createdAt'>): SlackMessage {
+export function webhookMessage(
+  n: Pick<OperatorNotification, 'id' | 'organizationId' | 'kind' | 'payload' | 'createdAt'>,
+): SlackMessage {
   const p = n.payload ?? {};
   const org = slackEscape(n.organizationId);
   let text: string;
   if (n.kind === 'dead_letter') {
-    const what = [str(p.pfaId) && `PFA ${str(p.pfaId)}`, str(p.errorCode) && `(${str(p.errorCode)})`].filter(Boolean).join(' ');
+    const what = [str(p.pfaId) && `PFA ${str(p.pfaId)}`, str(p.errorCode) && `(${str(p.errorCode)})`]
+      .filter(Boolean)
+      .join(' ');
     text = `pems-sync: new dead letter in ${org}${what ? `: ${what}` : ''}${str(p.reason) ? ` — ${str(p.reason)}` : ''}`;
   } else if (n.kind === 'pems_unreachable') {
     text = `pems-sync: PEMS is unreachable for ${org}${str(p.reason) ? ` — ${str(p.reason)}` : ''}`;
@@ -91,7 +96,13 @@ export function webhookMessage(n: Pick<OperatorNotification, 'id' | 'organizatio
     { type: 'mrkdwn', text: `*When*\n${slackEscape(String(n.createdAt))}` },
     ...(str(p.deadLetterId) ? [{ type: 'mrkdwn', text: `*Dead letter*\n${str(p.deadLetterId)}` }] : []),
   ];
-  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }, { type: 'section', fields }] };
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      { type: 'section', fields },
+    ],
+  };
 }
 
 export interface DispatcherOptions {
@@ -180,7 +191,9 @@ export class WebhookDispatcher {
           else if (res.status < 200 || res.status >= 300) errors.push(`HTTP ${res.status}`);
           await res.body?.cancel().catch(() => undefined);
         } catch (err) {
-          errors.push((err as Error).name === 'TimeoutError' ? `timeout after ${timeoutMs} ms` : (err as Error).message);
+          errors.push(
+            (err as Error).name === 'TimeoutError' ? `timeout after ${timeoutMs} ms` : (err as Error).message,
+          );
         }
       }
       if (errors.length === 0) {
@@ -189,7 +202,12 @@ export class WebhookDispatcher {
       } else {
         const policy = this.opts.backoff ?? { delaysMs: [5000, 30000, 120000], jitter: 0.2, maxDelayMs: 900_000 };
         // URLs are secrets (they carry tokens): errors name the status, never the URL.
-        await markNotificationDeliveryFailed(this.opts.db, n.id, errors.join('; '), backoffDelay(n.deliveryAttempts + 1, policy));
+        await markNotificationDeliveryFailed(
+          this.opts.db,
+          n.id,
+          errors.join('; '),
+          backoffDelay(n.deliveryAttempts + 1, policy),
+        );
         failed += 1;
       }
     }

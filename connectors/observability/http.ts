@@ -50,7 +50,13 @@ function connectionHeader(server: http.Server): Record<string, string> {
   return closingServers.has(server) ? { connection: 'close' } : {};
 }
 
-function sendJson(server: http.Server, res: http.ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+function sendJson(
+  server: http.Server,
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  extraHeaders: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...connectionHeader(server),
@@ -66,11 +72,17 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function handle(server: http.Server, opts: OpsServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(
+  server: http.Server,
+  opts: OpsServerOptions,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   const known = path === '/healthz' || path === '/readyz' || path === '/metrics';
   if (!known) return sendJson(server, res, 404, { error: 'not found', path });
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(server, res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return sendJson(server, res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
 
   switch (path) {
     case '/healthz': {
@@ -98,7 +110,11 @@ async function handle(server: http.Server, opts: OpsServerOptions, req: http.Inc
       } catch (err) {
         return sendJson(server, res, 500, { error: `metrics collection failed: ${errorMessage(err)}` });
       }
-      res.writeHead(200, { ...connectionHeader(server), 'content-type': opts.registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.writeHead(200, {
+        ...connectionHeader(server),
+        'content-type': opts.registry.contentType,
+        'content-length': Buffer.byteLength(text),
+      });
       res.end(req.method === 'HEAD' ? undefined : text);
       return;
     }

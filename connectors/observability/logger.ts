@@ -95,7 +95,11 @@ export function redactPaths(): string[] {
  * A JSON logger at `level` ('fatal'..'trace' or 'silent'), with `bindings` on every line and
  * secrets censored as '***'. `destination` defaults to stdout; tests pass a stream.
  */
-export function createLogger(level: string, bindings: Record<string, unknown> = {}, destination?: DestinationStream): Logger {
+export function createLogger(
+  level: string,
+  bindings: Record<string, unknown> = {},
+  destination?: DestinationStream,
+): Logger {
   const options: LoggerOptions = {
     level,
     base: { pid: process.pid, ...bindings },

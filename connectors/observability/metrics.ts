@@ -14,25 +14,63 @@ type MetricCtor = typeof Counter | typeof Gauge | typeof Histogram;
  * The metric called `name` on `registry`, created by `create` if absent. A metric of that name
  * but another type is a programming error (two components disagree), so it throws.
  */
-function getOrCreate<C extends MetricCtor>(registry: Registry, name: string, ctor: C, create: () => InstanceType<C>): InstanceType<C> {
+function getOrCreate<C extends MetricCtor>(
+  registry: Registry,
+  name: string,
+  ctor: C,
+  create: () => InstanceType<C>,
+): InstanceType<C> {
   const existing = registry.getSingleMetric(name);
   if (existing === undefined) return create();
   if (!(existing instanceof ctor)) {
-    throw new Error(`metric ${name} is already registered as another type (${existing.constructor.name}, wanted ${ctor.name})`);
+    throw new Error(
+      `metric ${name} is already registered as another type (${existing.constructor.name}, wanted ${ctor.name})`,
+    );
   }
   return existing as InstanceType<C>;
 }
 
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-  return getOrCreate(registry, name, Counter, () => new Counter<L>({ name, help, labelNames, registers: [registry] })) as Counter<L>;
+function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Counter<L> {
+  return getOrCreate(
+    registry,
+    name,
+    Counter,
+    () => new Counter<L>({ name, help, labelNames, registers: [registry] }),
+  ) as Counter<L>;
 }
 
-function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-  return getOrCreate(registry, name, Gauge, () => new Gauge<L>({ name, help, labelNames, registers: [registry] })) as Gauge<L>;
+function gauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Gauge<L> {
+  return getOrCreate(
+    registry,
+    name,
+    Gauge,
+    () => new Gauge<L>({ name, help, labelNames, registers: [registry] }),
+  ) as Gauge<L>;
 }
 
-function histogram<L extends string>(registry: Registry, name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
-  return getOrCreate(registry, name, Histogram, () => new Histogram<L>({ name, help, buckets, labelNames, registers: [registry] })) as Histogram<L>;
+function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  buckets: number[],
+  labelNames: readonly L[] = [],
+): Histogram<L> {
+  return getOrCreate(
+    registry,
+    name,
+    Histogram,
+    () => new Histogram<L>({ name, help, buckets, labelNames, registers: [registry] }),
+  ) as Histogram<L>;
 }
 
 /** Seconds from a modification's commit in Vanguard to PEMS accepting it: seconds to minutes. */
@@ -82,22 +120,87 @@ export interface SinkMetrics {
 /** The sink's metrics on `registry`, created once per registry. */
 export function createSinkMetrics(registry: Registry): SinkMetrics {
   return {
-    modifications: counter(registry, 'pems_sync_modifications_total', 'Modifications finished by the sink, by outcome', ['outcome']),
-    failures: counter(registry, 'pems_sync_failures_total', 'Failed attempts to apply a modification to PEMS, by reason', ['reason']),
-    conflicts: counter(registry, 'pems_sync_conflicts_total', 'Modifications PEMS refused as conflicting with a newer version'),
-    deadLetters: counter(registry, 'pems_sync_dead_letters_total', 'Records produced to the dead-letter topic, by reason', ['reason']),
-    commitToPems: histogram(registry, 'pems_sync_commit_to_pems_seconds', 'Seconds from the modification commit in PFA Vanguard to PEMS accepting it', COMMIT_TO_PEMS_BUCKETS),
+    modifications: counter(
+      registry,
+      'pems_sync_modifications_total',
+      'Modifications finished by the sink, by outcome',
+      ['outcome'],
+    ),
+    failures: counter(
+      registry,
+      'pems_sync_failures_total',
+      'Failed attempts to apply a modification to PEMS, by reason',
+      ['reason'],
+    ),
+    conflicts: counter(
+      registry,
+      'pems_sync_conflicts_total',
+      'Modifications PEMS refused as conflicting with a newer version',
+    ),
+    deadLetters: counter(
+      registry,
+      'pems_sync_dead_letters_total',
+      'Records produced to the dead-letter topic, by reason',
+      ['reason'],
+    ),
+    commitToPems: histogram(
+      registry,
+      'pems_sync_commit_to_pems_seconds',
+      'Seconds from the modification commit in PFA Vanguard to PEMS accepting it',
+      COMMIT_TO_PEMS_BUCKETS,
+    ),
     batchSize: histogram(registry, 'pems_sync_batch_size', 'CDC records handled per round', BATCH_SIZE_BUCKETS),
-    pemsRequests: counter(registry, 'pems_sync_pems_requests_total', 'HTTP requests to PEMS, by endpoint and status', ['endpoint', 'status']),
-    pemsRequestSeconds: histogram(registry, 'pems_sync_pems_request_seconds', 'Duration of HTTP requests to PEMS, by endpoint', PEMS_REQUEST_BUCKETS, ['endpoint']),
-    rateLimiterWait: histogram(registry, 'pems_sync_rate_limiter_wait_seconds', 'Seconds waited for the shared PEMS rate limiter', RATE_LIMITER_WAIT_BUCKETS),
-    consumerLag: gauge(registry, 'pems_sync_consumer_lag', 'Records between the committed offset and the high watermark, by topic and partition', ['topic', 'partition']),
-    pemsReachable: gauge(registry, 'pems_sync_pems_reachable', '1 while PEMS answers, 0 while it is considered unreachable'),
-    pemsOrganizationReachable: gauge(registry, 'pems_sync_pems_organization_reachable', '1 while the organization\'s PEMS answers, 0 while the sink considers it unreachable', ['organization']),
-    consumerLagSeconds: gauge(registry, 'pems_sync_consumer_lag_seconds', 'Seconds the partition\'s latest batch waited in Kafka (now minus its first record\'s timestamp; 0 when caught up)', ['topic', 'partition']),
+    pemsRequests: counter(registry, 'pems_sync_pems_requests_total', 'HTTP requests to PEMS, by endpoint and status', [
+      'endpoint',
+      'status',
+    ]),
+    pemsRequestSeconds: histogram(
+      registry,
+      'pems_sync_pems_request_seconds',
+      'Duration of HTTP requests to PEMS, by endpoint',
+      PEMS_REQUEST_BUCKETS,
+      ['endpoint'],
+    ),
+    rateLimiterWait: histogram(
+      registry,
+      'pems_sync_rate_limiter_wait_seconds',
+      'Seconds waited for the shared PEMS rate limiter',
+      RATE_LIMITER_WAIT_BUCKETS,
+    ),
+    consumerLag: gauge(
+      registry,
+      'pems_sync_consumer_lag',
+      'Records between the committed offset and the high watermark, by topic and partition',
+      ['topic', 'partition'],
+    ),
+    pemsReachable: gauge(
+      registry,
+      'pems_sync_pems_reachable',
+      '1 while PEMS answers, 0 while it is considered unreachable',
+    ),
+    pemsOrganizationReachable: gauge(
+      registry,
+      'pems_sync_pems_organization_reachable',
+      "1 while the organization's PEMS answers, 0 while the sink considers it unreachable",
+      ['organization'],
+    ),
+    consumerLagSeconds: gauge(
+      registry,
+      'pems_sync_consumer_lag_seconds',
+      "Seconds the partition's latest batch waited in Kafka (now minus its first record's timestamp; 0 when caught up)",
+      ['topic', 'partition'],
+    ),
     inFlightGroups: gauge(registry, 'pems_sync_in_flight_groups', 'Groups of modifications being sent to PEMS'),
-    claimsWaiting: gauge(registry, 'pems_sync_claims_waiting', 'Events whose modification another live sink instance is working on'),
-    claimsTakenOver: counter(registry, 'pems_sync_claims_taken_over_total', 'Claims taken over from sink instances that stopped or outlived their lease'),
+    claimsWaiting: gauge(
+      registry,
+      'pems_sync_claims_waiting',
+      'Events whose modification another live sink instance is working on',
+    ),
+    claimsTakenOver: counter(
+      registry,
+      'pems_sync_claims_taken_over_total',
+      'Claims taken over from sink instances that stopped or outlived their lease',
+    ),
   };
 }
 

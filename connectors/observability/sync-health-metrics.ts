@@ -47,19 +47,52 @@ export function createSyncHealthMetrics(registry: Registry, opts: SyncHealthOpti
   const g = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> =>
     new Gauge<L>({ name, help, labelNames, registers: [registry], collect: refresh });
 
-  const syncEnabled = g('pems_sync_organization_sync_enabled', '1 when the organization has opted in to write-back', ORG);
-  const byStatus = g('pems_sync_organization_modifications', 'Modifications of the organization, by sync_status', ['organization', 'status']);
+  const syncEnabled = g(
+    'pems_sync_organization_sync_enabled',
+    '1 when the organization has opted in to write-back',
+    ORG,
+  );
+  const byStatus = g('pems_sync_organization_modifications', 'Modifications of the organization, by sync_status', [
+    'organization',
+    'status',
+  ]);
   const unsynced = g('pems_sync_unsynced_edits', 'Committed edits without an outcome yet (committed or syncing)', ORG);
-  const oldestUnsynced = g('pems_sync_oldest_unsynced_edit_age_seconds', 'Age of the oldest committed edit without an outcome, seconds (0: none waits)', ORG);
-  const lastOutcome = g('pems_sync_last_outcome_timestamp_seconds', 'When the newest outcome of one of the organization\'s edits was recorded, Unix seconds', ORG);
+  const oldestUnsynced = g(
+    'pems_sync_oldest_unsynced_edit_age_seconds',
+    'Age of the oldest committed edit without an outcome, seconds (0: none waits)',
+    ORG,
+  );
+  const lastOutcome = g(
+    'pems_sync_last_outcome_timestamp_seconds',
+    "When the newest outcome of one of the organization's edits was recorded, Unix seconds",
+    ORG,
+  );
   const openConflicts = g('pems_sync_open_conflicts', 'Conflicts waiting for a person', ORG);
-  const oldestConflict = g('pems_sync_oldest_open_conflict_age_seconds', 'Age of the oldest open conflict, seconds (0: none open)', ORG);
+  const oldestConflict = g(
+    'pems_sync_oldest_open_conflict_age_seconds',
+    'Age of the oldest open conflict, seconds (0: none open)',
+    ORG,
+  );
   const openDeadLetters = g('pems_sync_open_dead_letters', 'Dead letters neither replayed nor discarded', ORG);
-  const auditOk = new Gauge<'organization'>({ name: 'pems_sync_audit_chain_ok', help: '1 while the organization\'s audit chain verifies, 0 when an entry was altered or removed', labelNames: ORG, registers: [registry] });
+  const auditOk = new Gauge<'organization'>({
+    name: 'pems_sync_audit_chain_ok',
+    help: "1 while the organization's audit chain verifies, 0 when an entry was altered or removed",
+    labelNames: ORG,
+    registers: [registry],
+  });
   if (opts.rateLimitPerSecond !== undefined) {
-    new Gauge({ name: 'pems_sync_pems_rate_limit_per_second', help: 'The configured PEMS request budget per second and credential (pems.rateLimitPerSecond; 0: unlimited)', registers: [registry] }).set(opts.rateLimitPerSecond);
+    new Gauge({
+      name: 'pems_sync_pems_rate_limit_per_second',
+      help: 'The configured PEMS request budget per second and credential (pems.rateLimitPerSecond; 0: unlimited)',
+      registers: [registry],
+    }).set(opts.rateLimitPerSecond);
   }
-  const collectorOk = new Gauge({ name: 'pems_sync_status_collector_ok', help: '1 when the last read of the per-organization figures from Postgres succeeded', registers: [registry], collect: refresh });
+  const collectorOk = new Gauge({
+    name: 'pems_sync_status_collector_ok',
+    help: '1 when the last read of the per-organization figures from Postgres succeeded',
+    registers: [registry],
+    collect: refresh,
+  });
 
   async function read(): Promise<void> {
     try {
@@ -69,7 +102,17 @@ export function createSyncHealthMetrics(registry: Registry, opts: SyncHealthOpti
         readOpenConflicts(opts.db),
         readOpenDeadLetters(opts.db),
       ]);
-      for (const m of [syncEnabled, byStatus, unsynced, oldestUnsynced, lastOutcome, openConflicts, oldestConflict, openDeadLetters]) m.reset();
+      for (const m of [
+        syncEnabled,
+        byStatus,
+        unsynced,
+        oldestUnsynced,
+        lastOutcome,
+        openConflicts,
+        oldestConflict,
+        openDeadLetters,
+      ])
+        m.reset();
       const figures = foldSyncFigures(counts);
       for (const o of orgs) {
         const organization = o.organizationId;

@@ -42,7 +42,11 @@ function isSet(env: NodeJS.ProcessEnv, name: string): boolean {
  * local runs never try the network.
  */
 export function tracesExporterConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  return isSet(env, 'OTEL_TRACES_EXPORTER') || isSet(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') || isSet(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  return (
+    isSet(env, 'OTEL_TRACES_EXPORTER') ||
+    isSet(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ||
+    isSet(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+  );
 }
 
 /**
@@ -52,7 +56,10 @@ export function tracesExporterConfigured(env: NodeJS.ProcessEnv = process.env): 
  * OTEL_LOGS_EXPORTER say so explicitly: metrics are served by prom-client on /metrics and logs
  * go to stdout as JSON (pino); NodeSDK would otherwise default both to OTLP.
  */
-export async function startTracing(options: TracingOptions, env: NodeJS.ProcessEnv = process.env): Promise<() => Promise<void>> {
+export async function startTracing(
+  options: TracingOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<() => Promise<void>> {
   if (!options.enabled) return async () => {};
   // Loaded lazily: sdk-node pulls in every exporter (grpc included), which a disabled process
   // and the unit tests should not pay for.
@@ -119,7 +126,12 @@ export function extractContext(headers: KafkaHeaders | undefined, base: Context 
  * status stays UNSET, as the OpenTelemetry spec asks of instrumentation (OK is for an operator
  * overriding a judgement). The span always ends.
  */
-export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T> | T,
+  parent?: Context,
+): Promise<T> {
   const run = async (span: Span): Promise<T> => {
     try {
       return await fn(span);

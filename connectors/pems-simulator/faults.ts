@@ -26,7 +26,12 @@ export type FaultDecision =
   | { action: 'reset'; delayMs: number }
   | { action: 'hang'; delayMs: number };
 
-const ERROR_CODES: Record<number, string> = { 500: 'INTERNAL', 502: 'UNAVAILABLE', 503: 'UNAVAILABLE', 504: 'UNAVAILABLE' };
+const ERROR_CODES: Record<number, string> = {
+  500: 'INTERNAL',
+  502: 'UNAVAILABLE',
+  503: 'UNAVAILABLE',
+  504: 'UNAVAILABLE',
+};
 
 export function errorCodeFor(status: number): string {
   return ERROR_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'INJECTED');
@@ -127,7 +132,8 @@ export function validateFaultConfig(c: FaultConfig): void {
   for (const k of ['hang', 'reset'] as const) {
     const f = c[k];
     if (!f) continue;
-    if (f.count !== undefined && !(Number.isInteger(f.count) && f.count >= 0)) bad(`${k}.count must be a non-negative integer`);
+    if (f.count !== undefined && !(Number.isInteger(f.count) && f.count >= 0))
+      bad(`${k}.count must be a non-negative integer`);
     if (f.rate !== undefined && !(f.rate >= 0 && f.rate <= 1)) bad(`${k}.rate must be a probability`);
   }
 }

@@ -41,7 +41,10 @@ function credentials(): SimulatorCredential[] {
     }
   }
   if (!raw) {
-    const orgs = (process.env.PEMS_SIM_ORGS ?? 'RIO,BEO').split(',').map((o) => o.trim()).filter(Boolean);
+    const orgs = (process.env.PEMS_SIM_ORGS ?? 'RIO,BEO')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
     return orgs.map((organization) => ({ apiKey: `dev-${organization}`, tenant: 'PEMS', organization }));
   }
   let parsed: unknown;
@@ -50,7 +53,8 @@ function credentials(): SimulatorCredential[] {
   } catch (e) {
     fail(key, `not valid JSON: ${(e as Error).message}`);
   }
-  if (!Array.isArray(parsed) || parsed.length === 0) fail(key, 'must be a non-empty array of {apiKey, tenant, organization}');
+  if (!Array.isArray(parsed) || parsed.length === 0)
+    fail(key, 'must be a non-empty array of {apiKey, tenant, organization}');
   return parsed.map((c: unknown, i) => {
     const o = c as Record<string, unknown>;
     if (typeof o?.apiKey !== 'string' || typeof o.tenant !== 'string' || typeof o.organization !== 'string') {
@@ -79,7 +83,10 @@ async function main(): Promise<void> {
     'pems simulator listening',
   );
   const stop = (): void => {
-    sim.close().then(() => process.exit(0), () => process.exit(1));
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

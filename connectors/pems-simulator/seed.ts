@@ -4,13 +4,86 @@
  */
 import type { PfaRecord } from '../../streams/pfa-record';
 
-const CATEGORIES: Array<{ category: string; class: string; prefix: string; rate: [number, number]; price: [number, number]; makes: Array<[string, string]> }> = [
-  { category: 'Cranes', class: 'Heavy Lift', prefix: 'CR', rate: [8000, 45000], price: [400000, 2500000], makes: [['Liebherr', 'LR 1300'], ['Manitowoc', 'MLC300'], ['Tadano', 'GR-1000XL']] },
-  { category: 'Earthmoving', class: 'Excavation', prefix: 'EX', rate: [4000, 18000], price: [150000, 900000], makes: [['Caterpillar', '336'], ['Komatsu', 'PC490'], ['Volvo', 'EC480E']] },
-  { category: 'Generators', class: 'Power', prefix: 'GN', rate: [900, 6000], price: [25000, 300000], makes: [['Cummins', 'C500D5'], ['Aggreko', '500kVA'], ['Caterpillar', 'XQ425']] },
-  { category: 'Scaffolding', class: 'Access', prefix: 'SC', rate: [300, 2500], price: [5000, 60000], makes: [['PERI', 'UP Flex'], ['Layher', 'Allround'], ['Safway', 'Systems']] },
-  { category: 'Vehicles', class: 'Light Fleet', prefix: 'VH', rate: [1200, 3500], price: [35000, 95000], makes: [['Toyota', 'Hilux'], ['Ford', 'F-350'], ['Mitsubishi', 'L200']] },
-  { category: 'Compressors', class: 'Air', prefix: 'CP', rate: [700, 4000], price: [20000, 150000], makes: [['Atlas Copco', 'XAS 1800'], ['Sullair', '1600H'], ['Doosan', 'XHP1070']] },
+const CATEGORIES: Array<{
+  category: string;
+  class: string;
+  prefix: string;
+  rate: [number, number];
+  price: [number, number];
+  makes: Array<[string, string]>;
+}> = [
+  {
+    category: 'Cranes',
+    class: 'Heavy Lift',
+    prefix: 'CR',
+    rate: [8000, 45000],
+    price: [400000, 2500000],
+    makes: [
+      ['Liebherr', 'LR 1300'],
+      ['Manitowoc', 'MLC300'],
+      ['Tadano', 'GR-1000XL'],
+    ],
+  },
+  {
+    category: 'Earthmoving',
+    class: 'Excavation',
+    prefix: 'EX',
+    rate: [4000, 18000],
+    price: [150000, 900000],
+    makes: [
+      ['Caterpillar', '336'],
+      ['Komatsu', 'PC490'],
+      ['Volvo', 'EC480E'],
+    ],
+  },
+  {
+    category: 'Generators',
+    class: 'Power',
+    prefix: 'GN',
+    rate: [900, 6000],
+    price: [25000, 300000],
+    makes: [
+      ['Cummins', 'C500D5'],
+      ['Aggreko', '500kVA'],
+      ['Caterpillar', 'XQ425'],
+    ],
+  },
+  {
+    category: 'Scaffolding',
+    class: 'Access',
+    prefix: 'SC',
+    rate: [300, 2500],
+    price: [5000, 60000],
+    makes: [
+      ['PERI', 'UP Flex'],
+      ['Layher', 'Allround'],
+      ['Safway', 'Systems'],
+    ],
+  },
+  {
+    category: 'Vehicles',
+    class: 'Light Fleet',
+    prefix: 'VH',
+    rate: [1200, 3500],
+    price: [35000, 95000],
+    makes: [
+      ['Toyota', 'Hilux'],
+      ['Ford', 'F-350'],
+      ['Mitsubishi', 'L200'],
+    ],
+  },
+  {
+    category: 'Compressors',
+    class: 'Air',
+    prefix: 'CP',
+    rate: [700, 4000],
+    price: [20000, 150000],
+    makes: [
+      ['Atlas Copco', 'XAS 1800'],
+      ['Sullair', '1600H'],
+      ['Doosan', 'XHP1070'],
+    ],
+  },
 ];
 const FORECAST_CATEGORIES = ['Baseline', 'Forecast', 'Contingency', 'Change Order'];
 const AREAS = ['North', 'South', 'East', 'West', 'Central', 'Port'];
@@ -62,7 +135,8 @@ export function makeRecords(opts: SeedOptions): PfaRecord[] {
     const originalEnd = addDays(originalStart, 30 + Math.floor(rand() * 400));
     const forecastStart = addDays(originalStart, Math.floor(rand() * 30) - 10);
     const forecastEnd = addDays(originalEnd, Math.floor(rand() * 60) - 20 < 0 ? 0 : Math.floor(rand() * 60));
-    const money = (range: [number, number]): number => Math.round((range[0] + rand() * (range[1] - range[0])) * 100) / 100;
+    const money = (range: [number, number]): number =>
+      Math.round((range[0] + rand() * (range[1] - range[0])) * 100) / 100;
     out.push({
       pfaId: `${prefix}-${String(n).padStart(6, '0')}`,
       organization: opts.organization,

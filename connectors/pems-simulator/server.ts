@@ -19,7 +19,13 @@ import { createControlHandler } from './control';
 import { BASE_PATH, discardBody, endpointOf, HttpError, readJsonBody, selfSignedCert } from './http';
 import type { PemsSimulator, PemsSimulatorOptions, SimulatorControl, SimulatorCredential } from './types';
 
-export type { PemsSimulator, PemsSimulatorOptions, SimulatorControl, SimulatorCredential, SimulatorStats } from './types';
+export type {
+  PemsSimulator,
+  PemsSimulatorOptions,
+  SimulatorControl,
+  SimulatorCredential,
+  SimulatorStats,
+} from './types';
 export { BASE_PATH, selfSignedCert } from './http';
 
 export async function startPemsSimulator(options: PemsSimulatorOptions): Promise<PemsSimulator> {
@@ -28,7 +34,8 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
   const rate = options.rateLimitPerSecond ?? 10;
   const byKey = new Map<string, SimulatorCredential>();
   for (const c of options.credentials) {
-    if (!c.apiKey || !c.tenant || !c.organization) throw new Error('each simulator credential needs apiKey, tenant and organization');
+    if (!c.apiKey || !c.tenant || !c.organization)
+      throw new Error('each simulator credential needs apiKey, tenant and organization');
     byKey.set(c.apiKey, c);
   }
   const organizations = [...new Set(options.credentials.map((c) => c.organization))];
@@ -101,20 +108,27 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
 
   if (options.seedPerOrganization) seed({ count: options.seedPerOrganization });
 
-  const send = (res: http.ServerResponse, endpoint: string, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const send = (
+    res: http.ServerResponse,
+    endpoint: string,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void => {
     count(endpoint, String(status));
     const payload = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      ...headers,
+    });
     res.end(payload);
   };
 
-
-
-
-  const readJson = (req: http.IncomingMessage, required: boolean): Promise<unknown> => readJsonBody(req, required, maxBody);
+  const readJson = (req: http.IncomingMessage, required: boolean): Promise<unknown> =>
+    readJsonBody(req, required, maxBody);
   const handleApi = createApiHandler({ store, send, readJson });
   const handleControl = createControlHandler({ control, faults, store, send, readJson });
-
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const arrived = performance.now();
@@ -174,12 +188,19 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
         }
         if (!cred) throw new HttpError(401, { error: 'UNAUTHORIZED', message: 'missing or unknown bearer credential' });
         if (req.headers.tenant !== cred.tenant || req.headers.organization !== cred.organization) {
-          throw new HttpError(401, { error: 'UNAUTHORIZED', message: 'tenant and organization headers must match the credential' });
+          throw new HttpError(401, {
+            error: 'UNAUTHORIZED',
+            message: 'tenant and organization headers must match the credential',
+          });
         }
         const waitMs = buckets.take(cred.organization, arrived);
         if (waitMs > 0) {
           rateLimited += 1;
-          throw new HttpError(429, { error: 'RATE_LIMITED', message: 'more than the allowed requests per second' }, Math.max(1, Math.ceil(waitMs / 1000)));
+          throw new HttpError(
+            429,
+            { error: 'RATE_LIMITED', message: 'more than the allowed requests per second' },
+            Math.max(1, Math.ceil(waitMs / 1000)),
+          );
         }
         handleApi(req, res, url, endpoint, segments, cred).catch(fail);
       };
@@ -189,7 +210,8 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
         } catch (e) {
           if (e instanceof HttpError && e.status === 429) {
             const retryAfter = e.retryAfter ?? 1;
-            if (!res.headersSent) send(res, endpoint, 429, e.body, { 'retry-after': String(retryAfter), ...discardBody(req) });
+            if (!res.headersSent)
+              send(res, endpoint, 429, e.body, { 'retry-after': String(retryAfter), ...discardBody(req) });
             return;
           }
           fail(e);
@@ -203,7 +225,9 @@ export async function startPemsSimulator(options: PemsSimulatorOptions): Promise
   };
 
   const tlsPair = options.http ? undefined : (options.tls ?? selfSignedCert());
-  const server: http.Server = tlsPair ? https.createServer({ key: tlsPair.key, cert: tlsPair.cert }, onRequest) : http.createServer(onRequest);
+  const server: http.Server = tlsPair
+    ? https.createServer({ key: tlsPair.key, cert: tlsPair.cert }, onRequest)
+    : http.createServer(onRequest);
   server.keepAliveTimeout = 30_000;
   server.on('connection', (s: Socket) => {
     sockets.add(s);

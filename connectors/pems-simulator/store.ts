@@ -20,7 +20,13 @@ export type WriteOutcome =
       expectedVersion: number;
       conflictingFields: string[];
     }
-  | { kind: 'invalid'; pfaId: string; error: 'VALIDATION_FAILED' | 'FIELD_NOT_EDITABLE' | 'IDEMPOTENCY_KEY_REUSED'; message: string; fieldErrors: Array<{ field: string; message: string }> };
+  | {
+      kind: 'invalid';
+      pfaId: string;
+      error: 'VALIDATION_FAILED' | 'FIELD_NOT_EDITABLE' | 'IDEMPOTENCY_KEY_REUSED';
+      message: string;
+      fieldErrors: Array<{ field: string; message: string }>;
+    };
 
 export interface UpdateInput {
   pfaId: string;
@@ -154,10 +160,26 @@ export class PemsStore {
     }
   }
 
-  private countWrite(pfaId: string, w: { expectedVersion: number; version: number; operation: 'update' | 'delete'; changes: Record<string, unknown>; modifiedBy: string; key?: string }): void {
+  private countWrite(
+    pfaId: string,
+    w: {
+      expectedVersion: number;
+      version: number;
+      operation: 'update' | 'delete';
+      changes: Record<string, unknown>;
+      modifiedBy: string;
+      key?: string;
+    },
+  ): void {
     this.writesApplied.set(pfaId, (this.writesApplied.get(pfaId) ?? 0) + 1);
     const { key, ...rest } = w;
-    this.log.applied({ pfaId, idempotencyKey: key ?? null, ...rest, changes: { ...w.changes }, at: new Date(this.now()).toISOString() });
+    this.log.applied({
+      pfaId,
+      idempotencyKey: key ?? null,
+      ...rest,
+      changes: { ...w.changes },
+      at: new Date(this.now()).toISOString(),
+    });
   }
 
   /**
@@ -192,7 +214,13 @@ export class PemsStore {
         };
       }
       this.idempotentReplays += 1;
-      if (seen.outcome.kind === 'updated') this.log.replayed({ pfaId, idempotencyKey: key, version: seen.outcome.newVersion, at: new Date(now).toISOString() });
+      if (seen.outcome.kind === 'updated')
+        this.log.replayed({
+          pfaId,
+          idempotencyKey: key,
+          version: seen.outcome.newVersion,
+          at: new Date(now).toISOString(),
+        });
       return { outcome: seen.outcome, replayed: true };
     }
     const outcome = run();
@@ -209,7 +237,9 @@ export class PemsStore {
       modifiedBy: input.modifiedBy,
       changeReason: input.changeReason,
     };
-    return this.withIdempotency(input.organization, idempotencyKey, fp, input.pfaId, () => this.applyUpdate(input, idempotencyKey));
+    return this.withIdempotency(input.organization, idempotencyKey, fp, input.pfaId, () =>
+      this.applyUpdate(input, idempotencyKey),
+    );
   }
 
   private applyUpdate(input: UpdateInput, key?: string): WriteOutcome {
@@ -218,7 +248,9 @@ export class PemsStore {
     if (shape.length > 0) return invalid(pfaId, shape);
     const written = Object.keys(input.changes);
     if (written.length === 0) {
-      return invalid(pfaId, [{ field: 'changes', code: 'VALIDATION_FAILED', message: 'changes must name at least one field' }]);
+      return invalid(pfaId, [
+        { field: 'changes', code: 'VALIDATION_FAILED', message: 'changes must name at least one field' },
+      ]);
     }
     const s = this.records.get(pfaId);
     // Another organization's record is answered like an unknown one: its existence is not disclosed.
@@ -239,12 +271,25 @@ export class PemsStore {
     const moved = written.filter((f) => (s.record as unknown as Record<string, unknown>)[f] !== input.changes[f]);
     Object.assign(s.record, input.changes);
     this.bump(s, moved, input.modifiedBy);
-    this.countWrite(pfaId, { expectedVersion: input.version, version: s.record.version, operation: 'update', changes: input.changes, modifiedBy: input.modifiedBy, key });
+    this.countWrite(pfaId, {
+      expectedVersion: input.version,
+      version: s.record.version,
+      operation: 'update',
+      changes: input.changes,
+      modifiedBy: input.modifiedBy,
+      key,
+    });
     return { kind: 'updated', pfaId, newVersion: s.record.version, updatedAt: s.record.updatedAt };
   }
 
   softDelete(input: DeleteInput, idempotencyKey?: string): { outcome: WriteOutcome; replayed: boolean } {
-    const fp = { op: 'delete', pfaId: input.pfaId, version: input.version, modifiedBy: input.modifiedBy, reason: input.reason };
+    const fp = {
+      op: 'delete',
+      pfaId: input.pfaId,
+      version: input.version,
+      modifiedBy: input.modifiedBy,
+      reason: input.reason,
+    };
     return this.withIdempotency(input.organization, idempotencyKey, fp, input.pfaId, () => {
       const s = this.records.get(input.pfaId);
       if (!s || s.record.organization !== input.organization) return { kind: 'not_found', pfaId: input.pfaId };
@@ -260,7 +305,14 @@ export class PemsStore {
       const moved = s.record.isDiscontinued ? [] : ['isDiscontinued'];
       s.record.isDiscontinued = true;
       this.bump(s, moved, input.modifiedBy);
-      this.countWrite(input.pfaId, { expectedVersion: input.version, version: s.record.version, operation: 'delete', changes: { isDiscontinued: true }, modifiedBy: input.modifiedBy, key: idempotencyKey });
+      this.countWrite(input.pfaId, {
+        expectedVersion: input.version,
+        version: s.record.version,
+        operation: 'delete',
+        changes: { isDiscontinued: true },
+        modifiedBy: input.modifiedBy,
+        key: idempotencyKey,
+      });
       return { kind: 'updated', pfaId: input.pfaId, newVersion: s.record.version, updatedAt: s.record.updatedAt };
     });
   }
@@ -305,7 +357,17 @@ export class PemsStore {
       if (after && (r.updatedAt < after.u || (r.updatedAt === after.u && r.pfaId <= after.p))) continue;
       rows.push(r);
     }
-    rows.sort((a, b) => (a.updatedAt < b.updatedAt ? -1 : a.updatedAt > b.updatedAt ? 1 : a.pfaId < b.pfaId ? -1 : a.pfaId > b.pfaId ? 1 : 0));
+    rows.sort((a, b) =>
+      a.updatedAt < b.updatedAt
+        ? -1
+        : a.updatedAt > b.updatedAt
+          ? 1
+          : a.pfaId < b.pfaId
+            ? -1
+            : a.pfaId > b.pfaId
+              ? 1
+              : 0,
+    );
     const page = rows.slice(0, limit).map((r) => ({ ...r }));
     const last = page[page.length - 1];
     const nextCursor = rows.length > limit && last ? encodeCursor(organization, last.updatedAt, last.pfaId) : null;
@@ -337,7 +399,12 @@ function decodeCursor(cursor: string, organization: string): { u: string; p: str
   } catch {
     throw new ListQueryError('cursor is not a cursor this API issued');
   }
-  if (!isPlainObject(parsed) || typeof parsed.u !== 'string' || typeof parsed.p !== 'string' || typeof parsed.o !== 'string') {
+  if (
+    !isPlainObject(parsed) ||
+    typeof parsed.u !== 'string' ||
+    typeof parsed.p !== 'string' ||
+    typeof parsed.o !== 'string'
+  ) {
     throw new ListQueryError('cursor is not a cursor this API issued');
   }
   if (parsed.o !== organization) throw new ListQueryError('cursor belongs to another organization');

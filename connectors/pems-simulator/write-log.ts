@@ -56,7 +56,8 @@ export class WriteLog {
   private hold: (HoldSpec & { left: number }) | null = null;
   /** Writes applied since the last clear, dropped ones included: positions for mark()/answered(). */
   private appliedTotal = 0;
-  private readonly waiters: Array<{ pfaIds: Set<string> | null; after: number; resolve: (w: AppliedWrite) => void }> = [];
+  private readonly waiters: Array<{ pfaIds: Set<string> | null; after: number; resolve: (w: AppliedWrite) => void }> =
+    [];
 
   applied(w: AppliedWrite): void {
     this.writes.push(w);
@@ -97,11 +98,14 @@ export class WriteLog {
 
   /** Resolves with the next write applied to one of these records (any record when absent). */
   nextWrite(pfaIds?: readonly string[]): Promise<AppliedWrite> {
-    return new Promise((resolve) => this.waiters.push({ pfaIds: pfaIds ? new Set(pfaIds) : null, after: this.writes.length, resolve }));
+    return new Promise((resolve) =>
+      this.waiters.push({ pfaIds: pfaIds ? new Set(pfaIds) : null, after: this.writes.length, resolve }),
+    );
   }
 
   setHold(spec: HoldSpec | null): void {
-    if (spec && (!Number.isFinite(spec.ms) || spec.ms < 0)) throw new RangeError('hold.ms must be a non-negative number');
+    if (spec && (!Number.isFinite(spec.ms) || spec.ms < 0))
+      throw new RangeError('hold.ms must be a non-negative number');
     this.hold = spec ? { ...spec, left: spec.count ?? Infinity } : null;
   }
 

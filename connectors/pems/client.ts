@@ -10,7 +10,13 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import axios, { AxiosError, AxiosHeaders, type AxiosInstance, type AxiosRequestConfig, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  AxiosError,
+  AxiosHeaders,
+  type AxiosInstance,
+  type AxiosRequestConfig,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import axiosRetry from 'axios-retry';
 import { ConfigError } from '../../streams/errors';
 import { checkPemsUrl } from '../../streams/pems-url';
@@ -119,7 +125,15 @@ export interface RequestSlot {
   release: () => Promise<void>;
 }
 
-const CONNECTION_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 function isConnectionLevel(e: AxiosError): boolean {
   if (e.response) return false;
@@ -156,7 +170,10 @@ export class PemsClient {
 
   constructor(options: PemsClientOptions) {
     // The credential is sent to this URL: scheme and host are checked before anything else.
-    const verdict = checkPemsUrl(options.baseUrl, { allowInsecureHttp: options.allowInsecureHttp ?? false, allowedHosts: options.allowedHosts ?? [] });
+    const verdict = checkPemsUrl(options.baseUrl, {
+      allowInsecureHttp: options.allowInsecureHttp ?? false,
+      allowedHosts: options.allowedHosts ?? [],
+    });
     if (!verdict.ok) throw new ConfigError('baseUrl', verdict.reason);
     const url = verdict.url;
     if (!options.tenant) throw new ConfigError('tenant', 'is required');
@@ -171,11 +188,19 @@ export class PemsClient {
     const maxSockets = options.maxSockets ?? 10;
     this.agent =
       url.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets, ca: options.ca, rejectUnauthorized: options.rejectUnauthorized ?? true })
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets,
+            ca: options.ca,
+            rejectUnauthorized: options.rejectUnauthorized ?? true,
+          })
         : new http.Agent({ keepAlive: true, maxSockets });
 
     this.limiter =
-      options.rateLimiter ?? new InProcessRateLimiter({ credentialId: credentialId(options.tenant, options.organization, this.apiKey.reveal()) });
+      options.rateLimiter ??
+      new InProcessRateLimiter({
+        credentialId: credentialId(options.tenant, options.organization, this.apiKey.reveal()),
+      });
     this.ownsLimiter = options.rateLimiter === undefined;
 
     this.http = axios.create({
@@ -242,7 +267,10 @@ export class PemsClient {
     });
   }
 
-  private async call<T>(what: string, config: PemsRequestConfig): Promise<{ data: T; headers: Record<string, unknown> }> {
+  private async call<T>(
+    what: string,
+    config: PemsRequestConfig,
+  ): Promise<{ data: T; headers: Record<string, unknown> }> {
     try {
       const res = await this.http.request<T>(config);
       return { data: res.data, headers: res.headers as Record<string, unknown> };
@@ -258,7 +286,12 @@ export class PemsClient {
   }
 
   private expectObject(what: string, data: unknown, required: string[]): Record<string, unknown> {
-    if (data === null || typeof data !== 'object' || Array.isArray(data) || required.some((k) => !(k in (data as object)))) {
+    if (
+      data === null ||
+      typeof data !== 'object' ||
+      Array.isArray(data) ||
+      required.some((k) => !(k in (data as object)))
+    ) {
       throw new PemsUnexpectedError(`${what}: PEMS answered with an unexpected body`, { required });
     }
     return data as Record<string, unknown>;
@@ -278,7 +311,10 @@ export class PemsClient {
     const { data } = await this.call<ListPage>('GET /pfa', { method: 'GET', url: '/pfa', params });
     const body = this.expectObject('GET /pfa', data, ['records']);
     if (!Array.isArray(body.records)) throw new PemsUnexpectedError('GET /pfa: records is not an array', {});
-    return { records: body.records as PfaRecord[], nextCursor: typeof body.nextCursor === 'string' ? body.nextCursor : null };
+    return {
+      records: body.records as PfaRecord[],
+      nextCursor: typeof body.nextCursor === 'string' ? body.nextCursor : null,
+    };
   }
 
   /** Every page from `updatedSince` (or `cursor`) until PEMS has no next cursor. */
@@ -351,7 +387,11 @@ export class PemsClient {
     return body.results as BatchItemResult[];
   }
 
-  async softDelete(pfaId: string, request: SoftDeleteRequest, options: { idempotencyKey: string }): Promise<{ newVersion: number }> {
+  async softDelete(
+    pfaId: string,
+    request: SoftDeleteRequest,
+    options: { idempotencyKey: string },
+  ): Promise<{ newVersion: number }> {
     const what = `DELETE /pfa/${pfaId}`;
     const { data } = await this.call<{ newVersion: number }>(what, {
       method: 'DELETE',
@@ -377,12 +417,20 @@ export class PemsClient {
   }
 }
 
-const ITEM_STATUS: Record<Exclude<BatchItemStatus, 'updated'>, number> = { conflict: 409, not_found: 404, forbidden: 403, invalid: 400 };
+const ITEM_STATUS: Record<Exclude<BatchItemStatus, 'updated'>, number> = {
+  conflict: 409,
+  not_found: 404,
+  forbidden: 403,
+  invalid: 400,
+};
 
 /** The typed error a failed batch item stands for (undefined for 'updated'). */
 export function itemError(result: BatchItemResult): PemsError | undefined {
   if (result.status === 'updated') return undefined;
   const body = result.error ?? { error: result.status.toUpperCase() };
   const status = body.error === 'IDEMPOTENCY_KEY_REUSED' ? 422 : ITEM_STATUS[result.status];
-  return mapPemsError({ message: body.message, response: { status, data: body, headers: {} } }, `POST /pfa/batch item ${result.pfaId}`);
+  return mapPemsError(
+    { message: body.message, response: { status, data: body, headers: {} } },
+    `POST /pfa/batch item ${result.pfaId}`,
+  );
 }

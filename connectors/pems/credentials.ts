@@ -70,12 +70,17 @@ export function parseCredentialKeys(raw: string | undefined, envName = CREDENTIA
   if (!raw || raw.trim() === '') throw new ConfigError(envName, "is required: 'keyId:base64key[,keyId:base64key...]'");
   const keys = new Map<string, Buffer>();
   let primary: string | undefined;
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const sep = part.indexOf(':');
     const id = sep > 0 ? part.slice(0, sep) : '';
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new ConfigError(envName, `entry '${id || '?'}' needs an id of letters, digits, '_' or '-' before ':'`);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id))
+      throw new ConfigError(envName, `entry '${id || '?'}' needs an id of letters, digits, '_' or '-' before ':'`);
     const key = Buffer.from(part.slice(sep + 1), 'base64');
-    if (key.length !== 32) throw new ConfigError(envName, `key '${id}' must be 32 bytes of base64 (got ${key.length} bytes)`);
+    if (key.length !== 32)
+      throw new ConfigError(envName, `key '${id}' must be 32 bytes of base64 (got ${key.length} bytes)`);
     if (keys.has(id)) throw new ConfigError(envName, `key id '${id}' appears twice`);
     keys.set(id, key);
     primary ??= id;
@@ -97,7 +102,8 @@ function additionalData(version: string, keyId: string, organizationId: string):
 export function encryptCredential(plaintext: string | Secret, ring: CredentialKeyRing, organizationId: string): string {
   const key = ring.keys.get(ring.primary);
   if (!key) throw new ConfigError(CREDENTIAL_KEYS_ENV, `primary key '${ring.primary}' is missing`);
-  if (organizationId === '') throw new CredentialError('a credential is encrypted for an organization: the organization id is empty');
+  if (organizationId === '')
+    throw new CredentialError('a credential is encrypted for an organization: the organization id is empty');
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(additionalData(VERSION, ring.primary, organizationId));
@@ -109,9 +115,16 @@ export function encryptCredential(plaintext: string | Secret, ring: CredentialKe
 
 function parts(ciphertext: string): { version: string; keyId: string; iv: Buffer; tag: Buffer; data: Buffer } {
   const p = ciphertext.split(':');
-  if (p.length !== 5 || (p[0] !== VERSION && p[0] !== LEGACY_VERSION)) throw new CredentialError(`not a ${VERSION} credential ciphertext`);
+  if (p.length !== 5 || (p[0] !== VERSION && p[0] !== LEGACY_VERSION))
+    throw new CredentialError(`not a ${VERSION} credential ciphertext`);
   const [version = '', keyId = '', iv = '', tag = '', data = ''] = p;
-  return { version, keyId, iv: Buffer.from(iv, 'base64'), tag: Buffer.from(tag, 'base64'), data: Buffer.from(data, 'base64') };
+  return {
+    version,
+    keyId,
+    iv: Buffer.from(iv, 'base64'),
+    tag: Buffer.from(tag, 'base64'),
+    data: Buffer.from(data, 'base64'),
+  };
 }
 
 /** Format version and key id of a ciphertext (what `credentials rotate` reports), without decrypting. */
@@ -124,8 +137,12 @@ export function describeCredential(ciphertext: string): { version: string; keyId
 export function decryptCredential(ciphertext: string, ring: CredentialKeyRing, organizationId: string): Secret {
   const { version, keyId, iv, tag, data } = parts(ciphertext);
   const key = ring.keys.get(keyId);
-  if (!key) throw new CredentialError(`credential was encrypted with key '${keyId}', which ${CREDENTIAL_KEYS_ENV} does not list`);
-  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new CredentialError('credential ciphertext has a malformed iv or tag');
+  if (!key)
+    throw new CredentialError(
+      `credential was encrypted with key '${keyId}', which ${CREDENTIAL_KEYS_ENV} does not list`,
+    );
+  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES)
+    throw new CredentialError('credential ciphertext has a malformed iv or tag');
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(additionalData(version, keyId, organizationId));
@@ -134,7 +151,10 @@ export function decryptCredential(ciphertext: string, ring: CredentialKeyRing, o
     return new Secret(text);
   } catch (e) {
     // GCM's tag check failed: tampered, truncated or a different key under the same id.
-    throw new CredentialError(`credential failed authentication (tampered, wrong key, or encrypted for another organization than ${organizationId})`, e);
+    throw new CredentialError(
+      `credential failed authentication (tampered, wrong key, or encrypted for another organization than ${organizationId})`,
+      e,
+    );
   }
 }
 
@@ -155,5 +175,11 @@ export function encryptLegacyCredential(plaintext: string, ring: CredentialKeyRi
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(additionalData(LEGACY_VERSION, ring.primary, ''));
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return [LEGACY_VERSION, ring.primary, iv.toString('base64'), cipher.getAuthTag().toString('base64'), data.toString('base64')].join(':');
+  return [
+    LEGACY_VERSION,
+    ring.primary,
+    iv.toString('base64'),
+    cipher.getAuthTag().toString('base64'),
+    data.toString('base64'),
+  ].join(':');
 }

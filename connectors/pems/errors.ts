@@ -20,7 +20,11 @@ import type { FieldError } from '../../streams/field-error';
 export type PemsFieldError = FieldError;
 
 export class PemsRejectedError extends PemsSyncError {
-  constructor(message: string, details: { status: number; error?: string; fieldErrors: PemsFieldError[] }, cause?: unknown) {
+  constructor(
+    message: string,
+    details: { status: number; error?: string; fieldErrors: PemsFieldError[] },
+    cause?: unknown,
+  ) {
     super('PEMS_SYNC_PEMS_REJECTED', message, { details: { ...details }, cause });
   }
 }
@@ -40,7 +44,12 @@ export class PemsNotFoundError extends PemsSyncError {
 export class PemsConflictError extends PemsSyncError {
   constructor(
     message: string,
-    details: { status: number; currentVersion: number | null; expectedVersion: number | null; conflictingFields: string[] },
+    details: {
+      status: number;
+      currentVersion: number | null;
+      expectedVersion: number | null;
+      conflictingFields: string[];
+    },
     cause?: unknown,
   ) {
     super('PEMS_SYNC_PEMS_CONFLICT', message, { details: { ...details }, cause });
@@ -148,14 +157,15 @@ export function mapPemsError(err: unknown, what = 'PEMS request', now: number = 
   if (err instanceof PemsSyncError && err.code.startsWith('PEMS_SYNC_PEMS_')) return err as PemsError;
   // The shared limiter (Redis) refused a token before anything was sent: kept as it is, so the
   // caller waits for it (streams/retry.ts) instead of failing on an "unexpected" PEMS error.
-  if (err instanceof PemsSyncError && err.code === 'PEMS_SYNC_RATE_LIMITER_UNAVAILABLE') return err as unknown as PemsError;
+  if (err instanceof PemsSyncError && err.code === 'PEMS_SYNC_RATE_LIMITER_UNAVAILABLE')
+    return err as unknown as PemsError;
   const f = (err ?? {}) as HttpFailure;
   const res = f.response;
   if (res && typeof res.status === 'number') {
     const status = res.status;
     const body = (res.data !== null && typeof res.data === 'object' ? res.data : {}) as Record<string, unknown>;
     const error = typeof body.error === 'string' ? body.error : undefined;
-    const text = typeof body.message === 'string' ? body.message : error ?? `HTTP ${status}`;
+    const text = typeof body.message === 'string' ? body.message : (error ?? `HTTP ${status}`);
     const message = `${what}: ${status} ${text}`;
     if (status === 400 || status === 413 || status === 422) {
       return new PemsRejectedError(message, { status, error, fieldErrors: asFieldErrors(body.fieldErrors) }, err);
@@ -175,7 +185,11 @@ export function mapPemsError(err: unknown, what = 'PEMS request', now: number = 
       );
     }
     if (status === 429) {
-      return new PemsRateLimitedError(message, { status, retryAfterMs: parseRetryAfter(header(res.headers, 'retry-after'), now) }, err);
+      return new PemsRateLimitedError(
+        message,
+        { status, retryAfterMs: parseRetryAfter(header(res.headers, 'retry-after'), now) },
+        err,
+      );
     }
     if (status >= 500 && status <= 599) return new PemsTransientError(message, { status, error }, err);
     return new PemsUnexpectedError(message, { status, error }, err);

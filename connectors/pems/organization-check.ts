@@ -16,7 +16,13 @@ export interface OrganizationPemsRow {
 
 export interface OrganizationPemsProblem {
   /** What to change: a column of the organization or a setting of the process. */
-  setting: 'organization' | 'pems_base_url' | 'pems_credential_encrypted' | 'pems.allowInsecureHttp' | 'pems.allowedHosts' | 'pems.credentialKeys';
+  setting:
+    | 'organization'
+    | 'pems_base_url'
+    | 'pems_credential_encrypted'
+    | 'pems.allowInsecureHttp'
+    | 'pems.allowedHosts'
+    | 'pems.credentialKeys';
   reason: string;
 }
 
@@ -26,10 +32,18 @@ export function organizationPemsProblem(
 ): OrganizationPemsProblem | null {
   if (!org) return { setting: 'organization', reason: 'the organization does not exist' };
   if (!org.pems_base_url) return { setting: 'pems_base_url', reason: 'the organization has no PEMS base URL' };
-  const url = checkPemsUrl(org.pems_base_url, { allowInsecureHttp: config.pems.allowInsecureHttp, allowedHosts: config.pems.allowedHosts });
+  const url = checkPemsUrl(org.pems_base_url, {
+    allowInsecureHttp: config.pems.allowInsecureHttp,
+    allowedHosts: config.pems.allowedHosts,
+  });
   if (!url.ok) return { setting: url.setting, reason: url.reason };
-  if (!org.pems_credential_encrypted) return { setting: 'pems_credential_encrypted', reason: 'the organization has no PEMS credential' };
-  if (config.pems.credentialKeys === '') return { setting: 'pems.credentialKeys', reason: 'PEMS_SYNC_CREDENTIAL_KEYS is not set: credentials cannot be decrypted' };
+  if (!org.pems_credential_encrypted)
+    return { setting: 'pems_credential_encrypted', reason: 'the organization has no PEMS credential' };
+  if (config.pems.credentialKeys === '')
+    return {
+      setting: 'pems.credentialKeys',
+      reason: 'PEMS_SYNC_CREDENTIAL_KEYS is not set: credentials cannot be decrypted',
+    };
   try {
     decryptCredential(org.pems_credential_encrypted, parseCredentialKeys(config.pems.credentialKeys), org.id);
   } catch (e) {

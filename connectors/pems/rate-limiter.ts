@@ -82,7 +82,8 @@ abstract class BaseRateLimiter implements RateLimiter {
   constructor(protected readonly options: RateLimiterOptions) {
     this.limit = options.limit ?? 10;
     this.windowMs = (options.windowMs ?? 1000) + (options.safetyMarginMs ?? 100);
-    if (!(this.limit >= 1) || !(this.windowMs > 0)) throw new RangeError('rate limiter needs limit >= 1 and windowMs > 0');
+    if (!(this.limit >= 1) || !(this.windowMs > 0))
+      throw new RangeError('rate limiter needs limit >= 1 and windowMs > 0');
     const reg = options.registry;
     if (reg) {
       // Created idempotently: several clients may share one registry.
@@ -269,10 +270,15 @@ export class RedisRateLimiter extends BaseRateLimiter {
 
   protected async tryTake(member: string): Promise<number> {
     try {
-      const waitUs = Number(await this.redis.eval(TAKE_SCRIPT, 2, this.ledgerKey, this.blockKey, this.limit, this.windowMs * 1000, member));
+      const waitUs = Number(
+        await this.redis.eval(TAKE_SCRIPT, 2, this.ledgerKey, this.blockKey, this.limit, this.windowMs * 1000, member),
+      );
       return waitUs <= 0 ? 0 : Math.ceil(waitUs / 1000);
     } catch (e) {
-      throw new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', `shared rate limiter: ${(e as Error).message}`, { cause: e, retriable: true });
+      throw new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', `shared rate limiter: ${(e as Error).message}`, {
+        cause: e,
+        retriable: true,
+      });
     }
   }
 
@@ -280,18 +286,28 @@ export class RedisRateLimiter extends BaseRateLimiter {
     try {
       await this.redis.eval(BLOCK_SCRIPT, 1, this.blockKey, Math.ceil(ms));
     } catch (e) {
-      throw new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', `shared rate limiter: ${(e as Error).message}`, { cause: e, retriable: true });
+      throw new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', `shared rate limiter: ${(e as Error).message}`, {
+        cause: e,
+        retriable: true,
+      });
     }
   }
 
   close(): Promise<void> {
-    this.closing ??= this.ownsRedis ? this.redis.quit().then(() => undefined, () => this.redis.disconnect()) : Promise.resolve();
+    this.closing ??= this.ownsRedis
+      ? this.redis.quit().then(
+          () => undefined,
+          () => this.redis.disconnect(),
+        )
+      : Promise.resolve();
     return this.closing;
   }
 }
 
 /** Redis-backed when `redis` is given, in-process otherwise. */
-export function createRateLimiter(options: RateLimiterOptions & { redis?: Redis | string; keyPrefix?: string }): RateLimiter & { metrics: RateLimiterMetrics } {
+export function createRateLimiter(
+  options: RateLimiterOptions & { redis?: Redis | string; keyPrefix?: string },
+): RateLimiter & { metrics: RateLimiterMetrics } {
   if (options.redis) return new RedisRateLimiter({ ...options, redis: options.redis });
   return new InProcessRateLimiter(options);
 }

@@ -41,7 +41,19 @@ export interface AuditRow {
 /** created_at formatted as the chain trigger formats it. */
 const CREATED_AT_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export const AUDIT_COLUMNS = ['id', 'createdAt', 'organizationId', 'pfaId', 'modificationId', 'actor', 'eventType', 'details', 'pemsResponse', 'prevHash', 'hash'] as const;
+export const AUDIT_COLUMNS = [
+  'id',
+  'createdAt',
+  'organizationId',
+  'pfaId',
+  'modificationId',
+  'actor',
+  'eventType',
+  'details',
+  'pemsResponse',
+  'prevHash',
+  'hash',
+] as const;
 
 function selectAudit(db: Knex, f: AuditFilter): Knex.QueryBuilder {
   const q = db('audit_log')
@@ -69,7 +81,10 @@ function selectAudit(db: Knex, f: AuditFilter): Knex.QueryBuilder {
 }
 
 /** Raw row (details and pemsResponse as jsonb text) to the API shape. */
-export function toAuditRow(r: Record<string, any>, parseJson = true): AuditRow & { detailsText: string; pemsResponseText: string | null } {
+export function toAuditRow(
+  r: Record<string, any>,
+  parseJson = true,
+): AuditRow & { detailsText: string; pemsResponseText: string | null } {
   return {
     id: r.id,
     organizationId: r.organization_id,
@@ -87,7 +102,11 @@ export function toAuditRow(r: Record<string, any>, parseJson = true): AuditRow &
   };
 }
 
-export async function queryAudit(db: Knex, f: AuditFilter, page: { limit: number; order: 'asc' | 'desc'; afterId?: string }): Promise<AuditRow[]> {
+export async function queryAudit(
+  db: Knex,
+  f: AuditFilter,
+  page: { limit: number; order: 'asc' | 'desc'; afterId?: string },
+): Promise<AuditRow[]> {
   const q = selectAudit(db, f);
   if (page.afterId) q.where('id', page.order === 'desc' ? '<' : '>', page.afterId);
   const rows = await q.orderBy('audit_log.id', page.order).limit(page.limit);
@@ -144,7 +163,12 @@ export interface ChainCheck {
   /** Keyed chain (audit.keys): entries signed, and the first entry whose mac does not hold. */
   keyed?: {
     signedEntries: number;
-    firstBroken: null | { id: string; createdAt: string; problem: 'mac_mismatch' | 'unsigned_entry' | 'unknown_key'; keyId: string | null };
+    firstBroken: null | {
+      id: string;
+      createdAt: string;
+      problem: 'mac_mismatch' | 'unsigned_entry' | 'unknown_key';
+      keyId: string | null;
+    };
     /** The head's own mac holds and names the last entry: a tail cut off and the head moved back shows here. */
     headValid: boolean;
   };
@@ -159,7 +183,11 @@ const GENESIS = '0'.repeat(64);
  * same timestamp format) and checks each prev_hash against the entry before it. Postgres
  * streams the window internally; only the first broken entry comes back.
  */
-export async function verifyAuditChain(db: Knex, organizationId: string, ring: AuditKeyRing | undefined = auditKeyRing()): Promise<ChainCheck> {
+export async function verifyAuditChain(
+  db: Knex,
+  organizationId: string,
+  ring: AuditKeyRing | undefined = auditKeyRing(),
+): Promise<ChainCheck> {
   const result = await db.raw(
     `WITH chain AS (
        SELECT id, created_at, prev_hash, hash,
@@ -182,30 +210,56 @@ export async function verifyAuditChain(db: Knex, organizationId: string, ring: A
      LIMIT 1`,
     [GENESIS, organizationId],
   );
-  const head = await db('audit_chain_head').where({ organization_id: organizationId }).first('last_hash', 'last_id', 'last_mac', 'head_mac', 'mac_key_id');
+  const head = await db('audit_chain_head')
+    .where({ organization_id: organizationId })
+    .first('last_hash', 'last_id', 'last_mac', 'head_mac', 'mac_key_id');
   const r = (result.rows as Array<Record<string, any>>)[0];
   if (!r) {
-    return { organizationId, entries: 0, ok: false, firstBroken: null, headMatches: head === undefined, empty: head === undefined, ...(ring ? { keyed: { signedEntries: 0, firstBroken: null, headValid: false } } : {}) };
+    return {
+      organizationId,
+      entries: 0,
+      ok: false,
+      firstBroken: null,
+      headMatches: head === undefined,
+      empty: head === undefined,
+      ...(ring ? { keyed: { signedEntries: 0, firstBroken: null, headValid: false } } : {}),
+    };
   }
   const headMatches = head?.last_hash === r.last_hash;
   const firstBroken = r.broken
     ? {
         id: r.id as string,
         createdAt: r.created_at_iso as string,
-        problem: (r.hash !== r.expected_hash ? 'hash_mismatch' : 'prev_hash_mismatch') as 'hash_mismatch' | 'prev_hash_mismatch',
+        problem: (r.hash !== r.expected_hash ? 'hash_mismatch' : 'prev_hash_mismatch') as
+          'hash_mismatch' | 'prev_hash_mismatch',
         storedHash: r.hash as string,
         expectedHash: r.expected_hash as string,
         storedPrevHash: r.prev_hash as string,
         expectedPrevHash: r.expected_prev_hash as string,
       }
     : null;
-  if (!ring) return { organizationId, entries: Number(r.entries), ok: firstBroken === null && headMatches, firstBroken, headMatches };
+  if (!ring)
+    return {
+      organizationId,
+      entries: Number(r.entries),
+      ok: firstBroken === null && headMatches,
+      firstBroken,
+      headMatches,
+    };
   const keyed = await verifyKeyedChain(db, organizationId, ring, head);
   // The earliest entry either check finds is the first altered one.
   const keyedBroken = keyed.firstBroken;
   const first =
     keyedBroken && (!firstBroken || BigInt(keyedBroken.id) < BigInt(firstBroken.id))
-      ? { id: keyedBroken.id, createdAt: keyedBroken.createdAt, problem: keyedBroken.problem, storedHash: '', expectedHash: '', storedPrevHash: '', expectedPrevHash: '' }
+      ? {
+          id: keyedBroken.id,
+          createdAt: keyedBroken.createdAt,
+          problem: keyedBroken.problem,
+          storedHash: '',
+          expectedHash: '',
+          storedPrevHash: '',
+          expectedPrevHash: '',
+        }
       : firstBroken;
   return {
     organizationId,
@@ -228,7 +282,9 @@ async function verifyKeyedChain(
   db: Knex,
   organizationId: string,
   ring: AuditKeyRing,
-  head: { last_id?: string | number; last_mac?: string | null; head_mac?: string | null; mac_key_id?: string | null } | undefined,
+  head:
+    | { last_id?: string | number; last_mac?: string | null; head_mac?: string | null; mac_key_id?: string | null }
+    | undefined,
 ): Promise<NonNullable<ChainCheck['keyed']>> {
   let prev = AUDIT_GENESIS_MAC;
   let signed = 0;
@@ -247,15 +303,41 @@ async function verifyKeyedChain(
       lastId = e.id;
       if (e.mac === null) {
         if (signed === 0) continue; // written before the chain was keyed
-        return { signedEntries: signed, firstBroken: { id: e.id, createdAt: e.created_at, problem: 'unsigned_entry', keyId: null }, headValid: false };
+        return {
+          signedEntries: signed,
+          firstBroken: { id: e.id, createdAt: e.created_at, problem: 'unsigned_entry', keyId: null },
+          headValid: false,
+        };
       }
       const key = ring.keys.get(e.mac_key_id);
-      if (!key) return { signedEntries: signed, firstBroken: { id: e.id, createdAt: e.created_at, problem: 'unknown_key', keyId: e.mac_key_id }, headValid: false };
-      const expected = auditMac(key, e.mac_key_id, {
-        organizationId, id: e.id, createdAt: e.created_at, pfaId: e.pfa_id, modificationId: e.modification_id,
-        actor: e.actor, eventType: e.event_type, details: e.details, pemsResponse: e.pems_response,
-      }, prev);
-      if (!macEquals(e.mac, expected)) return { signedEntries: signed, firstBroken: { id: e.id, createdAt: e.created_at, problem: 'mac_mismatch', keyId: e.mac_key_id }, headValid: false };
+      if (!key)
+        return {
+          signedEntries: signed,
+          firstBroken: { id: e.id, createdAt: e.created_at, problem: 'unknown_key', keyId: e.mac_key_id },
+          headValid: false,
+        };
+      const expected = auditMac(
+        key,
+        e.mac_key_id,
+        {
+          organizationId,
+          id: e.id,
+          createdAt: e.created_at,
+          pfaId: e.pfa_id,
+          modificationId: e.modification_id,
+          actor: e.actor,
+          eventType: e.event_type,
+          details: e.details,
+          pemsResponse: e.pems_response,
+        },
+        prev,
+      );
+      if (!macEquals(e.mac, expected))
+        return {
+          signedEntries: signed,
+          firstBroken: { id: e.id, createdAt: e.created_at, problem: 'mac_mismatch', keyId: e.mac_key_id },
+          headValid: false,
+        };
       prev = expected;
       signed += 1;
     }
@@ -265,13 +347,21 @@ async function verifyKeyedChain(
   const headValid =
     signed === 0
       ? true
-      : head !== undefined && headKey !== undefined && String(head.last_id) === lastId && head.last_mac === prev &&
+      : head !== undefined &&
+        headKey !== undefined &&
+        String(head.last_id) === lastId &&
+        head.last_mac === prev &&
         macEquals(head.head_mac, headMac(headKey, head.mac_key_id!, organizationId, lastId, prev));
   return { signedEntries: signed, firstBroken: null, headValid };
 }
 
 /** True when the organization's entry `lastId` is still there with mac `lastMac` (a checkpoint holds). */
-export async function checkpointHolds(db: Knex, organizationId: string, lastId: string, lastMac: string): Promise<boolean> {
+export async function checkpointHolds(
+  db: Knex,
+  organizationId: string,
+  lastId: string,
+  lastMac: string,
+): Promise<boolean> {
   const row = await db('audit_log').where({ organization_id: organizationId }).andWhere('id', lastId).first('mac');
   return row !== undefined && macEquals(row.mac, lastMac);
 }

@@ -19,7 +19,11 @@ export function auditKeyRing(env: NodeJS.ProcessEnv = process.env): AuditKeyRing
   return cached.ring;
 }
 
-export async function appendAudit(db: Knex | Knex.Transaction, entries: AuditEntry | readonly AuditEntry[], ring = auditKeyRing()): Promise<void> {
+export async function appendAudit(
+  db: Knex | Knex.Transaction,
+  entries: AuditEntry | readonly AuditEntry[],
+  ring = auditKeyRing(),
+): Promise<void> {
   const list = Array.isArray(entries) ? entries : [entries as AuditEntry];
   if (list.length === 0) return;
   if (!ring) {
@@ -55,7 +59,12 @@ function row(e: AuditEntry): Record<string, unknown> {
  * Under the head row's lock (the same upsert the chain trigger does), takes ids and the clock
  * from the database, signs each entry onto the previous mac, inserts them and signs the head.
  */
-async function appendSigned(tx: Knex.Transaction, org: string, entries: AuditEntry[], ring: AuditKeyRing): Promise<void> {
+async function appendSigned(
+  tx: Knex.Transaction,
+  org: string,
+  entries: AuditEntry[],
+  ring: AuditKeyRing,
+): Promise<void> {
   const key = ring.keys.get(ring.primary)!;
   const head = await tx.raw(
     `INSERT INTO audit_chain_head (organization_id, last_id, last_hash) VALUES (?, 0, repeat('0', 64))
@@ -74,10 +83,22 @@ async function appendSigned(tx: Knex.Transaction, org: string, entries: AuditEnt
     const { id, at } = ids.rows[i] as { id: string; at: string };
     // Signed as stored: the JSON values jsonb will hand back (a Date becomes its ISO text, undefined goes).
     const asStored = (v: unknown): unknown => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
-    const mac = auditMac(key, ring.primary, {
-      organizationId: org, id, createdAt: at, pfaId: e.pfaId ?? null, modificationId: e.modificationId ?? null,
-      actor: e.actor, eventType: e.eventType, details: asStored(e.details ?? {}), pemsResponse: asStored(e.pemsResponse),
-    }, prev);
+    const mac = auditMac(
+      key,
+      ring.primary,
+      {
+        organizationId: org,
+        id,
+        createdAt: at,
+        pfaId: e.pfaId ?? null,
+        modificationId: e.modificationId ?? null,
+        actor: e.actor,
+        eventType: e.eventType,
+        details: asStored(e.details ?? {}),
+        pemsResponse: asStored(e.pemsResponse),
+      },
+      prev,
+    );
     prev = mac;
     return { ...row(e), id, created_at: at, mac, mac_key_id: ring.primary };
   });
@@ -85,5 +106,9 @@ async function appendSigned(tx: Knex.Transaction, org: string, entries: AuditEnt
   const last = rows[rows.length - 1]!;
   await tx('audit_chain_head')
     .where({ organization_id: org })
-    .update({ last_mac: last.mac, mac_key_id: ring.primary, head_mac: headMac(key, ring.primary, org, last.id, last.mac) });
+    .update({
+      last_mac: last.mac,
+      mac_key_id: ring.primary,
+      head_mac: headMac(key, ring.primary, org, last.id, last.mac),
+    });
 }

@@ -93,7 +93,12 @@ function toConflict(r: Record<string, any>): ConflictRow {
     resolutionModificationId: r.resolution_modification_id,
     detectedBy: r.detected_by,
     createdAt: r.created_at_iso,
-    modification: { userId: r.m_user_id, delta: r.m_delta, syncStatus: r.m_sync_status, changeReason: r.m_change_reason },
+    modification: {
+      userId: r.m_user_id,
+      delta: r.m_delta,
+      syncStatus: r.m_sync_status,
+      changeReason: r.m_change_reason,
+    },
   };
 }
 
@@ -106,13 +111,25 @@ export async function listConflicts(db: Knex, f: ConflictFilter): Promise<Confli
   if (f.createdAfter) q.where('c.created_at', '>=', f.createdAfter);
   if (f.createdBefore) q.where('c.created_at', '<', f.createdBefore);
   if (f.after) q.whereRaw('(c.created_at, c.id) < (?::timestamptz, ?::uuid)', [f.after.t, f.after.id]);
-  const rows = await q.orderBy([{ column: 'c.created_at', order: 'desc' }, { column: 'c.id', order: 'desc' }]).limit(f.limit);
+  const rows = await q
+    .orderBy([
+      { column: 'c.created_at', order: 'desc' },
+      { column: 'c.id', order: 'desc' },
+    ])
+    .limit(f.limit);
   return rows.map(toConflict);
 }
 
 /** One conflict if it belongs to one of `organizationIds`; null otherwise (the caller answers 404 either way). */
-export async function getConflict(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string): Promise<ConflictRow | null> {
-  const row = await conflictQuery(db).where('c.id', id).whereIn('c.organization_id', [...organizationIds]).first();
+export async function getConflict(
+  db: Knex | Knex.Transaction,
+  organizationIds: readonly string[],
+  id: string,
+): Promise<ConflictRow | null> {
+  const row = await conflictQuery(db)
+    .where('c.id', id)
+    .whereIn('c.organization_id', [...organizationIds])
+    .first();
   return row ? toConflict(row) : null;
 }
 
@@ -151,26 +168,47 @@ export async function resolveConflict(db: Knex, input: ResolveInput): Promise<Re
       .first();
     if (!locked) throw new ActionRefusedError('not_found', 'NOT_FOUND', `conflict ${input.conflictId} not found`);
     if (locked.status !== 'open') {
-      throw new ActionRefusedError('state', 'CONFLICT_NOT_OPEN', `conflict ${input.conflictId} is ${locked.status}, not open`, { status: locked.status });
+      throw new ActionRefusedError(
+        'state',
+        'CONFLICT_NOT_OPEN',
+        `conflict ${input.conflictId} is ${locked.status}, not open`,
+        { status: locked.status },
+      );
     }
     const mod = await tx('pfa_modification').where({ id: locked.modification_id }).forUpdate().first();
     if (!mod || mod.sync_status !== 'conflict') {
-      throw new ActionRefusedError('state', 'MODIFICATION_NOT_IN_CONFLICT', `modification ${locked.modification_id} is ${mod?.sync_status ?? 'missing'}, not in conflict`, {
-        modificationId: locked.modification_id,
-        syncStatus: mod?.sync_status ?? null,
-      });
+      throw new ActionRefusedError(
+        'state',
+        'MODIFICATION_NOT_IN_CONFLICT',
+        `modification ${locked.modification_id} is ${mod?.sync_status ?? 'missing'}, not in conflict`,
+        {
+          modificationId: locked.modification_id,
+          syncStatus: mod?.sync_status ?? null,
+        },
+      );
     }
 
     const fields = (locked.fields as ConflictRow['fields']).map((f) => ({ ...f, baseKnown: true }));
     if (input.resolution === 'merge') {
       const shape = validateChangeShape(input.values ?? {});
-      if (shape.length > 0) throw new ActionRefusedError('invalid', 'VALIDATION_FAILED', `merged values are invalid: ${shape.map((e) => e.message).join('; ')}`, fieldErrorsBody(shape));
+      if (shape.length > 0)
+        throw new ActionRefusedError(
+          'invalid',
+          'VALIDATION_FAILED',
+          `merged values are invalid: ${shape.map((e) => e.message).join('; ')}`,
+          fieldErrorsBody(shape),
+        );
     }
     let delta: Record<string, unknown>;
     try {
-      delta = applyResolution({ fields, changes: mod.delta as Record<string, unknown> }, input.resolution, input.values);
+      delta = applyResolution(
+        { fields, changes: mod.delta as Record<string, unknown> },
+        input.resolution,
+        input.values,
+      );
     } catch (err) {
-      if (err instanceof ResolutionError) throw new ActionRefusedError('invalid', 'RESOLUTION_INVALID', err.message, err.details);
+      if (err instanceof ResolutionError)
+        throw new ActionRefusedError('invalid', 'RESOLUTION_INVALID', err.message, err.details);
       throw err;
     }
 
@@ -178,13 +216,25 @@ export async function resolveConflict(db: Knex, input: ResolveInput): Promise<Re
     // the mirror, else what the conflict itself says PEMS holds. Only errors the change
     // introduces count: a rule PEMS's own record already breaks is not the person's doing.
     const baseVersion = Number(locked.pems_version);
-    const hist = await tx('pfa_mirror_history').where({ organization_id: locked.organization_id, pfa_id: locked.pfa_id, version: baseVersion }).first('data');
-    const mirror = hist ? null : await tx('pfa_mirror').where({ organization_id: locked.organization_id, pfa_id: locked.pfa_id }).first('data');
-    const pemsRecord: Record<string, unknown> = hist?.data ?? mirror?.data ?? Object.fromEntries(fields.map((f) => [f.field, f.pems]));
+    const hist = await tx('pfa_mirror_history')
+      .where({ organization_id: locked.organization_id, pfa_id: locked.pfa_id, version: baseVersion })
+      .first('data');
+    const mirror = hist
+      ? null
+      : await tx('pfa_mirror').where({ organization_id: locked.organization_id, pfa_id: locked.pfa_id }).first('data');
+    const pemsRecord: Record<string, unknown> =
+      hist?.data ?? mirror?.data ?? Object.fromEntries(fields.map((f) => [f.field, f.pems]));
     const known = new Set(validateRecord(pemsRecord).map((e) => `${e.field}\u0000${e.message}`));
-    const introduced = validateRecord({ ...pemsRecord, ...delta }).filter((e) => !known.has(`${e.field}\u0000${e.message}`));
+    const introduced = validateRecord({ ...pemsRecord, ...delta }).filter(
+      (e) => !known.has(`${e.field}\u0000${e.message}`),
+    );
     if (Object.keys(delta).length > 0 && introduced.length > 0) {
-      throw new ActionRefusedError('invalid', 'VALIDATION_FAILED', `the resolved record breaks PEMS rules: ${introduced.map((e) => e.message).join('; ')}`, fieldErrorsBody(introduced));
+      throw new ActionRefusedError(
+        'invalid',
+        'VALIDATION_FAILED',
+        `the resolved record breaks PEMS rules: ${introduced.map((e) => e.message).join('; ')}`,
+        fieldErrorsBody(introduced),
+      );
     }
 
     let created: ResolveResult['modification'] = null;
@@ -207,14 +257,16 @@ export async function resolveConflict(db: Knex, input: ResolveInput): Promise<Re
       created = { id: row.id, baseVersion, delta };
     }
     await tx('pfa_modification').where({ id: mod.id }).update({ sync_status: 'superseded', updated_at: tx.fn.now() });
-    await tx('sync_conflict').where({ id: locked.id }).update({
-      status: 'resolved',
-      resolution: input.resolution,
-      resolved_by: input.resolverId,
-      resolved_at: tx.fn.now(),
-      resolution_modification_id: created?.id ?? null,
-      updated_at: tx.fn.now(),
-    });
+    await tx('sync_conflict')
+      .where({ id: locked.id })
+      .update({
+        status: 'resolved',
+        resolution: input.resolution,
+        resolved_by: input.resolverId,
+        resolved_at: tx.fn.now(),
+        resolution_modification_id: created?.id ?? null,
+        updated_at: tx.fn.now(),
+      });
     // Any other open conflict on the same modification is moot now.
     await tx('sync_conflict')
       .where({ modification_id: mod.id, status: 'open' })

@@ -25,14 +25,22 @@ function seen(r: Record<string, any> | undefined, changedByKey = 'changed_by'): 
   };
 }
 
-export async function readConflictContext(db: Knex, organizationId: string, pfaId: string, baseVersion: number, pemsVersion: number): Promise<ConflictContext> {
+export async function readConflictContext(
+  db: Knex,
+  organizationId: string,
+  pfaId: string,
+  baseVersion: number,
+  pemsVersion: number,
+): Promise<ConflictContext> {
   const [hist, mirror] = await Promise.all([
     db('pfa_mirror_history')
       .where({ organization_id: organizationId, pfa_id: pfaId })
       .whereIn('version', [baseVersion, pemsVersion])
       .orderBy('id', 'desc')
       .select('version', 'data', 'changed_by', 'pems_updated_at'),
-    db('pfa_mirror').where({ organization_id: organizationId, pfa_id: pfaId }).first('version', 'data', 'pems_updated_at'),
+    db('pfa_mirror')
+      .where({ organization_id: organizationId, pfa_id: pfaId })
+      .first('version', 'data', 'pems_updated_at'),
   ]);
   const at = (v: number) => seen((hist as Array<Record<string, any>>).find((h) => Number(h.version) === v));
   return { base: at(baseVersion), atConflict: at(pemsVersion), now: seen(mirror, 'none') };

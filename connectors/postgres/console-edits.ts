@@ -44,7 +44,12 @@ function toEdit(r: Record<string, any>): EditRow {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Committed edits whose id is `q` or whose PFA id is `q`, in the given organizations, newest first. */
-export async function searchEdits(db: Knex, organizationIds: readonly string[], q: string, limit: number): Promise<EditRow[]> {
+export async function searchEdits(
+  db: Knex,
+  organizationIds: readonly string[],
+  q: string,
+  limit: number,
+): Promise<EditRow[]> {
   if (organizationIds.length === 0) return [];
   const query = db('pfa_modification')
     .whereIn('organization_id', [...organizationIds])
@@ -53,7 +58,14 @@ export async function searchEdits(db: Knex, organizationIds: readonly string[], 
       w.where('pfa_id', q);
       if (UUID.test(q)) w.orWhere('id', q);
     });
-  return (await query.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit)).map(toEdit);
+  return (
+    await query
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(limit)
+  ).map(toEdit);
 }
 
 /** Where an edit is, as the "My edits" filter groups the statuses. */
@@ -70,31 +82,60 @@ export type EditStage = keyof typeof EDIT_STAGES;
 /** One user's committed edits, newest first, a page at a time (keyset on created_at, id). */
 export async function listUserEdits(
   db: Knex,
-  f: { userId: string; organizationIds: readonly string[]; stage?: EditStage; pfaId?: string; before?: { t: string; id: string }; limit: number },
+  f: {
+    userId: string;
+    organizationIds: readonly string[];
+    stage?: EditStage;
+    pfaId?: string;
+    before?: { t: string; id: string };
+    limit: number;
+  },
 ): Promise<EditRow[]> {
   if (f.organizationIds.length === 0) return [];
-  const q = db('pfa_modification').where({ user_id: f.userId }).whereIn('organization_id', [...f.organizationIds]).whereNot('sync_status', 'draft');
+  const q = db('pfa_modification')
+    .where({ user_id: f.userId })
+    .whereIn('organization_id', [...f.organizationIds])
+    .whereNot('sync_status', 'draft');
   if (f.stage) q.whereIn('sync_status', [...EDIT_STAGES[f.stage]]);
   if (f.pfaId) q.where('pfa_id', f.pfaId);
   if (f.before) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [f.before.t, f.before.id]);
-  const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(f.limit).select('*');
+  const rows = await q
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(f.limit)
+    .select('*');
   return rows.map(toEdit);
 }
 
 /** The user's edits by stage and the oldest one still waiting (the "are my edits through?" line). */
-export async function summariseUserEdits(db: Knex, userId: string, organizationIds: readonly string[]): Promise<{ byStatus: Record<string, number>; oldestWaitingAt: Date | null }> {
+export async function summariseUserEdits(
+  db: Knex,
+  userId: string,
+  organizationIds: readonly string[],
+): Promise<{ byStatus: Record<string, number>; oldestWaitingAt: Date | null }> {
   if (organizationIds.length === 0) return { byStatus: {}, oldestWaitingAt: null };
   const rows = (await db('pfa_modification')
     .where({ user_id: userId })
     .whereIn('organization_id', [...organizationIds])
     .whereNot('sync_status', 'draft')
     .groupBy('sync_status')
-    .select('sync_status', db.raw('count(*)::int AS n'), db.raw('min(committed_at) AS oldest'))) as Array<{ sync_status: string; n: number; oldest: Date | null }>;
+    .select('sync_status', db.raw('count(*)::int AS n'), db.raw('min(committed_at) AS oldest'))) as Array<{
+    sync_status: string;
+    n: number;
+    oldest: Date | null;
+  }>;
   const byStatus: Record<string, number> = {};
   let oldest: Date | null = null;
   for (const r of rows) {
     byStatus[r.sync_status] = r.n;
-    if ((EDIT_STAGES.waiting as readonly string[]).includes(r.sync_status) && r.oldest && (!oldest || r.oldest < oldest)) oldest = new Date(r.oldest);
+    if (
+      (EDIT_STAGES.waiting as readonly string[]).includes(r.sync_status) &&
+      r.oldest &&
+      (!oldest || r.oldest < oldest)
+    )
+      oldest = new Date(r.oldest);
   }
   return { byStatus, oldestWaitingAt: oldest };
 }

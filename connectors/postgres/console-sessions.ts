@@ -13,7 +13,10 @@ export interface ConsoleSession {
 
 export const hashSessionId = (cookie: string): string => createHash('sha256').update(cookie).digest('hex');
 
-export async function insertConsoleSession(db: Knex, s: { cookie: string; userId: string; csrfToken: string; ttlSeconds: number }): Promise<void> {
+export async function insertConsoleSession(
+  db: Knex,
+  s: { cookie: string; userId: string; csrfToken: string; ttlSeconds: number },
+): Promise<void> {
   await db('console_session').insert({
     id_hash: hashSessionId(s.cookie),
     user_id: s.userId,
@@ -24,9 +27,10 @@ export async function insertConsoleSession(db: Knex, s: { cookie: string; userId
 
 /** The live session of a cookie, or undefined (unknown, expired: an expired row is deleted). */
 export async function findConsoleSession(db: Knex, cookie: string): Promise<ConsoleSession | undefined> {
-  const row = (await db('console_session').where({ id_hash: hashSessionId(cookie) }).first('user_id', 'csrf_token', 'expires_at', db.raw('expires_at <= now() AS expired'))) as
-    | { user_id: string; csrf_token: string; expires_at: Date; expired: boolean }
-    | undefined;
+  const row = (await db('console_session')
+    .where({ id_hash: hashSessionId(cookie) })
+    .first('user_id', 'csrf_token', 'expires_at', db.raw('expires_at <= now() AS expired'))) as
+    { user_id: string; csrf_token: string; expires_at: Date; expired: boolean } | undefined;
   if (!row) return undefined;
   if (row.expired) {
     await deleteConsoleSession(db, cookie);
@@ -36,13 +40,22 @@ export async function findConsoleSession(db: Knex, cookie: string): Promise<Cons
 }
 
 export async function deleteConsoleSession(db: Knex, cookie: string): Promise<void> {
-  await db('console_session').where({ id_hash: hashSessionId(cookie) }).delete();
+  await db('console_session')
+    .where({ id_hash: hashSessionId(cookie) })
+    .delete();
 }
 
 /** The users a local (demo) sign-in may choose from: the configured ids that exist and are active. */
-export async function listSignInUsers(db: Knex, ids: readonly string[]): Promise<Array<{ id: string; displayName: string }>> {
+export async function listSignInUsers(
+  db: Knex,
+  ids: readonly string[],
+): Promise<Array<{ id: string; displayName: string }>> {
   if (ids.length === 0) return [];
-  const rows = (await db('app_user').whereIn('id', [...ids]).where({ is_active: true }).orderBy('id').select('id', 'username', 'display_name')) as Array<{
+  const rows = (await db('app_user')
+    .whereIn('id', [...ids])
+    .where({ is_active: true })
+    .orderBy('id')
+    .select('id', 'username', 'display_name')) as Array<{
     id: string;
     username: string;
     display_name: string | null;

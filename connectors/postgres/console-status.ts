@@ -41,7 +41,10 @@ export async function readOrgPipelines(db: Knex, organizationIds: readonly strin
   if (organizationIds.length === 0) return [];
   const ids = [...organizationIds];
   const [orgs, waiting, anyEdit, lastSynced, conflicts, deadLetters] = await Promise.all([
-    db('organization').whereIn('id', ids).orderBy('id').select('id', 'name', 'pems_base_url', 'pems_credential_encrypted'),
+    db('organization')
+      .whereIn('id', ids)
+      .orderBy('id')
+      .select('id', 'name', 'pems_base_url', 'pems_credential_encrypted'),
     // Only the edits not yet in PEMS (partial index pfa_modification_waiting, migration 013).
     db.raw(
       `SELECT organization_id, sync_status, count(*)::int AS n, min(committed_at) AS oldest
@@ -49,16 +52,32 @@ export async function readOrgPipelines(db: Knex, organizationIds: readonly strin
         GROUP BY organization_id, sync_status`,
       [ids],
     ),
-    db.raw(`SELECT o AS organization_id FROM unnest(?::text[]) o WHERE EXISTS (SELECT 1 FROM pfa_modification m WHERE m.organization_id = o AND m.sync_status <> 'draft')`, [ids]),
+    db.raw(
+      `SELECT o AS organization_id FROM unnest(?::text[]) o WHERE EXISTS (SELECT 1 FROM pfa_modification m WHERE m.organization_id = o AND m.sync_status <> 'draft')`,
+      [ids],
+    ),
     db.raw(
       `SELECT o AS organization_id, (SELECT max(synced_at) FROM pfa_modification m WHERE m.organization_id = o AND m.synced_at IS NOT NULL) AS last_synced FROM unnest(?::text[]) o`,
       [ids],
     ),
-    db('sync_conflict').whereIn('organization_id', ids).where({ status: 'open' }).groupBy('organization_id').select('organization_id', db.raw('count(*)::int AS n')),
-    db('dead_letter').whereIn('organization_id', ids).where({ status: 'open' }).groupBy('organization_id').select('organization_id', db.raw('count(*)::int AS n')),
+    db('sync_conflict')
+      .whereIn('organization_id', ids)
+      .where({ status: 'open' })
+      .groupBy('organization_id')
+      .select('organization_id', db.raw('count(*)::int AS n')),
+    db('dead_letter')
+      .whereIn('organization_id', ids)
+      .where({ status: 'open' })
+      .groupBy('organization_id')
+      .select('organization_id', db.raw('count(*)::int AS n')),
   ]);
   const out = new Map<string, OrgPipelineRow>();
-  for (const o of orgs as Array<{ id: string; name: string; pems_base_url: string | null; pems_credential_encrypted: string | null }>) {
+  for (const o of orgs as Array<{
+    id: string;
+    name: string;
+    pems_base_url: string | null;
+    pems_credential_encrypted: string | null;
+  }>) {
     out.set(o.id, {
       organizationId: o.id,
       name: o.name,
@@ -74,17 +93,26 @@ export async function readOrgPipelines(db: Knex, organizationIds: readonly strin
     });
   }
   const earliest = (a: Date | null, b: Date | null): Date | null => (a === null ? b : b === null ? a : a < b ? a : b);
-  for (const r of waiting.rows as Array<{ organization_id: string; sync_status: string; n: number; oldest: Date | null }>) {
+  for (const r of waiting.rows as Array<{
+    organization_id: string;
+    sync_status: string;
+    n: number;
+    oldest: Date | null;
+  }>) {
     const o = out.get(r.organization_id);
     if (!o) continue;
     o.counts[r.sync_status] = r.n;
     o.oldestUnsyncedAt = earliest(o.oldestUnsyncedAt, r.oldest);
     if (r.sync_status !== 'syncing') o.oldestUnclaimedAt = earliest(o.oldestUnclaimedAt, r.oldest);
   }
-  for (const r of anyEdit.rows as Array<{ organization_id: string }>) if (out.has(r.organization_id)) out.get(r.organization_id)!.hasEdits = true;
-  for (const r of lastSynced.rows as Array<{ organization_id: string; last_synced: Date | null }>) if (out.has(r.organization_id)) out.get(r.organization_id)!.lastSyncedAt = r.last_synced;
-  for (const r of conflicts as Array<{ organization_id: string; n: number }>) out.get(r.organization_id)!.conflictsOpen = r.n;
-  for (const r of deadLetters as Array<{ organization_id: string; n: number }>) out.get(r.organization_id)!.deadLettersOpen = r.n;
+  for (const r of anyEdit.rows as Array<{ organization_id: string }>)
+    if (out.has(r.organization_id)) out.get(r.organization_id)!.hasEdits = true;
+  for (const r of lastSynced.rows as Array<{ organization_id: string; last_synced: Date | null }>)
+    if (out.has(r.organization_id)) out.get(r.organization_id)!.lastSyncedAt = r.last_synced;
+  for (const r of conflicts as Array<{ organization_id: string; n: number }>)
+    out.get(r.organization_id)!.conflictsOpen = r.n;
+  for (const r of deadLetters as Array<{ organization_id: string; n: number }>)
+    out.get(r.organization_id)!.deadLettersOpen = r.n;
   return [...out.values()];
 }
 
@@ -104,7 +132,12 @@ export interface OrgMinuteRow {
  * counts. Minutes without an outcome are absent. Uses pfa_modification_org_updated (migration 013):
  * an outcome's time is never before the row's last update.
  */
-export async function readMinutes(db: Knex, organizationIds: readonly string[], from: Date, to: Date | null): Promise<{ overall: MinuteRow[]; byOrg: OrgMinuteRow[] }> {
+export async function readMinutes(
+  db: Knex,
+  organizationIds: readonly string[],
+  from: Date,
+  to: Date | null,
+): Promise<{ overall: MinuteRow[]; byOrg: OrgMinuteRow[] }> {
   if (organizationIds.length === 0) return { overall: [], byOrg: [] };
   const res = await db.raw(
     `SELECT date_trunc('minute', at) AS minute, organization_id, GROUPING(organization_id) AS overall,
@@ -127,8 +160,19 @@ export async function readMinutes(db: Knex, organizationIds: readonly string[], 
   const overall: MinuteRow[] = [];
   const byOrg: OrgMinuteRow[] = [];
   for (const r of res.rows as Array<Record<string, any>>) {
-    const counts = { minute: new Date(r.minute), synced: r.synced, conflict: r.conflict, rejected: r.rejected, failed: r.failed };
-    if (r.overall === 1) overall.push({ ...counts, p50: r.p50 === null ? null : Number(r.p50), p95: r.p95 === null ? null : Number(r.p95) });
+    const counts = {
+      minute: new Date(r.minute),
+      synced: r.synced,
+      conflict: r.conflict,
+      rejected: r.rejected,
+      failed: r.failed,
+    };
+    if (r.overall === 1)
+      overall.push({
+        ...counts,
+        p50: r.p50 === null ? null : Number(r.p50),
+        p95: r.p95 === null ? null : Number(r.p95),
+      });
     else byOrg.push({ ...counts, organizationId: r.organization_id });
   }
   return { overall, byOrg };

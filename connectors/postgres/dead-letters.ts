@@ -80,11 +80,16 @@ function toSummary(r: Record<string, any>): DeadLetterSummary {
     resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
     resolutionReason: r.resolution_reason,
     createdAt: new Date(r.created_at).toISOString(),
-    modification: r.m_sync_status ? { syncStatus: r.m_sync_status, attempts: Number(r.m_attempts), userId: r.m_user_id } : null,
+    modification: r.m_sync_status
+      ? { syncStatus: r.m_sync_status, attempts: Number(r.m_attempts), userId: r.m_user_id }
+      : null,
   };
 }
 
-function part(b: Buffer | null, total: number | null): { text: string | null; base64: string | null; truncated: boolean } {
+function part(
+  b: Buffer | null,
+  total: number | null,
+): { text: string | null; base64: string | null; truncated: boolean } {
   if (b === null) return { text: null, base64: null, truncated: false };
   const text = utf8(b);
   return { text, base64: text === null ? b.toString('base64') : null, truncated: total !== null && total > b.length };
@@ -107,8 +112,21 @@ function toDeadLetter(r: Record<string, any>): DeadLetterRow {
 }
 
 const SUMMARY_COLUMNS = [
-  'd.id', 'd.organization_id', 'd.pfa_id', 'd.modification_id', 'd.source_topic', 'd.source_partition', 'd.source_offset',
-  'd.reason', 'd.error_code', 'd.error', 'd.status', 'd.resolved_by', 'd.resolved_at', 'd.resolution_reason', 'd.created_at',
+  'd.id',
+  'd.organization_id',
+  'd.pfa_id',
+  'd.modification_id',
+  'd.source_topic',
+  'd.source_partition',
+  'd.source_offset',
+  'd.reason',
+  'd.error_code',
+  'd.error',
+  'd.status',
+  'd.resolved_by',
+  'd.resolved_at',
+  'd.resolution_reason',
+  'd.created_at',
 ];
 
 /** Never the record's bytes: only their sizes (octet_length reads no TOAST beyond the header). */
@@ -121,7 +139,14 @@ function deadLetterQuery(db: Knex | Knex.Transaction): Knex.QueryBuilder {
 
 export async function listDeadLetters(
   db: Knex,
-  f: { organizationIds: readonly string[]; status?: string; pfaId?: string; errorCode?: string; limit: number; after?: { t: string; id: string } },
+  f: {
+    organizationIds: readonly string[];
+    status?: string;
+    pfaId?: string;
+    errorCode?: string;
+    limit: number;
+    after?: { t: string; id: string };
+  },
 ): Promise<DeadLetterSummary[]> {
   // Dead letters whose organization is unknown (organization_id null) are not listed: scoping
   // cannot place them, and showing them to every caller could leak another organization's data.
@@ -130,18 +155,35 @@ export async function listDeadLetters(
   if (f.pfaId) q.where('d.pfa_id', f.pfaId);
   if (f.errorCode) q.where('d.error_code', f.errorCode);
   if (f.after) q.whereRaw('(d.created_at, d.id) < (?::timestamptz, ?::uuid)', [f.after.t, f.after.id]);
-  const rows = await q.orderBy([{ column: 'd.created_at', order: 'desc' }, { column: 'd.id', order: 'desc' }]).limit(f.limit);
+  const rows = await q
+    .orderBy([
+      { column: 'd.created_at', order: 'desc' },
+      { column: 'd.id', order: 'desc' },
+    ])
+    .limit(f.limit);
   return rows.map(toSummary);
 }
 
 /** The dead letter's metadata (no record bytes); what the action routes need. */
-export async function getDeadLetterSummary(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string): Promise<DeadLetterSummary | null> {
-  const row = await deadLetterQuery(db).where('d.id', id).whereIn('d.organization_id', [...organizationIds]).first();
+export async function getDeadLetterSummary(
+  db: Knex | Knex.Transaction,
+  organizationIds: readonly string[],
+  id: string,
+): Promise<DeadLetterSummary | null> {
+  const row = await deadLetterQuery(db)
+    .where('d.id', id)
+    .whereIn('d.organization_id', [...organizationIds])
+    .first();
   return row ? toSummary(row) : null;
 }
 
 /** One dead letter with the first `maxBytes` of its key and of its value (substring in SQL: the rest is never read). */
-export async function getDeadLetter(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string, maxBytes: number): Promise<DeadLetterRow | null> {
+export async function getDeadLetter(
+  db: Knex | Knex.Transaction,
+  organizationIds: readonly string[],
+  id: string,
+  maxBytes: number,
+): Promise<DeadLetterRow | null> {
   const row = await deadLetterQuery(db)
     .select(
       db.raw('substring(d.record_key FROM 1 FOR ?::int) AS record_key', [maxBytes]),
@@ -173,7 +215,8 @@ export function headersFromStored(stored: unknown): Record<string, Buffer> {
   for (const [name, v] of Object.entries(stored as Record<string, unknown>)) {
     const one = Array.isArray(v) ? v[v.length - 1] : v;
     if (typeof one === 'string') out[name] = Buffer.from(one, 'utf8');
-    else if (one && typeof one === 'object' && typeof (one as { base64?: unknown }).base64 === 'string') out[name] = Buffer.from((one as { base64: string }).base64, 'base64');
+    else if (one && typeof one === 'object' && typeof (one as { base64?: unknown }).base64 === 'string')
+      out[name] = Buffer.from((one as { base64: string }).base64, 'base64');
     else if (one !== null && one !== undefined) out[name] = Buffer.from(JSON.stringify(one), 'utf8');
   }
   return out;
@@ -192,38 +235,82 @@ export async function replayDeadLetter(
   input: { id: string; organizationIds: readonly string[]; actor: string; reason?: string; produce?: Produce },
 ): Promise<ReplayOutcome> {
   return db.transaction(async (tx) => {
-    const dl = await tx('dead_letter').where({ id: input.id }).whereIn('organization_id', [...input.organizationIds]).forUpdate().first();
+    const dl = await tx('dead_letter')
+      .where({ id: input.id })
+      .whereIn('organization_id', [...input.organizationIds])
+      .forUpdate()
+      .first();
     if (!dl) throw new ActionRefusedError('not_found', 'NOT_FOUND', `dead letter ${input.id} not found`);
-    if (dl.status !== 'open') throw new ActionRefusedError('state', 'DEAD_LETTER_NOT_OPEN', `dead letter ${input.id} is ${dl.status}, not open`, { status: dl.status });
+    if (dl.status !== 'open')
+      throw new ActionRefusedError(
+        'state',
+        'DEAD_LETTER_NOT_OPEN',
+        `dead letter ${input.id} is ${dl.status}, not open`,
+        { status: dl.status },
+      );
 
     let outcome: ReplayOutcome;
     let previous: Record<string, unknown> = {};
     if (dl.modification_id) {
-      const mod = await tx('pfa_modification').where({ id: dl.modification_id, organization_id: dl.organization_id }).forUpdate().first('sync_status', 'sync_error', 'attempts');
-      if (!mod) throw new ActionRefusedError('state', 'MODIFICATION_MISSING', `modification ${dl.modification_id} of dead letter ${input.id} no longer exists`);
+      const mod = await tx('pfa_modification')
+        .where({ id: dl.modification_id, organization_id: dl.organization_id })
+        .forUpdate()
+        .first('sync_status', 'sync_error', 'attempts');
+      if (!mod)
+        throw new ActionRefusedError(
+          'state',
+          'MODIFICATION_MISSING',
+          `modification ${dl.modification_id} of dead letter ${input.id} no longer exists`,
+        );
       if (mod.sync_status !== 'failed' && mod.sync_status !== 'rejected') {
-        throw new ActionRefusedError('state', 'MODIFICATION_NOT_REPLAYABLE', `modification ${dl.modification_id} is ${mod.sync_status}; only failed or rejected ones are replayed`, {
-          modificationId: dl.modification_id,
-          syncStatus: mod.sync_status,
-        });
+        throw new ActionRefusedError(
+          'state',
+          'MODIFICATION_NOT_REPLAYABLE',
+          `modification ${dl.modification_id} is ${mod.sync_status}; only failed or rejected ones are replayed`,
+          {
+            modificationId: dl.modification_id,
+            syncStatus: mod.sync_status,
+          },
+        );
       }
       previous = { syncStatus: mod.sync_status, syncError: mod.sync_error, attempts: Number(mod.attempts) };
       // Same row: the transition into committed is the sink's work signal; the id (and with it the
       // PEMS idempotency key) is unchanged, so a write that did land once is not applied twice.
       await tx('pfa_modification')
         .where({ id: dl.modification_id })
-        .update({ sync_status: 'committed', committed_at: tx.fn.now(), sync_error: null, synced_at: null, updated_at: tx.fn.now() });
+        .update({
+          sync_status: 'committed',
+          committed_at: tx.fn.now(),
+          sync_error: null,
+          synced_at: null,
+          updated_at: tx.fn.now(),
+        });
       outcome = { id: dl.id, via: 'modification', modificationId: dl.modification_id };
     } else {
-      if (!input.produce) throw new ActionRefusedError('state', 'KAFKA_UNAVAILABLE', 'replaying an event without a modification needs Kafka, which this API has not been given');
+      if (!input.produce)
+        throw new ActionRefusedError(
+          'state',
+          'KAFKA_UNAVAILABLE',
+          'replaying an event without a modification needs Kafka, which this API has not been given',
+        );
       // Produced inside the transaction: if it fails the dead letter stays open; if the commit
       // fails after it, the event is in the topic twice at most (the sink is idempotent per id).
-      const produced = await input.produce({ key: dl.record_key, value: dl.record_value, headers: headersFromStored(dl.record_headers) });
+      const produced = await input.produce({
+        key: dl.record_key,
+        value: dl.record_value,
+        headers: headersFromStored(dl.record_headers),
+      });
       outcome = { id: dl.id, via: 'topic', modificationId: null, produced };
     }
     await tx('dead_letter')
       .where({ id: dl.id })
-      .update({ status: 'replayed', resolved_by: input.actor, resolved_at: tx.fn.now(), resolution_reason: input.reason ?? null, updated_at: tx.fn.now() });
+      .update({
+        status: 'replayed',
+        resolved_by: input.actor,
+        resolved_at: tx.fn.now(),
+        resolution_reason: input.reason ?? null,
+        updated_at: tx.fn.now(),
+      });
     await appendAudit(tx, {
       organizationId: dl.organization_id,
       pfaId: dl.pfa_id,
@@ -256,10 +343,22 @@ export async function discardDeadLetter(
       .forUpdate()
       .first('id', 'organization_id', 'pfa_id', 'modification_id', 'status', 'error_code', 'reason');
     if (!dl) throw new ActionRefusedError('not_found', 'NOT_FOUND', `dead letter ${input.id} not found`);
-    if (dl.status !== 'open') throw new ActionRefusedError('state', 'DEAD_LETTER_NOT_OPEN', `dead letter ${input.id} is ${dl.status}, not open`, { status: dl.status });
+    if (dl.status !== 'open')
+      throw new ActionRefusedError(
+        'state',
+        'DEAD_LETTER_NOT_OPEN',
+        `dead letter ${input.id} is ${dl.status}, not open`,
+        { status: dl.status },
+      );
     await tx('dead_letter')
       .where({ id: dl.id })
-      .update({ status: 'discarded', resolved_by: input.actor, resolved_at: tx.fn.now(), resolution_reason: input.reason, updated_at: tx.fn.now() });
+      .update({
+        status: 'discarded',
+        resolved_by: input.actor,
+        resolved_at: tx.fn.now(),
+        resolution_reason: input.reason,
+        updated_at: tx.fn.now(),
+      });
     await appendAudit(tx, {
       organizationId: dl.organization_id,
       pfaId: dl.pfa_id,

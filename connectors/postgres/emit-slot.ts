@@ -17,7 +17,9 @@ export async function takeEmitSlot(db: Knex, namespace: string, maxSlots: number
   const connection = await db.client.acquireConnection();
   try {
     for (let n = 0; n < maxSlots; n++) {
-      const r = await db.raw('SELECT pg_try_advisory_lock(hashtext(?), ?) AS ok', [namespace, n]).connection(connection);
+      const r = await db
+        .raw('SELECT pg_try_advisory_lock(hashtext(?), ?) AS ok', [namespace, n])
+        .connection(connection);
       if ((r.rows as Array<{ ok: boolean }>)[0]?.ok) return { connection, n };
     }
   } catch (err) {
@@ -30,6 +32,9 @@ export async function takeEmitSlot(db: Knex, namespace: string, maxSlots: number
 
 /** Gives the slot up (best effort on the unlock: a closed connection holds no lock) and returns its connection to the pool. */
 export async function releaseEmitSlot(db: Knex, slot: EmitSlot): Promise<void> {
-  await db.raw('SELECT pg_advisory_unlock_all()').connection(slot.connection).catch(() => undefined);
+  await db
+    .raw('SELECT pg_advisory_unlock_all()')
+    .connection(slot.connection)
+    .catch(() => undefined);
   await db.client.releaseConnection(slot.connection);
 }

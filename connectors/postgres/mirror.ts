@@ -18,12 +18,19 @@ export interface MirrorRow {
  * version is newer than what it holds. Atomic upserts, so the sink and the read side can race
  * on the same record and the mirror still ends at the highest version.
  */
-export async function applyMirrorVersion(db: Knex | Knex.Transaction, input: MirrorVersionInput): Promise<UpsertDecision> {
+export async function applyMirrorVersion(
+  db: Knex | Knex.Transaction,
+  input: MirrorVersionInput,
+): Promise<UpsertDecision> {
   const [decision] = await applyMirrorVersions(db, [input]);
   return decision!;
 }
 
-export async function getMirror(db: Knex | Knex.Transaction, organizationId: string, pfaId: string): Promise<MirrorRow | null> {
+export async function getMirror(
+  db: Knex | Knex.Transaction,
+  organizationId: string,
+  pfaId: string,
+): Promise<MirrorRow | null> {
   const row = await db('pfa_mirror').where({ organization_id: organizationId, pfa_id: pfaId }).first();
   if (!row) return null;
   return {
@@ -80,7 +87,10 @@ export interface MirrorVersionInput {
  * decision for each input in order. Several versions of one PFA in one call: the highest moves
  * the mirror, the others are reported as older.
  */
-export async function applyMirrorVersions(db: Knex | Knex.Transaction, inputs: readonly MirrorVersionInput[]): Promise<UpsertDecision[]> {
+export async function applyMirrorVersions(
+  db: Knex | Knex.Transaction,
+  inputs: readonly MirrorVersionInput[],
+): Promise<UpsertDecision[]> {
   if (inputs.length === 0) return [];
   const history = inputs.map(({ record: r, origin, modificationIds }) => ({
     organization_id: r.organization,
@@ -110,7 +120,12 @@ export async function applyMirrorVersions(db: Knex | Knex.Transaction, inputs: r
   const before = new Map<string, number>();
   const current = await db
     .select('m.organization_id', 'm.pfa_id', 'm.version')
-    .from(db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [[...newest.values()].map((r) => r.organization), [...newest.values()].map((r) => r.pfaId)]))
+    .from(
+      db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [
+        [...newest.values()].map((r) => r.organization),
+        [...newest.values()].map((r) => r.pfaId),
+      ]),
+    )
     .join('pfa_mirror as m', function () {
       this.on('m.organization_id', '=', 'k.org').andOn('m.pfa_id', '=', 'k.pfa');
     });
@@ -154,6 +169,11 @@ export async function applyMirrorVersions(db: Knex | Knex.Transaction, inputs: r
     const winner = newest.get(k)!;
     if (winner === record && applied.has(k)) return applied.get(k)!;
     const had = before.get(k);
-    return decideUpsert(had === undefined ? { version: winner.version } : { version: Math.max(had, winner === record ? -1 : winner.version) }, record);
+    return decideUpsert(
+      had === undefined
+        ? { version: winner.version }
+        : { version: Math.max(had, winner === record ? -1 : winner.version) },
+      record,
+    );
   });
 }

@@ -32,7 +32,9 @@ export async function listUserNotifications(
   db: Knex,
   f: { userId: string; organizationIds: readonly string[]; unreadOnly: boolean; limit: number; beforeId?: string },
 ): Promise<NotificationRow[]> {
-  const q = db('notification').where({ user_id: f.userId }).whereIn('organization_id', [...f.organizationIds]);
+  const q = db('notification')
+    .where({ user_id: f.userId })
+    .whereIn('organization_id', [...f.organizationIds]);
   if (f.unreadOnly) q.whereNull('read_at');
   if (f.beforeId) q.where('id', '<', f.beforeId);
   const rows = await q.orderBy('id', 'desc').limit(f.limit);
@@ -40,7 +42,12 @@ export async function listUserNotifications(
 }
 
 /** Marks the caller's notification read (idempotent); false when it is not theirs or not there. */
-export async function markNotificationRead(db: Knex, userId: string, organizationIds: readonly string[], id: string): Promise<NotificationRow | null> {
+export async function markNotificationRead(
+  db: Knex,
+  userId: string,
+  organizationIds: readonly string[],
+  id: string,
+): Promise<NotificationRow | null> {
   const [row] = await db('notification')
     .where({ id, user_id: userId })
     .whereIn('organization_id', [...organizationIds])
@@ -49,8 +56,16 @@ export async function markNotificationRead(db: Knex, userId: string, organizatio
   return row ? toNotification(row) : null;
 }
 
-export async function markAllNotificationsRead(db: Knex, userId: string, organizationIds: readonly string[]): Promise<number> {
-  return db('notification').where({ user_id: userId }).whereIn('organization_id', [...organizationIds]).whereNull('read_at').update({ read_at: db.fn.now() });
+export async function markAllNotificationsRead(
+  db: Knex,
+  userId: string,
+  organizationIds: readonly string[],
+): Promise<number> {
+  return db('notification')
+    .where({ user_id: userId })
+    .whereIn('organization_id', [...organizationIds])
+    .whereNull('read_at')
+    .update({ read_at: db.fn.now() });
 }
 
 export interface OperatorNotification extends NotificationRow {
@@ -64,7 +79,13 @@ export interface OperatorNotification extends NotificationRow {
  */
 export async function claimOperatorNotifications(
   db: Knex,
-  opts: { kinds: readonly string[]; limit: number; leaseMs: number; maxAttempts: number; organizationIds?: readonly string[] },
+  opts: {
+    kinds: readonly string[];
+    limit: number;
+    leaseMs: number;
+    maxAttempts: number;
+    organizationIds?: readonly string[];
+  },
 ): Promise<OperatorNotification[]> {
   const params: unknown[] = [opts.leaseMs, [...opts.kinds], opts.maxAttempts];
   let orgFilter = '';
@@ -91,10 +112,20 @@ export async function claimOperatorNotifications(
 export async function markNotificationDelivered(db: Knex, id: string): Promise<void> {
   await db('notification')
     .where({ id })
-    .update({ delivered_at: db.fn.now(), delivery_attempts: db.raw('delivery_attempts + 1'), last_delivery_error: null, next_attempt_at: null });
+    .update({
+      delivered_at: db.fn.now(),
+      delivery_attempts: db.raw('delivery_attempts + 1'),
+      last_delivery_error: null,
+      next_attempt_at: null,
+    });
 }
 
-export async function markNotificationDeliveryFailed(db: Knex, id: string, error: string, retryInMs: number): Promise<void> {
+export async function markNotificationDeliveryFailed(
+  db: Knex,
+  id: string,
+  error: string,
+  retryInMs: number,
+): Promise<void> {
   await db('notification')
     .where({ id })
     .update({

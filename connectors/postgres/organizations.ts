@@ -48,14 +48,24 @@ function columns(input: OrganizationInput): Record<string, unknown> {
 }
 
 /** Inserts a new organization; false when the id exists already. */
-export async function insertOrganization(db: Knex, id: string, input: OrganizationInput & { name: string }): Promise<boolean> {
-  const rows = await db('organization').insert({ id, ...columns(input) }).onConflict('id').ignore().returning('id');
+export async function insertOrganization(
+  db: Knex,
+  id: string,
+  input: OrganizationInput & { name: string },
+): Promise<boolean> {
+  const rows = await db('organization')
+    .insert({ id, ...columns(input) })
+    .onConflict('id')
+    .ignore()
+    .returning('id');
   return rows.length === 1;
 }
 
 /** Updates the given fields; false when there is no such organization. */
 export async function updateOrganization(db: Knex, id: string, input: OrganizationInput): Promise<boolean> {
-  const n = await db('organization').where({ id }).update({ ...columns(input), updated_at: db.fn.now() });
+  const n = await db('organization')
+    .where({ id })
+    .update({ ...columns(input), updated_at: db.fn.now() });
   return n === 1;
 }
 
@@ -67,7 +77,11 @@ export async function getOrganization(db: Knex, id: string): Promise<Organizatio
 /** The organizations of `ids` that exist (one query; the sink reads them every round). */
 export async function getOrganizations(db: Knex, ids: readonly string[]): Promise<OrganizationRow[]> {
   if (ids.length === 0) return [];
-  return (await db('organization').whereIn('id', [...ids]).select('*')).map(toOrganization);
+  return (
+    await db('organization')
+      .whereIn('id', [...ids])
+      .select('*')
+  ).map(toOrganization);
 }
 
 export async function listOrganizations(db: Knex): Promise<OrganizationRow[]> {
@@ -76,7 +90,9 @@ export async function listOrganizations(db: Knex): Promise<OrganizationRow[]> {
 
 /** Replaces a credential only if it is still the one read (a concurrent change wins; the caller reports it). */
 export async function replaceCredential(db: Knex, id: string, expected: string, next: string): Promise<boolean> {
-  const n = await db('organization').where({ id, pems_credential_encrypted: expected }).update({ pems_credential_encrypted: next, updated_at: db.fn.now() });
+  const n = await db('organization')
+    .where({ id, pems_credential_encrypted: expected })
+    .update({ pems_credential_encrypted: next, updated_at: db.fn.now() });
   return n === 1;
 }
 
@@ -91,23 +107,42 @@ export async function userExists(db: Knex, userId: string): Promise<boolean> {
 }
 
 export async function ensureUser(db: Knex, userId: string, displayName?: string): Promise<void> {
-  await db('app_user').insert({ id: userId, username: userId, display_name: displayName ?? null }).onConflict('id').ignore();
+  await db('app_user')
+    .insert({ id: userId, username: userId, display_name: displayName ?? null })
+    .onConflict('id')
+    .ignore();
 }
 
 /** Grants rights (only those given become true); creates the membership when missing. */
-export async function grantRights(db: Knex, userId: string, organizationId: string, rights: MemberRights): Promise<void> {
+export async function grantRights(
+  db: Knex,
+  userId: string,
+  organizationId: string,
+  rights: MemberRights,
+): Promise<void> {
   const set: Record<string, boolean> = {};
   if (rights.read) set.perm_read = true;
   if (rights.sync) set.perm_sync = true;
   if (rights.admin) set.is_admin = true;
   await db('user_organization')
-    .insert({ user_id: userId, organization_id: organizationId, perm_read: true, perm_sync: rights.sync ?? false, is_admin: rights.admin ?? false })
+    .insert({
+      user_id: userId,
+      organization_id: organizationId,
+      perm_read: true,
+      perm_sync: rights.sync ?? false,
+      is_admin: rights.admin ?? false,
+    })
     .onConflict(['user_id', 'organization_id'])
     .merge({ ...set, updated_at: db.fn.now() });
 }
 
 /** Revokes the given rights, or the whole membership when `all`; false when there was no membership. */
-export async function revokeRights(db: Knex, userId: string, organizationId: string, rights: MemberRights & { all?: boolean }): Promise<boolean> {
+export async function revokeRights(
+  db: Knex,
+  userId: string,
+  organizationId: string,
+  rights: MemberRights & { all?: boolean },
+): Promise<boolean> {
   const where = { user_id: userId, organization_id: organizationId };
   if (rights.all) return (await db('user_organization').where(where).delete()) === 1;
   const set: Record<string, unknown> = { updated_at: db.fn.now() };
@@ -126,11 +161,23 @@ export interface Membership {
   active: boolean;
 }
 
-export async function memberships(db: Knex, filter: { organizationId?: string; userId?: string }): Promise<Membership[]> {
-  const q = db('user_organization as uo').join('app_user as u', 'u.id', 'uo.user_id').orderBy(['uo.organization_id', 'uo.user_id']);
+export async function memberships(
+  db: Knex,
+  filter: { organizationId?: string; userId?: string },
+): Promise<Membership[]> {
+  const q = db('user_organization as uo')
+    .join('app_user as u', 'u.id', 'uo.user_id')
+    .orderBy(['uo.organization_id', 'uo.user_id']);
   if (filter.organizationId) q.where('uo.organization_id', filter.organizationId);
   if (filter.userId) q.where('uo.user_id', filter.userId);
-  const rows = await q.select('uo.user_id', 'uo.organization_id', 'uo.perm_read', 'uo.perm_sync', 'uo.is_admin', 'u.is_active');
+  const rows = await q.select(
+    'uo.user_id',
+    'uo.organization_id',
+    'uo.perm_read',
+    'uo.perm_sync',
+    'uo.is_admin',
+    'u.is_active',
+  );
   return rows.map((r: Record<string, any>) => ({
     userId: r.user_id,
     organizationId: r.organization_id,
@@ -160,7 +207,10 @@ export async function syncPermittedMembers(
 }
 
 /** Mirror size and the read side's cursor of an organization (for `org show` and `org load`). */
-export async function readSideState(db: Knex, organizationId: string): Promise<{ mirrorRecords: number; cursor: Record<string, unknown> | null }> {
+export async function readSideState(
+  db: Knex,
+  organizationId: string,
+): Promise<{ mirrorRecords: number; cursor: Record<string, unknown> | null }> {
   const [count, cursor] = await Promise.all([
     db('pfa_mirror').where({ organization_id: organizationId }).count<{ n: string }[]>({ n: '*' }),
     db('pems_source_cursor').where({ organization_id: organizationId }).first(),

@@ -22,14 +22,29 @@ export interface OutboxRow {
 }
 
 /** Inserts the records in order; resolves with their ids. */
-export async function insertOutboxRecords(db: Knex | Knex.Transaction, records: readonly OutboxRecord[]): Promise<string[]> {
+export async function insertOutboxRecords(
+  db: Knex | Knex.Transaction,
+  records: readonly OutboxRecord[],
+): Promise<string[]> {
   if (records.length === 0) return [];
   const ids = await db('sink_outbox')
     .insert(
       records.map((r) =>
         r.kind === 'result'
-          ? { kind: r.kind, topic: r.topic, record_key: r.key, record_value: JSON.stringify(r.value), record_headers: JSON.stringify(r.headers) }
-          : { kind: r.kind, topic: r.topic, record_key: r.key, raw_value: r.rawValue, record_headers: JSON.stringify(r.headers) },
+          ? {
+              kind: r.kind,
+              topic: r.topic,
+              record_key: r.key,
+              record_value: JSON.stringify(r.value),
+              record_headers: JSON.stringify(r.headers),
+            }
+          : {
+              kind: r.kind,
+              topic: r.topic,
+              record_key: r.key,
+              raw_value: r.rawValue,
+              record_headers: JSON.stringify(r.headers),
+            },
       ),
     )
     .returning('id');
@@ -62,14 +77,23 @@ export function drainOutboxRows(
         headers: r.record_headers as StoredHeaders,
       })),
     );
-    await trx('sink_outbox').whereIn('id', found.map((r) => r.id as string)).del();
+    await trx('sink_outbox')
+      .whereIn(
+        'id',
+        found.map((r) => r.id as string),
+      )
+      .del();
     return found.length;
   });
 }
 
 /** Per topic, the rows left in the outbox and when the oldest was written (ms since epoch). */
 export async function outboxLeftovers(db: Knex): Promise<Array<{ topic: string; sinceMs: number; rows: number }>> {
-  const left = (await db('sink_outbox').select('topic').min('created_at as since').count('* as n').groupBy('topic')) as Array<{
+  const left = (await db('sink_outbox')
+    .select('topic')
+    .min('created_at as since')
+    .count('* as n')
+    .groupBy('topic')) as Array<{
     topic: string;
     since: Date | string;
     n: string | number;
@@ -78,5 +102,8 @@ export async function outboxLeftovers(db: Knex): Promise<Array<{ topic: string; 
 }
 
 export async function deleteOutboxRows(db: Knex, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await db('sink_outbox').whereIn('id', [...ids]).del();
+  if (ids.length > 0)
+    await db('sink_outbox')
+      .whereIn('id', [...ids])
+      .del();
 }

@@ -26,7 +26,14 @@ export async function replicationSlot(db: Knex, slotName: string): Promise<Repli
     slotName: r.slot_name,
     active: Boolean(r.active),
     activePid: r.active_pid === null ? null : Number(r.active_pid),
-    holder: r.active_pid === null ? null : { applicationName: r.application_name ?? null, clientAddr: r.client_addr ?? null, backendStart: r.backend_start ? new Date(r.backend_start).toISOString() : null },
+    holder:
+      r.active_pid === null
+        ? null
+        : {
+            applicationName: r.application_name ?? null,
+            clientAddr: r.client_addr ?? null,
+            backendStart: r.backend_start ? new Date(r.backend_start).toISOString() : null,
+          },
     lagBytes: r.lag_bytes === null ? null : Number(r.lag_bytes),
   };
 }

@@ -28,7 +28,10 @@ export async function pfaHistory(
 ): Promise<HistoryEntry[]> {
   const q = db('pfa_mirror_history').where({ organization_id: organizationId, pfa_id: pfaId });
   if (opts.beforeVersion !== undefined) q.where('version', '<', opts.beforeVersion);
-  const rows = await q.orderBy('version', 'desc').limit(opts.limit).select('version', 'changed_by', 'pems_updated_at', 'origin', 'modification_ids', 'recorded_at');
+  const rows = await q
+    .orderBy('version', 'desc')
+    .limit(opts.limit)
+    .select('version', 'changed_by', 'pems_updated_at', 'origin', 'modification_ids', 'recorded_at');
   return rows.map((r) => ({
     version: Number(r.version),
     changedBy: r.changed_by,
@@ -51,14 +54,39 @@ export interface RollbackPreview {
 }
 
 /** Editable fields of the current mirror against history version `targetVersion`. */
-export async function rollbackPreview(db: Knex | Knex.Transaction, organizationId: string, pfaId: string, targetVersion: number): Promise<RollbackPreview> {
-  const current = await db('pfa_mirror').where({ organization_id: organizationId, pfa_id: pfaId }).first('version', 'data');
+export async function rollbackPreview(
+  db: Knex | Knex.Transaction,
+  organizationId: string,
+  pfaId: string,
+  targetVersion: number,
+): Promise<RollbackPreview> {
+  const current = await db('pfa_mirror')
+    .where({ organization_id: organizationId, pfa_id: pfaId })
+    .first('version', 'data');
   if (!current) throw new ActionRefusedError('not_found', 'NOT_FOUND', `PFA ${pfaId} not found`);
-  const target = await db('pfa_mirror_history').where({ organization_id: organizationId, pfa_id: pfaId, version: targetVersion }).first('data');
-  if (!target) throw new ActionRefusedError('not_found', 'NOT_FOUND', `version ${targetVersion} of PFA ${pfaId} not found in the history`);
-  const changes = diffFields(editableValues(current.data as PfaRecord), editableValues(target.data as PfaRecord), EDITABLE_FIELDS);
+  const target = await db('pfa_mirror_history')
+    .where({ organization_id: organizationId, pfa_id: pfaId, version: targetVersion })
+    .first('data');
+  if (!target)
+    throw new ActionRefusedError(
+      'not_found',
+      'NOT_FOUND',
+      `version ${targetVersion} of PFA ${pfaId} not found in the history`,
+    );
+  const changes = diffFields(
+    editableValues(current.data as PfaRecord),
+    editableValues(target.data as PfaRecord),
+    EDITABLE_FIELDS,
+  );
   const currentVersion = Number(current.version);
-  return { organizationId, pfaId, currentVersion, targetVersion, changes, previewHash: previewHash({ organizationId, pfaId, fromVersion: currentVersion, targetVersion, changes }) };
+  return {
+    organizationId,
+    pfaId,
+    currentVersion,
+    targetVersion,
+    changes,
+    previewHash: previewHash({ organizationId, pfaId, fromVersion: currentVersion, targetVersion, changes }),
+  };
 }
 
 export interface RollbackRequestRow {
@@ -88,7 +116,13 @@ function toRequest(r: Record<string, any>): RollbackRequestRow {
     targetVersion: Number(r.target_version),
     fromVersion: Number(r.from_version),
     preview: r.preview,
-    previewHash: previewHash({ organizationId: r.organization_id, pfaId: r.pfa_id, fromVersion: Number(r.from_version), targetVersion: Number(r.target_version), changes: r.preview }),
+    previewHash: previewHash({
+      organizationId: r.organization_id,
+      pfaId: r.pfa_id,
+      fromVersion: Number(r.from_version),
+      targetVersion: Number(r.target_version),
+      changes: r.preview,
+    }),
     reason: r.reason,
     requestedBy: r.requested_by,
     status: r.status,
@@ -102,18 +136,36 @@ function toRequest(r: Record<string, any>): RollbackRequestRow {
 
 export async function listRollbackRequests(
   db: Knex,
-  f: { organizationIds: readonly string[]; status?: string; pfaId?: string; limit: number; after?: { t: string; id: string } },
+  f: {
+    organizationIds: readonly string[];
+    status?: string;
+    pfaId?: string;
+    limit: number;
+    after?: { t: string; id: string };
+  },
 ): Promise<RollbackRequestRow[]> {
   const q = db('rollback_request').whereIn('organization_id', [...f.organizationIds]);
   if (f.status) q.where('status', f.status);
   if (f.pfaId) q.where('pfa_id', f.pfaId);
   if (f.after) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [f.after.t, f.after.id]);
-  const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(f.limit);
+  const rows = await q
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(f.limit);
   return rows.map(toRequest);
 }
 
-export async function getRollbackRequest(db: Knex | Knex.Transaction, organizationIds: readonly string[], id: string): Promise<RollbackRequestRow | null> {
-  const row = await db('rollback_request').where({ id }).whereIn('organization_id', [...organizationIds]).first();
+export async function getRollbackRequest(
+  db: Knex | Knex.Transaction,
+  organizationIds: readonly string[],
+  id: string,
+): Promise<RollbackRequestRow | null> {
+  const row = await db('rollback_request')
+    .where({ id })
+    .whereIn('organization_id', [...organizationIds])
+    .first();
   return row ? toRequest(row) : null;
 }
 
@@ -124,7 +176,11 @@ export async function requestRollback(
   return db.transaction(async (tx) => {
     const preview = await rollbackPreview(tx, input.organizationId, input.pfaId, input.targetVersion);
     if (preview.changes.length === 0) {
-      throw new ActionRefusedError('state', 'NOTHING_TO_ROLL_BACK', `PFA ${input.pfaId} already holds the values of version ${input.targetVersion}`);
+      throw new ActionRefusedError(
+        'state',
+        'NOTHING_TO_ROLL_BACK',
+        `PFA ${input.pfaId} already holds the values of version ${input.targetVersion}`,
+      );
     }
     const [row] = await tx('rollback_request')
       .insert({
@@ -142,17 +198,36 @@ export async function requestRollback(
       pfaId: input.pfaId,
       actor: input.requestedBy,
       eventType: 'rollback.requested',
-      details: { rollbackRequestId: row.id, targetVersion: input.targetVersion, fromVersion: preview.currentVersion, changes: preview.changes, reason: input.reason },
+      details: {
+        rollbackRequestId: row.id,
+        targetVersion: input.targetVersion,
+        fromVersion: preview.currentVersion,
+        changes: preview.changes,
+        reason: input.reason,
+      },
     });
     return toRequest(row);
   });
 }
 
-async function lockPending(tx: Knex.Transaction, organizationIds: readonly string[], id: string): Promise<Record<string, any>> {
-  const row = await tx('rollback_request').where({ id }).whereIn('organization_id', [...organizationIds]).forUpdate().first();
+async function lockPending(
+  tx: Knex.Transaction,
+  organizationIds: readonly string[],
+  id: string,
+): Promise<Record<string, any>> {
+  const row = await tx('rollback_request')
+    .where({ id })
+    .whereIn('organization_id', [...organizationIds])
+    .forUpdate()
+    .first();
   if (!row) throw new ActionRefusedError('not_found', 'NOT_FOUND', `rollback request ${id} not found`);
   if (row.status !== 'pending') {
-    throw new ActionRefusedError('state', 'ROLLBACK_NOT_PENDING', `rollback request ${id} is ${row.status}, not pending`, { status: row.status });
+    throw new ActionRefusedError(
+      'state',
+      'ROLLBACK_NOT_PENDING',
+      `rollback request ${id} is ${row.status}, not pending`,
+      { status: row.status },
+    );
   }
   return row;
 }
@@ -167,30 +242,53 @@ async function lockPending(tx: Knex.Transaction, organizationIds: readonly strin
 export async function approveRollback(
   db: Knex,
   input: { id: string; organizationIds: readonly string[]; approverId: string; previewHash: string; reason?: string },
-): Promise<{ request: RollbackRequestRow; modificationId: string; delta: Record<string, unknown>; baseVersion: number }> {
+): Promise<{
+  request: RollbackRequestRow;
+  modificationId: string;
+  delta: Record<string, unknown>;
+  baseVersion: number;
+}> {
   try {
     return await db.transaction(async (tx) => {
       const req = await lockPending(tx, input.organizationIds, input.id);
       if (req.requested_by === input.approverId) {
-        throw new ActionRefusedError('forbidden', 'FOUR_EYES_REQUIRED', 'a rollback must be approved by an administrator other than the one who requested it', {
-          requestedBy: req.requested_by,
-        });
+        throw new ActionRefusedError(
+          'forbidden',
+          'FOUR_EYES_REQUIRED',
+          'a rollback must be approved by an administrator other than the one who requested it',
+          {
+            requestedBy: req.requested_by,
+          },
+        );
       }
       const requested = toRequest(req);
       if (input.previewHash !== requested.previewHash) {
-        throw new ActionRefusedError('state', 'PREVIEW_MISMATCH', `the approval's previewHash is not the one of rollback request ${req.id}: approve what the request shows`, {
-          previewHash: requested.previewHash,
-        });
+        throw new ActionRefusedError(
+          'state',
+          'PREVIEW_MISMATCH',
+          `the approval's previewHash is not the one of rollback request ${req.id}: approve what the request shows`,
+          {
+            previewHash: requested.previewHash,
+          },
+        );
       }
       // Lock the mirror row: the version read below cannot move before the modification is committed.
-      await tx('pfa_mirror').where({ organization_id: req.organization_id, pfa_id: req.pfa_id }).forUpdate().first('version');
+      await tx('pfa_mirror')
+        .where({ organization_id: req.organization_id, pfa_id: req.pfa_id })
+        .forUpdate()
+        .first('version');
       const preview = await rollbackPreview(tx, req.organization_id, req.pfa_id, Number(req.target_version));
       if (preview.previewHash !== requested.previewHash) {
-        throw new ActionRefusedError('state', 'ROLLBACK_STALE', `PFA ${req.pfa_id} moved since the request (version ${requested.fromVersion} then, ${preview.currentVersion} now): request the rollback again`, {
-          fromVersion: requested.fromVersion,
-          currentVersion: preview.currentVersion,
-          changesNow: preview.changes,
-        });
+        throw new ActionRefusedError(
+          'state',
+          'ROLLBACK_STALE',
+          `PFA ${req.pfa_id} moved since the request (version ${requested.fromVersion} then, ${preview.currentVersion} now): request the rollback again`,
+          {
+            fromVersion: requested.fromVersion,
+            currentVersion: preview.currentVersion,
+            changesNow: preview.changes,
+          },
+        );
       }
       const delta = Object.fromEntries(preview.changes.map((c) => [c.field, c.after]));
       const [mod] = await tx('pfa_modification')
@@ -234,12 +332,21 @@ export async function approveRollback(
           ...(input.reason ? { reason: input.reason } : {}),
         },
       });
-      return { request: toRequest(updated), modificationId: mod.id as string, delta, baseVersion: preview.currentVersion };
+      return {
+        request: toRequest(updated),
+        modificationId: mod.id as string,
+        delta,
+        baseVersion: preview.currentVersion,
+      };
     });
   } catch (err) {
     // The database's four-eyes constraint, should anything above ever let it through.
     if ((err as { constraint?: string }).constraint === 'rollback_request_four_eyes') {
-      throw new ActionRefusedError('forbidden', 'FOUR_EYES_REQUIRED', 'a rollback must be approved by an administrator other than the one who requested it');
+      throw new ActionRefusedError(
+        'forbidden',
+        'FOUR_EYES_REQUIRED',
+        'a rollback must be approved by an administrator other than the one who requested it',
+      );
     }
     throw err;
   }
@@ -253,14 +360,25 @@ export async function rejectRollback(
     const req = await lockPending(tx, input.organizationIds, input.id);
     const [updated] = await tx('rollback_request')
       .where({ id: req.id })
-      .update({ status: 'rejected', decided_by: input.deciderId, decided_at: tx.fn.now(), decision_reason: input.reason, updated_at: tx.fn.now() })
+      .update({
+        status: 'rejected',
+        decided_by: input.deciderId,
+        decided_at: tx.fn.now(),
+        decision_reason: input.reason,
+        updated_at: tx.fn.now(),
+      })
       .returning('*');
     await appendAudit(tx, {
       organizationId: req.organization_id,
       pfaId: req.pfa_id,
       actor: input.deciderId,
       eventType: 'rollback.rejected',
-      details: { rollbackRequestId: req.id, requestedBy: req.requested_by, targetVersion: Number(req.target_version), reason: input.reason },
+      details: {
+        rollbackRequestId: req.id,
+        requestedBy: req.requested_by,
+        targetVersion: Number(req.target_version),
+        reason: input.reason,
+      },
     });
     return toRequest(updated);
   });

@@ -51,10 +51,21 @@ export function recordOutcomes(db: Knex, entries: readonly RecordEntry[], opts: 
 }
 
 /** Sets each modification's status; resolves with the ids whose update took. */
-async function updateStatuses(trx: Knex.Transaction, updates: readonly StatusUpdate[], claimable: readonly string[]): Promise<Set<string>> {
+async function updateStatuses(
+  trx: Knex.Transaction,
+  updates: readonly StatusUpdate[],
+  claimable: readonly string[],
+): Promise<Set<string>> {
   const recorded = new Set<string>();
   if (updates.length === 0) return recorded;
-  const rows = updates.map((u) => ({ id: u.modificationId, status: u.status, error: u.error, version: u.pemsVersionAfter, attempts: u.attempts, synced_at: u.syncedAt }));
+  const rows = updates.map((u) => ({
+    id: u.modificationId,
+    status: u.status,
+    error: u.error,
+    version: u.pemsVersionAfter,
+    attempts: u.attempts,
+    synced_at: u.syncedAt,
+  }));
   const res = await trx.raw(
     `UPDATE pfa_modification m SET sync_status = x.status, sync_error = x.error, pems_version_after = x.version,
             attempts = m.attempts + x.attempts, synced_at = x.synced_at, updated_at = now()
@@ -77,7 +88,10 @@ async function recordPoison(trx: Knex.Transaction, e: PoisonEntry, claimable: re
     .ignore()
     .returning('id');
   if (inserted.length === 0) return { organizationId, inserted: false, rejected: [] };
-  const rejected = e.modificationId && organizationId ? await rejectModification(trx, e.modificationId, poisonRejection(e), claimable) : [];
+  const rejected =
+    e.modificationId && organizationId
+      ? await rejectModification(trx, e.modificationId, poisonRejection(e), claimable)
+      : [];
   return { organizationId, inserted: true, rejected };
 }
 
@@ -88,11 +102,21 @@ async function knownOrganization(trx: Knex.Transaction, id: string | null): Prom
   return row ? id : null;
 }
 
-async function rejectModification(trx: Knex.Transaction, id: string, error: unknown, claimable: readonly string[]): Promise<RejectedModification[]> {
+async function rejectModification(
+  trx: Knex.Transaction,
+  id: string,
+  error: unknown,
+  claimable: readonly string[],
+): Promise<RejectedModification[]> {
   const rows = await trx('pfa_modification')
     .where({ id })
     .whereIn('sync_status', [...claimable])
-    .update({ sync_status: 'rejected', sync_error: JSON.stringify(error), updated_at: trx.fn.now() }, ['id', 'organization_id', 'pfa_id', 'user_id']);
+    .update({ sync_status: 'rejected', sync_error: JSON.stringify(error), updated_at: trx.fn.now() }, [
+      'id',
+      'organization_id',
+      'pfa_id',
+      'user_id',
+    ]);
   return (rows as Array<{ id: string; organization_id: string; pfa_id: string; user_id: string }>).map((m) => ({
     id: m.id,
     organizationId: m.organization_id,
@@ -106,7 +130,11 @@ async function rejectModification(trx: Knex.Transaction, id: string, error: unkn
  * has an outcome: one still in flight (a later batch, another instance) resumes it and is
  * recorded at the version that intent produced (connectors/sink/resume.ts).
  */
-async function releaseWriteIntents(trx: Knex.Transaction, recorded: readonly string[], claimable: readonly string[]): Promise<void> {
+async function releaseWriteIntents(
+  trx: Knex.Transaction,
+  recorded: readonly string[],
+  claimable: readonly string[],
+): Promise<void> {
   await trx.raw(
     `DELETE FROM pems_write_intent w WHERE w.modification_ids && ?::uuid[]
         AND NOT EXISTS (SELECT 1 FROM pfa_modification m WHERE m.id = ANY(w.modification_ids) AND m.sync_status = ANY(?))`,
@@ -118,7 +146,10 @@ async function insertConflicts(trx: Knex.Transaction, conflicts: readonly Confli
   if (conflicts.length === 0) return;
   // An early warning from the read side is replaced by the sink's verdict.
   await trx('sync_conflict')
-    .whereIn('modification_id', conflicts.map((c) => c.modificationId))
+    .whereIn(
+      'modification_id',
+      conflicts.map((c) => c.modificationId),
+    )
     .andWhere({ status: 'open', detected_by: 'early_warning' })
     .update({ status: 'superseded', updated_at: trx.fn.now() });
   await trx('sync_conflict').insert(
@@ -158,5 +189,12 @@ async function insertDeadLetters(trx: Knex.Transaction, rows: readonly DeadLette
 
 async function insertNotifications(trx: Knex.Transaction, rows: readonly NotificationRecord[]): Promise<void> {
   if (rows.length === 0) return;
-  await trx('notification').insert(rows.map((n) => ({ organization_id: n.organizationId, user_id: n.userId, kind: n.kind, payload: JSON.stringify(n.payload) })));
+  await trx('notification').insert(
+    rows.map((n) => ({
+      organization_id: n.organizationId,
+      user_id: n.userId,
+      kind: n.kind,
+      payload: JSON.stringify(n.payload),
+    })),
+  );
 }

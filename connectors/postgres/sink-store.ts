@@ -33,7 +33,12 @@ export async function loadMirrors(db: Db, mods: readonly Modification[]): Promis
   if (mods.length === 0) return out;
   const rows = await db
     .select('m.organization_id', 'm.pfa_id', 'm.data')
-    .from(db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [mods.map((m) => m.organizationId), mods.map((m) => m.pfaId)]))
+    .from(
+      db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [
+        mods.map((m) => m.organizationId),
+        mods.map((m) => m.pfaId),
+      ]),
+    )
     .join('pfa_mirror as m', function () {
       this.on('m.organization_id', '=', 'k.org').andOn('m.pfa_id', '=', 'k.pfa');
     });
@@ -42,7 +47,10 @@ export async function loadMirrors(db: Db, mods: readonly Modification[]): Promis
 }
 
 /** The mirror history's record at each modification's base version, by pfaKey and version. */
-export async function loadBaseVersions(db: Db, mods: readonly Modification[]): Promise<Map<string, Map<number, PfaRecord>>> {
+export async function loadBaseVersions(
+  db: Db,
+  mods: readonly Modification[],
+): Promise<Map<string, Map<number, PfaRecord>>> {
   const out = new Map<string, Map<number, PfaRecord>>();
   if (mods.length === 0) return out;
   const rows = await db
@@ -69,7 +77,9 @@ export async function loadBaseVersions(db: Db, mods: readonly Modification[]): P
 /** Write-ahead intents that carry any of these modifications (left by an instance that stopped before recording), oldest first. */
 export async function loadWriteIntents(db: Db, modificationIds: readonly string[]): Promise<WriteIntent[]> {
   if (modificationIds.length === 0) return [];
-  const rows = await db('pems_write_intent').whereRaw('modification_ids && ?::uuid[]', [[...modificationIds]]).orderBy('created_at');
+  const rows = await db('pems_write_intent')
+    .whereRaw('modification_ids && ?::uuid[]', [[...modificationIds]])
+    .orderBy('created_at');
   return rows.map((r: { idempotency_key: string; modification_ids: string[]; item: BatchItem }) => ({
     key: r.idempotency_key,
     modificationIds: r.modification_ids,
@@ -126,10 +136,13 @@ export async function storeWriteIntents(
       modification_ids: [...i.modificationIds],
       item: JSON.stringify(i.item),
     }));
-  if (rows.length > 0) await db('pems_write_intent').insert(rows).onConflict('idempotency_key').merge(['item', 'created_at']);
+  if (rows.length > 0)
+    await db('pems_write_intent').insert(rows).onConflict('idempotency_key').merge(['item', 'created_at']);
 }
 
 /** The operators' notification that PEMS became unreachable for an organization. */
 export async function recordPemsOutage(db: Db, organizationId: string, since: Date): Promise<void> {
-  await db('notification').insert(notificationRow(organizationId, null, 'pems_unreachable', { since: since.toISOString() }));
+  await db('notification').insert(
+    notificationRow(organizationId, null, 'pems_unreachable', { since: since.toISOString() }),
+  );
 }

@@ -11,7 +11,14 @@
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
 import { PemsClientPool, type CredentialKeyRing, type PemsClientOptions } from '../pems';
-import { reconcile, type HistoryInput, type MirrorInput, type ModificationInput, type ReconcileInput, type ReconcileResult } from '../../streams/reconcile';
+import {
+  reconcile,
+  type HistoryInput,
+  type MirrorInput,
+  type ModificationInput,
+  type ReconcileInput,
+  type ReconcileResult,
+} from '../../streams/reconcile';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { PemsSyncError } from '../../streams/errors';
 
@@ -62,7 +69,11 @@ const EPOCH = '1970-01-01T00:00:00.000Z';
 
 /** The pool of a run given keyRing and client options instead of a pool (tests, the fault harness). */
 function runPool(opts: ReconcileOptions): PemsClientPool {
-  if (!opts.keyRing) throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_CREDENTIAL', 'reconcile needs clients (a PemsClientPool) or keyRing');
+  if (!opts.keyRing)
+    throw new ReconcileError(
+      'PEMS_SYNC_RECONCILE_NO_CREDENTIAL',
+      'reconcile needs clients (a PemsClientPool) or keyRing',
+    );
   return new PemsClientPool({
     keyRing: opts.keyRing,
     rateLimitPerSecond: opts.rateLimitPerSecond ?? 10,
@@ -79,16 +90,27 @@ function runPool(opts: ReconcileOptions): PemsClientPool {
 export async function reconcileOrganization(opts: ReconcileOptions): Promise<ReconcileRun> {
   const started = Date.now();
   const { db, organization } = opts;
-  const org = await db('organization').where({ id: organization }).first('pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
-  if (!org) throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_ORGANIZATION', `organization ${organization} does not exist`);
+  const org = await db('organization')
+    .where({ id: organization })
+    .first('pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
+  if (!org)
+    throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_ORGANIZATION', `organization ${organization} does not exist`);
   if (!org.pems_base_url || !org.pems_credential_encrypted) {
-    throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_CREDENTIAL', `organization ${organization} has no PEMS base URL or credential`);
+    throw new ReconcileError(
+      'PEMS_SYNC_RECONCILE_NO_CREDENTIAL',
+      `organization ${organization} has no PEMS base URL or credential`,
+    );
   }
   const pool = opts.clients ?? runPool(opts);
   const tenant = (org.pems_tenant as string | null) ?? '';
   let client;
   try {
-    client = pool.clientFor({ id: organization, baseUrl: org.pems_base_url as string, tenant, credentialEncrypted: org.pems_credential_encrypted as string });
+    client = pool.clientFor({
+      id: organization,
+      baseUrl: org.pems_base_url as string,
+      tenant,
+      credentialEncrypted: org.pems_credential_encrypted as string,
+    });
   } catch (e) {
     if (!opts.clients) await pool.close();
     throw e;
@@ -112,7 +134,17 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     db('pfa_modification')
       .where({ organization_id: organization })
       .whereNot({ sync_status: 'draft' })
-      .select('id', 'pfa_id', 'user_id', 'operation', 'delta', 'sync_status', 'pems_version_after', 'committed_at', 'created_at'),
+      .select(
+        'id',
+        'pfa_id',
+        'user_id',
+        'operation',
+        'delta',
+        'sync_status',
+        'pems_version_after',
+        'committed_at',
+        'created_at',
+      ),
     db('user_organization').where({ organization_id: organization }).select('user_id'),
   ]);
   const users = new Set<string>(userRows.map((u: { user_id: string }) => u.user_id));
@@ -122,14 +154,22 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     .where({ organization_id: organization })
     .andWhere((q) =>
       q
-        .whereIn('pfa_id', db('pfa_modification').where({ organization_id: organization, sync_status: 'synced' }).select('pfa_id'))
+        .whereIn(
+          'pfa_id',
+          db('pfa_modification').where({ organization_id: organization, sync_status: 'synced' }).select('pfa_id'),
+        )
         .orWhere('origin', 'sync')
         .orWhereIn('changed_by', [...users]),
     )
     .select('pfa_id', 'version', 'data', 'changed_by', 'origin');
 
-  const iso = (d: unknown): string | null => (d === null || d === undefined ? null : d instanceof Date ? d.toISOString() : String(d));
-  const mirror: MirrorInput[] = mirrorRows.map((r: Record<string, unknown>) => ({ pfaId: r.pfa_id as string, version: Number(r.version), data: r.data as PfaRecord }));
+  const iso = (d: unknown): string | null =>
+    d === null || d === undefined ? null : d instanceof Date ? d.toISOString() : String(d);
+  const mirror: MirrorInput[] = mirrorRows.map((r: Record<string, unknown>) => ({
+    pfaId: r.pfa_id as string,
+    version: Number(r.version),
+    data: r.data as PfaRecord,
+  }));
   const history: HistoryInput[] = historyRows.map((r: Record<string, unknown>) => ({
     pfaId: r.pfa_id as string,
     version: Number(r.version),
@@ -142,9 +182,10 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
     pfaId: r.pfa_id as string,
     userId: r.user_id as string,
     operation: r.operation === 'delete' ? 'delete' : 'update',
-    delta: (typeof r.delta === 'string' ? JSON.parse(r.delta) : r.delta ?? {}) as Record<string, unknown>,
+    delta: (typeof r.delta === 'string' ? JSON.parse(r.delta) : (r.delta ?? {})) as Record<string, unknown>,
     syncStatus: r.sync_status as string,
-    pemsVersionAfter: r.pems_version_after === null || r.pems_version_after === undefined ? null : Number(r.pems_version_after),
+    pemsVersionAfter:
+      r.pems_version_after === null || r.pems_version_after === undefined ? null : Number(r.pems_version_after),
     committedAt: iso(r.committed_at),
     createdAt: iso(r.created_at) ?? new Date(0).toISOString(),
   }));

@@ -61,7 +61,10 @@ async function main(): Promise<number> {
 
   const config = loadConfig();
   const caFile = values['ca-file'] ?? config.pems.caFile;
-  const clients = PemsClientPool.fromConfig(config, { keyRing: parseCredentialKeys(config.pems.credentialKeys), ca: caFile ? readFileSync(caFile) : undefined });
+  const clients = PemsClientPool.fromConfig(config, {
+    keyRing: parseCredentialKeys(config.pems.credentialKeys),
+    ca: caFile ? readFileSync(caFile) : undefined,
+  });
   const db = createDatabase({ url: config.database.url, poolMax: 4, applicationName: 'pems-sync-reconcile' });
   try {
     const run = await reconcileOrganization({
@@ -72,9 +75,18 @@ async function main(): Promise<number> {
       clients,
       writeLog: values['write-log'] ? readWriteLog(values['write-log']) : undefined,
     });
-    process.stdout.write(`${formatSummary(run, { examples: int('examples', values.examples, 5), durationMs: run.durationMs, pemsRequests: run.pemsRequests })}\n`);
+    process.stdout.write(
+      `${formatSummary(run, { examples: int('examples', values.examples, 5), durationMs: run.durationMs, pemsRequests: run.pemsRequests })}\n`,
+    );
     if (values.report) {
-      writeFileSync(values.report, JSON.stringify({ summary: run.summary, durationMs: run.durationMs, pemsRequests: run.pemsRequests, findings: run.findings }, null, 2));
+      writeFileSync(
+        values.report,
+        JSON.stringify(
+          { summary: run.summary, durationMs: run.durationMs, pemsRequests: run.pemsRequests, findings: run.findings },
+          null,
+          2,
+        ),
+      );
       process.stdout.write(`report: ${values.report}\n`);
     }
     return run.summary.drift ? 1 : 0;
@@ -86,7 +98,8 @@ async function main(): Promise<number> {
 
 function readWriteLog(file: string): NonNullable<Parameters<typeof reconcileOrganization>[0]['writeLog']> {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as { writes?: unknown; replays?: unknown };
-  if (!Array.isArray(parsed.writes) || !Array.isArray(parsed.replays)) throw new Error(`--write-log ${file}: expected a JSON object with arrays "writes" and "replays"`);
+  if (!Array.isArray(parsed.writes) || !Array.isArray(parsed.replays))
+    throw new Error(`--write-log ${file}: expected a JSON object with arrays "writes" and "replays"`);
   return { writes: parsed.writes, replays: parsed.replays };
 }
 

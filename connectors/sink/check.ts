@@ -28,7 +28,9 @@ export class Check {
     const { db, context } = this.opts;
     const mods = live.map((w) => w.modification);
     const orgs = await context.organizations([...new Set(mods.map((m) => m.organizationId))]);
-    const permitted = await context.syncPermissions(mods.map((m) => ({ userId: m.userId, organizationId: m.organizationId })));
+    const permitted = await context.syncPermissions(
+      mods.map((m) => ({ userId: m.userId, organizationId: m.organizationId })),
+    );
     const pfas = [...new Map(mods.map((m) => [pfaKey(m.organizationId, m.pfaId), m])).values()];
     const mirrors = await loadMirrors(db, pfas);
     const history = await loadBaseVersions(db, mods);
@@ -36,7 +38,10 @@ export class Check {
     return live.map((item): Checked => {
       const m = item.modification;
       const org = orgs.get(m.organizationId)!;
-      const rejected = precheck(m, { syncEnabled: org.syncEnabled, permitted: permitted.has(permissionKey(m.userId, m.organizationId)) });
+      const rejected = precheck(m, {
+        syncEnabled: org.syncEnabled,
+        permitted: permitted.has(permissionKey(m.userId, m.organizationId)),
+      });
       if (rejected) return { item, rejected };
       const key = pfaKey(m.organizationId, m.pfaId);
       return {

@@ -61,7 +61,10 @@ export class Claims {
   /** Registers this instance (before its first claim) and starts the heartbeat. */
   async start(): Promise<void> {
     const { db } = this.opts;
-    await db('sink_instance').insert({ id: this.id, host: hostname(), pid: process.pid }).onConflict('id').merge({ heartbeat_at: db.fn.now() });
+    await db('sink_instance')
+      .insert({ id: this.id, host: hostname(), pid: process.pid })
+      .onConflict('id')
+      .merge({ heartbeat_at: db.fn.now() });
     // Rows of instances long gone (killed) are only history; keep the table small.
     await db('sink_instance').whereRaw(`heartbeat_at < now() - interval '1 day'`).delete();
     this.timer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.opts.leaseMs / 4)));
@@ -71,7 +74,10 @@ export class Claims {
   private heartbeat(): Promise<void> {
     this.beating = this.beating.then(async () => {
       try {
-        const n = await this.opts.db('sink_instance').where({ id: this.id }).update({ heartbeat_at: this.opts.db.fn.now() });
+        const n = await this.opts
+          .db('sink_instance')
+          .where({ id: this.id })
+          .update({ heartbeat_at: this.opts.db.fn.now() });
         if (n === 0) await this.opts.db('sink_instance').insert({ id: this.id, host: hostname(), pid: process.pid });
       } catch (err) {
         // Past the lease, other instances may take this one's claims over: duplicates at worst
@@ -107,7 +113,10 @@ export class Claims {
     const got = new Set(claimed.map((r) => r.id));
     const rest = ids.filter((id) => !got.has(id));
     if (rest.length === 0) return { claimed, held: [], settled: [] };
-    const rows = (await db('pfa_modification').whereIn('id', rest).select('id', 'sync_status')) as Array<{ id: string; sync_status: string }>;
+    const rows = (await db('pfa_modification').whereIn('id', rest).select('id', 'sync_status')) as Array<{
+      id: string;
+      sync_status: string;
+    }>;
     const syncing = new Set(rows.filter((r) => r.sync_status === 'syncing').map((r) => r.id));
     return { claimed, held: rest.filter((id) => syncing.has(id)), settled: rest.filter((id) => !syncing.has(id)) };
   }

@@ -99,7 +99,10 @@ export class SyncContext {
     }
     let client: PemsClient | null = null;
     let problem: string | null = null;
-    const unusable = organizationPemsProblem({ id, pems_base_url: url || null, pems_credential_encrypted: encrypted || null }, this.opts.config);
+    const unusable = organizationPemsProblem(
+      { id, pems_base_url: url || null, pems_credential_encrypted: encrypted || null },
+      this.opts.config,
+    );
     if (unusable) {
       problem = `organization ${id}: ${unusable.setting}: ${unusable.reason}`;
       this.opts.onProblem?.(id, unusable);

@@ -121,7 +121,10 @@ export class Emitter {
         }
         const txn = await this.producer!.transaction();
         try {
-          await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await txn.sendBatch({
+            acks: -1,
+            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          });
           await txn.commit();
         } catch (err) {
           await txn.abort().catch(() => undefined);
@@ -143,7 +146,11 @@ export class Emitter {
     const left = await outboxLeftovers(this.opts.db);
     if (left.length > 0) {
       const since = Math.min(...left.map((l) => l.sinceMs)) - SCAN_MARGIN_MS;
-      const found = await emittedOutboxIds(this.opts.kafka, left.map((l) => l.topic), { sinceMs: since });
+      const found = await emittedOutboxIds(
+        this.opts.kafka,
+        left.map((l) => l.topic),
+        { sinceMs: since },
+      );
       await deleteOutboxRows(this.opts.db, [...found.ids]);
       this.alreadyEmitted = found.ids.size;
     }

@@ -27,14 +27,21 @@ export interface ScanResult {
   complete: boolean;
 }
 
-export async function emittedOutboxIds(kafka: Kafka, topics: readonly string[], opts: ScanOptions): Promise<ScanResult> {
+export async function emittedOutboxIds(
+  kafka: Kafka,
+  topics: readonly string[],
+  opts: ScanOptions,
+): Promise<ScanResult> {
   const ids = new Set<string>();
   const admin = kafka.admin();
   await admin.connect();
   const ranges = new Map<string, { start: number; end: number }>();
   try {
     for (const topic of topics) {
-      const [starts, ends] = await Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, opts.sinceMs), admin.fetchTopicOffsets(topic)]);
+      const [starts, ends] = await Promise.all([
+        admin.fetchTopicOffsetsByTimestamp(topic, opts.sinceMs),
+        admin.fetchTopicOffsets(topic),
+      ]);
       for (const e of ends) {
         const s = starts.find((x) => x.partition === e.partition);
         const start = s && Number(s.offset) >= 0 ? Number(s.offset) : Number(e.high);
@@ -52,14 +59,19 @@ export async function emittedOutboxIds(kafka: Kafka, topics: readonly string[], 
   let complete = false;
   try {
     await consumer.connect();
-    for (const topic of new Set([...ranges.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))))) await consumer.subscribe({ topic, fromBeginning: true });
+    for (const topic of new Set([...ranges.keys()].map((k) => k.slice(0, k.lastIndexOf(':')))))
+      await consumer.subscribe({ topic, fromBeginning: true });
     const pending = new Set(ranges.keys());
     let lastSeen = Date.now();
     await new Promise<void>((resolve) => {
       const started = Date.now();
       const timer = setInterval(() => {
         if (pending.size === 0) complete = true;
-        if (pending.size === 0 || Date.now() - lastSeen > (opts.idleMs ?? 2000) || Date.now() - started > (opts.timeoutMs ?? 60_000)) {
+        if (
+          pending.size === 0 ||
+          Date.now() - lastSeen > (opts.idleMs ?? 2000) ||
+          Date.now() - started > (opts.timeoutMs ?? 60_000)
+        ) {
           clearInterval(timer);
           resolve();
         }
@@ -91,7 +103,10 @@ export async function emittedOutboxIds(kafka: Kafka, topics: readonly string[], 
   } finally {
     await consumer.disconnect().catch(() => undefined);
     const cleanup = kafka.admin();
-    await cleanup.connect().then(() => cleanup.deleteGroups([groupId])).catch(() => undefined);
+    await cleanup
+      .connect()
+      .then(() => cleanup.deleteGroups([groupId]))
+      .catch(() => undefined);
     await cleanup.disconnect().catch(() => undefined);
   }
   return { ids, records, complete };

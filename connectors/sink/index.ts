@@ -21,7 +21,14 @@ import { redactConfig } from '../../schemas/config';
 import { createDatabase } from '../postgres/db';
 import { createKafka } from '../kafka/client';
 import { recordPemsOutage, storeWriteIntents } from '../postgres/sink-store';
-import { createLogger, createSinkMetrics, startOpsServer, type Logger, type OpsServer, type SinkMetrics } from '../observability';
+import {
+  createLogger,
+  createSinkMetrics,
+  startOpsServer,
+  type Logger,
+  type OpsServer,
+  type SinkMetrics,
+} from '../observability';
 import type { PemsClientOptions } from '../pems';
 import { Check } from './check';
 import { Claims } from './claims';
@@ -65,7 +72,11 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   logger.info({ config: redactConfig(config) }, 'starting pems-sync sink');
   const registry = options.registry ?? new Registry();
   const metrics = createSinkMetrics(registry);
-  const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-sink' });
+  const db = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    applicationName: 'pems-sync-sink',
+  });
   const redis = config.redis.url ? new Redis(config.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : null;
   const kafka = createKafka(config, { logger });
 
@@ -73,7 +84,9 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     kafka,
     db,
     registryUrl: config.schemaRegistry.url,
-    registryAuth: config.schemaRegistry.username ? { username: config.schemaRegistry.username, password: config.schemaRegistry.password } : undefined,
+    registryAuth: config.schemaRegistry.username
+      ? { username: config.schemaRegistry.username, password: config.schemaRegistry.password }
+      : undefined,
     resultsTopic: config.topics.results,
     transactionalIdPrefix: config.kafka.groupId,
     afterProduce: config.sink.testEmitPauseFile
@@ -86,13 +99,24 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   await emitter.start();
   const leftover = await emitter.drainAll();
   if (leftover > 0 || emitter.alreadyEmitted > 0) {
-    logger.info({ records: leftover, alreadyOnTopics: emitter.alreadyEmitted, transactionalId: emitter.transactionalId }, 'emitted outbox records left by a previous run');
+    logger.info(
+      { records: leftover, alreadyOnTopics: emitter.alreadyEmitted, transactionalId: emitter.transactionalId },
+      'emitted outbox records left by a previous run',
+    );
   }
 
   const context = new SyncContext({
-    db, config, redis, registry, clientOverrides: options.clientOverrides,
+    db,
+    config,
+    redis,
+    registry,
+    clientOverrides: options.clientOverrides,
     // One warning per organization and change: its edits fail with this reason until it is fixed.
-    onProblem: (organization, p) => logger.warn({ organization, setting: p.setting, reason: p.reason }, `organization ${organization} is misconfigured (${p.setting}): ${p.reason}`),
+    onProblem: (organization, p) =>
+      logger.warn(
+        { organization, setting: p.setting, reason: p.reason },
+        `organization ${organization} is misconfigured (${p.setting}): ${p.reason}`,
+      ),
   });
   const health = new PemsHealth({
     threshold: config.retry.outageThreshold,
@@ -101,7 +125,9 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       metrics.pemsReachable.set(state === 'up' ? 1 : 0);
       metrics.pemsOrganizationReachable.set({ organization: orgId }, state === 'up' ? 1 : 0);
       if (state === 'down') {
-        void recordPemsOutage(db, orgId, new Date()).catch((err: unknown) => logger.error({ err }, 'could not record the PEMS outage notification'));
+        void recordPemsOutage(db, orgId, new Date()).catch((err: unknown) =>
+          logger.error({ err }, 'could not record the PEMS outage notification'),
+        );
       }
     },
   });
@@ -132,7 +158,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       );
       for (const e of entries) {
         if (e.kind === 'poison') continue;
-        if (e.outcome.kind === 'failed') metrics.deadLetters.inc({ reason: e.outcome.error.code }, e.modifications.length);
+        if (e.outcome.kind === 'failed')
+          metrics.deadLetters.inc({ reason: e.outcome.error.code }, e.modifications.length);
       }
     },
     onError: (err) => {
@@ -155,7 +182,9 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       metrics.modifications.inc({ outcome: outcome.kind }, n);
       // At PEMS's acknowledgement, not after the record transaction and the emit (issue 16).
       const now = Date.now();
-      if (outcome.kind === 'synced') for (const { modification: m } of modifications) if (m.committedAt) metrics.commitToPems.observe(Math.max(0, (now - Date.parse(m.committedAt)) / 1000));
+      if (outcome.kind === 'synced')
+        for (const { modification: m } of modifications)
+          if (m.committedAt) metrics.commitToPems.observe(Math.max(0, (now - Date.parse(m.committedAt)) / 1000));
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
     },
   });
@@ -184,7 +213,13 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   const ops =
     options.opsServer === false
       ? null
-      : await startOpsServer({ host: config.http.host, port: config.http.port, registry, liveness: () => task.alive(), readiness: () => task.ready() });
+      : await startOpsServer({
+          host: config.http.host,
+          port: config.http.port,
+          registry,
+          liveness: () => task.alive(),
+          readiness: () => task.ready(),
+        });
   logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
 
   let closing: Promise<void> | null = null;

@@ -15,7 +15,12 @@ import type { LaneContext, LaneItem } from './work';
 export interface LanesOptions {
   write: PemsWrite;
   recorder: Recorder;
-  onOutcome?: (outcome: Outcome, write: CoalescedWrite, modificationCount: number, modifications: OutcomeEntry['modifications']) => void;
+  onOutcome?: (
+    outcome: Outcome,
+    write: CoalescedWrite,
+    modificationCount: number,
+    modifications: OutcomeEntry['modifications'],
+  ) => void;
 }
 
 interface Lane extends LaneState {
@@ -115,7 +120,9 @@ export class PfaLanes {
   }
 
   private evictIdle(): void {
-    const idle = [...this.lanes.values()].filter((l) => !l.running && l.queue.length === 0).sort((a, b) => a.idleSince - b.idleSince);
+    const idle = [...this.lanes.values()]
+      .filter((l) => !l.running && l.queue.length === 0)
+      .sort((a, b) => a.idleSince - b.idleSince);
     for (const l of idle.slice(0, Math.max(0, this.lanes.size - MAX_IDLE_LANES / 2))) this.lanes.delete(l.key);
   }
 }

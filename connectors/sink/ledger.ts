@@ -45,7 +45,8 @@ export class OffsetLedger {
    */
   assign(now: ReadonlySet<string>): void {
     for (const tp of this.assigned) if (!now.has(tp)) this.offsets.delete(tp);
-    for (const [id, w] of this.waiting) if (!now.has(`${w.position.topic}:${w.position.partition}`)) this.waiting.delete(id);
+    for (const [id, w] of this.waiting)
+      if (!now.has(`${w.position.topic}:${w.position.partition}`)) this.waiting.delete(id);
     this.assigned = new Set(now);
   }
 
@@ -200,5 +201,11 @@ export class OffsetLedger {
 /** An earlier edit of the same PFA (same partition: offsets compare) is among `before`. */
 function behindAny(w: LaneItem, before: readonly LaneItem[]): boolean {
   const key = pfaKey(w.modification.organizationId, w.modification.pfaId);
-  return before.some((b) => b !== w && b.modification.id !== w.modification.id && pfaKey(b.modification.organizationId, b.modification.pfaId) === key && comparePositions(b.position, w.position) < 0);
+  return before.some(
+    (b) =>
+      b !== w &&
+      b.modification.id !== w.modification.id &&
+      pfaKey(b.modification.organizationId, b.modification.pfaId) === key &&
+      comparePositions(b.position, w.position) < 0,
+  );
 }

@@ -10,7 +10,13 @@
 import type { PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
 import { fold, type CoalescedWrite } from '../../streams/grouping';
-import { decideWrite, discountOwnWrites, recordAfterWrite, rejectedForFields, type WriteDecision } from '../../streams/check';
+import {
+  decideWrite,
+  discountOwnWrites,
+  recordAfterWrite,
+  rejectedForFields,
+  type WriteDecision,
+} from '../../streams/check';
 import { invalidEdits, splitConflict } from '../../streams/folded-write';
 import { classify, nextStep, type RetryPolicy } from '../../streams/retry';
 import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
@@ -74,14 +80,26 @@ export class PemsWrite {
    * One coalesced write of `items` (its modifications, in commit order) for the lane in `lane`,
    * whose known record the caller has brought up to date; `ctxOf` is each item's context.
    */
-  async run(lane: LaneState, write: CoalescedWrite, items: LaneItem[], ctxOf: (i: LaneItem) => LaneContext): Promise<WriteResult> {
+  async run(
+    lane: LaneState,
+    write: CoalescedWrite,
+    items: LaneItem[],
+    ctxOf: (i: LaneItem) => LaneContext,
+  ): Promise<WriteResult> {
     // An edit that breaks PEMS rules on the record it was made on is rejected on its own,
     // even when a later edit folded into the same write would hide it.
-    const invalid = items.length > 1 ? invalidEdits(items, (i) => ctxOf(i).history.get(i.modification.baseVersion) ?? lane.known) : [];
+    const invalid =
+      items.length > 1
+        ? invalidEdits(items, (i) => ctxOf(i).history.get(i.modification.baseVersion) ?? lane.known)
+        : [];
     if (invalid.length > 0) {
       const entries = invalid.map(({ item, errors }): OutcomeEntry => ({
         kind: 'outcome',
-        outcome: rejectedForFields('PEMS_SYNC_VALIDATION_FAILED', 'the record would break PEMS rules after this change', errors),
+        outcome: rejectedForFields(
+          'PEMS_SYNC_VALIDATION_FAILED',
+          'the record would break PEMS rules after this change',
+          errors,
+        ),
         modifications: [{ modification: item.modification, source: item.source }],
         attempts: [],
         mirrorRecord: null,
@@ -102,14 +120,35 @@ export class PemsWrite {
     // Edits folded into one write conflict only where they overlap PEMS's changes: those that
     // touch a conflicting field are the conflict; the others go on as a write of their own
     // (rebased), as they would have had they come alone.
-    const split = entry.outcome.kind === 'conflict' ? splitConflict(items, entry.outcome.fields.map((f) => f.field)) : null;
+    const split =
+      entry.outcome.kind === 'conflict'
+        ? splitConflict(
+            items,
+            entry.outcome.fields.map((f) => f.field),
+          )
+        : null;
     if (split) {
-      return { kind: 'done', entries: [{ ...entry, modifications: split.conflicted.map((i) => ({ modification: i.modification, source: i.source })) }], next: split.rest };
+      return {
+        kind: 'done',
+        entries: [
+          {
+            ...entry,
+            modifications: split.conflicted.map((i) => ({ modification: i.modification, source: i.source })),
+          },
+        ],
+        next: split.rest,
+      };
     }
     return { kind: 'done', entries: [entry], next: [] };
   }
 
-  private async sync(lane: LaneState, write: CoalescedWrite, ctx: LaneContext, items: LaneItem[], ctxOf: (i: LaneItem) => LaneContext): Promise<OutcomeEntry & { rest?: LaneItem[] }> {
+  private async sync(
+    lane: LaneState,
+    write: CoalescedWrite,
+    ctx: LaneContext,
+    items: LaneItem[],
+    ctxOf: (i: LaneItem) => LaneContext,
+  ): Promise<OutcomeEntry & { rest?: LaneItem[] }> {
     const attempts: AttemptLog[] = [];
     const entry = (outcome: Outcome, mirrorRecord: PfaRecord | null = null, error?: unknown): OutcomeEntry => ({
       kind: 'outcome',
@@ -123,12 +162,19 @@ export class PemsWrite {
 
     const client = ctx.org.client;
     if (!client) {
-      const err = new PemsSyncError('PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED', ctx.org.problem ?? 'organization not configured for PEMS');
+      const err = new PemsSyncError(
+        'PEMS_SYNC_ORGANIZATION_NOT_CONFIGURED',
+        ctx.org.problem ?? 'organization not configured for PEMS',
+      );
       return entry({ kind: 'failed', error: outcomeErrorFrom(err) }, null, err);
     }
     // Resume what a stopped instance may already have done (resume.ts): re-send its exact item;
     // the edits it carried are recorded at the version PEMS answers, the rest goes on alone.
-    const resumed = await resumeIntent(items, intentsOf(items.map((i) => ctxOf(i).intents)), { writer: this.opts.writer, client, now: this.now });
+    const resumed = await resumeIntent(items, intentsOf(items.map((i) => ctxOf(i).intents)), {
+      writer: this.opts.writer,
+      client,
+      now: this.now,
+    });
     if (resumed) {
       const { intent, applied, rest, result, at } = resumed;
       attempts.push({ at, version: intent.item.version, result: 'updated', pemsResponse: result });
@@ -142,7 +188,11 @@ export class PemsWrite {
         pemsVersionAfter: result.newVersion,
         fieldsWritten: Object.keys(intent.item.changes),
       };
-      return { ...entry(synced, after && after.version === result.newVersion ? after : null), modifications: applied.map((i) => ({ modification: i.modification, source: i.source })), rest };
+      return {
+        ...entry(synced, after && after.version === result.newVersion ? after : null),
+        modifications: applied.map((i) => ({ modification: i.modification, source: i.source })),
+        rest,
+      };
     }
     const history = (ctx.history.get(write.baseVersion) ?? null) as Record<string, unknown> | null;
     // Our own writes since the base (this lane's, recorded ones, and the edits folded into this
@@ -183,19 +233,27 @@ export class PemsWrite {
         let response: unknown;
         if (write.operation === 'delete') {
           const r = await this.direct(ctx.org.id, 'DELETE /pfa', () =>
-            client.softDelete(write.pfaId, { version, modifiedBy: write.modifiedBy, reason: write.changeReason ?? 'discontinued in PFA Vanguard' }, { idempotencyKey: key }),
+            client.softDelete(
+              write.pfaId,
+              { version, modifiedBy: write.modifiedBy, reason: write.changeReason ?? 'discontinued in PFA Vanguard' },
+              { idempotencyKey: key },
+            ),
           );
           newVersion = r.newVersion;
           response = r;
         } else {
-          const r = await this.opts.writer.update(client, {
-            pfaId: write.pfaId,
-            changes: write.changes as never,
-            version,
-            modifiedBy: write.modifiedBy,
-            ...(write.changeReason ? { changeReason: write.changeReason } : {}),
-            idempotencyKey: key,
-          }, write.modificationIds);
+          const r = await this.opts.writer.update(
+            client,
+            {
+              pfaId: write.pfaId,
+              changes: write.changes as never,
+              version,
+              modifiedBy: write.modifiedBy,
+              ...(write.changeReason ? { changeReason: write.changeReason } : {}),
+              idempotencyKey: key,
+            },
+            write.modificationIds,
+          );
           response = r;
           const failed = itemError(r);
           if (failed) throw failed;
@@ -203,7 +261,8 @@ export class PemsWrite {
         }
         attempts.push({ at, version, result: 'updated', pemsResponse: response });
         let after: PfaRecord | null = onto ? recordAfterWrite(onto, write, newVersion, this.now().toISOString()) : null;
-        if (!after) after = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId)).catch(() => null);
+        if (!after)
+          after = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId)).catch(() => null);
         lane.known = after;
         lane.own = { version: newVersion, changes: { ...(lane.own?.changes ?? {}), ...write.changes } };
         return entry(
@@ -265,7 +324,10 @@ export class PemsWrite {
               continue;
             }
             // The dead letter names why we gave up; the PEMS error stays as its cause.
-            const gaveUp = new PemsSyncError('PEMS_SYNC_RETRIES_EXHAUSTED', step.reason, { cause: err, details: { attempts: tries } });
+            const gaveUp = new PemsSyncError('PEMS_SYNC_RETRIES_EXHAUSTED', step.reason, {
+              cause: err,
+              details: { attempts: tries },
+            });
             // One code everywhere (table, header, result record, API): why it failed is that retries ran out.
             return entry({ kind: 'failed', error: outcomeErrorFrom(gaveUp) }, null, gaveUp);
           }
@@ -322,7 +384,8 @@ function errorBody(err: unknown): unknown {
 function conflictFields(err: unknown): string[] | null {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
     const d = (e as { code?: string; details?: { conflictingFields?: unknown } }).details;
-    if ((e as { code?: string }).code === 'PEMS_SYNC_PEMS_CONFLICT' && Array.isArray(d?.conflictingFields)) return d!.conflictingFields as string[];
+    if ((e as { code?: string }).code === 'PEMS_SYNC_PEMS_CONFLICT' && Array.isArray(d?.conflictingFields))
+      return d!.conflictingFields as string[];
     if (typeof e !== 'object') break;
   }
   return null;

@@ -81,18 +81,29 @@ export class Recorder {
       // Transactions run one at a time (one audit chain, a stable order); the emit of one flush
       // overlaps the transaction of the next, and the emitter keeps emits in order.
       const persisted = this.flushing.then(() => this.persistBatch(batch));
-      this.flushing = persisted.then(() => undefined, () => undefined);
-      this.emitting = Promise.all([this.emitting, persisted]).then(([, ids]) => this.emitBatch(batch, ids), () => undefined);
+      this.flushing = persisted.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.emitting = Promise.all([this.emitting, persisted]).then(
+        ([, ids]) => this.emitBatch(batch, ids),
+        () => undefined,
+      );
     }, ms);
   }
 
-  private async persistBatch(batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>): Promise<string[] | null> {
+  private async persistBatch(
+    batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>,
+  ): Promise<string[] | null> {
     const entries = batch.map((b) => b.entry);
     try {
       // Postgres restarting is a pause, not a loss: PEMS already has these writes, so the
       // outcomes are retried (with backoff) before giving up and letting redelivery redo them.
       const { topics, connectorName } = this.opts;
-      return await withRetries(() => recordOutcomes(this.opts.db, entries, { now: new Date(), topics, connectorName, claimable: CLAIMABLE }), this.opts.retries ?? 8);
+      return await withRetries(
+        () => recordOutcomes(this.opts.db, entries, { now: new Date(), topics, connectorName, claimable: CLAIMABLE }),
+        this.opts.retries ?? 8,
+      );
     } catch (err) {
       // Nothing is marked done, so the offsets stay uncommitted and Kafka redelivers the events;
       // the claim guard and PEMS idempotency keys make the second pass safe.
@@ -102,12 +113,17 @@ export class Recorder {
     }
   }
 
-  private async emitBatch(batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>, ids: string[] | null): Promise<void> {
+  private async emitBatch(
+    batch: Array<{ entry: RecordEntry; done: () => void; fail: (e: unknown) => void }>,
+    ids: string[] | null,
+  ): Promise<void> {
     if (ids === null) return; // the transaction failed and the batch was failed already
     const entries = batch.map((b) => b.entry);
     try {
       if (ids.length > 0) await withRetries(() => this.opts.emitter.drain(ids), this.opts.retries ?? 8);
-      const positions = entries.flatMap((e) => (e.kind === 'poison' ? [e.source.position] : e.modifications.map((m) => m.source.position)));
+      const positions = entries.flatMap((e) =>
+        e.kind === 'poison' ? [e.source.position] : e.modifications.map((m) => m.source.position),
+      );
       this.opts.onDurable(positions, entries);
       batch.forEach((b) => b.done());
     } catch (err) {

@@ -95,7 +95,10 @@ export class SinkTask {
   }
 
   ready(): { ready: boolean; checks: Record<string, boolean | string> } {
-    return { ready: this.member && !this.closing, checks: { consumerGroupMember: this.member, pemsReachable: !this.opts.health.anyDown() } };
+    return {
+      ready: this.member && !this.closing,
+      checks: { consumerGroupMember: this.member, pemsReachable: !this.opts.health.anyDown() },
+    };
   }
 
   /** Partitions this instance owns now, as "topic:partition". */
@@ -164,7 +167,12 @@ export class SinkTask {
     // One span per fetched batch, continuing a trace carried in the first record's headers.
     return withSpan(
       'pems-sync.sink.batch',
-      { 'messaging.system': 'kafka', 'messaging.destination.name': batch.topic, 'messaging.kafka.partition': batch.partition, 'messaging.batch.message_count': batch.messages.length },
+      {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': batch.topic,
+        'messaging.kafka.partition': batch.partition,
+        'messaging.batch.message_count': batch.messages.length,
+      },
       () => this.putBatch(payload),
       extractContext(batch.messages[0]?.headers as never),
     );
@@ -176,7 +184,10 @@ export class SinkTask {
     this.opts.metrics.batchSize.observe(batch.messages.length);
     const lag = batch.offsetLagLow();
     this.opts.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(lag));
-    this.opts.metrics.consumerLagSeconds.set({ topic, partition: String(partition) }, Number(lag) > 0 ? Math.max(0, (Date.now() - Number(batch.messages[0]?.timestamp ?? Date.now())) / 1000) : 0);
+    this.opts.metrics.consumerLagSeconds.set(
+      { topic, partition: String(partition) },
+      Number(lag) > 0 ? Math.max(0, (Date.now() - Number(batch.messages[0]?.timestamp ?? Date.now())) / 1000) : 0,
+    );
 
     const work: LaneItem[] = [];
     const done: string[] = [];
@@ -187,22 +198,42 @@ export class SinkTask {
       this.opts.ledger.track(topic, partition, message.offset);
       const source = sourceOf(topic, partition, message);
       const decoded = decodeChangeEvent(
-        { key: message.key, value: message.value, topic, partition, offset: message.offset, headers: message.headers as never },
+        {
+          key: message.key,
+          value: message.value,
+          topic,
+          partition,
+          offset: message.offset,
+          headers: message.headers as never,
+        },
         { maxDeltaBytes: this.opts.maxDeltaBytes },
       );
       if (decoded.kind === 'skip') done.push(message.offset);
-      else if (decoded.kind === 'poison' && this.organizations && !this.organizations.has(decoded.organizationId ?? '')) {
+      else if (
+        decoded.kind === 'poison' &&
+        this.organizations &&
+        !this.organizations.has(decoded.organizationId ?? '')
+      ) {
         // Another shard's organization (or an unreadable key, which every shard sees): the
         // dead_letter_poison_once index keeps one dead letter whoever records it.
         if (decoded.organizationId !== null) done.push(message.offset);
-        else void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source, modificationId: decoded.modificationId }).catch(() => undefined);
+        else
+          void this.opts.recorder
+            .submit({ kind: 'poison', reason: decoded.reason, source, modificationId: decoded.modificationId })
+            .catch(() => undefined);
       } else if (decoded.kind === 'poison') {
         this.opts.metrics.deadLetters.inc({ reason: 'poison' });
-        this.opts.logger.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'poison event: dead-lettered');
-        void this.opts.recorder.submit({ kind: 'poison', reason: decoded.reason, source, modificationId: decoded.modificationId }).catch(() => undefined);
+        this.opts.logger.warn(
+          { topic, partition, offset: message.offset, reason: decoded.reason },
+          'poison event: dead-lettered',
+        );
+        void this.opts.recorder
+          .submit({ kind: 'poison', reason: decoded.reason, source, modificationId: decoded.modificationId })
+          .catch(() => undefined);
       } else if (this.organizations && !this.organizations.has(decoded.modification.organizationId)) {
         done.push(message.offset); // another deployment's organization: not ours to claim
-      } else work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
+      } else
+        work.push({ modification: decoded.modification, position: decoded.position, traceId: decoded.traceId, source });
     }
     this.opts.ledger.markOffsetsDone(topic, partition, done);
 
@@ -243,7 +274,14 @@ export class SinkTask {
       if (c.rejected) {
         metrics.modifications.inc({ outcome: 'rejected' });
         void recorder
-          .submit({ kind: 'outcome', outcome: c.rejected, modifications: [{ modification: m, source: c.item.source }], attempts: [], mirrorRecord: null, traceId: c.item.traceId ?? null })
+          .submit({
+            kind: 'outcome',
+            outcome: c.rejected,
+            modifications: [{ modification: m, source: c.item.source }],
+            attempts: [],
+            mirrorRecord: null,
+            traceId: c.item.traceId ?? null,
+          })
           .catch(() => undefined);
       } else lanes.enqueue(c.item, c.ctx);
     }
@@ -282,7 +320,11 @@ export class SinkTask {
         this.opts.lanes.drain().then(() => true),
         new Promise<boolean>((r) => setTimeout(() => r(false), this.opts.shutdownTimeoutMs).unref()),
       ]);
-      if (!drained) log.warn({ inFlight: this.opts.lanes.inFlight() }, 'shutdown timeout: abandoning in-flight work (uncommitted, will be redelivered)');
+      if (!drained)
+        log.warn(
+          { inFlight: this.opts.lanes.inFlight() },
+          'shutdown timeout: abandoning in-flight work (uncommitted, will be redelivered)',
+        );
       this.opts.lanes.stop();
       this.opts.health.close();
       if (this.waitTimer) clearInterval(this.waitTimer);

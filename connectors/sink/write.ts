@@ -23,9 +23,19 @@ export interface BatchWriterOptions {
    * Called with the items of a request before it is sent (write-ahead intents); a failure fails
    * the items as a transient error instead of sending them.
    */
-  beforeSend?: (organization: string, items: Array<{ item: BatchItem; modificationIds: readonly string[] }>) => Promise<void>;
+  beforeSend?: (
+    organization: string,
+    items: Array<{ item: BatchItem; modificationIds: readonly string[] }>,
+  ) => Promise<void>;
   /** Called once per request with its result, for metrics and the outage detector. */
-  onRequest?: (r: { organization: string; endpoint: string; ok: boolean; errorClass: string | null; seconds: number; items: number }) => void;
+  onRequest?: (r: {
+    organization: string;
+    endpoint: string;
+    ok: boolean;
+    errorClass: string | null;
+    seconds: number;
+    items: number;
+  }) => void;
 }
 
 interface Pending {
@@ -121,11 +131,18 @@ export class BatchWriter {
     }
     if (this.opts.beforeSend) {
       try {
-        await this.opts.beforeSend(q.client.organization, batch.map((p) => ({ item: p.item, modificationIds: p.modificationIds })));
+        await this.opts.beforeSend(
+          q.client.organization,
+          batch.map((p) => ({ item: p.item, modificationIds: p.modificationIds })),
+        );
       } catch (err) {
         await slot.release();
         // Postgres, not PEMS, failed: nothing was sent, so no PEMS attempt is spent (retry.ts).
-        const e = new PemsSyncError('PEMS_SYNC_INTENT_STORE_UNAVAILABLE', `write intents could not be stored, nothing sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err, retriable: true });
+        const e = new PemsSyncError(
+          'PEMS_SYNC_INTENT_STORE_UNAVAILABLE',
+          `write intents could not be stored, nothing sent: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err, retriable: true },
+        );
         for (const p of batch) p.reject(e);
         return;
       }
@@ -137,16 +154,33 @@ export class BatchWriter {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const results = await withSpan('pems-sync.pems.batch_update', { 'pems.organization': q.client.organization, 'pems.items': batch.length }, () =>
-        q.client.batchUpdate(
-          batch.map((p) => p.item),
-          { slot },
-        ),
+      const results = await withSpan(
+        'pems-sync.pems.batch_update',
+        { 'pems.organization': q.client.organization, 'pems.items': batch.length },
+        () =>
+          q.client.batchUpdate(
+            batch.map((p) => p.item),
+            { slot },
+          ),
       );
-      this.opts.onRequest?.({ organization: q.client.organization, endpoint: 'POST /pfa/batch', ok: true, errorClass: null, seconds: seconds(), items: batch.length });
+      this.opts.onRequest?.({
+        organization: q.client.organization,
+        endpoint: 'POST /pfa/batch',
+        ok: true,
+        errorClass: null,
+        seconds: seconds(),
+        items: batch.length,
+      });
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (err) {
-      this.opts.onRequest?.({ organization: q.client.organization, endpoint: 'POST /pfa/batch', ok: false, errorClass: classify(err), seconds: seconds(), items: batch.length });
+      this.opts.onRequest?.({
+        organization: q.client.organization,
+        endpoint: 'POST /pfa/batch',
+        ok: false,
+        errorClass: classify(err),
+        seconds: seconds(),
+        items: batch.length,
+      });
       for (const p of batch) p.reject(err);
     }
   }

@@ -45,7 +45,10 @@ function valueOf(rec: Readonly<Record<string, unknown>>, field: string): unknown
 }
 
 /** Editable fields whose value differs between two versions of a record. */
-export function movedFields(previous: Readonly<Record<string, unknown>>, current: Readonly<Record<string, unknown>>): string[] {
+export function movedFields(
+  previous: Readonly<Record<string, unknown>>,
+  current: Readonly<Record<string, unknown>>,
+): string[] {
   return EDITABLE_FIELDS.filter((f) => !sameValue(valueOf(previous, f), valueOf(current, f)));
 }
 
@@ -55,13 +58,16 @@ export function earlyWarningFields(input: EarlyWarningInput): WarningField[] {
   if (current.version <= baseVersion) return [];
   const moved = new Set(movedFields(previous, current as unknown as Record<string, unknown>));
   const out: WarningField[] = [];
-  const fields = Object.keys(delta).sort((a, b) => (ORDER.get(a) ?? Infinity) - (ORDER.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0));
+  const fields = Object.keys(delta).sort(
+    (a, b) => (ORDER.get(a) ?? Infinity) - (ORDER.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0),
+  );
   for (const field of fields) {
     if (!moved.has(field)) continue;
     const local = delta[field] ?? null;
     const pems = valueOf(current as unknown as Record<string, unknown>, field);
     if (sameValue(local, pems)) continue;
-    const baseKnown = baseValues !== null && baseValues !== undefined && Object.prototype.hasOwnProperty.call(baseValues, field);
+    const baseKnown =
+      baseValues !== null && baseValues !== undefined && Object.prototype.hasOwnProperty.call(baseValues, field);
     const base = baseKnown ? valueOf(baseValues, field) : valueOf(previous, field);
     // PEMS moved back to what the user saw: nothing to warn about.
     if (baseKnown && sameValue(base, pems)) continue;

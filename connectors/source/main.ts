@@ -35,14 +35,24 @@ export interface ReadSide {
 }
 
 /** Builds and starts the read side; the caller owns stop(). */
-export async function startReadSide(config: Config, logger: Logger = createLogger(config.log.level, { component: 'source' })): Promise<ReadSide> {
-  const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, applicationName: 'pems-sync-source' });
+export async function startReadSide(
+  config: Config,
+  logger: Logger = createLogger(config.log.level, { component: 'source' }),
+): Promise<ReadSide> {
+  const db = createDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    applicationName: 'pems-sync-source',
+  });
   const kafka = kafkaFromConfig(config, 'source', logger.child({ component: 'kafka' }));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = createSourceMetrics(registry);
   // The keys are required here (the read side polls every organization): a config error naming the key.
-  const clients = PemsClientPool.fromConfig(config, { registry, keyRing: parseCredentialKeys(config.pems.credentialKeys, CREDENTIAL_KEYS_ENV) });
+  const clients = PemsClientPool.fromConfig(config, {
+    registry,
+    keyRing: parseCredentialKeys(config.pems.credentialKeys, CREDENTIAL_KEYS_ENV),
+  });
   const poller = new PemsPoller({
     db,
     kafka,
@@ -88,9 +98,12 @@ async function main(): Promise<void> {
   registerReadinessGauge(side.registry, () => side.mirror.ready);
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200).end('ok');
-    if (req.url === '/readyz') return void res.writeHead(side.mirror.ready ? 200 : 503).end(side.mirror.ready ? 'ready' : 'not ready');
+    if (req.url === '/readyz')
+      return void res.writeHead(side.mirror.ready ? 200 : 503).end(side.mirror.ready ? 'ready' : 'not ready');
     if (req.url === '/metrics') {
-      void side.registry.metrics().then((body) => res.writeHead(200, { 'content-type': side.registry.contentType }).end(body));
+      void side.registry
+        .metrics()
+        .then((body) => res.writeHead(200, { 'content-type': side.registry.contentType }).end(body));
       return;
     }
     res.writeHead(404).end();
@@ -99,17 +112,23 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'stopping the read side');
     const timer = setTimeout(() => {
-      logger.error({ timeoutMs: config.sink.shutdownTimeoutMs }, 'shutdown timed out; exiting with work uncommitted (redone on restart)');
+      logger.error(
+        { timeoutMs: config.sink.shutdownTimeoutMs },
+        'shutdown timed out; exiting with work uncommitted (redone on restart)',
+      );
       process.exit(1);
     }, config.sink.shutdownTimeoutMs);
     timer.unref();
     void side
       .stop()
       .then(() => new Promise<void>((r) => server.close(() => r())))
-      .then(() => process.exit(0), (e) => {
-        logger.error({ err: e }, 'shutdown failed');
-        process.exit(1);
-      });
+      .then(
+        () => process.exit(0),
+        (e) => {
+          logger.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -50,14 +50,33 @@ export function createSourceMetrics(registry: Registry): SourceMetrics {
   }
   const fullLoadName = 'pems_sync_source_full_load_records';
   const metrics: SourceMetrics = {
-    recordsFetched: counter(registry, 'pems_sync_source_records_fetched_total', 'PEMS records received from GET /pfa', ['organization']),
-    pages: counter(registry, 'pems_sync_source_pages_total', 'GET /pfa pages produced to the raw topic', ['organization']),
-    failures: counter(registry, 'pems_sync_source_failures_total', 'read-side failures by stage', ['organization', 'stage']),
-    mirrorRecords: counter(registry, 'pems_sync_mirror_records_total', 'raw records handled by the mirror stream, by outcome', ['outcome']),
-    earlyWarnings: counter(registry, 'pems_sync_mirror_early_warnings_total', 'early conflict warnings raised', ['organization']),
+    recordsFetched: counter(registry, 'pems_sync_source_records_fetched_total', 'PEMS records received from GET /pfa', [
+      'organization',
+    ]),
+    pages: counter(registry, 'pems_sync_source_pages_total', 'GET /pfa pages produced to the raw topic', [
+      'organization',
+    ]),
+    failures: counter(registry, 'pems_sync_source_failures_total', 'read-side failures by stage', [
+      'organization',
+      'stage',
+    ]),
+    mirrorRecords: counter(
+      registry,
+      'pems_sync_mirror_records_total',
+      'raw records handled by the mirror stream, by outcome',
+      ['outcome'],
+    ),
+    earlyWarnings: counter(registry, 'pems_sync_mirror_early_warnings_total', 'early conflict warnings raised', [
+      'organization',
+    ]),
     fullLoadRecords:
       (registry.getSingleMetric(fullLoadName) as Gauge<'organization'> | undefined) ??
-      new Gauge<'organization'>({ name: fullLoadName, help: 'records produced so far by the organization\'s full load', labelNames: ['organization'], registers: [registry] }),
+      new Gauge<'organization'>({
+        name: fullLoadName,
+        help: "records produced so far by the organization's full load",
+        labelNames: ['organization'],
+        registers: [registry],
+      }),
     observeUpdatedAt(organization, updatedAt) {
       const ms = Date.parse(updatedAt);
       if (Number.isNaN(ms)) return;

@@ -20,7 +20,15 @@
  */
 import { notificationRow } from '../../streams/notifications';
 import type { Knex } from 'knex';
-import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
 import { normalizePemsRecord, type UpsertDecision } from '../../streams/mirror';
 import { PemsSyncError } from '../../streams/errors';
 import { toDeadLetterHeaders, type DeadLetterStage, type KafkaHeaders } from '../../streams/outcomes';
@@ -36,8 +44,15 @@ export const MIRROR_ACTOR = 'system:mirror';
 
 /** A raw record the mirror refuses: it goes to the dead-letter topic. */
 export class MirrorRecordError extends PemsSyncError {
-  constructor(readonly stage: Exclude<DeadLetterStage, 'PEMS_WRITE'>, reason: string, cause?: unknown) {
-    super(stage === 'MIRROR_WRITE' ? 'PEMS_SYNC_MIRROR_RECORD_UNWRITABLE' : 'PEMS_SYNC_MIRROR_RECORD_INVALID', reason, { details: { stage, reason }, cause });
+  constructor(
+    readonly stage: Exclude<DeadLetterStage, 'PEMS_WRITE'>,
+    reason: string,
+    cause?: unknown,
+  ) {
+    super(stage === 'MIRROR_WRITE' ? 'PEMS_SYNC_MIRROR_RECORD_UNWRITABLE' : 'PEMS_SYNC_MIRROR_RECORD_INVALID', reason, {
+      details: { stage, reason },
+      cause,
+    });
   }
 }
 
@@ -204,7 +219,11 @@ export class MirrorStream {
   /** Idempotent: finishes the record in flight, commits resolved offsets, disconnects. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      for (const step of [() => this.started?.catch(() => undefined), () => this.consumer.disconnect(), () => this.producer.disconnect()]) {
+      for (const step of [
+        () => this.started?.catch(() => undefined),
+        () => this.consumer.disconnect(),
+        () => this.producer.disconnect(),
+      ]) {
         try {
           await step();
         } catch (e) {
@@ -216,7 +235,14 @@ export class MirrorStream {
     return this.stopped;
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+  private async handleBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+    commitOffsetsIfNecessary,
+  }: EachBatchPayload): Promise<void> {
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       await this.handleMessage(batch.topic, batch.partition, message);
@@ -235,7 +261,10 @@ export class MirrorStream {
       if (!normalized.ok) throw new MirrorRecordError('VALIDATE', normalized.reason);
       const record = normalized.record;
       if (record.organization !== decoded.key.organization_id) {
-        throw new MirrorRecordError('VALIDATE', `record of organization ${record.organization} polled for ${decoded.key.organization_id}`);
+        throw new MirrorRecordError(
+          'VALIDATE',
+          `record of organization ${record.organization} polled for ${decoded.key.organization_id}`,
+        );
       }
       let result: MirrorApplyResult;
       try {
@@ -253,7 +282,12 @@ export class MirrorStream {
       if (result.warnings.length > 0) {
         metrics?.earlyWarnings.inc({ organization: record.organization }, result.warnings.length);
         this.logger.info(
-          { organization: record.organization, pfaId: record.pfaId, pemsVersion: record.version, warnings: result.warnings.map((w) => w.modificationId) },
+          {
+            organization: record.organization,
+            pfaId: record.pfaId,
+            pemsVersion: record.version,
+            warnings: result.warnings.map((w) => w.modificationId),
+          },
           'early conflict warning raised',
         );
       }
@@ -263,7 +297,12 @@ export class MirrorStream {
     }
   }
 
-  private async deadLetter(topic: string, partition: number, message: KafkaMessage, error: MirrorRecordError): Promise<void> {
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    error: MirrorRecordError,
+  ): Promise<void> {
     const headers = toDeadLetterHeaders(
       message.headers as KafkaHeaders | undefined,
       { topic, partition, offset: message.offset },
@@ -285,6 +324,9 @@ export class MirrorStream {
     }
     this.opts.metrics?.mirrorRecords.inc({ outcome: 'dead_letter' });
     this.opts.metrics?.failures.inc({ organization, stage: error.stage.toLowerCase() });
-    this.logger.warn({ topic, partition, offset: message.offset, organization, stage: error.stage, reason: error.message }, 'raw record dead-lettered');
+    this.logger.warn(
+      { topic, partition, offset: message.offset, organization, stage: error.stage, reason: error.message },
+      'raw record dead-lettered',
+    );
   }
 }

@@ -280,10 +280,14 @@ export class PemsPoller {
       });
       if (done === 'skipped') return { ...summary, skipped: true };
     } catch (e) {
-      const code = e instanceof PemsSyncError ? e.code : ((e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED');
+      const code =
+        e instanceof PemsSyncError ? e.code : ((e as { code?: string }).code ?? 'PEMS_SYNC_SOURCE_POLL_FAILED');
       const message = e instanceof Error ? e.message : String(e);
       summary.error = { code, message };
-      this.logger.error({ organization: org.id, err: e, pages: summary.pages }, 'poll of organization failed; the next poll resumes from the stored cursor');
+      this.logger.error(
+        { organization: org.id, err: e, pages: summary.pages },
+        'poll of organization failed; the next poll resumes from the stored cursor',
+      );
       await recordPoll(db, org.id, this.now(), { code, message }).catch(() => undefined);
     }
     return summary;
@@ -318,7 +322,10 @@ export class PemsPoller {
         // updated_since. Only duplicates can follow, never a gap.
         if (state.cursor && e instanceof PemsSyncError && e.code === 'PEMS_SYNC_PEMS_REJECTED') {
           await updateCursor(this.opts.db, org.id, { cursor: null, updated_at: this.now() });
-          this.logger.warn({ organization: org.id, err: e }, 'PEMS refused the stored cursor; the next poll restarts the pass from updated_since');
+          this.logger.warn(
+            { organization: org.id, err: e },
+            'PEMS refused the stored cursor; the next poll restarts the pass from updated_since',
+          );
         }
         throw e;
       }

@@ -42,11 +42,13 @@ export function rawValue(record: unknown, fetchedAt: Date): string {
 }
 
 export type DecodedRaw =
-  | { ok: true; key: RawKey; record: unknown; fetchedAt: string }
-  | { ok: false; stage: 'DECODE'; reason: string };
+  { ok: true; key: RawKey; record: unknown; fetchedAt: string } | { ok: false; stage: 'DECODE'; reason: string };
 
 /** Decodes a raw record's key and value bytes; never throws. */
-export function decodeRaw(key: Buffer | string | null | undefined, value: Buffer | string | null | undefined): DecodedRaw {
+export function decodeRaw(
+  key: Buffer | string | null | undefined,
+  value: Buffer | string | null | undefined,
+): DecodedRaw {
   const fail = (reason: string): DecodedRaw => ({ ok: false, stage: 'DECODE', reason });
   if (value === null || value === undefined) return fail('raw record has no value (tombstone)');
   let k: unknown;
@@ -55,7 +57,12 @@ export function decodeRaw(key: Buffer | string | null | undefined, value: Buffer
   } catch {
     return fail('raw record key is not JSON');
   }
-  if (typeof k !== 'object' || k === null || typeof (k as RawKey).organization_id !== 'string' || (k as RawKey).organization_id === '') {
+  if (
+    typeof k !== 'object' ||
+    k === null ||
+    typeof (k as RawKey).organization_id !== 'string' ||
+    (k as RawKey).organization_id === ''
+  ) {
     return fail('raw record key has no organization_id');
   }
   let v: unknown;
@@ -64,9 +71,11 @@ export function decodeRaw(key: Buffer | string | null | undefined, value: Buffer
   } catch {
     return fail('raw record value is not JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || !('record' in v)) return fail('raw record value has no record');
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || !('record' in v))
+    return fail('raw record value has no record');
   const fetchedAt = (v as { fetchedAt?: unknown }).fetchedAt;
-  if (typeof fetchedAt !== 'string' || Number.isNaN(Date.parse(fetchedAt))) return fail('raw record value has no valid fetchedAt');
+  if (typeof fetchedAt !== 'string' || Number.isNaN(Date.parse(fetchedAt)))
+    return fail('raw record value has no valid fetchedAt');
   const rk = k as RawKey;
   return {
     ok: true,

@@ -15,8 +15,14 @@ import { mailsWithSubject, monitoringEnv } from '../../tests/support/monitoring'
 
 async function main(): Promise<void> {
   const [mail] = (await mailsWithSubject(': PemsUnreachable')).filter((m) => m.Subject.startsWith('[FIRING'));
-  if (!mail) throw new Error(`no PemsUnreachable firing email in Mailpit at ${monitoringEnv.mailpitUrl}: run tests/e2e/alerts.test.ts first`);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  if (!mail)
+    throw new Error(
+      `no PemsUnreachable firing email in Mailpit at ${monitoringEnv.mailpitUrl}: run tests/e2e/alerts.test.ts first`,
+    );
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 400 } });
     await page.goto(`${monitoringEnv.mailpitUrl}/view/${mail.ID}.html`, { waitUntil: 'networkidle' });
@@ -32,7 +38,8 @@ async function main(): Promise<void> {
       // Runs in the page (tsconfig has no DOM lib).
       const document = (globalThis as unknown as { document: any }).document;
       const box = document.createElement('div');
-      box.style.cssText = 'font: 14px sans-serif; background: #f1f3f5; border-bottom: 1px solid #ccc; padding: 10px 14px; margin: -8px -8px 12px';
+      box.style.cssText =
+        'font: 14px sans-serif; background: #f1f3f5; border-bottom: 1px solid #ccc; padding: 10px 14px; margin: -8px -8px 12px';
       for (const l of lines) {
         const row = document.createElement('div');
         row.textContent = l;

@@ -25,7 +25,9 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['organization_id', 'status', 'created_at']);
     t.index(['modification_id']);
   });
-  await knex.raw(`ALTER TABLE sync_conflict ADD CONSTRAINT sync_conflict_status_check CHECK (status IN ('open','resolved','superseded'))`);
+  await knex.raw(
+    `ALTER TABLE sync_conflict ADD CONSTRAINT sync_conflict_status_check CHECK (status IN ('open','resolved','superseded'))`,
+  );
   await knex.raw(
     `ALTER TABLE sync_conflict ADD CONSTRAINT sync_conflict_resolution_check CHECK (resolution IS NULL OR resolution IN ('use_local','use_pems','merge'))`,
   );

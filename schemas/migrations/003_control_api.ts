@@ -8,7 +8,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('notification', (t) => {
     t.timestamp('delivered_at', { useTz: true }).comment('when every operator webhook accepted it; null: not yet');
     t.integer('delivery_attempts').notNullable().defaultTo(0);
-    t.timestamp('next_attempt_at', { useTz: true }).comment('earliest next delivery try (backoff, or the lease of a dispatcher)');
+    t.timestamp('next_attempt_at', { useTz: true }).comment(
+      'earliest next delivery try (backoff, or the lease of a dispatcher)',
+    );
     t.text('last_delivery_error');
   });
   // Only undelivered operator rows are ever scanned by the dispatcher.

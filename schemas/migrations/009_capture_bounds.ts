@@ -41,7 +41,8 @@ export function publicationFor(schema: string): string {
 
 /** Sets the delta limit (bytes of delta::text) to `maxBytes`; a no-op when it already is. */
 export async function applyDeltaLimit(knex: Knex, maxBytes: number): Promise<void> {
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`delta limit must be a positive integer, got ${maxBytes}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+    throw new Error(`delta limit must be a positive integer, got ${maxBytes}`);
   const def = await knex.raw(
     `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
       WHERE c.conname = ? AND c.conrelid = to_regclass('pfa_modification')`,
@@ -69,7 +70,7 @@ export function configuredDeltaLimit(env: NodeJS.ProcessEnv = process.env): numb
 }
 
 export async function up(knex: Knex): Promise<void> {
-  const version = await knex.raw('SELECT current_setting(\'server_version_num\')::int AS v');
+  const version = await knex.raw("SELECT current_setting('server_version_num')::int AS v");
   if ((version.rows[0] as { v: number }).v < 150000) {
     throw new Error('pems-sync needs PostgreSQL 15 or newer (publication row filters bound the change stream)');
   }
@@ -82,7 +83,8 @@ export async function up(knex: Knex): Promise<void> {
   const pub = publicationFor(schema);
   const table = `"${schema.replace(/"/g, '""')}".pfa_modification`;
   const exists = await knex.raw('SELECT 1 FROM pg_publication WHERE pubname = ?', [pub]);
-  const verb = exists.rows.length > 0 ? `ALTER PUBLICATION "${pub}" SET TABLE` : `CREATE PUBLICATION "${pub}" FOR TABLE`;
+  const verb =
+    exists.rows.length > 0 ? `ALTER PUBLICATION "${pub}" SET TABLE` : `CREATE PUBLICATION "${pub}" FOR TABLE`;
   await knex.raw(`${verb} ${table} WHERE (sync_status = 'committed')`);
 }
 

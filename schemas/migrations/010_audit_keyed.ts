@@ -14,7 +14,9 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('audit_log', (t) => {
-    t.text('mac').comment('HMAC-SHA256 of the entry and the previous mac (streams/audit-mac.ts); null: written unkeyed');
+    t.text('mac').comment(
+      'HMAC-SHA256 of the entry and the previous mac (streams/audit-mac.ts); null: written unkeyed',
+    );
     t.text('mac_key_id').comment('audit.keys id that signed it');
   });
   await knex.schema.alterTable('audit_chain_head', (t) => {

@@ -36,7 +36,10 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw('REVOKE UPDATE, DELETE ON audit_log FROM ??', [role]);
   await knex.raw('REVOKE ALL ON knex_migrations, knex_migrations_lock FROM ??', [role]);
   // Tables later migrations create: data access for the role too (audit_log stays as above).
-  await knex.raw('ALTER DEFAULT PRIVILEGES IN SCHEMA ?? GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ??', [schema, role]);
+  await knex.raw('ALTER DEFAULT PRIVILEGES IN SCHEMA ?? GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ??', [
+    schema,
+    role,
+  ]);
   await knex.raw('ALTER DEFAULT PRIVILEGES IN SCHEMA ?? GRANT USAGE, SELECT ON SEQUENCES TO ??', [schema, role]);
 }
 

@@ -12,7 +12,10 @@ import type { Knex } from 'knex';
  * - the audit entries of one modification (a dead letter's PEMS attempts).
  */
 const INDEXES: Array<[name: string, sql: string]> = [
-  ['pfa_modification_waiting', `ON pfa_modification (organization_id, sync_status, committed_at) WHERE sync_status IN ('committed', 'queued', 'syncing')`],
+  [
+    'pfa_modification_waiting',
+    `ON pfa_modification (organization_id, sync_status, committed_at) WHERE sync_status IN ('committed', 'queued', 'syncing')`,
+  ],
   ['pfa_modification_org_updated', 'ON pfa_modification (organization_id, updated_at)'],
   ['pfa_modification_org_synced', 'ON pfa_modification (organization_id, synced_at) WHERE synced_at IS NOT NULL'],
   ['pfa_modification_user_created', 'ON pfa_modification (user_id, created_at, id)'],

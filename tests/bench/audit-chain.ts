@@ -14,7 +14,9 @@ const BATCH = Number(process.env.AUDIT_BATCH ?? 100);
 async function headUpdates(db: ReturnType<typeof createDatabase>): Promise<number> {
   await db.raw('SELECT pg_stat_force_next_flush()');
   await new Promise((r) => setTimeout(r, 1100));
-  const r = await db.raw(`SELECT n_tup_upd AS n FROM pg_stat_user_tables WHERE relname = 'audit_chain_head' AND schemaname = current_schema()`);
+  const r = await db.raw(
+    `SELECT n_tup_upd AS n FROM pg_stat_user_tables WHERE relname = 'audit_chain_head' AND schemaname = current_schema()`,
+  );
   return Number((r.rows[0] as { n: string } | undefined)?.n ?? 0);
 }
 
@@ -26,14 +28,25 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < ENTRIES; i += BATCH) {
     const entries: AuditEntry[] = Array.from({ length: Math.min(BATCH, ENTRIES - i) }, (_, j) => ({
-      organizationId: org, pfaId: `PFA-${i + j}`, actor: 'system:bench', eventType: 'sync.outcome', details: { n: i + j },
+      organizationId: org,
+      pfaId: `PFA-${i + j}`,
+      actor: 'system:bench',
+      eventType: 'sync.outcome',
+      details: { n: i + j },
     }));
     await appendAudit(db, entries);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   // Another connection's flush is not forced; read from the same pool after a pause.
   const after = await headUpdates(db);
-  const result = { entries: ENTRIES, batch: BATCH, seconds: Number(seconds.toFixed(2)), entriesPerSecond: Math.round(ENTRIES / seconds), headUpdatesPerEntry: Number(((after - before) / ENTRIES).toFixed(3)), loadavg: (await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim() };
+  const result = {
+    entries: ENTRIES,
+    batch: BATCH,
+    seconds: Number(seconds.toFixed(2)),
+    entriesPerSecond: Math.round(ENTRIES / seconds),
+    headUpdatesPerEntry: Number(((after - before) / ENTRIES).toFixed(3)),
+    loadavg: (await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim(),
+  };
   console.log(JSON.stringify(result));
   await db.destroy();
 }

@@ -52,9 +52,15 @@ async function main(): Promise<void> {
   });
   const app = buildControlApi({ db: b.db, config, logger: false });
   const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
-  const token = await mintToken(SECRET, b.users[0]!, 7200, { issuer: config.controlApi.jwtIssuer, audience: config.controlApi.jwtAudience });
+  const token = await mintToken(SECRET, b.users[0]!, 7200, {
+    issuer: config.controlApi.jwtIssuer,
+    audience: config.controlApi.jwtAudience,
+  });
   const signInPage = await fetch(`${url.origin}/console/sign-in`);
-  const pre = signInPage.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const pre = signInPage.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await signInPage.text())![1]!;
   const signedIn = await fetch(`${url.origin}/console/sign-in`, {
     method: 'POST',
@@ -62,7 +68,10 @@ async function main(): Promise<void> {
     headers: { cookie: pre, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ _csrf: csrf, token }).toString(),
   });
-  const cookie = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = signedIn.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   if (!cookie.includes('pems_console_session=')) throw new Error(`sign-in failed: ${signedIn.status}`);
 
   const sink = spawnSink(b);
@@ -72,15 +81,18 @@ async function main(): Promise<void> {
   const open: ClientRequest[] = [];
   const openStream = (path: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path, headers: { cookie, accept: 'text/event-stream' }, agent: false }, (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`${path} answered ${res.statusCode}`));
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          statusEvents += chunk.split('event: status\n').length - 1;
-        });
-        res.on('error', () => undefined);
-        resolve();
-      });
+      const req = request(
+        { host: url.hostname, port: url.port, path, headers: { cookie, accept: 'text/event-stream' }, agent: false },
+        (res) => {
+          if (res.statusCode !== 200) return reject(new Error(`${path} answered ${res.statusCode}`));
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            statusEvents += chunk.split('event: status\n').length - 1;
+          });
+          res.on('error', () => undefined);
+          resolve();
+        },
+      );
       req.on('error', (err) => (open.includes(req) ? undefined : reject(err)));
       req.end();
       open.push(req);
@@ -108,10 +120,20 @@ async function main(): Promise<void> {
         if (Date.now() >= until) return;
         const r = b.records[(i * 37 + Math.floor(Math.random() * 40)) % b.records.length]!;
         const mirror = await b.db('pfa_mirror').where({ organization_id: b.org, pfa_id: r.pfaId }).first('version');
-        const [row] = await b.db('pfa_modification').insert(
-          { organization_id: b.org, pfa_id: r.pfaId, user_id: u, delta: JSON.stringify({ notes: `${name} ${u} ${Date.now()}` }), base_version: mirror.version, sync_status: 'committed', committed_at: new Date() },
-          ['id'],
-        );
+        const [row] = await b
+          .db('pfa_modification')
+          .insert(
+            {
+              organization_id: b.org,
+              pfa_id: r.pfaId,
+              user_id: u,
+              delta: JSON.stringify({ notes: `${name} ${u} ${Date.now()}` }),
+              base_version: mirror.version,
+              sync_status: 'committed',
+              committed_at: new Date(),
+            },
+            ['id'],
+          );
         ids.push(row.id);
       }
     };
@@ -126,8 +148,18 @@ async function main(): Promise<void> {
       [ids],
     );
     const p = (lat.rows[0].p ?? [NaN, NaN]) as number[];
-    const phase: Phase = { phase: name, tabs, committed: ids.length, synced: lat.rows[0].n, p50Seconds: Number(Number(p[0]).toFixed(3)), p95Seconds: Number(Number(p[1]).toFixed(3)), statusEvents: events };
-    console.log(`${name.padEnd(12)} tabs ${String(tabs).padStart(3)}  committed ${phase.committed}  synced ${phase.synced}  commit→PEMS p50 ${phase.p50Seconds} s  p95 ${phase.p95Seconds} s  status events ${events}`);
+    const phase: Phase = {
+      phase: name,
+      tabs,
+      committed: ids.length,
+      synced: lat.rows[0].n,
+      p50Seconds: Number(Number(p[0]).toFixed(3)),
+      p95Seconds: Number(Number(p[1]).toFixed(3)),
+      statusEvents: events,
+    };
+    console.log(
+      `${name.padEnd(12)} tabs ${String(tabs).padStart(3)}  committed ${phase.committed}  synced ${phase.synced}  commit→PEMS p50 ${phase.p50Seconds} s  p95 ${phase.p95Seconds} s  status events ${events}`,
+    );
     await sleep(2000);
     return phase;
   };
@@ -145,11 +177,29 @@ async function main(): Promise<void> {
   const without = mean(phases.filter((p) => p.tabs === 0).map((p) => p.p50Seconds));
   const withTabs = mean(phases.filter((p) => p.tabs > 0).map((p) => p.p50Seconds));
   const change = (withTabs / without - 1) * 100;
-  console.log(`commit→PEMS p50: without tabs ${without.toFixed(3)} s (mean of 2), with ${TABS} tabs ${withTabs.toFixed(3)} s (mean of 2): ${change >= 0 ? '+' : ''}${change.toFixed(1)} % (goal ≤ +10 %)`);
+  console.log(
+    `commit→PEMS p50: without tabs ${without.toFixed(3)} s (mean of 2), with ${TABS} tabs ${withTabs.toFixed(3)} s (mean of 2): ${change >= 0 ? '+' : ''}${change.toFixed(1)} % (goal ≤ +10 %)`,
+  );
   mkdirSync('reports', { recursive: true });
   writeFileSync(
     OUT,
-    JSON.stringify({ at: new Date().toISOString(), tabs: TABS, streamsPerTab: 2, phaseSeconds: PHASE_S, users: USERS, thinkSeconds: THINK_S, liveIntervalMs: LIVE_INTERVAL_MS, phases, p50WithoutSeconds: without, p50WithSeconds: withTabs, changePercent: Number(change.toFixed(1)) }, null, 2),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        tabs: TABS,
+        streamsPerTab: 2,
+        phaseSeconds: PHASE_S,
+        users: USERS,
+        thinkSeconds: THINK_S,
+        liveIntervalMs: LIVE_INTERVAL_MS,
+        phases,
+        p50WithoutSeconds: without,
+        p50WithSeconds: withTabs,
+        changePercent: Number(change.toFixed(1)),
+      },
+      null,
+      2,
+    ),
   );
   console.log(`written to ${OUT}`);
 }

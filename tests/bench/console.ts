@@ -43,9 +43,12 @@ async function main(): Promise<void> {
   const admin = `bench-admin-${run.toLowerCase()}`;
   const db = createDatabase({ url: process.env.DATABASE_URL!, poolMax: 10, applicationName: 'console-bench' });
   if (reuse) {
-    if (!(await db('organization').where({ id: org }).first('id'))) throw new Error(`BENCH_ORG ${org}: no such organization (seed one with a run without BENCH_ORG)`);
+    if (!(await db('organization').where({ id: org }).first('id')))
+      throw new Error(`BENCH_ORG ${org}: no such organization (seed one with a run without BENCH_ORG)`);
     // The last hour of the status screen: move the seeded edits forward so they span it again.
-    const [{ newest }] = (await db.raw(`SELECT max(updated_at) AS newest FROM pfa_modification WHERE organization_id = ?`, [org])).rows;
+    const [{ newest }] = (
+      await db.raw(`SELECT max(updated_at) AS newest FROM pfa_modification WHERE organization_id = ?`, [org])
+    ).rows;
     await db.raw(
       `UPDATE pfa_modification SET committed_at = committed_at + (now() - ?::timestamptz), synced_at = synced_at + (now() - ?::timestamptz),
               created_at = created_at + (now() - ?::timestamptz), updated_at = updated_at + (now() - ?::timestamptz)
@@ -55,7 +58,9 @@ async function main(): Promise<void> {
     console.log(`reusing ${org}: its edits moved forward to end now`);
   } else await seed(db, org, editor, admin);
   await seedScreens(db, org, editor, admin);
-  await db.raw('ANALYZE pfa_modification; ANALYZE sync_conflict; ANALYZE audit_log; ANALYZE dead_letter; ANALYZE notification; ANALYZE rollback_request; ANALYZE pfa_mirror_history');
+  await db.raw(
+    'ANALYZE pfa_modification; ANALYZE sync_conflict; ANALYZE audit_log; ANALYZE dead_letter; ANALYZE notification; ANALYZE rollback_request; ANALYZE pfa_mirror_history',
+  );
   await measure(db, org, editor);
 }
 
@@ -100,7 +105,9 @@ async function seed(db: Knex, org: string, editor: string, admin: string): Promi
     );
   }
   const tAudit = Date.now();
-  console.log(`seeded ${MODS} modifications in ${((tMods - t0) / 1000).toFixed(1)} s, ${CONFLICTS} conflicts in ${((tConf - tMods) / 1000).toFixed(1)} s, ${AUDIT} audit entries in ${((tAudit - tConf) / 1000).toFixed(1)} s`);
+  console.log(
+    `seeded ${MODS} modifications in ${((tMods - t0) / 1000).toFixed(1)} s, ${CONFLICTS} conflicts in ${((tConf - tMods) / 1000).toFixed(1)} s, ${AUDIT} audit entries in ${((tAudit - tConf) / 1000).toFixed(1)} s`,
+  );
 }
 
 /** What the other screens show (idempotent: an organization seeded by an earlier run gets it once). */
@@ -133,7 +140,13 @@ async function seedScreens(db: Knex, org: string, editor: string, admin: string)
        FROM dead_letter d, generate_series(1, 4) a WHERE d.organization_id = ?`,
     [org],
   );
-  const first = await requestRollback(db, { organizationId: org, pfaId: 'PFA-7', targetVersion: 1, reason: 'bench', requestedBy: admin });
+  const first = await requestRollback(db, {
+    organizationId: org,
+    pfaId: 'PFA-7',
+    targetVersion: 1,
+    reason: 'bench',
+    requestedBy: admin,
+  });
   await db.raw(
     `INSERT INTO rollback_request (organization_id, pfa_id, target_version, from_version, preview, reason, requested_by, status)
      SELECT organization_id, 'PFA-' || g, target_version, from_version, preview, reason, requested_by, status FROM rollback_request, generate_series(1000, 1998) g WHERE id = ?`,
@@ -146,12 +159,17 @@ async function seedScreens(db: Knex, org: string, editor: string, admin: string)
        FROM pfa_modification m WHERE m.organization_id = ? AND m.user_id = ? AND m.sync_status = 'conflict' LIMIT 10000`,
     [editor, org, editor],
   );
-  console.log(`seeded the other screens (versions, dead letters, rollbacks, notifications) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `seeded the other screens (versions, dead letters, rollbacks, notifications) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
 }
 
 async function measure(db: Knex, org: string, editor: string): Promise<void> {
-
-  const config = loadConfig(process.env, { controlApi: { jwtSecret: SECRET }, log: { level: 'silent' }, console: { secureCookies: false } });
+  const config = loadConfig(process.env, {
+    controlApi: { jwtSecret: SECRET },
+    log: { level: 'silent' },
+    console: { secureCookies: false },
+  });
   const app = buildControlApi({ db, config, logger: false });
   const times = new Map<string, number[]>();
   let current = '';
@@ -160,12 +178,26 @@ async function measure(db: Knex, org: string, editor: string): Promise<void> {
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const cookieOf = async (user: string): Promise<string> => {
-    const token = await mintToken(SECRET, user, 3600, { issuer: config.controlApi.jwtIssuer, audience: config.controlApi.jwtAudience });
+    const token = await mintToken(SECRET, user, 3600, {
+      issuer: config.controlApi.jwtIssuer,
+      audience: config.controlApi.jwtAudience,
+    });
     const page = await fetch(`${url}/console/sign-in`);
-    const pre = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const pre = page.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const res = await fetch(`${url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { cookie: pre, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, token }).toString() });
-    return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const res = await fetch(`${url}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: pre, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, token }).toString(),
+    });
+    return res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
   };
   const editorCookie = await cookieOf(editor);
   const conflict = await db('sync_conflict').where({ organization_id: org }).orderBy('created_at', 'desc').first('id');
@@ -196,7 +228,15 @@ async function measure(db: Knex, org: string, editor: string): Promise<void> {
     ['notifications', '/console/notifications'],
     ['notifications, unread', '/console/notifications?unread=1'],
   ];
-  const results: Array<{ page: string; path: string; p50Ms: number; p95Ms: number; maxMs: number; coldMs: number; requests: number }> = [];
+  const results: Array<{
+    page: string;
+    path: string;
+    p50Ms: number;
+    p95Ms: number;
+    maxMs: number;
+    coldMs: number;
+    requests: number;
+  }> = [];
   for (const [name, path] of pages) {
     // The sign-in page is measured signed out (signed in, it is the same page with a session read).
     const headers: Record<string, string> = name === 'sign-in' ? {} : { cookie: editorCookie };
@@ -215,17 +255,41 @@ async function measure(db: Knex, org: string, editor: string): Promise<void> {
     }
     current = '';
     const t = times.get(name)!;
-    results.push({ page: name, path, p50Ms: pct(t, 0.5), p95Ms: pct(t, 0.95), maxMs: Math.max(...t), coldMs, requests: t.length });
-    console.log(`${name.padEnd(38)} p50 ${pct(t, 0.5).toFixed(1).padStart(7)} ms   p95 ${pct(t, 0.95).toFixed(1).padStart(7)} ms   first ${coldMs.toFixed(1).padStart(7)} ms`);
+    results.push({
+      page: name,
+      path,
+      p50Ms: pct(t, 0.5),
+      p95Ms: pct(t, 0.95),
+      maxMs: Math.max(...t),
+      coldMs,
+      requests: t.length,
+    });
+    console.log(
+      `${name.padEnd(38)} p50 ${pct(t, 0.5).toFixed(1).padStart(7)} ms   p95 ${pct(t, 0.95).toFixed(1).padStart(7)} ms   first ${coldMs.toFixed(1).padStart(7)} ms`,
+    );
   }
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, JSON.stringify({ at: new Date().toISOString(), modifications: MODS, openConflicts: CONFLICTS, auditEntries: AUDIT, requestsPerPage: REQUESTS, results }, null, 2));
+  writeFileSync(
+    OUT,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        modifications: MODS,
+        openConflicts: CONFLICTS,
+        auditEntries: AUDIT,
+        requestsPerPage: REQUESTS,
+        results,
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`written to ${OUT}`);
   await app.close();
   await db.destroy();
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

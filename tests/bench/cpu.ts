@@ -78,6 +78,7 @@ export function cpuSample(sinkPids: number[] = []): CpuSample {
 /** Microseconds of CPU per modification, per process, between two samples. */
 export function cpuPerModification(before: CpuSample, after: CpuSample, modifications: number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const k of Object.keys(after)) out[k] = Math.round((((after[k] ?? 0) - (before[k] ?? 0)) * 1e6) / Math.max(1, modifications));
+  for (const k of Object.keys(after))
+    out[k] = Math.round((((after[k] ?? 0) - (before[k] ?? 0)) * 1e6) / Math.max(1, modifications));
   return out;
 }

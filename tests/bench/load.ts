@@ -10,7 +10,13 @@
  * Writes reports/load.json and prints a markdown table. Measures; asserts nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { InProcessRateLimiter, PemsClient, idempotencyKeyFor, parseCredentialKeys, decryptCredential } from '../../connectors/pems';
+import {
+  InProcessRateLimiter,
+  PemsClient,
+  idempotencyKeyFor,
+  parseCredentialKeys,
+  decryptCredential,
+} from '../../connectors/pems';
 import { batchRequests, commitBacklog, latency, setupOrg, spawnSink, waitTerminal, type BenchOrg } from './setup';
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
@@ -40,8 +46,13 @@ async function users(): Promise<Record<string, unknown>> {
       const r = b.records[(i * 13 + Math.floor(Math.random() * 40)) % b.records.length]!;
       const mirror = await b.db('pfa_mirror').where({ organization_id: b.org, pfa_id: r.pfaId }).first('version');
       await b.db('pfa_modification').insert({
-        organization_id: b.org, pfa_id: r.pfaId, user_id: u, delta: JSON.stringify({ notes: `${u} ${Date.now()}`, monthlyRate: 1000 + (i % 50) * 10 }),
-        base_version: mirror.version, sync_status: 'committed', committed_at: new Date(),
+        organization_id: b.org,
+        pfa_id: r.pfaId,
+        user_id: u,
+        delta: JSON.stringify({ notes: `${u} ${Date.now()}`, monthlyRate: 1000 + (i % 50) * 10 }),
+        base_version: mirror.version,
+        sync_status: 'committed',
+        committed_at: new Date(),
       });
       committed += 1;
     }
@@ -50,7 +61,10 @@ async function users(): Promise<Record<string, unknown>> {
     while (Date.now() < until) {
       await sleep(2000);
       const r = b.records[Math.floor(Math.random() * b.records.length)]!;
-      b.sim.control.editAsPemsUser(r.pfaId, Math.random() < 0.5 ? { description: `PEMS ${Date.now()}` } : { notes: `PEMS ${Date.now()}` });
+      b.sim.control.editAsPemsUser(
+        r.pfaId,
+        Math.random() < 0.5 ? { description: `PEMS ${Date.now()}` } : { notes: `PEMS ${Date.now()}` },
+      );
       pemsEdits += 1;
     }
   };
@@ -60,12 +74,21 @@ async function users(): Promise<Record<string, unknown>> {
   const l = await latency(b);
   const synced = l.outcomes.synced ?? 0;
   const result = {
-    part: 'users', users: USERS, durationSeconds: DURATION_S, committed, pemsUserEdits: pemsEdits,
+    part: 'users',
+    users: USERS,
+    durationSeconds: DURATION_S,
+    committed,
+    pemsUserEdits: pemsEdits,
     successRate: Number((synced / committed).toFixed(4)),
-    conflicts: l.outcomes.conflict ?? 0, failed: l.outcomes.failed ?? 0, outcomes: l.outcomes,
-    latencyP50: l.p50, latencyP95: l.p95, latencyP99: l.p99,
+    conflicts: l.outcomes.conflict ?? 0,
+    failed: l.outcomes.failed ?? 0,
+    outcomes: l.outcomes,
+    latencyP50: l.p50,
+    latencyP95: l.p95,
+    latencyP99: l.p99,
     maxRequestsPerSecond: b.sim.control.stats().maxRequestsPerSecond[b.org] ?? 0,
-    batchRequests: batchRequests(b), peakRssMiB: sink.peakRssMiB(),
+    batchRequests: batchRequests(b),
+    peakRssMiB: sink.peakRssMiB(),
   };
   await b.close();
   return result;
@@ -82,10 +105,18 @@ async function backlog(instances: number): Promise<Record<string, unknown>> {
   const l = await latency(b);
   const ceiling = BACKLOG / 1000; // 10 requests/s × 100 items
   const result = {
-    part: 'backlog', instances, modifications: BACKLOG, wallSeconds: Number(wall.toFixed(2)), drainSeconds: l.drainSeconds,
-    drainPerSecond: Math.round(BACKLOG / l.drainSeconds), ceilingSeconds: ceiling, ofCeiling: Number((ceiling / l.drainSeconds).toFixed(3)),
-    maxRequestsPerSecond: b.sim.control.stats().maxRequestsPerSecond[b.org] ?? 0, batchRequests: batchRequests(b),
-    peakRssMiB: Math.max(...sinks.map((s) => s.peakRssMiB())), outcomes: l.outcomes,
+    part: 'backlog',
+    instances,
+    modifications: BACKLOG,
+    wallSeconds: Number(wall.toFixed(2)),
+    drainSeconds: l.drainSeconds,
+    drainPerSecond: Math.round(BACKLOG / l.drainSeconds),
+    ceilingSeconds: ceiling,
+    ofCeiling: Number((ceiling / l.drainSeconds).toFixed(3)),
+    maxRequestsPerSecond: b.sim.control.stats().maxRequestsPerSecond[b.org] ?? 0,
+    batchRequests: batchRequests(b),
+    peakRssMiB: Math.max(...sinks.map((s) => s.peakRssMiB())),
+    outcomes: l.outcomes,
   };
   await b.close();
   return result;
@@ -96,17 +127,33 @@ async function baselinePlan(b: BenchOrg): Promise<number> {
   const keys = parseCredentialKeys(b.keys);
   const row = await b.db('organization').where({ id: b.org }).first();
   const client = new PemsClient({
-    baseUrl: row.pems_base_url, apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org), tenant: 'B', organization: b.org,
-    ca: b.sim.cert, retry: { retries: 0 }, rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
+    baseUrl: row.pems_base_url,
+    apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org),
+    tenant: 'B',
+    organization: b.org,
+    ca: b.sim.cert,
+    retry: { retries: 0 },
+    rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
   });
   const started = Date.now();
   let done = 0;
   while (done < BASELINE) {
     await sleep(60_000); // the poll interval
-    const queue = await b.db('pfa_modification').where({ organization_id: b.org, sync_status: 'committed' }).orderBy('committed_at').select('*');
+    const queue = await b
+      .db('pfa_modification')
+      .where({ organization_id: b.org, sync_status: 'committed' })
+      .orderBy('committed_at')
+      .select('*');
     for (const m of queue) {
-      const r = await client.updateRecord(m.pfa_id, { changes: m.delta, version: m.base_version, modifiedBy: m.user_id }, { idempotencyKey: idempotencyKeyFor([m.id]) });
-      await b.db('pfa_modification').where({ id: m.id }).update({ sync_status: 'synced', pems_version_after: r.newVersion, synced_at: new Date() });
+      const r = await client.updateRecord(
+        m.pfa_id,
+        { changes: m.delta, version: m.base_version, modifiedBy: m.user_id },
+        { idempotencyKey: idempotencyKeyFor([m.id]) },
+      );
+      await b
+        .db('pfa_modification')
+        .where({ id: m.id })
+        .update({ sync_status: 'synced', pems_version_after: r.newVersion, synced_at: new Date() });
       done += 1;
     }
   }
@@ -133,9 +180,15 @@ async function baseline(): Promise<Record<string, unknown>> {
   const requests = Object.values(base.sim.control.stats().requests['PUT /pfa/{id}'] ?? {}).reduce((a, n) => a + n, 0);
   await base.close();
   return {
-    part: 'baseline', modifications: BASELINE,
+    part: 'baseline',
+    modifications: BASELINE,
     pemsSync: { wallSeconds: Number(oursWall.toFixed(2)), latencyP50: lo.p50, latencyP95: lo.p95 },
-    originalPlan: { wallSeconds: Number(baseWall.toFixed(2)), latencyP50: lb.p50, latencyP95: lb.p95, putRequests: requests },
+    originalPlan: {
+      wallSeconds: Number(baseWall.toFixed(2)),
+      latencyP50: lb.p50,
+      latencyP95: lb.p95,
+      putRequests: requests,
+    },
     speedup: Number((baseWall / oursWall).toFixed(1)),
   };
 }
@@ -152,7 +205,8 @@ async function main(): Promise<void> {
   mkdirSync('reports', { recursive: true });
   writeFileSync('reports/load.json', JSON.stringify({ at: new Date().toISOString(), results }, null, 2));
   console.log('\n| part | result |\n|---|---|');
-  for (const r of results) console.log(`| ${r.part} | ${JSON.stringify({ ...r, part: undefined, outcomes: undefined })} |`);
+  for (const r of results)
+    console.log(`| ${r.part} | ${JSON.stringify({ ...r, part: undefined, outcomes: undefined })} |`);
 }
 
 main().catch((err: unknown) => {

@@ -19,11 +19,26 @@ function request(agent: https.Agent, method: string, p: string, body: unknown): 
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port: PORT, method, path: `/api/pems${p}`, agent, headers: { authorization: 'Bearer dev-RIO', tenant: 'PEMS', organization: 'RIO', 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: '127.0.0.1',
+        port: PORT,
+        method,
+        path: `/api/pems${p}`,
+        agent,
+        headers: {
+          authorization: 'Bearer dev-RIO',
+          tenant: 'PEMS',
+          organization: 'RIO',
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') }),
+        );
       },
     );
     req.on('error', reject);
@@ -34,11 +49,20 @@ function request(agent: https.Agent, method: string, p: string, body: unknown): 
 async function main(): Promise<void> {
   // tsx directly (not npx) so killing the child stops the simulator itself.
   const child = spawn(process.execPath, ['--import', 'tsx', 'connectors/pems-simulator/main.ts'], {
-    env: { ...process.env, PEMS_SIM_PORT: String(PORT), PEMS_SIM_RATE_LIMIT: '0', PEMS_SIM_SEED: String(RECORDS), PEMS_SIM_ORGS: 'RIO', PEMS_SIM_CERT_FILE: certFile },
+    env: {
+      ...process.env,
+      PEMS_SIM_PORT: String(PORT),
+      PEMS_SIM_RATE_LIMIT: '0',
+      PEMS_SIM_SEED: String(RECORDS),
+      PEMS_SIM_ORGS: 'RIO',
+      PEMS_SIM_CERT_FILE: certFile,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   childRef = child;
-  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()),
+  );
   const ca = readFileSync(certFile);
   const versions = new Map<string, number>();
   const ids = Array.from({ length: RECORDS }, (_, i) => `PFA-RIO-${String(i + 1).padStart(6, '0')}`);
@@ -64,7 +88,12 @@ async function main(): Promise<void> {
         const id = ids[i % ids.length] ?? '';
         i += 64;
         const v = versions.get(id) ?? 0;
-        const res = await request(agent, 'PUT', `/pfa/${id}`, { organizationCode: 'RIO', changes: { notes: `n${i}` }, version: v, modifiedBy: 'bench' });
+        const res = await request(agent, 'PUT', `/pfa/${id}`, {
+          organizationCode: 'RIO',
+          changes: { notes: `n${i}` },
+          version: v,
+          modifiedBy: 'bench',
+        });
         if (res.status === 200) {
           ok += 1;
           versions.set(id, res.json.newVersion);

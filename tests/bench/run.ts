@@ -16,7 +16,13 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InProcessRateLimiter, PemsClient, decryptCredential, idempotencyKeyFor, parseCredentialKeys } from '../../connectors/pems';
+import {
+  InProcessRateLimiter,
+  PemsClient,
+  decryptCredential,
+  idempotencyKeyFor,
+  parseCredentialKeys,
+} from '../../connectors/pems';
 import { cpuPerModification, cpuSample } from './cpu';
 import { batchRequests, commitBacklog, latency, setupOrg, spawnSink, waitTerminal, type BenchOrg } from './setup';
 import { stageReport, stageTable, type StageReport } from './stages';
@@ -126,8 +132,13 @@ async function steady(b: BenchOrg, perSecond: number): Promise<number> {
     const p = (async () => {
       const mirror = await b.db('pfa_mirror').where({ organization_id: b.org, pfa_id: r.pfaId }).first('version');
       await b.db('pfa_modification').insert({
-        organization_id: b.org, pfa_id: r.pfaId, user_id: b.users[i % b.users.length]!, delta: JSON.stringify({ notes: `steady ${i}`, monthlyRate: 1000 + (i % 50) * 10 }),
-        base_version: mirror.version, sync_status: 'committed', committed_at: new Date(),
+        organization_id: b.org,
+        pfa_id: r.pfaId,
+        user_id: b.users[i % b.users.length]!,
+        delta: JSON.stringify({ notes: `steady ${i}`, monthlyRate: 1000 + (i % 50) * 10 }),
+        base_version: mirror.version,
+        sync_status: 'committed',
+        committed_at: new Date(),
       });
     })();
     inFlight.add(p);
@@ -140,7 +151,11 @@ async function steady(b: BenchOrg, perSecond: number): Promise<number> {
 async function steadyWorkload(name: string, perSecond: number, faults503: number): Promise<Result> {
   const b = await setupOrg({ records: 2000, rateLimit: 10, users: 100, prefix: 'S' });
   if (faults503 > 0) b.sim.control.setFaults({ errorRates: { 503: faults503 } });
-  return measure(name, b, 10, {}, () => steady(b, perSecond), { commitsPerSecond: perSecond, durationSeconds: DURATION_S, injected503: faults503 });
+  return measure(name, b, 10, {}, () => steady(b, perSecond), {
+    commitsPerSecond: perSecond,
+    durationSeconds: DURATION_S,
+    injected503: faults503,
+  });
 }
 
 async function backlogWorkload(): Promise<Result> {
@@ -156,17 +171,33 @@ async function planDrain(b: BenchOrg): Promise<number> {
   const keys = parseCredentialKeys(b.keys);
   const row = await b.db('organization').where({ id: b.org }).first();
   const client = new PemsClient({
-    baseUrl: row.pems_base_url, apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org), tenant: 'B', organization: b.org,
-    ca: b.sim.cert, retry: { retries: 0 }, rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
+    baseUrl: row.pems_base_url,
+    apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org),
+    tenant: 'B',
+    organization: b.org,
+    ca: b.sim.cert,
+    retry: { retries: 0 },
+    rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
   });
   const started = Date.now();
   let done = 0;
   while (done < PLAN_BACKLOG) {
     await sleep(60_000); // the poll interval
-    const queue = await b.db('pfa_modification').where({ organization_id: b.org, sync_status: 'committed' }).orderBy('committed_at').select('*');
+    const queue = await b
+      .db('pfa_modification')
+      .where({ organization_id: b.org, sync_status: 'committed' })
+      .orderBy('committed_at')
+      .select('*');
     for (const m of queue) {
-      const r = await client.updateRecord(m.pfa_id, { changes: m.delta, version: m.base_version, modifiedBy: m.user_id }, { idempotencyKey: idempotencyKeyFor([m.id]) });
-      await b.db('pfa_modification').where({ id: m.id }).update({ sync_status: 'synced', pems_version_after: r.newVersion, synced_at: new Date() });
+      const r = await client.updateRecord(
+        m.pfa_id,
+        { changes: m.delta, version: m.base_version, modifiedBy: m.user_id },
+        { idempotencyKey: idempotencyKeyFor([m.id]) },
+      );
+      await b
+        .db('pfa_modification')
+        .where({ id: m.id })
+        .update({ sync_status: 'synced', pems_version_after: r.newVersion, synced_at: new Date() });
       done += 1;
     }
   }
@@ -191,14 +222,23 @@ async function planWorkload(): Promise<Result> {
   });
   // pems-sync's drain time on the same footing as the plan's: from the commit to the last outcome.
   const oursSeconds = r.stages.stages['commit→acknowledged'].max || (Date.now() - committedAt) / 1000;
-  return { ...r, extra: { originalPlan: { seconds: Number(planSeconds.toFixed(2)), p50: lp.p50, p95: lp.p95, putRequests: puts }, pemsSyncSeconds: oursSeconds, ratio: Number((planSeconds / oursSeconds).toFixed(1)) } };
+  return {
+    ...r,
+    extra: {
+      originalPlan: { seconds: Number(planSeconds.toFixed(2)), p50: lp.p50, p95: lp.p95, putRequests: puts },
+      pemsSyncSeconds: oursSeconds,
+      ratio: Number((planSeconds / oursSeconds).toFixed(1)),
+    },
+  };
 }
 
 function summary(r: Result): string {
   const s = r.stages.stages;
   const ack = s['commit→acknowledged'];
   const res = s['commit→result'];
-  const cpu = Object.entries(r.cpuMicrosPerModification).map(([k, v]) => `${k} ${v}`).join(', ');
+  const cpu = Object.entries(r.cpuMicrosPerModification)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return `| ${r.workload} | ${r.modifications} | ${r.drainPerSecond} | ${ack.p50} / ${ack.p95} / ${ack.p99} / ${ack.p999} | ${res.p50} / ${res.p99} | ${r.stages.cdcEvents.perModification} | ${cpu} | ${r.maxRequestsPerSecond} | ${r.batchRequests} | ${r.peakRssMiB} | ${r.uptimeBefore.split(' ').slice(0, 3).join(' ')} |`;
 }
 
@@ -218,10 +258,14 @@ async function main(): Promise<void> {
   await run('plan', planWorkload);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), durationSeconds: DURATION_S, results }, null, 2));
-  console.log('\n| workload | modifications | drain mods/s | commit→PEMS ack p50 / p95 / p99 / p99.9 s | commit→result p50 / p99 s | CDC events per mod | CPU µs per mod | max PEMS req/s | batch requests | peak RSS MiB | load avg (1/5/15 min) |');
+  console.log(
+    '\n| workload | modifications | drain mods/s | commit→PEMS ack p50 / p95 / p99 / p99.9 s | commit→result p50 / p99 s | CDC events per mod | CPU µs per mod | max PEMS req/s | batch requests | peak RSS MiB | load avg (1/5/15 min) |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) console.log(summary(r));
-  for (const r of results) if (r.extra?.ratio) console.log(`\noriginal plan vs pems-sync (${PLAN_BACKLOG} backlog at 10/s): ${JSON.stringify(r.extra)}`);
+  for (const r of results)
+    if (r.extra?.ratio)
+      console.log(`\noriginal plan vs pems-sync (${PLAN_BACKLOG} backlog at 10/s): ${JSON.stringify(r.extra)}`);
   console.log(`\nwritten to ${out}`);
 }
 

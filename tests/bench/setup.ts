@@ -33,16 +33,33 @@ export interface BenchOrg {
   close(): Promise<void>;
 }
 
-export async function setupOrg(opts: { records: number; rateLimit: number; users?: number; prefix?: string }): Promise<BenchOrg> {
+export async function setupOrg(opts: {
+  records: number;
+  rateLimit: number;
+  users?: number;
+  prefix?: string;
+}): Promise<BenchOrg> {
   const org = `${opts.prefix ?? 'B'}${Date.now().toString(36)}`.toUpperCase();
   const keys = `b:${randomBytes(32).toString('base64')}`;
   const apiKey = randomBytes(16).toString('hex');
   const db = createDatabase({ url: process.env.DATABASE_URL!, poolMax: 6 });
-  const sim = await startPemsSimulator({ port: 0, testMode: true, rateLimitPerSecond: opts.rateLimit, credentials: [{ apiKey, tenant: 'B', organization: org }] });
+  const sim = await startPemsSimulator({
+    port: 0,
+    testMode: true,
+    rateLimitPerSecond: opts.rateLimit,
+    credentials: [{ apiKey, tenant: 'B', organization: org }],
+  });
   const ids = sim.control.seed({ organization: org, count: opts.records, seed: 1 });
   const caFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'ca.pem');
   writeFileSync(caFile, sim.cert!);
-  await db('organization').insert({ id: org, name: org, sync_enabled: true, pems_base_url: sim.url, pems_tenant: 'B', pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys), org) });
+  await db('organization').insert({
+    id: org,
+    name: org,
+    sync_enabled: true,
+    pems_base_url: sim.url,
+    pems_tenant: 'B',
+    pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys), org),
+  });
   const users = Array.from({ length: opts.users ?? 1 }, (_, i) => `bench-${org.toLowerCase()}-${i}`);
   for (let i = 0; i < users.length; i += 500) {
     const chunk = users.slice(i, i + 500);
@@ -53,20 +70,49 @@ export async function setupOrg(opts: { records: number; rateLimit: number; users
   const records = ids.map((id) => sim.control.getRecord(id)!) as PfaRecord[];
   for (let i = 0; i < records.length; i += 1000) {
     const chunk = records.slice(i, i + 1000);
-    await db('pfa_mirror').insert(chunk.map((r) => ({ organization_id: org, pfa_id: r.pfaId, version: r.version, data: JSON.stringify(r) })));
-    await db('pfa_mirror_history').insert(chunk.map((r) => ({ organization_id: org, pfa_id: r.pfaId, version: r.version, data: JSON.stringify(r), origin: 'seed' })));
+    await db('pfa_mirror').insert(
+      chunk.map((r) => ({ organization_id: org, pfa_id: r.pfaId, version: r.version, data: JSON.stringify(r) })),
+    );
+    await db('pfa_mirror_history').insert(
+      chunk.map((r) => ({
+        organization_id: org,
+        pfa_id: r.pfaId,
+        version: r.version,
+        data: JSON.stringify(r),
+        origin: 'seed',
+      })),
+    );
   }
-  const kafka = new Kafka({ clientId: 'bench', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'bench',
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const topics = { results: `bench.${org.toLowerCase()}.results`, dlq: `bench.${org.toLowerCase()}.dlq` };
-  await admin.createTopics({ waitForLeaders: true, topics: [topics.results, topics.dlq].map((topic) => ({ topic, numPartitions: 6 })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [topics.results, topics.dlq].map((topic) => ({ topic, numPartitions: 6 })),
+  });
   const groupId = `bench-${org.toLowerCase()}`;
   const ends = await admin.fetchTopicOffsets(cdcTopic);
-  await admin.setOffsets({ groupId, topic: cdcTopic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+  await admin.setOffsets({
+    groupId,
+    topic: cdcTopic,
+    partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+  });
   await admin.disconnect();
   return {
-    org, db, sim, records, users, keys, caFile, topics, groupId,
+    org,
+    db,
+    sim,
+    records,
+    users,
+    keys,
+    caFile,
+    topics,
+    groupId,
     cdcStart: new Map(ends.map((p) => [p.partition, p.high])),
     async close() {
       await sim.close();
@@ -90,13 +136,22 @@ export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkPr
   });
 }
 
-export async function commitBacklog(b: BenchOrg, deltas: (r: PfaRecord, i: number) => Record<string, unknown>, user = b.users[0]!): Promise<void> {
+export async function commitBacklog(
+  b: BenchOrg,
+  deltas: (r: PfaRecord, i: number) => Record<string, unknown>,
+  user = b.users[0]!,
+): Promise<void> {
   const committedAt = new Date();
   for (let i = 0; i < b.records.length; i += 1000) {
     await b.db('pfa_modification').insert(
       b.records.slice(i, i + 1000).map((r, j) => ({
-        organization_id: b.org, pfa_id: r.pfaId, user_id: user, delta: JSON.stringify(deltas(r, i + j)),
-        base_version: r.version, sync_status: 'committed', committed_at: committedAt,
+        organization_id: b.org,
+        pfa_id: r.pfaId,
+        user_id: user,
+        delta: JSON.stringify(deltas(r, i + j)),
+        base_version: r.version,
+        sync_status: 'committed',
+        committed_at: committedAt,
       })),
     );
   }
@@ -105,15 +160,23 @@ export async function commitBacklog(b: BenchOrg, deltas: (r: PfaRecord, i: numbe
 export async function waitTerminal(b: BenchOrg, n: number, timeoutMs = 900_000): Promise<void> {
   const started = Date.now();
   for (;;) {
-    const r = (await b.db('pfa_modification').where({ organization_id: b.org }).whereIn('sync_status', TERMINAL).count('* as n').first()) as { n: string };
+    const r = (await b
+      .db('pfa_modification')
+      .where({ organization_id: b.org })
+      .whereIn('sync_status', TERMINAL)
+      .count('* as n')
+      .first()) as { n: string };
     if (Number(r.n) >= n) return;
-    if (Date.now() - started > timeoutMs) throw new Error(`${n} modifications not finished in ${timeoutMs} ms (${r.n} done)`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${n} modifications not finished in ${timeoutMs} ms (${r.n} done)`);
     await new Promise((res) => setTimeout(res, 100));
   }
 }
 
 /** Latency percentiles (s) of synced modifications, and the span from the first to the last outcome. */
-export async function latency(b: BenchOrg): Promise<{ p50: number; p95: number; p99: number; drainSeconds: number; outcomes: Record<string, number> }> {
+export async function latency(
+  b: BenchOrg,
+): Promise<{ p50: number; p95: number; p99: number; drainSeconds: number; outcomes: Record<string, number> }> {
   const lat = await b.db.raw(
     `SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p,
             extract(epoch FROM max(synced_at) - min(synced_at)) AS span
@@ -121,10 +184,17 @@ export async function latency(b: BenchOrg): Promise<{ p50: number; p95: number; 
     [b.org],
   );
   const p = (lat.rows[0].p ?? [0, 0, 0]) as number[];
-  const rows = (await b.db('pfa_modification').where({ organization_id: b.org }).select('sync_status').count('* as n').groupBy('sync_status')) as Array<{ sync_status: string; n: string }>;
+  const rows = (await b
+    .db('pfa_modification')
+    .where({ organization_id: b.org })
+    .select('sync_status')
+    .count('* as n')
+    .groupBy('sync_status')) as Array<{ sync_status: string; n: string }>;
   const round = (x: unknown): number => Number(Number(x ?? 0).toFixed(2));
   return {
-    p50: round(p[0]), p95: round(p[1]), p99: round(p[2]),
+    p50: round(p[0]),
+    p95: round(p[1]),
+    p99: round(p[2]),
     drainSeconds: Math.max(0.001, round(lat.rows[0].span)),
     outcomes: Object.fromEntries(rows.map((r) => [r.sync_status, Number(r.n)])),
   };

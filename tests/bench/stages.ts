@@ -28,19 +28,35 @@ export interface Percentiles {
   max: number;
 }
 
-export const STAGES = ['commit→cdc', 'cdc→sent', 'sent→acknowledged', 'acknowledged→recorded', 'recorded→result', 'commit→acknowledged', 'commit→result'] as const;
+export const STAGES = [
+  'commit→cdc',
+  'cdc→sent',
+  'sent→acknowledged',
+  'acknowledged→recorded',
+  'recorded→result',
+  'commit→acknowledged',
+  'commit→result',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface StageReport {
   /** Seconds per stage, percentiles over every synced modification that has both ends. */
   stages: Record<Stage, Percentiles>;
-  cdcEvents: { create: number; update: number; delete: number; tombstone: number; other: number; perModification: number };
+  cdcEvents: {
+    create: number;
+    update: number;
+    delete: number;
+    tombstone: number;
+    other: number;
+    perModification: number;
+  };
   resultRecords: number;
 }
 
 export function percentiles(values: number[]): Percentiles {
   const v = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => (v.length === 0 ? 0 : Number(v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)]!.toFixed(3)));
+  const at = (q: number): number =>
+    v.length === 0 ? 0 : Number(v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)]!.toFixed(3));
   return { n: v.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), p999: at(0.999), max: at(1) };
 }
 
@@ -62,7 +78,11 @@ async function readRange(
     if (BigInt(p.high) > start) remaining.set(p.partition, BigInt(p.high));
   }
   if (remaining.size === 0) return;
-  const consumer: Consumer = kafka.consumer({ groupId: `bench-stages-${Date.now()}-${Math.random().toString(36).slice(2)}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: `bench-stages-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -82,7 +102,8 @@ async function readRange(
     });
     if (from !== 'beginning') for (const [partition, offset] of from) consumer.seek({ topic, partition, offset });
     // The last records of a read_committed partition may be control markers: stop when idle too.
-    while (remaining.size > 0 && !enough() && Date.now() - last < 5_000) await Promise.race([finished, new Promise((r) => setTimeout(r, 250))]);
+    while (remaining.size > 0 && !enough() && Date.now() - last < 5_000)
+      await Promise.race([finished, new Promise((r) => setTimeout(r, 250))]);
   } finally {
     await consumer.disconnect();
   }
@@ -106,7 +127,11 @@ export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): P
       events.tombstone += 1;
       return;
     }
-    const v = JSON.parse(m.value.toString()) as { op?: string; after?: { id?: number | string } | null; payload?: unknown };
+    const v = JSON.parse(m.value.toString()) as {
+      op?: string;
+      after?: { id?: number | string } | null;
+      payload?: unknown;
+    };
     if (v.op === 'c' || v.op === 'r') {
       events.create += 1;
       if (v.after?.id !== undefined) cdcAt.set(String(v.after.id), Number(m.timestamp));
@@ -114,26 +139,38 @@ export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): P
     else if (v.op === 'd') events.delete += 1;
     else events.other += 1;
   });
-  const expected = Number(((await b.db('pfa_modification').where({ organization_id: b.org }).count('* as n').first()) as { n: string }).n);
+  const expected = Number(
+    ((await b.db('pfa_modification').where({ organization_id: b.org }).count('* as n').first()) as { n: string }).n,
+  );
   const registry = new SchemaRegistry({ host: registryUrl });
   const resultAt = new Map<string, number>();
   let resultRecords = 0;
-  await readRange(b.topics.results, 'beginning', async (m) => {
-    if (!m.value) return;
-    resultRecords += 1;
-    const id = String(((await registry.decode(m.value)) as { modificationId: string }).modificationId);
-    if (!resultAt.has(id)) resultAt.set(id, Number(m.timestamp));
-  }, () => resultAt.size >= expected);
+  await readRange(
+    b.topics.results,
+    'beginning',
+    async (m) => {
+      if (!m.value) return;
+      resultRecords += 1;
+      const id = String(((await registry.decode(m.value)) as { modificationId: string }).modificationId);
+      if (!resultAt.has(id)) resultAt.set(id, Number(m.timestamp));
+    },
+    () => resultAt.size >= expected,
+  );
   const writes = new Map<string, { sent: number; acknowledged: number }>();
   for (const w of b.sim.control.writeLog().writes) {
-    if (w.receivedAt && w.answeredAt) writes.set(`${w.pfaId}@${w.version}`, { sent: Date.parse(w.receivedAt), acknowledged: Date.parse(w.answeredAt) });
+    if (w.receivedAt && w.answeredAt)
+      writes.set(`${w.pfaId}@${w.version}`, { sent: Date.parse(w.receivedAt), acknowledged: Date.parse(w.answeredAt) });
   }
-  const mods = (await b.db('pfa_modification')
+  const mods = (await b
+    .db('pfa_modification')
     .where({ organization_id: b.org, sync_status: 'synced' })
     .select('id', 'pfa_id', 'committed_at', 'synced_at', 'pems_version_after')) as ModRow[];
-  const samples: Record<Stage, number[]> = Object.fromEntries(STAGES.map((s) => [s, [] as number[]])) as unknown as Record<Stage, number[]>;
+  const samples: Record<Stage, number[]> = Object.fromEntries(
+    STAGES.map((s) => [s, [] as number[]]),
+  ) as unknown as Record<Stage, number[]>;
   const add = (s: Stage, from: number | undefined, to: number | undefined): void => {
-    if (from !== undefined && to !== undefined && Number.isFinite(from) && Number.isFinite(to)) samples[s].push((to - from) / 1000);
+    if (from !== undefined && to !== undefined && Number.isFinite(from) && Number.isFinite(to))
+      samples[s].push((to - from) / 1000);
   };
   for (const m of mods) {
     const committed = new Date(m.committed_at).getTime();
@@ -152,7 +189,12 @@ export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): P
   const total = mods.length || 1;
   return {
     stages: Object.fromEntries(STAGES.map((s) => [s, percentiles(samples[s])])) as Record<Stage, Percentiles>,
-    cdcEvents: { ...events, perModification: Number(((events.create + events.update + events.delete + events.tombstone + events.other) / total).toFixed(2)) },
+    cdcEvents: {
+      ...events,
+      perModification: Number(
+        ((events.create + events.update + events.delete + events.tombstone + events.other) / total).toFixed(2),
+      ),
+    },
     resultRecords,
   };
 }
@@ -160,7 +202,11 @@ export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): P
 /** The side-by-side table of stage percentiles (ms), one row per stage. */
 export function stageTable(label: string, r: StageReport): string {
   const ms = (s: number): string => String(Math.round(s * 1000));
-  const lines = [`\nstages (${label}), ms over every synced modification; CDC events per modification ${r.cdcEvents.perModification} (${JSON.stringify(r.cdcEvents)})`, '| stage | n | p50 | p95 | p99 | p99.9 | max |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    `\nstages (${label}), ms over every synced modification; CDC events per modification ${r.cdcEvents.perModification} (${JSON.stringify(r.cdcEvents)})`,
+    '| stage | n | p50 | p95 | p99 | p99.9 | max |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const s of STAGES) {
     const p = r.stages[s];
     lines.push(`| ${s} | ${p.n} | ${ms(p.p50)} | ${ms(p.p95)} | ${ms(p.p99)} | ${ms(p.p999)} | ${ms(p.max)} |`);

@@ -67,7 +67,12 @@ describe('alerts by email and Slack through Prometheus and Alertmanager', () => 
     const caFile = join(dir, 'sim-ca.pem');
     writeFileSync(caFile, world.sim.cert ?? '');
     const port = await freePort();
-    sink = spawnSinkProcess({ ...world.sinkEnv(caFile), PEMS_SYNC_HTTP_PORT: String(port), PEMS_SYNC_OUTAGE_THRESHOLD: '2', PEMS_SYNC_PROBE_INTERVAL_MS: '500' });
+    sink = spawnSinkProcess({
+      ...world.sinkEnv(caFile),
+      PEMS_SYNC_HTTP_PORT: String(port),
+      PEMS_SYNC_OUTAGE_THRESHOLD: '2',
+      PEMS_SYNC_PROBE_INTERVAL_MS: '500',
+    });
 
     cleanups.push(addScrapeTarget(`e2e-alerts-${org.toLowerCase()}`, port, { component: 'sink', test: 'e2e-alerts' }));
     const group = `e2e-alerts-${org.toLowerCase()}`;
@@ -79,12 +84,16 @@ describe('alerts by email and Slack through Prometheus and Alertmanager', () => 
     world.sim.control.setFaults({ outage: { durationMs: 10 * 60_000, mode: 'error', status: 503 } });
     const pfaId = world.records[0]!.pfaId;
     const modificationId = await world.commit({ pfaId, delta: { notes: 'alert e2e' } });
-    await eventually('the sink reporting the organization\'s PEMS unreachable', 60_000, async () =>
+    await eventually("the sink reporting the organization's PEMS unreachable", 60_000, async () =>
       (await queryValue(`pems_sync_pems_organization_reachable{organization="${org}"}`)) === 0 ? true : undefined,
     );
 
     const firingSubject = `[FIRING:1] pems-sync ${org}: PemsUnreachable`;
-    const firing = await eventually('the firing email in Mailpit', 120_000, async () => (await mailsWithSubject(firingSubject))[0]);
+    const firing = await eventually(
+      'the firing email in Mailpit',
+      120_000,
+      async () => (await mailsWithSubject(firingSubject))[0],
+    );
     expect(firing.To.map((t) => t.Address)).toContain('pems-sync-oncall@example.com');
     const body = await mail(firing.ID);
     const runbook = `${monitoringEnv.runbookBase}#runbook-pemsunreachable`;
@@ -96,7 +105,9 @@ describe('alerts by email and Slack through Prometheus and Alertmanager', () => 
     expect(body.HTML).toContain(`href="${runbook}"`);
 
     const slackFiring = await eventually('the firing Slack message', 60_000, async () =>
-      (await slackMessages()).slice(slackBefore).find((m) => m.body.attachments?.some((a) => a.title === `[FIRING] pems-sync ${org}`)),
+      (await slackMessages())
+        .slice(slackBefore)
+        .find((m) => m.body.attachments?.some((a) => a.title === `[FIRING] pems-sync ${org}`)),
     );
     const attachment = slackFiring.body.attachments!.find((a) => a.title === `[FIRING] pems-sync ${org}`)!;
     expect(slackFiring.body.channel).toBe('#pems-sync-alerts');
@@ -117,19 +128,27 @@ describe('alerts by email and Slack through Prometheus and Alertmanager', () => 
     );
     expect(mine.status.state).toBe('suppressed');
     expect(mine.status.inhibitedBy.length).toBe(1);
-    const theirs = (await alertmanagerAlerts(`organization="${other}"`)).find((a) => a.labels.alertname === 'PemsSyncNoOutcome');
+    const theirs = (await alertmanagerAlerts(`organization="${other}"`)).find(
+      (a) => a.labels.alertname === 'PemsSyncNoOutcome',
+    );
     expect(theirs?.status).toMatchObject({ state: 'active', inhibitedBy: [] });
     await postAlerts([noOutcome(org, new Date().toISOString()), noOutcome(other, new Date().toISOString())]);
 
     // PEMS is back: the sink's probe succeeds, the alert resolves, the edit is written.
     world.sim.control.clearFaults();
     const resolvedSubject = `[RESOLVED] pems-sync ${org}: PemsUnreachable`;
-    const resolved = await eventually('the resolved email in Mailpit', 120_000, async () => (await mailsWithSubject(resolvedSubject))[0]);
+    const resolved = await eventually(
+      'the resolved email in Mailpit',
+      120_000,
+      async () => (await mailsWithSubject(resolvedSubject))[0],
+    );
     const resolvedBody = await mail(resolved.ID);
     expect(resolvedBody.Text).toContain('RESOLVED: PemsUnreachable');
     expect(resolvedBody.Text).toContain(runbook);
     await eventually('the resolved Slack message', 60_000, async () =>
-      (await slackMessages()).slice(slackBefore).find((m) => m.body.attachments?.some((a) => a.title === `[RESOLVED] pems-sync ${org}`)),
+      (await slackMessages())
+        .slice(slackBefore)
+        .find((m) => m.body.attachments?.some((a) => a.title === `[RESOLVED] pems-sync ${org}`)),
     );
     const [outcome] = await world.waitForOutcome([modificationId], 60_000);
     expect(outcome!.sync_status).toBe('synced');

@@ -30,7 +30,12 @@ describe('README: connect your first organization', () => {
   let ran: Ran;
 
   beforeAll(async () => {
-    sim = await startPemsSimulator({ port: 0, testMode: true, rateLimitPerSecond: 10, credentials: [{ apiKey, tenant: 'PEMS', organization: org }] });
+    sim = await startPemsSimulator({
+      port: 0,
+      testMode: true,
+      rateLimitPerSecond: 10,
+      credentials: [{ apiKey, tenant: 'PEMS', organization: org }],
+    });
     sim.control.seed({ organization: org, count: 120, seed: 7 });
     writeFileSync(join(dir, 'ca.pem'), sim.cert!);
     env = {
@@ -49,7 +54,10 @@ describe('README: connect your first organization', () => {
       PEMS_SYNC_DLQ_TOPIC: `test.onboarding.${suffix}.dlq`,
     };
     // The block ends by exporting the token; print it so the test can use it like the operator would.
-    ran = await runShell(`${readmeBlock('## Connect your first organization')}\necho "token=$PEMS_SYNC_API_TOKEN"`, env);
+    ran = await runShell(
+      `${readmeBlock('## Connect your first organization')}\necho "token=$PEMS_SYNC_API_TOKEN"`,
+      env,
+    );
   });
 
   afterAll(async () => {
@@ -93,19 +101,26 @@ describe('README: connect your first organization', () => {
     ]);
   });
 
-  it("when alice then commits an edit on a loaded record, then the sink writes it to PEMS", async () => {
+  it('when alice then commits an edit on a loaded record, then the sink writes it to PEMS', async () => {
     const groupId = `test-onboarding-sink-${suffix}`;
     const admin = testKafka().admin();
     await admin.connect();
     const ends = await admin.fetchTopicOffsets(testEnv.cdcTopic);
-    await admin.setOffsets({ groupId, topic: testEnv.cdcTopic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
-    await admin.disconnect();
-    const config = loadConfig({ ...process.env, ...env }, {
-      kafka: { groupId, sessionTimeoutMs: 10000 },
-      sink: { organizations: [org], shutdownTimeoutMs: 5000 },
-      http: { port: 0 },
-      log: { level: 'warn' },
+    await admin.setOffsets({
+      groupId,
+      topic: testEnv.cdcTopic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
     });
+    await admin.disconnect();
+    const config = loadConfig(
+      { ...process.env, ...env },
+      {
+        kafka: { groupId, sessionTimeoutMs: 10000 },
+        sink: { organizations: [org], shutdownTimeoutMs: 5000 },
+        http: { port: 0 },
+        log: { level: 'warn' },
+      },
+    );
     sink = await startSink(config, { logger: createLogger('warn', { test: org }) });
     const start = Date.now();
     while (!sink.task.ready().ready) {
@@ -114,7 +129,15 @@ describe('README: connect your first organization', () => {
     }
     const mirror = await db('pfa_mirror').where({ organization_id: org }).orderBy('pfa_id').first('pfa_id', 'version');
     const [{ id }] = await db('pfa_modification')
-      .insert({ organization_id: org, pfa_id: mirror.pfa_id, user_id: 'alice', delta: JSON.stringify({ notes: 'onboarded via the CLI' }), base_version: mirror.version, sync_status: 'committed', committed_at: new Date() })
+      .insert({
+        organization_id: org,
+        pfa_id: mirror.pfa_id,
+        user_id: 'alice',
+        delta: JSON.stringify({ notes: 'onboarded via the CLI' }),
+        base_version: mirror.version,
+        sync_status: 'committed',
+        committed_at: new Date(),
+      })
       .returning('id');
     let m: any;
     for (const t0 = Date.now(); Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 200))) {
@@ -122,7 +145,10 @@ describe('README: connect your first organization', () => {
       if (!['committed', 'queued', 'syncing'].includes(m.sync_status)) break;
     }
     expect({ status: m.sync_status, error: m.sync_error }).toEqual({ status: 'synced', error: null });
-    expect(sim.control.getRecord(mirror.pfa_id)).toMatchObject({ notes: 'onboarded via the CLI', version: mirror.version + 1 });
+    expect(sim.control.getRecord(mirror.pfa_id)).toMatchObject({
+      notes: 'onboarded via the CLI',
+      version: mirror.version + 1,
+    });
   });
 
   it('when the organization is reconciled with the CLI, then PEMS, mirror and modifications agree (exit 0)', async () => {

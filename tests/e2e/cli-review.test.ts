@@ -39,11 +39,22 @@ describe('e2e: pems-sync over the control API', () => {
     expect(conflict).toMatchObject({ pfaId: rec.pfaId, status: 'open' });
     const show = await cli(['conflicts', 'show', conflict.id, '--as', world.user], env);
     expect(show.stdout).toMatch(/notes\s+.*Vanguard planner\s+PEMS planner/);
-    expect((await cli(['conflicts', 'resolve', conflict.id, '--use', 'sideways', '--as', world.user], env)).code).toBe(2);
-    expect((await cli(['conflicts', 'resolve', conflict.id, '--use', 'local', '--as', world.reader], env)).code).toBe(6);
-    const resolved = await cli(['conflicts', 'resolve', conflict.id, '--use', 'local', '--reason', 'ours is newer', '--as', world.user], env);
+    expect((await cli(['conflicts', 'resolve', conflict.id, '--use', 'sideways', '--as', world.user], env)).code).toBe(
+      2,
+    );
+    expect((await cli(['conflicts', 'resolve', conflict.id, '--use', 'local', '--as', world.reader], env)).code).toBe(
+      6,
+    );
+    const resolved = await cli(
+      ['conflicts', 'resolve', conflict.id, '--use', 'local', '--reason', 'ours is newer', '--as', world.user],
+      env,
+    );
     expect(resolved.code).toBe(0);
-    for (const t0 = Date.now(); world.sim.control.getRecord(rec.pfaId)!.notes !== 'Vanguard planner'; await new Promise((r) => setTimeout(r, 200))) {
+    for (
+      const t0 = Date.now();
+      world.sim.control.getRecord(rec.pfaId)!.notes !== 'Vanguard planner';
+      await new Promise((r) => setTimeout(r, 200))
+    ) {
       if (Date.now() - t0 > 30_000) throw new Error('the resolution did not reach PEMS');
     }
   });
@@ -54,23 +65,50 @@ describe('e2e: pems-sync over the control API', () => {
     await world.waitForOutcome([first]);
     const second = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'second plan' } });
     await world.waitForOutcome([second]);
-    const req = await cli(['rollback', 'request', '-o', world.org, '--pfa', rec.pfaId, '--version', String(rec.version + 1), '--reason', 'mistake', '--as', world.admin1, '--json'], env);
+    const req = await cli(
+      [
+        'rollback',
+        'request',
+        '-o',
+        world.org,
+        '--pfa',
+        rec.pfaId,
+        '--version',
+        String(rec.version + 1),
+        '--reason',
+        'mistake',
+        '--as',
+        world.admin1,
+        '--json',
+      ],
+      env,
+    );
     expect(req.code).toBe(0);
     const { id } = JSON.parse(req.stdout);
     const self = await cli(['rollback', 'approve', id, '--as', world.admin1], env);
     expect(self.code).toBe(6);
     expect(self.stderr).toContain('403');
-    const pending = await cli(['rollback', 'list', '-o', world.org, '--status', 'pending', '--as', world.admin2, '--json'], env);
+    const pending = await cli(
+      ['rollback', 'list', '-o', world.org, '--status', 'pending', '--as', world.admin2, '--json'],
+      env,
+    );
     expect(JSON.parse(pending.stdout).map((r: { id: string }) => r.id)).toContain(id);
     const ok = await cli(['rollback', 'approve', id, '--reason', 'checked', '--as', world.admin2], env);
     expect(ok.code).toBe(0);
-    for (const t0 = Date.now(); world.sim.control.getRecord(rec.pfaId)!.notes !== 'first plan'; await new Promise((r) => setTimeout(r, 200))) {
+    for (
+      const t0 = Date.now();
+      world.sim.control.getRecord(rec.pfaId)!.notes !== 'first plan';
+      await new Promise((r) => setTimeout(r, 200))
+    ) {
       if (Date.now() - t0 > 30_000) throw new Error('the rollback did not reach PEMS');
     }
   });
 
   it('when the audit trail is queried, verified and exported, then the CLI shows the entries and the chain verifies', async () => {
-    const q = await cli(['audit', 'query', '-o', world.org, '--event', 'conflict.resolved', '--as', world.reader, '--json'], env);
+    const q = await cli(
+      ['audit', 'query', '-o', world.org, '--event', 'conflict.resolved', '--as', world.reader, '--json'],
+      env,
+    );
     expect(q.code).toBe(0);
     expect(JSON.parse(q.stdout).length).toBeGreaterThanOrEqual(1);
     const v = await cli(['audit', 'verify', '-o', world.org, '--as', world.reader, '--json'], env);
@@ -84,16 +122,52 @@ describe('e2e: pems-sync over the control API', () => {
 
   it('when results are tailed, then they are decoded through the registry and filtered by organization, PFA and outcome', async () => {
     const rec = world.records[2]!;
-    const bad = await world.commit({ pfaId: rec.pfaId, delta: { forecastStart: '2027-03-01', forecastEnd: '2026-01-01' } });
+    const bad = await world.commit({
+      pfaId: rec.pfaId,
+      delta: { forecastStart: '2027-03-01', forecastEnd: '2026-01-01' },
+    });
     await world.waitForOutcome([bad]);
-    const r = await cli(['results', 'tail', '--from-beginning', '-o', world.org, '--pfa', rec.pfaId, '--outcome', 'REJECTED', '--max', '1', '--idle-timeout', '30', '--json'], env);
+    const r = await cli(
+      [
+        'results',
+        'tail',
+        '--from-beginning',
+        '-o',
+        world.org,
+        '--pfa',
+        rec.pfaId,
+        '--outcome',
+        'REJECTED',
+        '--max',
+        '1',
+        '--idle-timeout',
+        '30',
+        '--json',
+      ],
+      env,
+    );
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ topic: 'result', organizationId: world.org, pfaId: rec.pfaId, modificationId: bad, outcome: 'REJECTED' });
+    expect(lines[0]).toMatchObject({
+      topic: 'result',
+      organizationId: world.org,
+      pfaId: rec.pfaId,
+      modificationId: bad,
+      outcome: 'REJECTED',
+    });
     expect(lines[0].code).toMatch(/^PEMS_SYNC_/);
-    const synced = await cli(['results', 'tail', '--from-beginning', '-o', world.org, '--outcome', 'SYNCED', '--idle-timeout', '5', '--json'], env);
-    const all = synced.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const synced = await cli(
+      ['results', 'tail', '--from-beginning', '-o', world.org, '--outcome', 'SYNCED', '--idle-timeout', '5', '--json'],
+      env,
+    );
+    const all = synced.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(all.length).toBeGreaterThanOrEqual(3);
     expect(all.every((l) => l.outcome === 'SYNCED' && l.organizationId === world.org)).toBe(true);
   });

@@ -48,7 +48,12 @@ describe('e2e: dead letter replayed through the control API after PEMS recovers'
     expect(list.statusCode).toBe(200);
     expect(list.json().items).toHaveLength(1);
     const dl = list.json().items[0];
-    expect(dl).toMatchObject({ modificationId: id, pfaId: rec.pfaId, status: 'open', modification: { syncStatus: 'failed', attempts: 4, userId: world.user } });
+    expect(dl).toMatchObject({
+      modificationId: id,
+      pfaId: rec.pfaId,
+      status: 'open',
+      modification: { syncStatus: 'failed', attempts: 4, userId: world.user },
+    });
     expect(dl.reason).toMatch(/gave up after 4 attempts/);
 
     // A replay while PEMS still fails would only fail again: fix the cause first.
@@ -60,12 +65,27 @@ describe('e2e: dead letter replayed through the control API after PEMS recovers'
 
     const [row] = await world.waitForOutcome([id]);
     // Same row, same id: 4 failed tries before the replay and 1 after.
-    expect(row).toMatchObject({ id, sync_status: 'synced', attempts: 5, sync_error: null, pems_version_after: rec.version + 1 });
+    expect(row).toMatchObject({
+      id,
+      sync_status: 'synced',
+      attempts: 5,
+      sync_error: null,
+      pems_version_after: rec.version + 1,
+    });
     expect(world.sim.control.getRecord(rec.pfaId)).toMatchObject({ ...delta, version: rec.version + 1 });
     expect(writesApplied(world, rec.pfaId)).toBe(1);
-    expect(await world.db('pfa_modification').where({ organization_id: world.org, pfa_id: rec.pfaId }).count<{ n: string }[]>({ n: '*' })).toEqual([{ n: '1' }]);
+    expect(
+      await world
+        .db('pfa_modification')
+        .where({ organization_id: world.org, pfa_id: rec.pfaId })
+        .count<{ n: string }[]>({ n: '*' }),
+    ).toEqual([{ n: '1' }]);
 
-    expect(await world.db('dead_letter').where({ id: dl.id }).first()).toMatchObject({ status: 'replayed', resolved_by: world.user, resolution_reason: 'PEMS is back' });
+    expect(await world.db('dead_letter').where({ id: dl.id }).first()).toMatchObject({
+      status: 'replayed',
+      resolved_by: world.user,
+      resolution_reason: 'PEMS is back',
+    });
     // A second replay of the same dead letter is refused: it is no longer open.
     const twice = await world.request(world.user, 'POST', `/dead-letters/${dl.id}/replay`, {});
     expect(twice.statusCode).toBe(409);
@@ -79,7 +99,14 @@ describe('e2e: dead letter replayed through the control API after PEMS recovers'
       'deadletter.replayed:',
       'sync.write:updated',
     ]);
-    expect(audit[4]).toMatchObject({ actor: world.user, details: expect.objectContaining({ deadLetterId: dl.id, via: 'modification', previous: expect.objectContaining({ syncStatus: 'failed', attempts: 4 }) }) });
+    expect(audit[4]).toMatchObject({
+      actor: world.user,
+      details: expect.objectContaining({
+        deadLetterId: dl.id,
+        via: 'modification',
+        previous: expect.objectContaining({ syncStatus: 'failed', attempts: 4 }),
+      }),
+    });
 
     const results = await world.results(2);
     expect(results.map((r) => [r.modificationId, r.outcome])).toEqual([

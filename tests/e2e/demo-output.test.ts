@@ -9,7 +9,10 @@ jest.setTimeout(300_000);
 
 describe('demo output', () => {
   it('when the demo runs, then it prints no log lines, and every closing hint runs as printed', async () => {
-    const demo = await runShell('KAFKAJS_NO_PARTITIONER_WARNING=1 npx --no-install tsx deploy/local/demo.ts', { DEMO_RECORDS: '30', DEMO_EDITS: '60' });
+    const demo = await runShell('KAFKAJS_NO_PARTITIONER_WARNING=1 npx --no-install tsx deploy/local/demo.ts', {
+      DEMO_RECORDS: '30',
+      DEMO_EDITS: '60',
+    });
     if (demo.code !== 0) throw new Error(`demo failed (${demo.code}):\n${demo.stdout}\n${demo.stderr}`);
     const lines = `${demo.stdout}\n${demo.stderr}`.split(/\r|\n/).filter((l) => l.trim() !== '');
     expect(lines.filter((l) => l.trimStart().startsWith('{'))).toEqual([]);
@@ -19,7 +22,10 @@ describe('demo output', () => {
 
     const at = lines.findIndex((l) => l.startsWith('look around'));
     expect(at).toBeGreaterThan(0);
-    const hints = lines.slice(at + 1).filter((l) => l.startsWith('  ')).map((l) => l.trim());
+    const hints = lines
+      .slice(at + 1)
+      .filter((l) => l.startsWith('  '))
+      .map((l) => l.trim());
     expect(hints).toContain('source deploy/local/env.sh');
     expect(hints.some((h) => h.startsWith('npx pems-sync org show RIO'))).toBe(true);
     // Pasted as printed, in a shell of their own at the repository root.

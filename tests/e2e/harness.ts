@@ -37,7 +37,10 @@ export interface E2eWorld extends World {
    */
   results(count: number, timeoutMs?: number): Promise<Array<Record<string, any>>>;
   /** The first `count` dead-letter records of this organization (by key) on the world's DLQ topic. */
-  deadLetterRecords(count: number, timeoutMs?: number): Promise<Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>>;
+  deadLetterRecords(
+    count: number,
+    timeoutMs?: number,
+  ): Promise<Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>>;
   /** The audit entries of a modification, oldest first. */
   auditOf(modificationId: string): Promise<Array<Record<string, any>>>;
 }
@@ -85,7 +88,8 @@ export async function createE2eWorld(opts: Parameters<typeof createWorld>[0] = {
       reader,
       api: started,
       apiUrl,
-      request: (user: string, method: 'GET' | 'POST', path: string, payload?: unknown) => call({ url: apiUrl }, user, method, path, payload),
+      request: (user: string, method: 'GET' | 'POST', path: string, payload?: unknown) =>
+        call({ url: apiUrl }, user, method, path, payload),
       results: (count: number, timeoutMs?: number) =>
         readOwn(kafka, world.topics.results, count, timeoutMs, async (m) => {
           const r = (await registry.decode(m.value!)) as Record<string, any>;
@@ -102,7 +106,8 @@ export async function createE2eWorld(opts: Parameters<typeof createWorld>[0] = {
           }
           return org === world.org ? m : undefined;
         }),
-      auditOf: (modificationId: string) => world.db('audit_log').where({ modification_id: modificationId }).orderBy('id'),
+      auditOf: (modificationId: string) =>
+        world.db('audit_log').where({ modification_id: modificationId }).orderBy('id'),
       close: async () => {
         // The API first (it shares world.db and holds Kafka clients), then the sinks, the
         // simulator and the pool; each step runs even if an earlier one fails.

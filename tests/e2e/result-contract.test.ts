@@ -17,7 +17,12 @@ jest.setTimeout(180_000);
 describe('result topics: the contract, as a consumer sees it', () => {
   let world: World;
   let consumer: Consumer | undefined;
-  const results: Array<{ key: { organizationId: string; pfaId: string }; r: SyncResult; partition: number; offset: string }> = [];
+  const results: Array<{
+    key: { organizationId: string; pfaId: string };
+    r: SyncResult;
+    partition: number;
+    offset: string;
+  }> = [];
   const deadLetters: DeadLetter[] = [];
   const ids = { first: '', second: '', rejected: '', failed: '' };
 
@@ -29,7 +34,10 @@ describe('result topics: the contract, as a consumer sees it', () => {
     await world.waitForOutcome([ids.first]);
     ids.second = await world.commit({ pfaId: a!.pfaId, delta: { notes: 'second' } });
     await world.waitForOutcome([ids.second]);
-    ids.rejected = await world.commit({ pfaId: b!.pfaId, delta: { forecastStart: '2027-03-01', forecastEnd: '2026-01-01' } });
+    ids.rejected = await world.commit({
+      pfaId: b!.pfaId,
+      delta: { forecastStart: '2027-03-01', forecastEnd: '2026-01-01' },
+    });
     world.sim.control.setFaults({ errorRates: { 503: 1 }, endpoints: ['POST /pfa/batch'] });
     ids.failed = await world.commit({ pfaId: c!.pfaId, delta: { notes: 'never lands' } });
     await world.waitForOutcome([ids.rejected, ids.failed]);
@@ -45,8 +53,13 @@ describe('result topics: the contract, as a consumer sees it', () => {
       onResult: (key, r, at) => void results.push({ key, r, ...at }),
       onDeadLetter: (d) => void deadLetters.push(d),
     });
-    for (const t0 = Date.now(); results.length < 4 || deadLetters.length < 1; await new Promise((r) => setTimeout(r, 200))) {
-      if (Date.now() - t0 > 60_000) throw new Error(`consumer saw ${results.length} results, ${deadLetters.length} dead letters`);
+    for (
+      const t0 = Date.now();
+      results.length < 4 || deadLetters.length < 1;
+      await new Promise((r) => setTimeout(r, 200))
+    ) {
+      if (Date.now() - t0 > 60_000)
+        throw new Error(`consumer saw ${results.length} results, ${deadLetters.length} dead letters`);
     }
   });
   afterAll(async () => {
@@ -70,7 +83,9 @@ describe('result topics: the contract, as a consumer sees it', () => {
   it('when an edit fails, then its dead letter carries the same code as its result record; a rejection has a result but no dead letter', () => {
     const failed = results.find((x) => x.r.modificationId === ids.failed)!.r;
     expect(failed.outcome).toBe('FAILED');
-    expect(deadLetters).toEqual([expect.objectContaining({ modificationId: ids.failed, organizationId: world.org, code: failed.error!.code })]);
+    expect(deadLetters).toEqual([
+      expect.objectContaining({ modificationId: ids.failed, organizationId: world.org, code: failed.error!.code }),
+    ]);
     const rejected = results.find((x) => x.r.modificationId === ids.rejected)!.r;
     expect(rejected.outcome).toBe('REJECTED');
     expect(rejected.error!.fieldErrors!.length).toBeGreaterThan(0);
@@ -80,17 +95,31 @@ describe('result topics: the contract, as a consumer sees it', () => {
   it('when a breaking schema is registered on the result subject, then the registry refuses it (BACKWARD); an additive change with a default is compatible', async () => {
     const subject = `${world.topics.results}-value`;
     const base = testEnv.schemaRegistryUrl.replace(/\/+$/, '');
-    const config = (await (await fetch(`${base}/config/${subject}`)).json()) as { compatibilityLevel?: string; compatibility?: string };
+    const config = (await (await fetch(`${base}/config/${subject}`)).json()) as {
+      compatibilityLevel?: string;
+      compatibility?: string;
+    };
     expect(config.compatibilityLevel ?? config.compatibility).toBe('BACKWARD');
 
     const schema = JSON.parse(SYNC_RESULT_SCHEMA);
     const headers = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
     // Breaking: a new required field (no default) cannot be read from the records already written.
     const breaking = { ...schema, fields: [...schema.fields, { name: 'site', type: 'string' }] };
-    const refused = await fetch(`${base}/subjects/${subject}/versions`, { method: 'POST', headers, body: JSON.stringify({ schema: JSON.stringify(breaking) }) });
+    const refused = await fetch(`${base}/subjects/${subject}/versions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ schema: JSON.stringify(breaking) }),
+    });
     expect(refused.status).toBe(409);
-    const additive = { ...schema, fields: [...schema.fields, { name: 'site', type: ['null', 'string'], default: null }] };
-    const check = await fetch(`${base}/compatibility/subjects/${subject}/versions/latest`, { method: 'POST', headers, body: JSON.stringify({ schema: JSON.stringify(additive) }) });
+    const additive = {
+      ...schema,
+      fields: [...schema.fields, { name: 'site', type: ['null', 'string'], default: null }],
+    };
+    const check = await fetch(`${base}/compatibility/subjects/${subject}/versions/latest`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ schema: JSON.stringify(additive) }),
+    });
     expect(check.status).toBe(200);
     expect(((await check.json()) as { is_compatible?: boolean }).is_compatible).toBe(true);
   });

@@ -45,7 +45,15 @@ describe('e2e: sync status after the sink worked', () => {
     const res = await world.request(world.reader, 'GET', `/status?organization=${world.org}`);
     expect(res.statusCode).toBe(200);
     const s = res.json();
-    expect(s.counts).toEqual({ queued: 0, inFlight: 0, synced: 3, failed: 0, rejected: 0, conflictsOpen: 1, deadLettersOpen: 0 });
+    expect(s.counts).toEqual({
+      queued: 0,
+      inFlight: 0,
+      synced: 3,
+      failed: 0,
+      rejected: 0,
+      conflictsOpen: 1,
+      deadLettersOpen: 0,
+    });
     const last = rows.slice(0, 3).map((r) => new Date(r.synced_at).getTime());
     expect(s.lastSuccessAt).toBe(new Date(Math.max(...last)).toISOString());
     expect(s.latencyLastHour.samples).toBe(3);

@@ -84,10 +84,24 @@ export async function createFaultWorld(opts: { records?: number; users?: number 
     async startReadSide() {
       const admin = kafka.admin();
       await admin.connect();
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: rawTopic, numPartitions: 3 }, { topic: mirrorDlq, numPartitions: 1 }] });
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          { topic: rawTopic, numPartitions: 3 },
+          { topic: mirrorDlq, numPartitions: 1 },
+        ],
+      });
       await admin.disconnect();
       const metrics = createSourceMetrics(new Registry());
-      stream = new MirrorStream({ kafka, db: world.db, topic: rawTopic, deadLetterTopic: mirrorDlq, groupId: `test-faults-mirror-${world.org.toLowerCase()}`, sessionTimeoutMs: 10_000, metrics });
+      stream = new MirrorStream({
+        kafka,
+        db: world.db,
+        topic: rawTopic,
+        deadLetterTopic: mirrorDlq,
+        groupId: `test-faults-mirror-${world.org.toLowerCase()}`,
+        sessionTimeoutMs: 10_000,
+        metrics,
+      });
       await stream.start();
       poller = new PemsPoller({
         db: world.db,
@@ -111,7 +125,10 @@ export async function createFaultWorld(opts: { records?: number; users?: number 
         const t0 = Date.now();
         await Promise.race([
           fn().catch((e: unknown) => process.stderr.write(`[faults] close ${name}: ${String(e)}\n`)),
-          new Promise<void>((r) => (timer = setTimeout(() => (process.stderr.write(`[faults] close ${name}: timed out\n`), r()), 15_000))),
+          new Promise<void>(
+            (r) =>
+              (timer = setTimeout(() => (process.stderr.write(`[faults] close ${name}: timed out\n`), r()), 15_000)),
+          ),
         ]);
         clearTimeout(timer);
         if (process.env.FAULTS_DEBUG) process.stderr.write(`[faults] close ${name}: ${Date.now() - t0} ms\n`);
@@ -173,7 +190,9 @@ export async function runWorkload(
   while (Date.now() < until && !opts.signal?.stop) {
     n++;
     const hot = Math.random() < 0.5;
-    const rec = hot ? world.records[n % Math.min(5, world.records.length)]! : world.records[Math.floor(Math.random() * world.records.length)]!;
+    const rec = hot
+      ? world.records[n % Math.min(5, world.records.length)]!
+      : world.records[Math.floor(Math.random() * world.records.length)]!;
     const user = fw.users[Math.floor(Math.random() * fw.users.length)]!;
     const field = FIELDS[Math.floor(Math.random() * FIELDS.length)]!;
     try {
@@ -221,7 +240,11 @@ export interface Verdict {
  * may need a poll or two to bring PEMS users' last edits into the mirror), then returns what the
  * suite asserts on. Does not assert: the caller does, so each test's expectations are visible.
  */
-export async function judge(fw: FaultWorld, scenario: string, opts: { quietTimeoutMs?: number; workload?: WorkloadStats; extra?: Record<string, unknown> } = {}): Promise<Verdict> {
+export async function judge(
+  fw: FaultWorld,
+  scenario: string,
+  opts: { quietTimeoutMs?: number; workload?: WorkloadStats; extra?: Record<string, unknown> } = {},
+): Promise<Verdict> {
   const { world } = fw;
   const started = Date.now();
   const timeout = opts.quietTimeoutMs ?? 240_000;
@@ -236,25 +259,41 @@ export async function judge(fw: FaultWorld, scenario: string, opts: { quietTimeo
   let run: ReconcileRun;
   // Retry only while the mirror may still be catching up (the read side polls every second);
   // any other finding is final once every modification is terminal.
-  const catchingUp = (r: ReconcileRun): boolean => r.findings.some((f) => f.kind === 'mirror_stale' || f.kind === 'missing_in_mirror');
+  const catchingUp = (r: ReconcileRun): boolean =>
+    r.findings.some((f) => f.kind === 'mirror_stale' || f.kind === 'missing_in_mirror');
   const reconcileStarted = Date.now();
   for (;;) {
     // With the simulator's log of applied writes and replays: a second application is caught
     // directly, even when the read side never saw the version it produced.
-    run = await reconcileOrganization({ db: world.db, organization: world.org, keyRing, graceMs: 0, ca: world.sim.cert, redis: testEnv.redisUrl, writeLog: world.sim.control.writeLog() });
+    run = await reconcileOrganization({
+      db: world.db,
+      organization: world.org,
+      keyRing,
+      graceMs: 0,
+      ca: world.sim.cert,
+      redis: testEnv.redisUrl,
+      writeLog: world.sim.control.writeLog(),
+    });
     if (!run.summary.drift || !catchingUp(run) || Date.now() - reconcileStarted > 30_000) break;
     await sleep(1500);
   }
   const quietAfterMs = Date.now() - started;
 
-  const mods = await world.db('pfa_modification').where({ organization_id: world.org }).select('id', 'pfa_id', 'sync_status');
+  const mods = await world
+    .db('pfa_modification')
+    .where({ organization_id: world.org })
+    .select('id', 'pfa_id', 'sync_status');
   const byStatus: Record<string, number> = {};
   const perPfa = new Map<string, number>();
   for (const m of mods) {
     byStatus[m.sync_status] = (byStatus[m.sync_status] ?? 0) + 1;
     perPfa.set(m.pfa_id, (perPfa.get(m.pfa_id) ?? 0) + 1);
   }
-  const stats = world.sim.control.stats() as { writesApplied: Record<string, number>; idempotentReplays: number; maxRequestsPerSecond: Record<string, number> };
+  const stats = world.sim.control.stats() as {
+    writesApplied: Record<string, number>;
+    idempotentReplays: number;
+    maxRequestsPerSecond: Record<string, number>;
+  };
   let maxWritesOverModifications = -Infinity;
   for (const [pfaId, writes] of Object.entries(stats.writesApplied)) {
     maxWritesOverModifications = Math.max(maxWritesOverModifications, writes - (perPfa.get(pfaId) ?? 0));
@@ -282,7 +321,22 @@ function report(v: Verdict): void {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${v.scenario}${SHORT ? '.short' : ''}.json`);
   const { reconcile, ...rest } = v;
-  writeFileSync(file, JSON.stringify({ ...rest, reconcile: { summary: reconcile.summary, durationMs: reconcile.durationMs, pemsRequests: reconcile.pemsRequests, findings: reconcile.findings.slice(0, 50) } }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        ...rest,
+        reconcile: {
+          summary: reconcile.summary,
+          durationMs: reconcile.durationMs,
+          pemsRequests: reconcile.pemsRequests,
+          findings: reconcile.findings.slice(0, 50),
+        },
+      },
+      null,
+      2,
+    ),
+  );
   process.stdout.write(
     `[faults] ${v.scenario}${SHORT ? ' (short)' : ''}: ${v.modifications} modifications ${JSON.stringify(v.byStatus)}, lost ${v.lost}, ` +
       `writes-over-modifications max ${v.maxWritesOverModifications}, replays ${v.idempotentReplays}, max ${v.maxRequestsPerSecond} req/s, ` +
@@ -294,7 +348,10 @@ function report(v: Verdict): void {
  * The result topic as a read_committed consumer sees it (issue 13: one record per outcome):
  * records per modification id, read until nothing new came for idleMs.
  */
-export async function resultsPerModification(fw: FaultWorld, idleMs = 5000): Promise<{ records: number; duplicated: string[]; missing: string[] }> {
+export async function resultsPerModification(
+  fw: FaultWorld,
+  idleMs = 5000,
+): Promise<{ records: number; duplicated: string[]; missing: string[] }> {
   const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
   const per = new Map<string, number>();
   // Results are keyed by {organization_id, pfa_id} (per-PFA order); the modification is in the value.
@@ -302,11 +359,18 @@ export async function resultsPerModification(fw: FaultWorld, idleMs = 5000): Pro
     until: { idleMs },
     readUncommitted: false,
     groupId: `faults-results-${fw.world.org.toLowerCase()}-${Date.now()}`,
-    pick: async ({ message }) => (message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : ''),
+    pick: async ({ message }) =>
+      message.value
+        ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId)
+        : '',
   });
   for (const id of ids) per.set(id, (per.get(id) ?? 0) + 1);
   const records = ids.length;
-  const mods = (await fw.world.db('pfa_modification').where({ organization_id: fw.world.org }).whereIn('sync_status', TERMINAL).select('id')) as Array<{ id: string }>;
+  const mods = (await fw.world
+    .db('pfa_modification')
+    .where({ organization_id: fw.world.org })
+    .whereIn('sync_status', TERMINAL)
+    .select('id')) as Array<{ id: string }>;
   return {
     records,
     duplicated: [...per].filter(([, n]) => n > 1).map(([id]) => id),

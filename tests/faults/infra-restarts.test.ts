@@ -12,7 +12,17 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../support/monitoring';
-import { createFaultWorld, expectPromisesKept, judge, pick, runWorkload, sleep, type FaultWorld, type Verdict, type WorkloadStats } from './harness';
+import {
+  createFaultWorld,
+  expectPromisesKept,
+  judge,
+  pick,
+  runWorkload,
+  sleep,
+  type FaultWorld,
+  type Verdict,
+  type WorkloadStats,
+} from './harness';
 
 const run = promisify(execFile);
 const stackScript = join(__dirname, '../../deploy/local/stack.sh');
@@ -37,7 +47,12 @@ async function acrossOutage(
   opts: { how: 'stop' | 'kill'; downMs: number },
 ): Promise<{ workload: WorkloadStats; stopMs: number; startMs: number }> {
   const signal = { stop: false };
-  const workload = runWorkload(fw, { durationMs: 10 * 60_000, intervalMs: 150, signal, tolerateCommitErrors: service === 'postgres' });
+  const workload = runWorkload(fw, {
+    durationMs: 10 * 60_000,
+    intervalMs: 150,
+    signal,
+    tolerateCommitErrors: service === 'postgres',
+  });
   let stopMs = 0;
   let startMs = 0;
   try {
@@ -71,7 +86,10 @@ async function restartUnderLoad(
     // the orchestrator's to restart, not what these scenarios are about).
     await untilReady(opsPort, sink);
     const r = await acrossOutage(fw, service, opts);
-    const v = await judge(fw, scenario, { workload: r.workload, extra: { how: opts.how, downMs: opts.downMs, stopMs: r.stopMs, startMs: r.startMs } });
+    const v = await judge(fw, scenario, {
+      workload: r.workload,
+      extra: { how: opts.how, downMs: opts.downMs, stopMs: r.stopMs, startMs: r.startMs },
+    });
     return { v, workload: r.workload, sinkExitCode: sink.exitCode };
   } finally {
     await fw.close();
@@ -83,7 +101,10 @@ async function untilReady(port: number, sink: { exitCode: number | null }): Prom
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (sink.exitCode !== null) throw new Error(`the sink exited with ${sink.exitCode} before it was ready`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     await sleep(250);
   }

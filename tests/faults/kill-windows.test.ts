@@ -2,7 +2,17 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFaultWorld, exited, expectPromisesKept, judge, pick, resultsPerModification, runWorkload, sleep, type FaultWorld } from './harness';
+import {
+  createFaultWorld,
+  exited,
+  expectPromisesKept,
+  judge,
+  pick,
+  resultsPerModification,
+  runWorkload,
+  sleep,
+  type FaultWorld,
+} from './harness';
 
 /**
  * Kills placed in the dangerous windows on purpose (issue 11), not only at random moments. The
@@ -26,7 +36,8 @@ async function heldWrite(fw: FaultWorld, pfaIds: string[], timeoutMs = 20_000): 
 
 /** The process id of the sink instance holding claims of this PFA's modifications in flight. */
 async function claimerPid(fw: FaultWorld, pfaId: string): Promise<number | null> {
-  const row = await fw.world.db('pfa_modification as m')
+  const row = await fw.world
+    .db('pfa_modification as m')
     .join('sink_instance as i', 'i.id', 'm.claimed_by')
     .where({ 'm.organization_id': fw.world.org, 'm.pfa_id': pfaId, 'm.sync_status': 'syncing' })
     .first('i.pid');
@@ -118,7 +129,8 @@ describe('faults: an instance killed during a rebalance while its write is held'
       // writer lives on, its partition may move: the new owner waits behind its claims).
       const c = fw.spawnSink(env);
       await sleep(1500 + Math.random() * 1500);
-      const victim = (i % 2 === 0 ? members.find((m) => m.pid === writer) : members.find((m) => m.pid !== writer)) ?? members[1]!;
+      const victim =
+        (i % 2 === 0 ? members.find((m) => m.pid === writer) : members.find((m) => m.pid !== writer)) ?? members[1]!;
       windows.push(`${pfaId ?? 'no write held'}: killed ${victim.pid === writer ? 'the writer' : 'the other member'}`);
       victim.kill('SIGKILL');
       await exited(victim);
@@ -128,7 +140,10 @@ describe('faults: an instance killed during a rebalance while its write is held'
     }
     signal.stop = true;
     const stats = await workload;
-    const v = await judge(fw, 'rebalance-windows', { workload: stats, extra: { rounds, windows, alive: fw.sinks.filter((s) => s.exitCode === null && s.signalCode === null).length } });
+    const v = await judge(fw, 'rebalance-windows', {
+      workload: stats,
+      extra: { rounds, windows, alive: fw.sinks.filter((s) => s.exitCode === null && s.signalCode === null).length },
+    });
     expect(members.every((m) => m.exitCode === null && m.signalCode === null)).toBe(true);
     expectPromisesKept(v);
   });
@@ -169,7 +184,9 @@ describe('faults: the sink killed between producing its results and deleting the
     const stats = await workload;
     const v = await judge(fw, 'emit-window', { workload: stats, extra: { rounds, hits } });
     const results = await resultsPerModification(fw);
-    process.stdout.write(`[faults] emit-window results: ${results.records} records, ${results.duplicated.length} duplicated, ${results.missing.length} missing\n`);
+    process.stdout.write(
+      `[faults] emit-window results: ${results.records} records, ${results.duplicated.length} duplicated, ${results.missing.length} missing\n`,
+    );
     expectPromisesKept(v);
     expect(hits).toBeGreaterThan(0);
     expect(results.duplicated).toEqual([]);

@@ -43,14 +43,25 @@ describe('faults: the largest allowed edit and a just-too-large one, while other
 
     const largest = await world.commit({ pfaId: bigPfa, delta: noteOf(LIMIT), baseVersion: 1 });
     fw.committed.push(largest);
-    const stored = await world.db('pfa_modification').where({ id: largest }).first(world.db.raw('octet_length(delta::text) AS n'));
+    const stored = await world
+      .db('pfa_modification')
+      .where({ id: largest })
+      .first(world.db.raw('octet_length(delta::text) AS n'));
     expect(Number(stored.n)).toBe(LIMIT);
 
     // One byte over: the application gets the constraint's error at commit; nothing is stored.
-    await expect(world.commit({ pfaId: bigPfa, delta: noteOf(LIMIT + 1), baseVersion: 1 })).rejects.toThrow(/pfa_modification_delta_size_check/);
+    await expect(world.commit({ pfaId: bigPfa, delta: noteOf(LIMIT + 1), baseVersion: 1 })).rejects.toThrow(
+      /pfa_modification_delta_size_check/,
+    );
     // 8 MiB, the size of the original report, is refused the same way.
-    await expect(world.commit({ pfaId: bigPfa, delta: noteOf(8 * LIMIT), baseVersion: 1 })).rejects.toThrow(/pfa_modification_delta_size_check/);
-    const oversized = await world.db('pfa_modification').where({ organization_id: world.org }).whereRaw('octet_length(delta::text) > ?', [LIMIT]).count<{ n: string }[]>({ n: '*' });
+    await expect(world.commit({ pfaId: bigPfa, delta: noteOf(8 * LIMIT), baseVersion: 1 })).rejects.toThrow(
+      /pfa_modification_delta_size_check/,
+    );
+    const oversized = await world
+      .db('pfa_modification')
+      .where({ organization_id: world.org })
+      .whereRaw('octet_length(delta::text) > ?', [LIMIT])
+      .count<{ n: string }[]>({ n: '*' });
     expect(Number(oversized[0]!.n)).toBe(0);
 
     // Edits made after it, on the same PFA and others, must still flow.
@@ -62,9 +73,14 @@ describe('faults: the largest allowed edit and a just-too-large one, while other
     const v = await judge(fw, 'oversized-edit', { workload: stats });
     states.push(await debeziumStates());
 
-    const rows = await world.db('pfa_modification').whereIn('id', [largest, following]).select('id', 'sync_status', 'sync_error');
+    const rows = await world
+      .db('pfa_modification')
+      .whereIn('id', [largest, following])
+      .select('id', 'sync_status', 'sync_error');
     const statusOf = (id: string): string => rows.find((r) => r.id === id)!.sync_status as string;
-    process.stdout.write(`[faults] oversized-edit: largest allowed → ${statusOf(largest)}, following edit → ${statusOf(following)}, Debezium ${JSON.stringify(states)}\n`);
+    process.stdout.write(
+      `[faults] oversized-edit: largest allowed → ${statusOf(largest)}, following edit → ${statusOf(following)}, Debezium ${JSON.stringify(states)}\n`,
+    );
     expect(statusOf(largest)).toBe('rejected'); // PEMS's rule on notes, applied before any write
     expect(['synced', 'superseded', 'conflict']).toContain(statusOf(following));
     for (const s of states) expect(s.every((x) => x === 'RUNNING')).toBe(true);
@@ -78,9 +94,18 @@ describe('faults: the largest allowed edit and a just-too-large one, while other
       m.message.value !== null && (m.message.value.includes(largest) || m.message.value.includes(marker));
     const { messages } = await collectMessages(testKafka('faults-oversized'), testEnv.cdcTopic, named, 3);
     const sizes = messages.map((m) => m.message.value!.length);
-    process.stdout.write(`[faults] oversized-edit: CDC events of the largest edit and the next: ${JSON.stringify(sizes)} bytes\n`);
-    expect(messages.map((m) => (m.message.value!.includes(largest) ? 'largest' : 'marker'))).toEqual(['largest', 'largest', 'marker']);
-    expect(JSON.parse(messages[1]!.message.value!.toString())).toMatchObject({ op: 'd', before: { id: largest, sync_status: 'committed' } });
+    process.stdout.write(
+      `[faults] oversized-edit: CDC events of the largest edit and the next: ${JSON.stringify(sizes)} bytes\n`,
+    );
+    expect(messages.map((m) => (m.message.value!.includes(largest) ? 'largest' : 'marker'))).toEqual([
+      'largest',
+      'largest',
+      'marker',
+    ]);
+    expect(JSON.parse(messages[1]!.message.value!.toString())).toMatchObject({
+      op: 'd',
+      before: { id: largest, sync_status: 'committed' },
+    });
     expect(sizes[0]).toBeGreaterThan(LIMIT);
     expect(sizes[0]).toBeLessThan(LIMIT + 8192);
     expect(sizes[1]).toBeLessThan(4096);

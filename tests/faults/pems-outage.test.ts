@@ -29,7 +29,10 @@ describe('faults: PEMS down', () => {
     await sleep(1500);
     fw.world.sim.control.clearFaults();
     const after = await runWorkload(fw, { durationMs: pick(10_000, 5_000), intervalMs: 150 });
-    const v = await judge(fw, 'pems-outage', { workload: after, extra: { outageMs, editsDuringOutage: during.vanguardEdits } });
+    const v = await judge(fw, 'pems-outage', {
+      workload: after,
+      extra: { outageMs, editsDuringOutage: during.vanguardEdits },
+    });
     expectPromisesKept(v);
     expect(v.byStatus.failed ?? 0).toBe(0);
     const dlq = await fw.world.db('dead_letter').where({ organization_id: fw.world.org }).count('* as n').first();

@@ -64,17 +64,24 @@ describe('faults: poison input and invalid edits', () => {
     const stats = await workload;
     const v = await judge(fw, 'poison', { workload: stats });
 
-    const rows = await world.db('pfa_modification').whereIn('id', [...ids.values()]).select('id', 'sync_status', 'sync_error');
+    const rows = await world
+      .db('pfa_modification')
+      .whereIn('id', [...ids.values()])
+      .select('id', 'sync_status', 'sync_error');
     const statusOf = (name: string): string => rows.find((r) => r.id === ids.get(name))!.sync_status as string;
     const outcomes = Object.fromEntries([...ids.keys()].map((n) => [n, statusOf(n)]));
     process.stdout.write(`[faults] poison outcomes: ${JSON.stringify(outcomes)}\n`);
-    for (const name of Object.keys(invalid)) expect([name, ['rejected', 'failed']]).toEqual([name, expect.arrayContaining([statusOf(name)])]);
+    for (const name of Object.keys(invalid))
+      expect([name, ['rejected', 'failed']]).toEqual([name, expect.arrayContaining([statusOf(name)])]);
     for (const [name, edit] of Object.entries(looksDangerous)) {
       const status = statusOf(name);
       expect(['synced', 'conflict', 'rejected', 'superseded']).toContain(status);
       if (status === 'synced') {
         const [field, value] = Object.entries(edit.delta)[0]!;
-        const history = await world.db('pfa_mirror_history').where({ organization_id: world.org, pfa_id: edit.pfaId, origin: 'sync' }).select('data');
+        const history = await world
+          .db('pfa_mirror_history')
+          .where({ organization_id: world.org, pfa_id: edit.pfaId, origin: 'sync' })
+          .select('data');
         expect(history.some((h) => h.data[field] === value)).toBe(true);
       }
     }
@@ -84,7 +91,10 @@ describe('faults: poison input and invalid edits', () => {
     // migration 009, so it never becomes an event: tests/faults/oversized-edit.test.ts.)
     const expected = poison.length;
     for (let i = 0; i < 60 && offsets.size < expected; i++) {
-      const dl = await world.db('dead_letter').where({ organization_id: world.org, error_code: 'PEMS_SYNC_POISON_EVENT' }).select('source_partition', 'source_offset');
+      const dl = await world
+        .db('dead_letter')
+        .where({ organization_id: world.org, error_code: 'PEMS_SYNC_POISON_EVENT' })
+        .select('source_partition', 'source_offset');
       offsets = new Set(dl.map((d) => `${d.source_partition}:${d.source_offset}`));
       if (offsets.size < expected) await sleep(500);
     }

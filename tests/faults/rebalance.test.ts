@@ -1,4 +1,13 @@
-import { createFaultWorld, exited, expectPromisesKept, judge, pick, runWorkload, sleep, type FaultWorld } from './harness';
+import {
+  createFaultWorld,
+  exited,
+  expectPromisesKept,
+  judge,
+  pick,
+  runWorkload,
+  sleep,
+  type FaultWorld,
+} from './harness';
 
 /**
  * Two sink processes in one consumer group; a third joins (the group rebalances) and one of the
@@ -35,7 +44,10 @@ describe('faults: two sink instances, one killed during a rebalance', () => {
       await sleep(pick(15_000, 6_000));
     }
     const stats = await workload;
-    const v = await judge(fw, 'rebalance', { workload: stats, extra: { rounds, alive: fw.sinks.filter((s) => s.exitCode === null && s.signalCode === null).length } });
+    const v = await judge(fw, 'rebalance', {
+      workload: stats,
+      extra: { rounds, alive: fw.sinks.filter((s) => s.exitCode === null && s.signalCode === null).length },
+    });
     expect(a.exitCode).toBeNull();
     expectPromisesKept(v);
   });

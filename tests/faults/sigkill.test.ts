@@ -1,4 +1,13 @@
-import { createFaultWorld, exited, expectPromisesKept, judge, pick, runWorkload, sleep, type FaultWorld } from './harness';
+import {
+  createFaultWorld,
+  exited,
+  expectPromisesKept,
+  judge,
+  pick,
+  runWorkload,
+  sleep,
+  type FaultWorld,
+} from './harness';
 
 describe('faults: the sink killed with SIGKILL at random moments', () => {
   let fw: FaultWorld;

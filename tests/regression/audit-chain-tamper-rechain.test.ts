@@ -24,11 +24,16 @@ async function rewriteAndRechain(db: Knex, org: string, id: string, change: Reco
   await db.transaction(async (tx) => {
     await tx.raw('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
     await tx('audit_log').where({ id }).update(change);
-    const rows = await tx('audit_log').where({ organization_id: org }).orderBy([{ column: 'created_at' }, { column: 'id' }]).select('id');
+    const rows = await tx('audit_log')
+      .where({ organization_id: org })
+      .orderBy([{ column: 'created_at' }, { column: 'id' }])
+      .select('id');
     let prev = '0'.repeat(64);
     for (const r of rows) {
       await tx.raw(`UPDATE audit_log SET prev_hash = ? WHERE id = ?`, [prev, r.id]);
-      const [{ hash }] = (await tx.raw(`UPDATE audit_log SET hash = ${TRIGGER_HASH} WHERE id = ? RETURNING hash`, [r.id])).rows;
+      const [{ hash }] = (
+        await tx.raw(`UPDATE audit_log SET hash = ${TRIGGER_HASH} WHERE id = ? RETURNING hash`, [r.id])
+      ).rows;
       prev = hash;
     }
     await tx('audit_chain_head').where({ organization_id: org }).update({ last_hash: prev });
@@ -49,16 +54,36 @@ describe('regression: the audit chain cannot be rewritten by someone without the
 
   it('when an entry is rewritten, the chain re-hashed with the trigger formula and the head updated, then verify names that entry', async () => {
     const t = await createOrg(h.db, 'TAMPERK');
-    await appendAudit(h.db, [1, 2, 3, 4, 5].map((n) => ({ organizationId: t.id, pfaId: `PFA-${n}`, actor: t.syncer, eventType: 'sync.write', details: { n } })));
+    await appendAudit(
+      h.db,
+      [1, 2, 3, 4, 5].map((n) => ({
+        organizationId: t.id,
+        pfaId: `PFA-${n}`,
+        actor: t.syncer,
+        eventType: 'sync.write',
+        details: { n },
+      })),
+    );
     const ok = await call(h, t.reader, 'GET', `/audit/verify?organization=${t.id}`);
-    expect(ok.json()).toMatchObject({ ok: true, entries: 5, keyed: { signedEntries: 5, firstBroken: null, headValid: true } });
+    expect(ok.json()).toMatchObject({
+      ok: true,
+      entries: 5,
+      keyed: { signedEntries: 5, firstBroken: null, headValid: true },
+    });
 
     const rows = await h.db('audit_log').where({ organization_id: t.id }).orderBy('id');
     await rewriteAndRechain(h.db, t.id, rows[2].id, { details: JSON.stringify({ n: 300 }) });
     const verdict = (await call(h, t.reader, 'GET', `/audit/verify?organization=${t.id}`)).json();
     // The unkeyed chain is consistent again (that was the hole); the keyed one names entry 3.
-    expect(verdict).toMatchObject({ ok: false, headMatches: true, firstBroken: { id: String(rows[2].id), problem: 'mac_mismatch' } });
-    expect(verdict.keyed).toMatchObject({ signedEntries: 2, firstBroken: { id: String(rows[2].id), problem: 'mac_mismatch' } });
+    expect(verdict).toMatchObject({
+      ok: false,
+      headMatches: true,
+      firstBroken: { id: String(rows[2].id), problem: 'mac_mismatch' },
+    });
+    expect(verdict.keyed).toMatchObject({
+      signedEntries: 2,
+      firstBroken: { id: String(rows[2].id), problem: 'mac_mismatch' },
+    });
   });
 
   it("when '|' moves between two fields (the old encoding's ambiguity), then the sha256 still matches but the mac does not", async () => {
@@ -73,7 +98,10 @@ describe('regression: the audit chain cannot be rewritten by someone without the
       await tx('audit_log').where({ id: rows[1].id }).update({ actor: 'x', event_type: 'y|z' });
       await tx.raw('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
     });
-    const after = await h.db('audit_log').where({ id: rows[1].id }).first(h.db.raw(`${TRIGGER_HASH} AS recomputed`), 'hash');
+    const after = await h
+      .db('audit_log')
+      .where({ id: rows[1].id })
+      .first(h.db.raw(`${TRIGGER_HASH} AS recomputed`), 'hash');
     expect(after.recomputed).toBe(after.hash); // the unkeyed hash cannot tell
     const verdict = await verifyAuditChain(h.db, t.id);
     expect(verdict).toMatchObject({ ok: false, firstBroken: { id: String(rows[1].id), problem: 'mac_mismatch' } });
@@ -81,16 +109,25 @@ describe('regression: the audit chain cannot be rewritten by someone without the
 
   it('when the tail is deleted and the head moved back to an earlier entry, then verify fails on the head', async () => {
     const t = await createOrg(h.db, 'TAILCUT');
-    await appendAudit(h.db, [1, 2, 3, 4].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })));
+    await appendAudit(
+      h.db,
+      [1, 2, 3, 4].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })),
+    );
     const rows = await h.db('audit_log').where({ organization_id: t.id }).orderBy('id');
     await h.db.transaction(async (tx) => {
       await tx.raw('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
       await tx('audit_log').whereIn('id', [rows[2].id, rows[3].id]).delete();
-      await tx('audit_chain_head').where({ organization_id: t.id }).update({ last_id: rows[1].id, last_hash: rows[1].hash, last_mac: rows[1].mac });
+      await tx('audit_chain_head')
+        .where({ organization_id: t.id })
+        .update({ last_id: rows[1].id, last_hash: rows[1].hash, last_mac: rows[1].mac });
       await tx.raw('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
     });
     const verdict = await verifyAuditChain(h.db, t.id);
-    expect(verdict).toMatchObject({ ok: false, headMatches: true, keyed: { signedEntries: 2, firstBroken: null, headValid: false } });
+    expect(verdict).toMatchObject({
+      ok: false,
+      headMatches: true,
+      keyed: { signedEntries: 2, firstBroken: null, headValid: false },
+    });
   });
 
   it('when someone truncates the log, then the database refuses; an organization with no entries and no head does not verify', async () => {
@@ -105,13 +142,33 @@ describe('regression: the audit chain cannot be rewritten by someone without the
     const t = await createOrg(h.db, 'ROTATE');
     const oldKey = 'old:' + Buffer.alloc(32, 7).toString('base64');
     const newKey = 'new:' + Buffer.alloc(32, 9).toString('base64');
-    await appendAudit(h.db, [1, 2].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })), parseAuditKeys(oldKey));
-    await appendAudit(h.db, [3, 4].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })), parseAuditKeys(`${newKey},${oldKey}`));
-    expect(await verifyAuditChain(h.db, t.id, parseAuditKeys(`${newKey},${oldKey}`))).toMatchObject({ ok: true, keyed: { signedEntries: 4, headValid: true } });
+    await appendAudit(
+      h.db,
+      [1, 2].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })),
+      parseAuditKeys(oldKey),
+    );
+    await appendAudit(
+      h.db,
+      [3, 4].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })),
+      parseAuditKeys(`${newKey},${oldKey}`),
+    );
+    expect(await verifyAuditChain(h.db, t.id, parseAuditKeys(`${newKey},${oldKey}`))).toMatchObject({
+      ok: true,
+      keyed: { signedEntries: 4, headValid: true },
+    });
     const rows = await h.db('audit_log').where({ organization_id: t.id }).orderBy('id');
     expect(rows.map((r) => r.mac_key_id)).toEqual(['old', 'old', 'new', 'new']);
-    expect(await verifyAuditChain(h.db, t.id, parseAuditKeys(newKey))).toMatchObject({ ok: false, firstBroken: { id: String(rows[0].id), problem: 'unknown_key' } });
+    expect(await verifyAuditChain(h.db, t.id, parseAuditKeys(newKey))).toMatchObject({
+      ok: false,
+      firstBroken: { id: String(rows[0].id), problem: 'unknown_key' },
+    });
     // A key of the right id but other bytes (an attacker's guess) does not verify.
-    expect(await verifyAuditChain(h.db, t.id, parseAuditKeys(`new:${Buffer.alloc(32, 1).toString('base64')},old:${Buffer.alloc(32, 2).toString('base64')}`))).toMatchObject({ ok: false, firstBroken: { id: String(rows[0].id), problem: 'mac_mismatch' } });
+    expect(
+      await verifyAuditChain(
+        h.db,
+        t.id,
+        parseAuditKeys(`new:${Buffer.alloc(32, 1).toString('base64')},old:${Buffer.alloc(32, 2).toString('base64')}`),
+      ),
+    ).toMatchObject({ ok: false, firstBroken: { id: String(rows[0].id), problem: 'mac_mismatch' } });
   });
 });

@@ -21,7 +21,10 @@ describe('regression: a chain cut back to an old head is caught by the checkpoin
     kafka = testKafka('audit-checkpoint-test');
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+    });
     await admin.disconnect();
     h = await harness({ kafka, config: { audit: { checkpointTopic: topic } } });
   });
@@ -37,10 +40,18 @@ describe('regression: a chain cut back to an old head is caught by the checkpoin
     const ring = auditKeyRing()!;
     const t = await createOrg(h.db, 'ANCHOR');
     const intact = await createOrg(h.db, 'ANCHOROK');
-    await appendAudit(h.db, [1, 2, 3].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })));
+    await appendAudit(
+      h.db,
+      [1, 2, 3].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })),
+    );
     const oldHead = await h.db('audit_chain_head').where({ organization_id: t.id }).first();
-    await appendAudit(h.db, [4, 5].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })));
-    await appendAudit(h.db, [{ organizationId: intact.id, actor: intact.syncer, eventType: 'sync.write', details: {} }]);
+    await appendAudit(
+      h.db,
+      [4, 5].map((n) => ({ organizationId: t.id, actor: t.syncer, eventType: 'sync.write', details: { n } })),
+    );
+    await appendAudit(h.db, [
+      { organizationId: intact.id, actor: intact.syncer, eventType: 'sync.write', details: {} },
+    ]);
     const producer = kafka.producer();
     await producer.connect();
     try {

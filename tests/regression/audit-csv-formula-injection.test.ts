@@ -23,7 +23,13 @@ describe('regression: no formula reaches a spreadsheet through the audit CSV exp
     org = await createOrg(h.db, 'CSVINJ');
     await appendAudit(h.db, [
       { organizationId: org.id, pfaId: 'PFA-1', actor: org.syncer, eventType: 'sync.write', details: { n: 1 } },
-      { organizationId: org.id, pfaId: hostile.pfaId, actor: hostile.actor, eventType: hostile.eventType, details: { reason: hostile.reason } },
+      {
+        organizationId: org.id,
+        pfaId: hostile.pfaId,
+        actor: hostile.actor,
+        eventType: hostile.eventType,
+        details: { reason: hostile.reason },
+      },
       { organizationId: org.id, pfaId: hostile.tab, actor: hostile.cr, eventType: 'sync.write', details: { n: 3 } },
     ]);
   });

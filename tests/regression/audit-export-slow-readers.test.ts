@@ -19,19 +19,27 @@ interface SlowReader {
 /** Starts an export and never reads its body (the response is paused). */
 function slowReader(h: Harness, bearer: string, org: string): Promise<SlowReader> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${h.url}/audit/export?organization=${org}&format=ndjson`, { headers: { authorization: `Bearer ${bearer}` }, agent: false }, (res) => {
-      res.on('error', () => undefined);
-      if (res.statusCode !== 200) {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), destroy: () => req.destroy() }));
-        return;
-      }
-      res.pause();
-      resolve({ status: 200, body: null, destroy: () => req.destroy() });
-    });
-    req.on('error', (e) => (String(e).includes('aborted') || String(e).includes('socket hang up') ? undefined : reject(e)));
+    const req = http.get(
+      `${h.url}/audit/export?organization=${org}&format=ndjson`,
+      { headers: { authorization: `Bearer ${bearer}` }, agent: false },
+      (res) => {
+        res.on('error', () => undefined);
+        if (res.statusCode !== 200) {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), destroy: () => req.destroy() }),
+          );
+          return;
+        }
+        res.pause();
+        resolve({ status: 200, body: null, destroy: () => req.destroy() });
+      },
+    );
+    req.on('error', (e) =>
+      String(e).includes('aborted') || String(e).includes('socket hang up') ? undefined : reject(e),
+    );
   });
 }
 
@@ -48,11 +56,15 @@ describe('regression: slow audit exports cannot take the control API down', () =
   const readers: string[] = [];
 
   beforeAll(async () => {
-    h = await harness({ config: { controlApi: { exportMaxConcurrent: 2, exportMaxPerCaller: 1, exportIdleTimeoutMs: 3000 } } });
+    h = await harness({
+      config: { controlApi: { exportMaxConcurrent: 2, exportMaxPerCaller: 1, exportIdleTimeoutMs: 3000 } },
+    });
     org = await createOrg(h.db, 'SLOWEXP');
     for (let i = 0; i < 10; i++) readers.push(`${org.id}-r${i}`);
     await h.db('app_user').insert(readers.map((u) => ({ id: u, username: u.toLowerCase() })));
-    await h.db('user_organization').insert(readers.map((u) => ({ user_id: u, organization_id: org.id, perm_read: true })));
+    await h
+      .db('user_organization')
+      .insert(readers.map((u) => ({ user_id: u, organization_id: org.id, perm_read: true })));
     for (let from = 1; from <= N; from += 1000) {
       await h.db.raw(
         `INSERT INTO audit_log (organization_id, pfa_id, actor, event_type, details, prev_hash, hash)
@@ -88,10 +100,13 @@ describe('regression: slow audit exports cannot take the control API down', () =
     // The idle timeout (3 s) ends both held exports on the server: cursors and transactions closed,
     // connections back in the pool, the server's sockets to them closed. (The paused clients
     // notice only when they read again: a FIN waits behind the data they never took.)
-    const connections = (): Promise<number> => new Promise((r, j) => h.app.server.getConnections((e, n) => (e ? j(e) : r(n))));
+    const connections = (): Promise<number> =>
+      new Promise((r, j) => h.app.server.getConnections((e, n) => (e ? j(e) : r(n))));
     const held = await connections();
-    const activeExports = async (): Promise<number> => (await call(h, null, 'GET', '/readyz')).json().checks.exports.active as number;
-    for (let i = 0; i < 100 && ((await openExportTransactions(h)) > 0 || (await activeExports()) > 0); i++) await new Promise((r) => setTimeout(r, 100));
+    const activeExports = async (): Promise<number> =>
+      (await call(h, null, 'GET', '/readyz')).json().checks.exports.active as number;
+    for (let i = 0; i < 100 && ((await openExportTransactions(h)) > 0 || (await activeExports()) > 0); i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await openExportTransactions(h)).toBe(0);
     expect(await activeExports()).toBe(0);
     expect(await connections()).toBeLessThanOrEqual(held - 2);
@@ -109,7 +124,11 @@ describe('regression: slow audit exports cannot take the control API down', () =
     try {
       const busy = await call(h, null, 'GET', '/readyz');
       expect(busy.statusCode).toBe(503);
-      expect(busy.json().checks.pool).toMatchObject({ saturated: true, used: h.config.database.poolMax, max: h.config.database.poolMax });
+      expect(busy.json().checks.pool).toMatchObject({
+        saturated: true,
+        used: h.config.database.poolMax,
+        max: h.config.database.poolMax,
+      });
       expect((await call(h, null, 'GET', '/healthz')).statusCode).toBe(200);
     } finally {
       for (const c of conns) await h.db.client.releaseConnection(c);

@@ -42,7 +42,11 @@ describe('regression: signed-out theme and time-zone preferences', () => {
     expect(ConsoleClient.field(after.body, '_csrf')).toBe(token);
 
     // A bad value still names what is wrong.
-    const badTz = await c.post('/console/preferences', { _csrf: token!, tz: 'Mars/Olympus', return_to: '/console/sign-in' });
+    const badTz = await c.post('/console/preferences', {
+      _csrf: token!,
+      tz: 'Mars/Olympus',
+      return_to: '/console/sign-in',
+    });
     expect(badTz.status).toBe(400);
     expect(badTz.body).toContain('Mars/Olympus');
 
@@ -52,7 +56,11 @@ describe('regression: signed-out theme and time-zone preferences', () => {
     expect(missing.headers.getSetCookie().some((s) => s.startsWith('pems_console_theme='))).toBe(false);
     const other = new ConsoleClient(h.url);
     await other.get('/console/sign-in');
-    const foreign = await other.post('/console/preferences', { _csrf: token!, theme: 'light', return_to: '/console/sign-in' });
+    const foreign = await other.post('/console/preferences', {
+      _csrf: token!,
+      theme: 'light',
+      return_to: '/console/sign-in',
+    });
     expect(foreign.status).toBe(401);
     expect(foreign.headers.getSetCookie().some((s) => s.startsWith('pems_console_theme='))).toBe(false);
   });

@@ -36,7 +36,11 @@ describe('control API process: ops port', () => {
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const health = await eventually('GET /healthz on the ops port', 60_000, async () => (await fetch(`http://127.0.0.1:${ops}/healthz`)).status);
+    const health = await eventually(
+      'GET /healthz on the ops port',
+      60_000,
+      async () => (await fetch(`http://127.0.0.1:${ops}/healthz`)).status,
+    );
     expect(health).toBe(200);
     expect((await fetch(`http://127.0.0.1:${ops}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();

@@ -12,9 +12,15 @@ import { JWT_SECRET, call, createOrg, harness, type Harness, type TestOrg } from
 const ISSUER = 'https://idp.example.test/realms/vanguard';
 const AUDIENCE = 'pems-sync-control-api';
 
-async function mint(sub: string, claims: { iss?: string; aud?: string; iatAgoSec?: number | null; expInSec?: number }): Promise<string> {
+async function mint(
+  sub: string,
+  claims: { iss?: string; aud?: string; iatAgoSec?: number | null; expInSec?: number },
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(now + (claims.expInSec ?? 600));
+  const jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime(now + (claims.expInSec ?? 600));
   if (claims.iatAgoSec !== null) jwt.setIssuedAt(now - (claims.iatAgoSec ?? 0));
   if (claims.iss) jwt.setIssuer(claims.iss);
   if (claims.aud) jwt.setAudience(claims.aud);
@@ -34,7 +40,8 @@ describe('regression: bearer tokens are bound to issuer, audience and a maximum 
   });
 
   const status = async (token: string): Promise<number> =>
-    (await call(h, null, 'GET', `/audit?organization=${org.id}`, undefined, { authorization: `Bearer ${token}` })).statusCode;
+    (await call(h, null, 'GET', `/audit?organization=${org.id}`, undefined, { authorization: `Bearer ${token}` }))
+      .statusCode;
 
   it('when a token lacks or mismatches iss or aud, is older than the maximum age, or has no iat, then 401; the right token is served', async () => {
     const good = { iss: ISSUER, aud: AUDIENCE };
@@ -46,7 +53,9 @@ describe('regression: bearer tokens are bound to issuer, audience and a maximum 
     // A long-lived token (exp a year away) minted 2 hours ago: older than 900 s.
     expect(await status(await mint(org.reader, { ...good, iatAgoSec: 7200, expInSec: 365 * 86400 }))).toBe(401);
     expect(await status(await mint(org.reader, { ...good, iatAgoSec: null }))).toBe(401);
-    const refused = await call(h, null, 'GET', '/audit', undefined, { authorization: `Bearer ${await mint(org.reader, { ...good, aud: 'x' })}` });
+    const refused = await call(h, null, 'GET', '/audit', undefined, {
+      authorization: `Bearer ${await mint(org.reader, { ...good, aud: 'x' })}`,
+    });
     expect(refused.json().message).toMatch(/aud/);
   });
 
@@ -61,12 +70,34 @@ describe('regression: bearer tokens are bound to issuer, audience and a maximum 
       return undefined;
     };
     expect(keyOf(() => createTokenVerifier({ ...base, environment: 'production' }))).toBeUndefined();
-    expect(keyOf(() => createTokenVerifier({ ...base, issuer: '', environment: 'production' }))).toBe('controlApi.jwtIssuer');
-    expect(keyOf(() => createTokenVerifier({ ...base, audience: '', environment: 'production' }))).toBe('controlApi.jwtAudience');
-    expect(keyOf(() => createTokenVerifier({ ...base, jwksUrl: 'http://idp.example.test/jwks', environment: 'production' }))).toBe('controlApi.jwksUrl');
-    expect(keyOf(() => createTokenVerifier({ ...base, jwksUrl: 'http://127.0.0.1:8080/jwks', environment: 'production' }))).toBe('controlApi.jwksUrl');
-    expect(keyOf(() => createTokenVerifier({ ...base, jwksUrl: 'http://idp.example.test/jwks', environment: 'development' }))).toBe('controlApi.jwksUrl');
+    expect(keyOf(() => createTokenVerifier({ ...base, issuer: '', environment: 'production' }))).toBe(
+      'controlApi.jwtIssuer',
+    );
+    expect(keyOf(() => createTokenVerifier({ ...base, audience: '', environment: 'production' }))).toBe(
+      'controlApi.jwtAudience',
+    );
+    expect(
+      keyOf(() => createTokenVerifier({ ...base, jwksUrl: 'http://idp.example.test/jwks', environment: 'production' })),
+    ).toBe('controlApi.jwksUrl');
+    expect(
+      keyOf(() => createTokenVerifier({ ...base, jwksUrl: 'http://127.0.0.1:8080/jwks', environment: 'production' })),
+    ).toBe('controlApi.jwksUrl');
+    expect(
+      keyOf(() =>
+        createTokenVerifier({ ...base, jwksUrl: 'http://idp.example.test/jwks', environment: 'development' }),
+      ),
+    ).toBe('controlApi.jwksUrl');
     // Development: a local identity provider on loopback may be http; issuer/audience optional.
-    expect(keyOf(() => createTokenVerifier({ ...base, issuer: '', audience: '', jwksUrl: 'http://127.0.0.1:8080/jwks', environment: 'development' }))).toBeUndefined();
+    expect(
+      keyOf(() =>
+        createTokenVerifier({
+          ...base,
+          issuer: '',
+          audience: '',
+          jwksUrl: 'http://127.0.0.1:8080/jwks',
+          environment: 'development',
+        }),
+      ),
+    ).toBeUndefined();
   });
 });

@@ -29,7 +29,10 @@ describe('regression: a misconfigured organization is loud, visible, and recover
         done();
       },
     });
-    sink = await startSink(world.config, { clientOverrides: { ca: world.sim.cert }, logger: createLogger('warn', {}, sinkLog) });
+    sink = await startSink(world.config, {
+      clientOverrides: { ca: world.sim.cert },
+      logger: createLogger('warn', {}, sinkLog),
+    });
     for (const t0 = Date.now(); !sink.task.ready().ready; await new Promise((r) => setTimeout(r, 100))) {
       if (Date.now() - t0 > 30_000) throw new Error('sink did not join its group');
     }
@@ -46,8 +49,14 @@ describe('regression: a misconfigured organization is loud, visible, and recover
 
   it('when the URL turns http://, then edits fail with the reason, the sink warns once naming organization and setting, and status says misconfigured', async () => {
     const goodUrl = world.sim.url;
-    await world.db('organization').where({ id: world.org }).update({ pems_base_url: goodUrl.replace('https:', 'http:') });
-    const ids = [await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'first' } }), await world.commit({ pfaId: world.records[1]!.pfaId, delta: { notes: 'second' } })];
+    await world
+      .db('organization')
+      .where({ id: world.org })
+      .update({ pems_base_url: goodUrl.replace('https:', 'http:') });
+    const ids = [
+      await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'first' } }),
+      await world.commit({ pfaId: world.records[1]!.pfaId, delta: { notes: 'second' } }),
+    ];
     failedIds = ids;
     const rows = await world.waitForOutcome(ids);
     for (const r of rows) {
@@ -62,7 +71,10 @@ describe('regression: a misconfigured organization is loud, visible, and recover
 
     const status = await cli(['status', '--organization', world.org, '--as', world.reader, '--json'], env);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout).pemsHealth).toMatchObject({ status: 'misconfigured', setting: 'pems.allowInsecureHttp' });
+    expect(JSON.parse(status.stdout).pemsHealth).toMatchObject({
+      status: 'misconfigured',
+      setting: 'pems.allowInsecureHttp',
+    });
     const text = await cli(['status', '--organization', world.org, '--as', world.reader], env);
     expect(text.stdout).toMatch(/PEMS\s+misconfigured: pems.allowInsecureHttp/);
   });
@@ -77,7 +89,10 @@ describe('regression: a misconfigured organization is loud, visible, and recover
     const [row] = await world.waitForOutcome([next]);
     expect(row!.sync_status).toBe('synced');
 
-    const replay = await cli(['dlq', 'replay', '--organization', world.org, '--all', '--as', world.admin1, '--reason', 'URL fixed', '--json'], env);
+    const replay = await cli(
+      ['dlq', 'replay', '--organization', world.org, '--all', '--as', world.admin1, '--reason', 'URL fixed', '--json'],
+      env,
+    );
     expect(replay.code).toBe(0);
     expect(JSON.parse(replay.stdout)).toMatchObject({ replayed: 2, refused: 0 });
     const outcomes = await world.waitForOutcome(failedIds);

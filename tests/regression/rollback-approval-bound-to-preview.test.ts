@@ -4,7 +4,15 @@
  * moved. An approval now carries the request's previewHash; when the record moved, 409 and
  * nothing is written, and a new request on the new version is approved as shown.
  */
-import { call, createOrg, harness, pfaRecord, seedVersions, type Harness, type TestOrg } from '../integration/control-api/harness';
+import {
+  call,
+  createOrg,
+  harness,
+  pfaRecord,
+  seedVersions,
+  type Harness,
+  type TestOrg,
+} from '../integration/control-api/harness';
 
 describe('regression: a rollback approval writes exactly what the approver saw', () => {
   let h: Harness;
@@ -23,7 +31,10 @@ describe('regression: a rollback approval writes exactly what the approver saw',
       pfaRecord(org.id, 'PFA-1', 1, { monthlyRate: 5000, notes: 'first', equipment: 'CR-1' }),
       pfaRecord(org.id, 'PFA-1', 2, { monthlyRate: 5000, notes: 'second', equipment: 'CR-1' }),
     ]);
-    const created = await call(h, org.admin1, 'POST', `/organizations/${org.id}/pfas/PFA-1/rollbacks`, { targetVersion: 1, reason: 'undo notes' });
+    const created = await call(h, org.admin1, 'POST', `/organizations/${org.id}/pfas/PFA-1/rollbacks`, {
+      targetVersion: 1,
+      reason: 'undo notes',
+    });
     expect(created.statusCode).toBe(201);
     const request = created.json();
     // What the approver is shown: one field.
@@ -32,20 +43,35 @@ describe('regression: a rollback approval writes exactly what the approver saw',
     const previewHash = shown.json().previewHash as string;
 
     // PEMS moves: two more fields differ from version 1 now.
-    await seedVersions(h.db, [pfaRecord(org.id, 'PFA-1', 3, { monthlyRate: 9900, notes: 'second', equipment: 'CR-9' })]);
+    await seedVersions(h.db, [
+      pfaRecord(org.id, 'PFA-1', 3, { monthlyRate: 9900, notes: 'second', equipment: 'CR-9' }),
+    ]);
     const stale = await call(h, org.admin2, 'POST', `/rollbacks/${request.id}/approve`, { previewHash });
     expect(stale.statusCode).toBe(409);
     expect(stale.json()).toMatchObject({ error: 'ROLLBACK_STALE' });
     expect(stale.json().message).toMatch(/version 2 then, 3 now/);
     expect(await h.db('pfa_modification').where({ organization_id: org.id, pfa_id: 'PFA-1' })).toHaveLength(0);
-    expect(await h.db('rollback_request').where({ id: request.id }).first()).toMatchObject({ status: 'pending', modification_id: null });
+    expect(await h.db('rollback_request').where({ id: request.id }).first()).toMatchObject({
+      status: 'pending',
+      modification_id: null,
+    });
 
     // Asked again on version 3, the preview shows all three fields; that approval writes them.
-    const again = (await call(h, org.admin1, 'POST', `/organizations/${org.id}/pfas/PFA-1/rollbacks`, { targetVersion: 1, reason: 'undo all of it' })).json();
+    const again = (
+      await call(h, org.admin1, 'POST', `/organizations/${org.id}/pfas/PFA-1/rollbacks`, {
+        targetVersion: 1,
+        reason: 'undo all of it',
+      })
+    ).json();
     expect(again.preview.map((c: { field: string }) => c.field).sort()).toEqual(['equipment', 'monthlyRate', 'notes']);
-    expect((await call(h, org.admin2, 'POST', `/rollbacks/${again.id}/approve`, { previewHash })).json().error).toBe('PREVIEW_MISMATCH');
+    expect((await call(h, org.admin2, 'POST', `/rollbacks/${again.id}/approve`, { previewHash })).json().error).toBe(
+      'PREVIEW_MISMATCH',
+    );
     const ok = await call(h, org.admin2, 'POST', `/rollbacks/${again.id}/approve`, { previewHash: again.previewHash });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toMatchObject({ baseVersion: 3, delta: { notes: 'first', monthlyRate: 5000, equipment: 'CR-1' } });
+    expect(ok.json()).toMatchObject({
+      baseVersion: 3,
+      delta: { notes: 'first', monthlyRate: 5000, equipment: 'CR-1' },
+    });
   });
 });

@@ -31,14 +31,44 @@ describe('regression: the simulator gives nothing away and survives hostile inpu
     expect(foreign.status).toBe(404);
     expect(foreign.body).toEqual({ ...unknown.body, message: `no PFA record ${beoId}` });
     const before = sim.control.getRecord(beoId);
-    const body = (pfaId: string) => JSON.stringify({ organizationCode: rio.organization, changes: { notes: 'x' }, version: before?.version ?? 1, modifiedBy: 'sync' });
-    const put = await raw(sim, 'PUT', `/pfa/${beoId}`, body(beoId), { ...authHeaders(rio), 'idempotency-key': 'k-foreign' });
+    const body = (pfaId: string) =>
+      JSON.stringify({
+        organizationCode: rio.organization,
+        changes: { notes: 'x' },
+        version: before?.version ?? 1,
+        modifiedBy: 'sync',
+      });
+    const put = await raw(sim, 'PUT', `/pfa/${beoId}`, body(beoId), {
+      ...authHeaders(rio),
+      'idempotency-key': 'k-foreign',
+    });
     expect(put.status).toBe(404);
     expect(put.body.error).toBe('NOT_FOUND');
-    const batch = await raw(sim, 'POST', '/pfa/batch', JSON.stringify({ organizationCode: rio.organization, items: [
-      { pfaId: beoId, changes: { notes: 'x' }, version: before?.version ?? 1, modifiedBy: 'sync', idempotencyKey: 'k-b1' },
-      { pfaId: 'PFA-DOES-NOT-EXIST', changes: { notes: 'x' }, version: 1, modifiedBy: 'sync', idempotencyKey: 'k-b2' },
-    ] }), authHeaders(rio));
+    const batch = await raw(
+      sim,
+      'POST',
+      '/pfa/batch',
+      JSON.stringify({
+        organizationCode: rio.organization,
+        items: [
+          {
+            pfaId: beoId,
+            changes: { notes: 'x' },
+            version: before?.version ?? 1,
+            modifiedBy: 'sync',
+            idempotencyKey: 'k-b1',
+          },
+          {
+            pfaId: 'PFA-DOES-NOT-EXIST',
+            changes: { notes: 'x' },
+            version: 1,
+            modifiedBy: 'sync',
+            idempotencyKey: 'k-b2',
+          },
+        ],
+      }),
+      authHeaders(rio),
+    );
     expect((batch.body.results as Array<{ status: string }>).map((r) => r.status)).toEqual(['not_found', 'not_found']);
     expect(sim.control.getRecord(beoId)).toEqual(before);
     // BEO itself still reads its record.
@@ -52,18 +82,41 @@ describe('regression: the simulator gives nothing away and survives hostile inpu
       expect(JSON.stringify(res.body)).toContain('pfaId');
     }
     const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
-    const put = await raw(sim, 'PUT', `/pfa/${rioId}`, `{"organizationCode":"${rio.organization}","version":1,"modifiedBy":"sync","changes":{"notes":${deep}}}`, {
-      ...authHeaders(rio),
-      'idempotency-key': 'k-deep',
-    });
+    const put = await raw(
+      sim,
+      'PUT',
+      `/pfa/${rioId}`,
+      `{"organizationCode":"${rio.organization}","version":1,"modifiedBy":"sync","changes":{"notes":${deep}}}`,
+      {
+        ...authHeaders(rio),
+        'idempotency-key': 'k-deep',
+      },
+    );
     expect(put.status).toBe(400);
     expect(String(put.body.message)).toMatch(/nested deeper than 32 levels/);
-    const batch = await raw(sim, 'POST', '/pfa/batch', `{"organizationCode":"${rio.organization}","items":[{"pfaId":"${rioId}","version":1,"modifiedBy":"sync","idempotencyKey":"k-deep-2","changes":{"notes":${deep}}}]}`, authHeaders(rio));
+    const batch = await raw(
+      sim,
+      'POST',
+      '/pfa/batch',
+      `{"organizationCode":"${rio.organization}","items":[{"pfaId":"${rioId}","version":1,"modifiedBy":"sync","idempotencyKey":"k-deep-2","changes":{"notes":${deep}}}]}`,
+      authHeaders(rio),
+    );
     expect(batch.status).toBe(400);
     // Still serving, and a normal write goes through.
     expect((await raw(sim, 'GET', '/health', undefined, {})).status).toBe(200);
     const v = sim.control.getRecord(rioId)!.version;
-    const ok = await raw(sim, 'PUT', `/pfa/${rioId}`, JSON.stringify({ organizationCode: rio.organization, changes: { notes: 'fine' }, version: v, modifiedBy: 'sync' }), { ...authHeaders(rio), 'idempotency-key': 'k-ok' });
+    const ok = await raw(
+      sim,
+      'PUT',
+      `/pfa/${rioId}`,
+      JSON.stringify({
+        organizationCode: rio.organization,
+        changes: { notes: 'fine' },
+        version: v,
+        modifiedBy: 'sync',
+      }),
+      { ...authHeaders(rio), 'idempotency-key': 'k-ok' },
+    );
     expect(ok.status).toBe(200);
   });
 });

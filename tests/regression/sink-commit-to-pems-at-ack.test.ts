@@ -51,7 +51,11 @@ describe('regression: commit→PEMS is observed at PEMS’s acknowledgement, not
   it('when PEMS accepted an edit whose result records are still being emitted, then the histogram already counts it', async () => {
     const port = await freePort();
     const pauseFile = join(mkdtempSync(join(tmpdir(), 'pems-sync-ack-pause-')), 'produced');
-    sink = spawnSinkProcess({ ...world.sinkEnv(caFile), PEMS_SYNC_HTTP_PORT: String(port), PEMS_SYNC_TEST_EMIT_PAUSE_FILE: pauseFile });
+    sink = spawnSinkProcess({
+      ...world.sinkEnv(caFile),
+      PEMS_SYNC_HTTP_PORT: String(port),
+      PEMS_SYNC_TEST_EMIT_PAUSE_FILE: pauseFile,
+    });
     await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'observed at the answer' } });
 
     const started = Date.now();

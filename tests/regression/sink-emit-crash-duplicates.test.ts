@@ -31,7 +31,9 @@ async function readAll(topic: string, idleMs = 4000): Promise<Array<{ key: strin
     pick: async ({ message }) => {
       const h = message.headers?.['pems-sync-outbox-id'];
       // Results are keyed by {organization_id, pfa_id}; the modification each is for is in the value.
-      const modificationId = message.value ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId) : '';
+      const modificationId = message.value
+        ? String(((await registry.decode(message.value)) as { modificationId: string }).modificationId)
+        : '';
       return { key: modificationId, outboxId: h === undefined ? null : String(h) };
     },
   });
@@ -60,11 +62,13 @@ describe('regression: a sink killed between producing its outbox and deleting it
     const first = spawnSinkProcess({ ...env, PEMS_SYNC_TEST_EMIT_PAUSE_FILE: pauseFile });
     procs.push(first);
     const ids: string[] = [];
-    for (const r of world.records) ids.push(await world.commit({ pfaId: r.pfaId, delta: { notes: `once ${r.pfaId}` } }));
+    for (const r of world.records)
+      ids.push(await world.commit({ pfaId: r.pfaId, delta: { notes: `once ${r.pfaId}` } }));
 
     const started = Date.now();
     while (!existsSync(pauseFile)) {
-      if (Date.now() - started > 60_000) throw new Error('the sink never reached the window between produce and delete');
+      if (Date.now() - started > 60_000)
+        throw new Error('the sink never reached the window between produce and delete');
       await new Promise((r) => setTimeout(r, 50));
     }
     await first.kill();
@@ -77,8 +81,11 @@ describe('regression: a sink killed between producing its outbox and deleting it
     const rows = await world.waitForOutcome(ids, 60_000);
     expect(rows.every((r) => r.sync_status === 'synced')).toBe(true);
     // The outbox drains completely once the restarted sink emitted what was left.
-    for (const t0 = Date.now(); ; ) {
-      const n = await world.db('sink_outbox').whereIn('topic', [world.topics.results, world.topics.deadLetters]).count<{ n: string }[]>('* as n');
+    for (const t0 = Date.now(); ;) {
+      const n = await world
+        .db('sink_outbox')
+        .whereIn('topic', [world.topics.results, world.topics.deadLetters])
+        .count<{ n: string }[]>('* as n');
       if (Number(n[0]!.n) === 0) break;
       if (Date.now() - t0 > 30_000) throw new Error(`outbox still holds ${n[0]!.n} rows`);
       await new Promise((r) => setTimeout(r, 200));

@@ -25,7 +25,10 @@ describe('regression: an edit another instance holds is not overtaken by a later
   });
 
   afterAll(async () => {
-    await world.db('sink_instance').where({ id: `other-${world.org}` }).delete();
+    await world
+      .db('sink_instance')
+      .where({ id: `other-${world.org}` })
+      .delete();
     await world.close();
   });
 

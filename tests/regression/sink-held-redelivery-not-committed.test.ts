@@ -19,7 +19,15 @@ import type { LaneItem } from '../../connectors/sink/work';
 function event(id: string, offset: number): LaneItem {
   const position = { topic: 'cdc', partition: 2, offset: String(offset) };
   return {
-    modification: { id, organizationId: 'O', pfaId: 'P', userId: 'u', operation: 'update', delta: { notes: id }, baseVersion: 4 },
+    modification: {
+      id,
+      organizationId: 'O',
+      pfaId: 'P',
+      userId: 'u',
+      operation: 'update',
+      delta: { notes: id },
+      baseVersion: 4,
+    },
     position,
     traceId: null,
     source: { position, key: null, value: null, headers: {} },

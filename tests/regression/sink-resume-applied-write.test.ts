@@ -19,8 +19,13 @@ describe('regression: a write applied by a killed sink is recorded as applied', 
   beforeAll(async () => {
     world = await createWorld({ records: 2 });
     client = new PemsClient({
-      baseUrl: world.sim.url, apiKey: world.apiKey, tenant: 'TEST', organization: world.org, ca: world.sim.cert,
-      retry: { retries: 0 }, rateLimiter: new InProcessRateLimiter({ credentialId: world.org, limit: 100 }),
+      baseUrl: world.sim.url,
+      apiKey: world.apiKey,
+      tenant: 'TEST',
+      organization: world.org,
+      ca: world.sim.cert,
+      retry: { retries: 0 },
+      rateLimiter: new InProcessRateLimiter({ credentialId: world.org, limit: 100 }),
     });
   });
 
@@ -30,11 +35,30 @@ describe('regression: a write applied by a killed sink is recorded as applied', 
   });
 
   /** What the killed instance left: the claim, the intent and (if sent) the write in PEMS. */
-  async function leftBehind(pfaId: string, version: number, sent: boolean): Promise<{ id: string; newVersion: number | null }> {
+  async function leftBehind(
+    pfaId: string,
+    version: number,
+    sent: boolean,
+  ): Promise<{ id: string; newVersion: number | null }> {
     const id = await world.commit({ pfaId, delta: { notes: 'ours' }, baseVersion: version });
     await world.db('pfa_modification').where({ id }).update({ sync_status: 'syncing' });
-    const item = { pfaId, changes: { notes: 'ours' }, version, modifiedBy: world.user, changeReason: 'test edit', idempotencyKey: idempotencyKeyFor([id]) };
-    await world.db('pems_write_intent').insert({ idempotency_key: item.idempotencyKey, organization_id: world.org, pfa_id: pfaId, modification_ids: [id], item: JSON.stringify(item) });
+    const item = {
+      pfaId,
+      changes: { notes: 'ours' },
+      version,
+      modifiedBy: world.user,
+      changeReason: 'test edit',
+      idempotencyKey: idempotencyKeyFor([id]),
+    };
+    await world
+      .db('pems_write_intent')
+      .insert({
+        idempotency_key: item.idempotencyKey,
+        organization_id: world.org,
+        pfa_id: pfaId,
+        modification_ids: [id],
+        item: JSON.stringify(item),
+      });
     if (!sent) return { id, newVersion: null };
     const [r] = await client.batchUpdate([item]);
     expect(r!.status).toBe('updated');

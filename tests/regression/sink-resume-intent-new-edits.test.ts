@@ -28,8 +28,13 @@ describe('regression: a resumed write-ahead intent meets new edits of the same P
   beforeAll(async () => {
     world = await createWorld({ records: 2 });
     client = new PemsClient({
-      baseUrl: world.sim.url, apiKey: world.apiKey, tenant: 'TEST', organization: world.org, ca: world.sim.cert,
-      retry: { retries: 0 }, rateLimiter: new InProcessRateLimiter({ credentialId: world.org, limit: 100 }),
+      baseUrl: world.sim.url,
+      apiKey: world.apiKey,
+      tenant: 'TEST',
+      organization: world.org,
+      ca: world.sim.cert,
+      retry: { retries: 0 },
+      rateLimiter: new InProcessRateLimiter({ credentialId: world.org, limit: 100 }),
     });
   });
 
@@ -44,10 +49,32 @@ describe('regression: a resumed write-ahead intent meets new edits of the same P
     // The killed instance: edits 1 and 2 (the second overwrites the first's field) claimed by an
     // instance that is gone, folded into one write, its intent stored, the write applied by PEMS.
     const e1 = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'edit one' }, baseVersion: rec.version });
-    const e2 = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'edit two', description: 'two' }, baseVersion: rec.version });
-    await world.db('pfa_modification').whereIn('id', [e1, e2]).update({ sync_status: 'syncing', claimed_by: 'killed-instance' });
-    const item = { pfaId: rec.pfaId, changes: { notes: 'edit two', description: 'two' }, version: rec.version, modifiedBy: world.user, changeReason: 'test edit', idempotencyKey: idempotencyKeyFor([e1, e2]) };
-    await world.db('pems_write_intent').insert({ idempotency_key: item.idempotencyKey, organization_id: world.org, pfa_id: rec.pfaId, modification_ids: [e1, e2], item: JSON.stringify(item) });
+    const e2 = await world.commit({
+      pfaId: rec.pfaId,
+      delta: { notes: 'edit two', description: 'two' },
+      baseVersion: rec.version,
+    });
+    await world
+      .db('pfa_modification')
+      .whereIn('id', [e1, e2])
+      .update({ sync_status: 'syncing', claimed_by: 'killed-instance' });
+    const item = {
+      pfaId: rec.pfaId,
+      changes: { notes: 'edit two', description: 'two' },
+      version: rec.version,
+      modifiedBy: world.user,
+      changeReason: 'test edit',
+      idempotencyKey: idempotencyKeyFor([e1, e2]),
+    };
+    await world
+      .db('pems_write_intent')
+      .insert({
+        idempotency_key: item.idempotencyKey,
+        organization_id: world.org,
+        pfa_id: rec.pfaId,
+        modification_ids: [e1, e2],
+        item: JSON.stringify(item),
+      });
     const [applied] = await client.batchUpdate([item]);
     expect(applied!.status).toBe('updated');
     const written = applied!.newVersion!;
@@ -72,12 +99,20 @@ describe('regression: a resumed write-ahead intent meets new edits of the same P
     expect(writes[1]!.changes).toEqual({ monthlyRate: 4321 }); // edits 1 and 2 are not sent a second time
     const pems = world.sim.control.getRecord(rec.pfaId)!;
     expect([pems.notes, pems.description, pems.monthlyRate]).toEqual(['edit two', 'two', 4321]);
-    expect(await world.db('pems_write_intent').where({ pfa_id: rec.pfaId, organization_id: world.org })).toHaveLength(0);
+    expect(await world.db('pems_write_intent').where({ pfa_id: rec.pfaId, organization_id: world.org })).toHaveLength(
+      0,
+    );
     expect(await world.db('sync_conflict').whereIn('modification_id', [e1, e2, e3])).toHaveLength(0);
 
     // Reconcile with the simulator's write log: every applied write is a recorded outcome.
     const run = await reconcileOrganization({
-      db: world.db, organization: world.org, keyRing: parseCredentialKeys(TEST_CREDENTIAL_KEYS), graceMs: 0, ca: world.sim.cert, redis: testEnv.redisUrl, writeLog: log,
+      db: world.db,
+      organization: world.org,
+      keyRing: parseCredentialKeys(TEST_CREDENTIAL_KEYS),
+      graceMs: 0,
+      ca: world.sim.cert,
+      redis: testEnv.redisUrl,
+      writeLog: log,
     });
     expect(run.findings.filter((f) => f.pfaId === rec.pfaId)).toEqual([]);
   });

@@ -6,7 +6,12 @@ import { createWorld, type World } from '../support/world';
  * must leave nothing committed that is not durable.
  */
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms).unref(),
+    ),
+  ]);
 
 describe('sink shutdown', () => {
   let world: World;

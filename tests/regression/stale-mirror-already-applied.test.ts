@@ -26,11 +26,28 @@ import { createE2eWorld, type E2eWorld } from '../e2e/harness';
 describe('regression: a mirror older than the base version is not PEMS now', () => {
   it('when the known record is older than the base and already holds the value, then decideWrite writes on the base version instead of calling it applied', () => {
     const stale = { pfaId: 'P1', organization: 'O', version: 5, notes: 'original' } as unknown as PfaRecord;
-    const write = { pfaId: 'P1', operation: 'update', baseVersion: 6, changes: { notes: 'original' }, modificationIds: ['m1'] } as unknown as CoalescedWrite;
-    expect(decideWrite({ write, current: stale, baseValues: null })).toEqual({ kind: 'write', version: 6, rebased: false, onto: null });
+    const write = {
+      pfaId: 'P1',
+      operation: 'update',
+      baseVersion: 6,
+      changes: { notes: 'original' },
+      modificationIds: ['m1'],
+    } as unknown as CoalescedWrite;
+    expect(decideWrite({ write, current: stale, baseValues: null })).toEqual({
+      kind: 'write',
+      version: 6,
+      rebased: false,
+      onto: null,
+    });
     // A record at the base is written as is; a newer one holding the value is still "applied".
-    expect(decideWrite({ write, current: { ...stale, version: 6 }, baseValues: null })).toMatchObject({ kind: 'write', version: 6 });
-    expect(decideWrite({ write, current: { ...stale, version: 7 }, baseValues: null })).toMatchObject({ kind: 'outcome', outcome: { kind: 'synced', alreadyApplied: true } });
+    expect(decideWrite({ write, current: { ...stale, version: 6 }, baseValues: null })).toMatchObject({
+      kind: 'write',
+      version: 6,
+    });
+    expect(decideWrite({ write, current: { ...stale, version: 7 }, baseValues: null })).toMatchObject({
+      kind: 'outcome',
+      outcome: { kind: 'synced', alreadyApplied: true },
+    });
   });
 
   describe('through the sink', () => {
@@ -56,14 +73,20 @@ describe('regression: a mirror older than the base version is not PEMS now', () 
       await sink.close();
       await world.startSink();
 
-      const res = await world.request(world.user, 'POST', `/conflicts/${conflict.id}/resolve`, { resolution: 'merge', values: { notes: rec.notes } });
+      const res = await world.request(world.user, 'POST', `/conflicts/${conflict.id}/resolve`, {
+        resolution: 'merge',
+        values: { notes: rec.notes },
+      });
       expect(res.statusCode).toBe(200);
       const newId = res.json().modification.id as string;
       const [row] = await world.waitForOutcome([newId]);
       expect(row).toMatchObject({ sync_status: 'synced', pems_version_after: pems.version + 1 });
       expect(world.sim.control.getRecord(rec.pfaId)).toMatchObject({ notes: rec.notes, version: pems.version + 1 });
       expect(writesApplied(world, rec.pfaId)).toBe(1);
-      expect((await world.auditOf(newId)).map((a) => `${a.event_type}:${a.details.result ?? ''}`)).toEqual(['conflict.resolved:', 'sync.write:updated']);
+      expect((await world.auditOf(newId)).map((a) => `${a.event_type}:${a.details.result ?? ''}`)).toEqual([
+        'conflict.resolved:',
+        'sync.write:updated',
+      ]);
     });
   });
 });

@@ -33,7 +33,10 @@ describe('regression: /status summarizes the PEMS state for readers', () => {
   it('when an organization points at a host outside the allowlist, then status says misconfigured (pems.allowedHosts) and nothing is contacted', async () => {
     const port = (probe.address() as AddressInfo).port;
     const org = await createOrg(h.db, 'PORTO', { pems_base_url: `https://127.0.0.1:${port}/api/pems` });
-    await h.db('organization').where({ id: org.id }).update({ pems_credential_encrypted: encryptCredential('k', parseCredentialKeys(keys), org.id) });
+    await h
+      .db('organization')
+      .where({ id: org.id })
+      .update({ pems_credential_encrypted: encryptCredential('k', parseCredentialKeys(keys), org.id) });
     const res = await call(h, org.reader, 'GET', `/status?organization=${org.id}`);
     expect(res.statusCode).toBe(200);
     expect(res.json().pemsHealth).toMatchObject({ status: 'misconfigured', setting: 'pems.allowedHosts' });
@@ -44,7 +47,10 @@ describe('regression: /status summarizes the PEMS state for readers', () => {
     const h2 = await harness({ config: { pems: { credentialKeys: keys } } });
     try {
       const org = await createOrg(h2.db, 'PORTD', { pems_base_url: 'https://127.0.0.1:1/api/pems' });
-      await h2.db('organization').where({ id: org.id }).update({ pems_credential_encrypted: encryptCredential('k', parseCredentialKeys(keys), org.id) });
+      await h2
+        .db('organization')
+        .where({ id: org.id })
+        .update({ pems_credential_encrypted: encryptCredential('k', parseCredentialKeys(keys), org.id) });
       const health = (await call(h2, org.reader, 'GET', `/status?organization=${org.id}`)).json().pemsHealth;
       expect(health.status).toBe('down');
       expect(health.reason).toBe('PEMS could not be reached (no answer within the timeout, or the connection failed)');
@@ -57,7 +63,10 @@ describe('regression: /status summarizes the PEMS state for readers', () => {
   it("when the credential is another organization's ciphertext, then status says misconfigured naming the credential", async () => {
     const a = await createOrg(h.db, 'PORTA', { pems_base_url: 'https://pems.invalid/api/pems' });
     const b = await createOrg(h.db, 'PORTB', { pems_base_url: 'https://pems.invalid/api/pems' });
-    await h.db('organization').where({ id: b.id }).update({ pems_credential_encrypted: encryptCredential('k', parseCredentialKeys(keys), a.id) });
+    await h
+      .db('organization')
+      .where({ id: b.id })
+      .update({ pems_credential_encrypted: encryptCredential('k', parseCredentialKeys(keys), a.id) });
     const health = (await call(h, b.reader, 'GET', `/status?organization=${b.id}`)).json().pemsHealth;
     expect(health).toMatchObject({ status: 'misconfigured', setting: 'pems_credential_encrypted' });
   });

@@ -14,7 +14,9 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-async function receiver(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_q, r) => r.writeHead(200).end('ok')): Promise<Receiver> {
+async function receiver(
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_q, r) => r.writeHead(200).end('ok'),
+): Promise<Receiver> {
   const bodies: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -25,7 +27,11 @@ async function receiver(answer: (req: http.IncomingMessage, res: http.ServerResp
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, bodies, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`,
+    bodies,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 describe('regression: webhooks escape Slack markup, never follow redirects, and stay in their organization', () => {
@@ -48,10 +54,25 @@ describe('regression: webhooks escape Slack markup, never follow redirects, and 
     const hookA = await receiver();
     const hookB = await receiver();
     try {
-      const [na, nb] = await h.db('notification')
+      const [na, nb] = await h
+        .db('notification')
         .insert([
-          { organization_id: a.id, user_id: null, kind: 'dead_letter', payload: JSON.stringify({ pfaId: '<!channel> PFA-1', errorCode: 'E', reason: 'see <https://evil.example|the fix> & <@U123>' }) },
-          { organization_id: b.id, user_id: null, kind: 'dead_letter', payload: JSON.stringify({ pfaId: 'PFA-B', errorCode: 'E', reason: 'confidential to B' }) },
+          {
+            organization_id: a.id,
+            user_id: null,
+            kind: 'dead_letter',
+            payload: JSON.stringify({
+              pfaId: '<!channel> PFA-1',
+              errorCode: 'E',
+              reason: 'see <https://evil.example|the fix> & <@U123>',
+            }),
+          },
+          {
+            organization_id: b.id,
+            user_id: null,
+            kind: 'dead_letter',
+            payload: JSON.stringify({ pfaId: 'PFA-B', errorCode: 'E', reason: 'confidential to B' }),
+          },
         ])
         .returning('id');
       const dispatcher = new WebhookDispatcher({
@@ -63,22 +84,29 @@ describe('regression: webhooks escape Slack markup, never follow redirects, and 
       });
       try {
         expect(await dispatcher.pollOnce()).toEqual({ delivered: 1, failed: 1 });
-    } finally {
-      await dispatcher.close();
-    }
-    // Escaped: the markup is shown as text, nothing pings the channel or hides a link.
-    expect(hookA.bodies).toHaveLength(1);
-    const text = JSON.parse(hookA.bodies[0]!).text as string;
-    expect(text).toBe(`pems-sync: new dead letter in ${a.id}: PFA &lt;!channel&gt; PFA-1 (E) — see &lt;https://evil.example|the fix&gt; &amp; &lt;@U123&gt;`);
-    expect(hookA.bodies[0]).not.toMatch(/<!channel>|<https:|<@U/);
-    // Scoped: A's URL saw nothing of B; B's saw nothing of A.
-    expect(hookA.bodies[0]).not.toContain('confidential to B');
-    expect(hookB.bodies.map((x) => JSON.parse(x).text)).toEqual([`pems-sync: new dead letter in ${b.id}: PFA PFA-B (E) — confidential to B`]);
-    // The redirect was answered, not followed: the body never reached where it pointed.
-    expect(redirector.bodies).toHaveLength(1);
-    expect(elsewhere.bodies).toEqual([]);
-    expect(await h.db('notification').where({ id: nb.id }).first()).toMatchObject({ delivered_at: null, last_delivery_error: 'HTTP 307 (redirects are not followed)' });
-    expect((await h.db('notification').where({ id: na.id }).first()).delivered_at).not.toBeNull();
+      } finally {
+        await dispatcher.close();
+      }
+      // Escaped: the markup is shown as text, nothing pings the channel or hides a link.
+      expect(hookA.bodies).toHaveLength(1);
+      const text = JSON.parse(hookA.bodies[0]!).text as string;
+      expect(text).toBe(
+        `pems-sync: new dead letter in ${a.id}: PFA &lt;!channel&gt; PFA-1 (E) — see &lt;https://evil.example|the fix&gt; &amp; &lt;@U123&gt;`,
+      );
+      expect(hookA.bodies[0]).not.toMatch(/<!channel>|<https:|<@U/);
+      // Scoped: A's URL saw nothing of B; B's saw nothing of A.
+      expect(hookA.bodies[0]).not.toContain('confidential to B');
+      expect(hookB.bodies.map((x) => JSON.parse(x).text)).toEqual([
+        `pems-sync: new dead letter in ${b.id}: PFA PFA-B (E) — confidential to B`,
+      ]);
+      // The redirect was answered, not followed: the body never reached where it pointed.
+      expect(redirector.bodies).toHaveLength(1);
+      expect(elsewhere.bodies).toEqual([]);
+      expect(await h.db('notification').where({ id: nb.id }).first()).toMatchObject({
+        delivered_at: null,
+        last_delivery_error: 'HTTP 307 (redirects are not followed)',
+      });
+      expect((await h.db('notification').where({ id: na.id }).first()).delivered_at).not.toBeNull();
     } finally {
       await Promise.all([elsewhere, redirector, hookA, hookB].map((r) => r.close()));
     }

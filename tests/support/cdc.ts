@@ -23,7 +23,8 @@ export async function waitForCdcEvents(from: number, events: number, timeoutMs =
   for (;;) {
     const now = await cdcEnd();
     if (now - from >= events) return;
-    if (Date.now() - started > timeoutMs) throw new Error(`CDC topic grew by ${now - from} events in ${timeoutMs} ms, expected ${events}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`CDC topic grew by ${now - from} events in ${timeoutMs} ms, expected ${events}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -12,9 +12,18 @@ export interface Ran {
 }
 
 /** A bash script run in the repository with `env` on top of this process's environment. */
-export function runShell(script: string, env: Record<string, string>, input?: string, timeoutMs = 240_000): Promise<Ran> {
+export function runShell(
+  script: string,
+  env: Record<string, string>,
+  input?: string,
+  timeoutMs = 240_000,
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: REPO, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: REPO,
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

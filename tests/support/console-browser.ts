@@ -13,10 +13,16 @@ export const CHROMIUM_PATH = process.env.PEMS_SYNC_CHROMIUM ?? '/usr/bin/chromiu
 
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`no Chromium at ${CHROMIUM_PATH}: deploy/local/stack.sh up installs Debian's chromium (or set PEMS_SYNC_CHROMIUM)`);
+    throw new Error(
+      `no Chromium at ${CHROMIUM_PATH}: deploy/local/stack.sh up installs Debian's chromium (or set PEMS_SYNC_CHROMIUM)`,
+    );
   }
   // --no-sandbox: CI and the local stack run as root, where Chromium's sandbox cannot start.
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
 }
 
 export interface PageGuard {
@@ -74,38 +80,56 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
 }
 
 /** Polls until `check` holds (playwright-core has no web-first assertions); fails with what it last saw. */
-export async function eventually(what: string, check: () => Promise<{ ok: boolean; saw: unknown }>, timeoutMs = 10_000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => Promise<{ ok: boolean; saw: unknown }>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   let saw: unknown;
   for (;;) {
     const r = await check().catch((err: Error) => ({ ok: false, saw: err.message }));
     saw = r.saw;
     if (r.ok) return;
-    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms; last saw ${JSON.stringify(saw)?.slice(0, 2000)}`);
+    if (Date.now() > until)
+      throw new Error(`${what}: not within ${timeoutMs} ms; last saw ${JSON.stringify(saw)?.slice(0, 2000)}`);
     await new Promise((res) => setTimeout(res, 200));
   }
 }
 
-const matches = (text: string, m: string | RegExp): boolean => (typeof m === 'string' ? text.includes(m) : m.test(text));
+const matches = (text: string, m: string | RegExp): boolean =>
+  typeof m === 'string' ? text.includes(m) : m.test(text);
 
 /** Waits until the first element of `locator` has text matching `m` (string: contains). */
 export function hasText(locator: Locator, m: string | RegExp, timeoutMs?: number): Promise<void> {
-  return eventually(`text ${String(m)} in ${String(locator)}`, async () => {
-    const t = (await locator.first().textContent({ timeout: 1000 })) ?? '';
-    return { ok: matches(t, m), saw: t };
-  }, timeoutMs);
+  return eventually(
+    `text ${String(m)} in ${String(locator)}`,
+    async () => {
+      const t = (await locator.first().textContent({ timeout: 1000 })) ?? '';
+      return { ok: matches(t, m), saw: t };
+    },
+    timeoutMs,
+  );
 }
 
 export function hasCount(locator: Locator, test: (n: number) => boolean, timeoutMs?: number): Promise<void> {
-  return eventually(`count of ${String(locator)}`, async () => {
-    const n = await locator.count();
-    return { ok: test(n), saw: n };
-  }, timeoutMs);
+  return eventually(
+    `count of ${String(locator)}`,
+    async () => {
+      const n = await locator.count();
+      return { ok: test(n), saw: n };
+    },
+    timeoutMs,
+  );
 }
 
 export function hasAttribute(locator: Locator, name: string, value: string, timeoutMs?: number): Promise<void> {
-  return eventually(`${name}=${value} on ${String(locator)}`, async () => {
-    const v = await locator.first().getAttribute(name, { timeout: 1000 });
-    return { ok: v === value, saw: v };
-  }, timeoutMs);
+  return eventually(
+    `${name}=${value} on ${String(locator)}`,
+    async () => {
+      const v = await locator.first().getAttribute(name, { timeout: 1000 });
+      return { ok: v === value, saw: v };
+    },
+    timeoutMs,
+  );
 }

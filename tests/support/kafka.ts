@@ -43,7 +43,11 @@ export interface CollectOptions<T> {
 }
 
 /** Reads `topic` from the beginning in a fresh consumer group; see CollectUntil for when it stops. */
-export async function collect<T = CollectedMessage>(kafka: Kafka, topic: string, opts: CollectOptions<T>): Promise<T[]> {
+export async function collect<T = CollectedMessage>(
+  kafka: Kafka,
+  topic: string,
+  opts: CollectOptions<T>,
+): Promise<T[]> {
   const until = opts.until;
   const remaining = 'ends' in until ? new Map(until.ends) : undefined;
   const out: T[] = [];

@@ -22,7 +22,12 @@ export const monitoringEnv = {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value (not undefined); throws with `what` after timeoutMs. */
-export async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 500): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  everyMs = 500,
+): Promise<T> {
   const start = Date.now();
   let lastErr: unknown;
   for (;;) {
@@ -32,7 +37,8 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     } catch (err) {
       lastErr = err;
     }
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not seen within ${timeoutMs} ms${lastErr ? ` (last error: ${String(lastErr)})` : ''}`);
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`${what}: not seen within ${timeoutMs} ms${lastErr ? ` (last error: ${String(lastErr)})` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -66,8 +72,12 @@ export function addScrapeTarget(name: string, port: number, labels: Record<strin
 /** Waits until Prometheus has scraped 127.0.0.1:<port> successfully. */
 export async function waitForTargetUp(port: number, timeoutMs = 30000): Promise<void> {
   await eventually(`Prometheus scraping 127.0.0.1:${port}`, timeoutMs, async () => {
-    const r = await getJson<{ data: { activeTargets: Array<{ scrapeUrl: string; health: string }> } }>(`${monitoringEnv.prometheusUrl}/api/v1/targets?state=active`);
-    return r.data.activeTargets.some((t) => t.scrapeUrl.includes(`127.0.0.1:${port}/`) && t.health === 'up') ? true : undefined;
+    const r = await getJson<{ data: { activeTargets: Array<{ scrapeUrl: string; health: string }> } }>(
+      `${monitoringEnv.prometheusUrl}/api/v1/targets?state=active`,
+    );
+    return r.data.activeTargets.some((t) => t.scrapeUrl.includes(`127.0.0.1:${port}/`) && t.health === 'up')
+      ? true
+      : undefined;
   });
 }
 
@@ -83,7 +93,9 @@ export async function addRuleFile(name: string, text: string, group: string): Pr
   writeFileSync(file, text);
   await reloadPrometheus();
   await eventually(`Prometheus loading rule group ${group}`, 20000, async () => {
-    const r = await getJson<{ data: { groups: Array<{ name: string }> } }>(`${monitoringEnv.prometheusUrl}/api/v1/rules`);
+    const r = await getJson<{ data: { groups: Array<{ name: string }> } }>(
+      `${monitoringEnv.prometheusUrl}/api/v1/rules`,
+    );
     return r.data.groups.some((g) => g.name === group) ? true : undefined;
   });
   return async () => {
@@ -94,7 +106,9 @@ export async function addRuleFile(name: string, text: string, group: string): Pr
 
 /** One value of an instant query, or undefined when the result is empty. */
 export async function queryValue(expr: string): Promise<number | undefined> {
-  const r = await getJson<{ data: { result: Array<{ value: [number, string] }> } }>(`${monitoringEnv.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const r = await getJson<{ data: { result: Array<{ value: [number, string] }> } }>(
+    `${monitoringEnv.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`,
+  );
   const v = r.data.result[0]?.value[1];
   return v === undefined ? undefined : Number(v);
 }
@@ -112,7 +126,9 @@ export interface Mail extends MailSummary {
 
 /** Mailpit messages whose subject contains `text`, newest first. */
 export async function mailsWithSubject(text: string): Promise<MailSummary[]> {
-  const r = await getJson<{ messages: MailSummary[] }>(`${monitoringEnv.mailpitUrl}/api/v1/search?query=${encodeURIComponent(`subject:"${text}"`)}`);
+  const r = await getJson<{ messages: MailSummary[] }>(
+    `${monitoringEnv.mailpitUrl}/api/v1/search?query=${encodeURIComponent(`subject:"${text}"`)}`,
+  );
   return r.messages.filter((m) => m.Subject.includes(text));
 }
 
@@ -124,7 +140,8 @@ export interface SlackMessage {
   body: { channel?: string; attachments?: Array<{ title?: string; text?: string; color?: string }> };
 }
 
-export const slackMessages = (): Promise<SlackMessage[]> => getJson<SlackMessage[]>(`${monitoringEnv.slackUrl}/messages`);
+export const slackMessages = (): Promise<SlackMessage[]> =>
+  getJson<SlackMessage[]>(`${monitoringEnv.slackUrl}/messages`);
 
 export interface AlertmanagerAlert {
   labels: Record<string, string>;
@@ -132,8 +149,14 @@ export interface AlertmanagerAlert {
 }
 
 /** Sends alerts to Alertmanager the way Prometheus does (POST /api/v2/alerts). */
-export async function postAlerts(alerts: Array<{ labels: Record<string, string>; annotations?: Record<string, string>; endsAt?: string }>): Promise<void> {
-  const res = await fetch(`${monitoringEnv.alertmanagerUrl}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+export async function postAlerts(
+  alerts: Array<{ labels: Record<string, string>; annotations?: Record<string, string>; endsAt?: string }>,
+): Promise<void> {
+  const res = await fetch(`${monitoringEnv.alertmanagerUrl}/api/v2/alerts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(alerts),
+  });
   if (!res.ok) throw new Error(`POST /api/v2/alerts: ${res.status} ${await res.text()}`);
 }
 

@@ -32,16 +32,28 @@ export interface World {
   startSink(overrides?: DeepPartial<Config>): Promise<Sink>;
   /** The environment for this world's sink as its own process (tests/support/sink-process.ts). */
   sinkEnv(caFile: string): Record<string, string>;
-  commit(input: { pfaId: string; delta: Record<string, unknown>; baseVersion?: number; user?: string; operation?: 'update' | 'delete' }): Promise<string>;
+  commit(input: {
+    pfaId: string;
+    delta: Record<string, unknown>;
+    baseVersion?: number;
+    user?: string;
+    operation?: 'update' | 'delete';
+  }): Promise<string>;
   waitForOutcome(ids: string[], timeoutMs?: number): Promise<Array<Record<string, any>>>;
-  readTopic(topic: string, count: number, timeoutMs?: number): Promise<Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>>;
+  readTopic(
+    topic: string,
+    count: number,
+    timeoutMs?: number,
+  ): Promise<Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>>;
   decodeResults(count: number): Promise<Array<Record<string, any>>>;
   close(): Promise<void>;
 }
 
 const TERMINAL = ['synced', 'conflict', 'rejected', 'failed', 'superseded'];
 
-export async function createWorld(opts: { records?: number; rateLimitPerSecond?: number; syncEnabled?: boolean; permSync?: boolean } = {}): Promise<World> {
+export async function createWorld(
+  opts: { records?: number; rateLimitPerSecond?: number; syncEnabled?: boolean; permSync?: boolean } = {},
+): Promise<World> {
   const org = uniqueId('S').replace(/-/g, '').slice(0, 20);
   const user = `u-${org.toLowerCase()}`;
   const apiKey = `key-${randomBytes(12).toString('hex')}`;
@@ -75,13 +87,21 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [topics.results, topics.deadLetters].map((topic) => ({ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }] })),
+    topics: [topics.results, topics.deadLetters].map((topic) => ({
+      topic,
+      numPartitions: 1,
+      configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }],
+    })),
   });
 
   const groupId = `test-sink-${suffix}`;
   // Start the group at the current end of the CDC topic: the test sees only its own events.
   const ends = await admin.fetchTopicOffsets(testEnv.cdcTopic);
-  await admin.setOffsets({ groupId, topic: testEnv.cdcTopic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+  await admin.setOffsets({
+    groupId,
+    topic: testEnv.cdcTopic,
+    partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+  });
   await admin.disconnect();
 
   const config = loadConfig(process.env, {
@@ -113,7 +133,10 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
     topics,
     async startSink(overrides = {}) {
       const merged = loadConfig(process.env, mergeDeep(config, overrides) as DeepPartial<Config>);
-      const sink = await startSink(merged, { clientOverrides: { ca: sim.cert }, logger: createLogger(merged.log.level, { test: org }) });
+      const sink = await startSink(merged, {
+        clientOverrides: { ca: sim.cert },
+        logger: createLogger(merged.log.level, { test: org }),
+      });
       sinks.push(sink);
       // Ready = a member of the group with partitions; wait for it so no event is missed.
       const start = Date.now();
@@ -167,7 +190,9 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
           return ids.map((id) => rows.find((r) => r.id === id)!);
         }
         if (Date.now() - start > timeoutMs) {
-          throw new Error(`outcomes not reached in ${timeoutMs} ms: ${rows.map((r) => `${r.id}=${r.sync_status}`).join(', ')}`);
+          throw new Error(
+            `outcomes not reached in ${timeoutMs} ms: ${rows.map((r) => `${r.id}=${r.sync_status}`).join(', ')}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -195,7 +220,14 @@ export async function createWorld(opts: { records?: number; rateLimitPerSecond?:
 }
 
 function mergeDeep(a: unknown, b: unknown): unknown {
-  if (typeof a !== 'object' || a === null || Array.isArray(a) || typeof b !== 'object' || b === null || Array.isArray(b)) {
+  if (
+    typeof a !== 'object' ||
+    a === null ||
+    Array.isArray(a) ||
+    typeof b !== 'object' ||
+    b === null ||
+    Array.isArray(b)
+  ) {
     return b === undefined ? a : b;
   }
   const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };

@@ -58,9 +58,13 @@
       var text = cssVar('--fg', '#222');
       var grid = cssVar('--grid', '#ccc');
       var names = kind === 'outcomes' ? ['synced', 'conflict', 'rejected', 'failed'] : ['p50', 'p95'];
-      var colours = kind === 'outcomes' ? [cssVar('--ok', 'green'), cssVar('--warn', 'orange'), cssVar('--bad', 'red'), cssVar('--fail', 'purple')] : [cssVar('--accent', 'blue'), cssVar('--warn', 'orange')];
+      var colours =
+        kind === 'outcomes'
+          ? [cssVar('--ok', 'green'), cssVar('--warn', 'orange'), cssVar('--bad', 'red'), cssVar('--fail', 'purple')]
+          : [cssVar('--accent', 'blue'), cssVar('--warn', 'orange')];
       var series = [{}];
-      for (var s = 0; s < names.length; s++) series.push({ label: names[s], stroke: colours[s], width: 2, points: { show: true } });
+      for (var s = 0; s < names.length; s++)
+        series.push({ label: names[s], stroke: colours[s], width: 2, points: { show: true } });
       var width = Math.max(240, box.clientWidth || 480);
       charts[kind] = new window.uPlot(
         {
@@ -104,7 +108,11 @@
       if (!live) return '';
       var down = Number(live.getAttribute('data-pems-down'));
       var words = { no_edits: 'no edits yet', on_time: 'on time', late: 'late', stalled: 'stalled' };
-      return 'Status ' + (words[live.getAttribute('data-overall')] || '') + (down > 0 ? '; PEMS unreachable' : '; PEMS reachable');
+      return (
+        'Status ' +
+        (words[live.getAttribute('data-overall')] || '') +
+        (down > 0 ? '; PEMS unreachable' : '; PEMS reachable')
+      );
     }
     lastSummary = summary();
 
@@ -188,7 +196,8 @@
     source.addEventListener('unread', function (e) {
       var n = Number(e.data);
       count.textContent = '(' + n + ' unread)';
-      if (before !== null && n > before) announce(n - before === 1 ? '1 new notification' : n - before + ' new notifications');
+      if (before !== null && n > before)
+        announce(n - before === 1 ? '1 new notification' : n - before + ' new notifications');
       before = n;
     });
     source.addEventListener('signed-out', function () {

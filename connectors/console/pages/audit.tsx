@@ -20,13 +20,27 @@ export function filterQuery(f: AuditFilters, extra: Record<string, string> = {})
   return p.toString();
 }
 
-function Field(props: { id: string; name: keyof AuditFilters; label: string; f: AuditFilters; type?: string; hint?: string }): JSX.Element {
+function Field(props: {
+  id: string;
+  name: keyof AuditFilters;
+  label: string;
+  f: AuditFilters;
+  type?: string;
+  hint?: string;
+}): JSX.Element {
   return (
     <span class="field">
       <label for={props.id} safe>
         {props.label}
       </label>{' '}
-      <input id={props.id} name={props.name} type={props.type ?? 'text'} value={props.f[props.name] ?? ''} maxlength="200" size="14" />
+      <input
+        id={props.id}
+        name={props.name}
+        type={props.type ?? 'text'}
+        value={props.f[props.name] ?? ''}
+        maxlength="200"
+        size="14"
+      />
     </span>
   );
 }
@@ -44,14 +58,24 @@ export function brokenWords(check: ChainCheck & { checkpoint?: { lastId: string;
   const chain = `The chain of ${check.organizationId} is broken.`;
   const first = check.firstBroken ?? check.keyed?.firstBroken ?? null;
   if (first) return `${chain} First broken entry: ${first.id} at ${first.createdAt} (${PROBLEM_WORDS[first.problem]}).`;
-  if (check.checkpoint && !check.checkpoint.holds) return `${chain} The signed checkpoint kept outside the database names entry ${check.checkpoint.lastId}, which is gone or changed: entries were removed from the end.`;
-  if (check.keyed && !check.keyed.headValid) return `${chain} Its signed head does not name the last entry: entries were removed from the end.`;
+  if (check.checkpoint && !check.checkpoint.holds)
+    return `${chain} The signed checkpoint kept outside the database names entry ${check.checkpoint.lastId}, which is gone or changed: entries were removed from the end.`;
+  if (check.keyed && !check.keyed.headValid)
+    return `${chain} Its signed head does not name the last entry: entries were removed from the end.`;
   if (!check.headMatches) return `${chain} Its head does not match the last entry: entries may be missing at the end.`;
-  if (check.empty) return `The chain of ${check.organizationId} has no entries and no head: there is nothing that verifies.`;
+  if (check.empty)
+    return `The chain of ${check.organizationId} has no entries and no head: there is nothing that verifies.`;
   return chain;
 }
 
-export function AuditPage(props: { view: View; f: AuditFilters; items: AuditRow[]; orgs: string[]; nextHref?: string; check?: ChainCheck & { checkpoint?: { lastId: string; holds: boolean } | null } }): JSX.Element {
+export function AuditPage(props: {
+  view: View;
+  f: AuditFilters;
+  items: AuditRow[];
+  orgs: string[];
+  nextHref?: string;
+  check?: ChainCheck & { checkpoint?: { lastId: string; holds: boolean } | null };
+}): JSX.Element {
   const { view, f } = props;
   return (
     <Layout view={view} title="Audit" active="audit">
@@ -93,7 +117,11 @@ export function AuditPage(props: { view: View; f: AuditFilters; items: AuditRow[
       )}
       {props.check ? (
         props.check.ok ? (
-          <p class="notice notice-ok" role="status" safe>{`The chain of ${props.check.organizationId} holds: ${props.check.entries} entries checked${props.check.headMatches ? ', and the chain head matches the last entry' : ', but the chain head does not match the last entry (entries may be missing at the end)'}.`}</p>
+          <p
+            class="notice notice-ok"
+            role="status"
+            safe
+          >{`The chain of ${props.check.organizationId} holds: ${props.check.entries} entries checked${props.check.headMatches ? ', and the chain head matches the last entry' : ', but the chain head does not match the last entry (entries may be missing at the end)'}.`}</p>
         ) : (
           <div class="notice notice-error" role="alert">
             <p safe>{brokenWords(props.check)}</p>
@@ -130,7 +158,10 @@ export function AuditPage(props: { view: View; f: AuditFilters; items: AuditRow[
                 <td safe>{a.actor}</td>
                 <td>
                   {a.pfaId ? (
-                    <a href={`/console/records/${encodeURIComponent(a.organizationId)}/${encodeURIComponent(a.pfaId)}`} safe>
+                    <a
+                      href={`/console/records/${encodeURIComponent(a.organizationId)}/${encodeURIComponent(a.pfaId)}`}
+                      safe
+                    >
                       {a.pfaId}
                     </a>
                   ) : (

@@ -19,9 +19,23 @@ export function showValue(v: unknown): string {
 /** The Base column: unknown when PEMS's history has no record of the base version. */
 const baseText = (r: MergeRow): string => (r.baseKnown ? showValue(r.base) : '(not known)');
 
-const KIND_LABEL: Record<MergeRow['kind'], string> = { conflict: 'both changed this', only_you: 'only you changed this', only_pems: 'only PEMS changed this' };
+const KIND_LABEL: Record<MergeRow['kind'], string> = {
+  conflict: 'both changed this',
+  only_you: 'only you changed this',
+  only_pems: 'only PEMS changed this',
+};
 
-function ChoiceGroup({ r, d, plan, disabled }: { r: MergeRow; d: Decision; plan?: Plan; disabled: boolean }): JSX.Element {
+function ChoiceGroup({
+  r,
+  d,
+  plan,
+  disabled,
+}: {
+  r: MergeRow;
+  d: Decision;
+  plan?: Plan;
+  disabled: boolean;
+}): JSX.Element {
   const name = `choice_${r.field}`;
   const chosen = d.choices[r.field];
   const err = plan?.errors[r.field];
@@ -40,7 +54,13 @@ function ChoiceGroup({ r, d, plan, disabled }: { r: MergeRow; d: Decision; plan?
       </label>
       <label class="custom">
         <span safe>{`Custom value for ${r.field}`}</span>
-        <input type="text" name={`custom_${r.field}`} value={d.custom[r.field] ?? ''} maxlength="2000" disabled={disabled} />
+        <input
+          type="text"
+          name={`custom_${r.field}`}
+          value={d.custom[r.field] ?? ''}
+          maxlength="2000"
+          disabled={disabled}
+        />
       </label>
       {err ? (
         <p class="field-error" id={errId} safe>
@@ -49,7 +69,11 @@ function ChoiceGroup({ r, d, plan, disabled }: { r: MergeRow; d: Decision; plan?
       ) : (
         ''
       )}
-      {plan && !err && r.field in plan.result ? <p class="preview" safe>{`Result: ${showValue(plan.result[r.field])}`}</p> : ''}
+      {plan && !err && r.field in plan.result ? (
+        <p class="preview" safe>{`Result: ${showValue(plan.result[r.field])}`}</p>
+      ) : (
+        ''
+      )}
     </fieldset>
   );
 }
@@ -76,7 +100,9 @@ export function ConflictPage(props: {
         Conflict on <span safe>{c.pfaId}</span> <span class="why" safe>{`(${c.organizationId})`}</span>
       </h1>
       <p>
-        <span safe>{`${c.modification.userId}'s edit was based on PEMS version ${c.baseVersion}; PEMS was at version ${c.pemsVersion}`}</span>
+        <span
+          safe
+        >{`${c.modification.userId}'s edit was based on PEMS version ${c.baseVersion}; PEMS was at version ${c.pemsVersion}`}</span>
         {ctx.atConflict?.changedBy ? <span safe>{`, changed by ${ctx.atConflict.changedBy}`}</span> : ''}
         {ctx.atConflict?.pemsUpdatedAt ? (
           <>
@@ -91,7 +117,9 @@ export function ConflictPage(props: {
       {c.modification.changeReason ? <p safe>{`Reason given: ${c.modification.changeReason}`}</p> : ''}
       {!open ? (
         <div class="notice notice-ok" role="status">
-          <p safe>{`This conflict is ${c.status}${c.resolution ? ` (${c.resolution})` : ''}${c.resolvedBy ? ` by ${c.resolvedBy}` : ''}.`}</p>
+          <p
+            safe
+          >{`This conflict is ${c.status}${c.resolution ? ` (${c.resolution})` : ''}${c.resolvedBy ? ` by ${c.resolvedBy}` : ''}.`}</p>
           {c.resolutionModificationId ? (
             <p>
               The resolution is the committed edit{' '}
@@ -116,7 +144,9 @@ export function ConflictPage(props: {
       )}
       {moved && open ? (
         <div class="notice notice-warn" role="alert">
-          <p safe>{`PEMS moved again: it is now at version ${moved.version}, newer than the version ${c.pemsVersion} this conflict shows. A resolution made against version ${c.pemsVersion} is refused. PEMS now has:`}</p>
+          <p
+            safe
+          >{`PEMS moved again: it is now at version ${moved.version}, newer than the version ${c.pemsVersion} this conflict shows. A resolution made against version ${c.pemsVersion} is refused. PEMS now has:`}</p>
           <ul>
             {rows.map((r) => (
               <li safe>{`${r.field}: ${showValue(moved.data[r.field])}`}</li>
@@ -157,7 +187,9 @@ export function ConflictPage(props: {
                   {r.kind === 'conflict' ? (
                     <ChoiceGroup r={r} d={decision} plan={plan} disabled={disabled} />
                   ) : (
-                    <span safe>{`${showValue(r.kind === 'only_you' ? r.yours : r.pems)} (merged: ${KIND_LABEL[r.kind]})`}</span>
+                    <span
+                      safe
+                    >{`${showValue(r.kind === 'only_you' ? r.yours : r.pems)} (merged: ${KIND_LABEL[r.kind]})`}</span>
                   )}
                 </td>
               </tr>
@@ -169,7 +201,12 @@ export function ConflictPage(props: {
           {props.reason}
         </textarea>
         <p>
-          <Action id="preview" allowed={open && props.canResolve.allowed} reason={open ? props.canResolve.reason : `the conflict is ${c.status}`} label="Preview" />
+          <Action
+            id="preview"
+            allowed={open && props.canResolve.allowed}
+            reason={open ? props.canResolve.reason : `the conflict is ${c.status}`}
+            label="Preview"
+          />
         </p>
       </form>
       {ready && open && props.canResolve.allowed ? (
@@ -186,7 +223,9 @@ export function ConflictPage(props: {
               </>
             ))}
           <div class="notice notice-info">
-            <p safe>{`Preview: this resolves the conflict with ${plan!.resolution}, as a new edit on PEMS version ${c.pemsVersion}; it passes PEMS's rules.`}</p>
+            <p
+              safe
+            >{`Preview: this resolves the conflict with ${plan!.resolution}, as a new edit on PEMS version ${c.pemsVersion}; it passes PEMS's rules.`}</p>
           </div>
           <button type="submit" class="button primary">
             Confirm resolution

@@ -19,7 +19,13 @@ export const AGES: Record<string, { label: string; seconds: number }> = {
   '7d': { label: 'older than 7 days', seconds: 604_800 },
 };
 
-export function ConflictQueuePage(props: { view: View; items: ConflictRow[]; f: QueueFilters; orgs: string[]; nextHref?: string }): JSX.Element {
+export function ConflictQueuePage(props: {
+  view: View;
+  items: ConflictRow[];
+  f: QueueFilters;
+  orgs: string[];
+  nextHref?: string;
+}): JSX.Element {
   const { view, f } = props;
   return (
     <Layout view={view} title="Conflicts" active="conflicts">
@@ -70,7 +76,9 @@ export function ConflictQueuePage(props: { view: View; items: ConflictRow[]; f: 
         <p class="notice notice-info">No conflict matches these filters.</p>
       ) : (
         <table class="queue" data-queue="conflicts">
-          <caption safe>{`${props.items.length}${props.nextHref ? '+' : ''} ${f.status} conflicts, newest first`}</caption>
+          <caption
+            safe
+          >{`${props.items.length}${props.nextHref ? '+' : ''} ${f.status} conflicts, newest first`}</caption>
           <thead>
             <tr>
               <th scope="col">PFA</th>

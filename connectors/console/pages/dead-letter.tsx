@@ -11,27 +11,36 @@ function headerList(stored: unknown): Array<[string, string]> {
   return Object.entries(stored as Record<string, unknown>).map(([k, v]) => {
     const one = Array.isArray(v) ? v[v.length - 1] : v;
     if (typeof one === 'string') return [k, one];
-    if (one && typeof one === 'object' && typeof (one as { base64?: unknown }).base64 === 'string') return [k, Buffer.from((one as { base64: string }).base64, 'base64').toString('utf8')];
+    if (one && typeof one === 'object' && typeof (one as { base64?: unknown }).base64 === 'string')
+      return [k, Buffer.from((one as { base64: string }).base64, 'base64').toString('utf8')];
     return [k, JSON.stringify(one)];
   });
 }
 
 /** Where the dead letter's edit is now (a function: the XSS scan does not follow conditionals). */
 export function editNow(d: DeadLetterSummary): string {
-  return d.modification ? `${d.modification.syncStatus} after ${d.modification.attempts} attempts` : 'no edit (an event that could not be read)';
+  return d.modification
+    ? `${d.modification.syncStatus} after ${d.modification.attempts} attempts`
+    : 'no edit (an event that could not be read)';
 }
 
 function previewWords(p: ReplayPreview): string {
-  if (p.pemsVersion === null) return 'PEMS has not been seen for this record here, so replaying cannot be previewed; the sink checks PEMS before writing.';
-  if (p.conflictsOn.length > 0) return `PEMS is now at version ${p.pemsVersion}; replaying would conflict on ${p.conflictsOn.join(', ')}.`;
-  if (p.unknown.length > 0) return `PEMS is now at version ${p.pemsVersion}; whether ${p.unknown.join(', ')} would conflict cannot be told (no history of the base version).`;
+  if (p.pemsVersion === null)
+    return 'PEMS has not been seen for this record here, so replaying cannot be previewed; the sink checks PEMS before writing.';
+  if (p.conflictsOn.length > 0)
+    return `PEMS is now at version ${p.pemsVersion}; replaying would conflict on ${p.conflictsOn.join(', ')}.`;
+  if (p.unknown.length > 0)
+    return `PEMS is now at version ${p.pemsVersion}; whether ${p.unknown.join(', ')} would conflict cannot be told (no history of the base version).`;
   return `PEMS is now at version ${p.pemsVersion}; replaying would apply without a conflict.`;
 }
 
 /** The record as the detail endpoint gives it: text, or base64 when not UTF-8, and whether it was cut at the cap. */
 export function recordText(d: DeadLetterRow): string {
-  const body = d.recordValue ?? (d.recordValueBase64 !== null ? `(not UTF-8; base64) ${d.recordValueBase64}` : '(no value)');
-  return d.recordValueTruncated ? `${body}\n… (cut at the display cap; ${d.recordValueBytes ?? '?'} bytes in all)` : body;
+  const body =
+    d.recordValue ?? (d.recordValueBase64 !== null ? `(not UTF-8; base64) ${d.recordValueBase64}` : '(no value)');
+  return d.recordValueTruncated
+    ? `${body}\n… (cut at the display cap; ${d.recordValueBytes ?? '?'} bytes in all)`
+    : body;
 }
 
 export function DeadLetterPage(props: {
@@ -61,9 +70,17 @@ export function DeadLetterPage(props: {
         ''
       )}
       <p>
-        <strong safe>{d.errorCode}</strong>: <span safe>{d.reason}</span> (<Time at={new Date(d.createdAt)} view={view} />)
+        <strong safe>{d.errorCode}</strong>: <span safe>{d.reason}</span> (
+        <Time at={new Date(d.createdAt)} view={view} />)
       </p>
-      {!open ? <p class="notice notice-ok" safe>{`This dead letter is ${d.status}${d.resolvedBy ? ` by ${d.resolvedBy}` : ''}${d.resolutionReason ? `: ${d.resolutionReason}` : ''}.`}</p> : ''}
+      {!open ? (
+        <p
+          class="notice notice-ok"
+          safe
+        >{`This dead letter is ${d.status}${d.resolvedBy ? ` by ${d.resolvedBy}` : ''}${d.resolutionReason ? `: ${d.resolutionReason}` : ''}.`}</p>
+      ) : (
+        ''
+      )}
       <section aria-labelledby="edit-h">
         <h2 id="edit-h">The original edit</h2>
         {props.edit ? (
@@ -132,7 +149,11 @@ export function DeadLetterPage(props: {
                   <td safe>{a.version === null ? '' : String(a.version)}</td>
                   <td safe>{a.result ?? ''}</td>
                   <td>
-                    <code safe>{a.pemsResponse === null || a.pemsResponse === undefined ? '(no answer)' : JSON.stringify(a.pemsResponse)}</code>
+                    <code safe>
+                      {a.pemsResponse === null || a.pemsResponse === undefined
+                        ? '(no answer)'
+                        : JSON.stringify(a.pemsResponse)}
+                    </code>
                   </td>
                 </tr>
               ))}
@@ -159,7 +180,12 @@ export function DeadLetterPage(props: {
           <input type="hidden" name="_csrf" value={view.viewer?.csrfToken ?? ''} />
           <label for="discard-reason">Reason for discarding (required)</label>
           <input id="discard-reason" name="reason" maxlength="1000" required />
-          <Action id="discard" allowed={open && props.canDiscard.allowed} reason={open ? props.canDiscard.reason : why} label="Discard" />
+          <Action
+            id="discard"
+            allowed={open && props.canDiscard.allowed}
+            reason={open ? props.canDiscard.reason : why}
+            label="Discard"
+          />
         </form>
       </section>
     </Layout>

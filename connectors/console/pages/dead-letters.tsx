@@ -20,7 +20,14 @@ function href(f: DeadLetterFilters, cause?: string): string {
   return `/console/dead-letters?${p.toString()}`;
 }
 
-export function DeadLettersPage(props: { view: View; f: DeadLetterFilters; groups: CauseGroup[]; items: DeadLetterSummary[]; orgs: string[]; canReplay: { allowed: boolean; reason?: string } }): JSX.Element {
+export function DeadLettersPage(props: {
+  view: View;
+  f: DeadLetterFilters;
+  groups: CauseGroup[];
+  items: DeadLetterSummary[];
+  orgs: string[];
+  canReplay: { allowed: boolean; reason?: string };
+}): JSX.Element {
   const { view, f } = props;
   return (
     <Layout view={view} title="Dead letters" active="dead-letters">
@@ -74,7 +81,9 @@ export function DeadLettersPage(props: { view: View; f: DeadLetterFilters; group
         <form method="post" action="/console/dead-letters/replay">
           <input type="hidden" name="_csrf" value={view.viewer?.csrfToken ?? ''} />
           <table class="queue" data-queue="dead-letters">
-            <caption safe>{`${props.items.length} ${f.status} dead letters${f.cause ? ` caused by ${f.cause}` : ''}, newest first`}</caption>
+            <caption
+              safe
+            >{`${props.items.length} ${f.status} dead letters${f.cause ? ` caused by ${f.cause}` : ''}, newest first`}</caption>
             <thead>
               <tr>
                 <th scope="col">replay</th>
@@ -89,7 +98,16 @@ export function DeadLettersPage(props: { view: View; f: DeadLetterFilters; group
               {props.items.map((d) => (
                 <tr id={`dl-${d.id}`}>
                   <td>
-                    {d.status === 'open' ? <input type="checkbox" name="ids" value={d.id} aria-label={`replay the dead letter of ${d.pfaId ?? 'an unknown PFA'}`} /> : ''}
+                    {d.status === 'open' ? (
+                      <input
+                        type="checkbox"
+                        name="ids"
+                        value={d.id}
+                        aria-label={`replay the dead letter of ${d.pfaId ?? 'an unknown PFA'}`}
+                      />
+                    ) : (
+                      ''
+                    )}
                   </td>
                   <th scope="row">
                     <a class="row-link" href={`/console/dead-letters/${d.id}`} safe>
@@ -108,8 +126,14 @@ export function DeadLettersPage(props: { view: View; f: DeadLetterFilters; group
           </table>
           {f.status === 'open' ? (
             <p>
-              <label for="bulk-reason">Reason (optional)</label> <input id="bulk-reason" name="reason" maxlength="1000" size="30" />{' '}
-              <Action id="replay-selected" allowed={props.canReplay.allowed} reason={props.canReplay.reason} label="Replay selected" />
+              <label for="bulk-reason">Reason (optional)</label>{' '}
+              <input id="bulk-reason" name="reason" maxlength="1000" size="30" />{' '}
+              <Action
+                id="replay-selected"
+                allowed={props.canReplay.allowed}
+                reason={props.canReplay.reason}
+                label="Replay selected"
+              />
             </p>
           ) : (
             ''
@@ -120,7 +144,10 @@ export function DeadLettersPage(props: { view: View; f: DeadLetterFilters; group
   );
 }
 
-export function ReplayResultsPage(props: { view: View; results: Array<{ id: string; ok: boolean; message: string }> }): JSX.Element {
+export function ReplayResultsPage(props: {
+  view: View;
+  results: Array<{ id: string; ok: boolean; message: string }>;
+}): JSX.Element {
   return (
     <Layout view={props.view} title="Replay results" active="dead-letters">
       <h1>Replay results</h1>

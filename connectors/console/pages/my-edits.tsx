@@ -37,11 +37,15 @@ export function MyEditsPage(props: {
           'None of your edits is waiting: every one has reached an outcome.'
         ) : (
           <>
-            <span safe>{`${waiting} of your edits ${waiting === 1 ? 'is' : 'are'} on the way to PEMS; the oldest was committed `}</span>
+            <span
+              safe
+            >{`${waiting} of your edits ${waiting === 1 ? 'is' : 'are'} on the way to PEMS; the oldest was committed `}</span>
             {summary.oldestWaitingAt ? <Time at={summary.oldestWaitingAt} view={view} /> : ''}.
           </>
         )}{' '}
-        <span safe>{`Applied ${count('applied')} · conflicts ${count('conflict')} · rejected ${count('rejected')} · failed ${count('failed')}.`}</span>
+        <span
+          safe
+        >{`Applied ${count('applied')} · conflicts ${count('conflict')} · rejected ${count('rejected')} · failed ${count('failed')}.`}</span>
       </p>
       <form method="get" action="/console/my-edits" class="filters">
         <label for="stage">Where</label>
@@ -62,7 +66,11 @@ export function MyEditsPage(props: {
         </button>
       </form>
       {props.edits.length === 0 ? (
-        <p class="notice notice-info">{props.stage || props.pfaId ? 'None of your edits matches these filters.' : 'You have not committed any edit yet.'}</p>
+        <p class="notice notice-info">
+          {props.stage || props.pfaId
+            ? 'None of your edits matches these filters.'
+            : 'You have not committed any edit yet.'}
+        </p>
       ) : (
         <EditsTable edits={props.edits} view={view} caption="Your edits, newest first" />
       )}

@@ -28,15 +28,30 @@ export function describeNotification(n: NotificationRow, conflictId: string | un
         linkText: conflictId ? 'Open the conflict' : 'Open the edit',
       };
     case 'rejected':
-      return { n, text: `Your edit of ${pfa} was rejected: ${typeof p.error?.message === 'string' ? p.error.message : 'see the edit'}.`, href: editHref, linkText: 'Open the edit' };
+      return {
+        n,
+        text: `Your edit of ${pfa} was rejected: ${typeof p.error?.message === 'string' ? p.error.message : 'see the edit'}.`,
+        href: editHref,
+        linkText: 'Open the edit',
+      };
     case 'failed':
-      return { n, text: `Your edit of ${pfa} could not be written to PEMS; an operator is on it.`, href: editHref, linkText: 'Open the edit' };
+      return {
+        n,
+        text: `Your edit of ${pfa} could not be written to PEMS; an operator is on it.`,
+        href: editHref,
+        linkText: 'Open the edit',
+      };
     default:
       return { n, text: `${n.kind} about ${pfa}`, href: editHref, linkText: 'Open' };
   }
 }
 
-export function NotificationsPage(props: { view: View; items: NotificationView[]; unread: number; unreadOnly: boolean }): JSX.Element {
+export function NotificationsPage(props: {
+  view: View;
+  items: NotificationView[];
+  unread: number;
+  unreadOnly: boolean;
+}): JSX.Element {
   const { view } = props;
   const csrf = view.viewer?.csrfToken ?? '';
   return (
@@ -44,7 +59,11 @@ export function NotificationsPage(props: { view: View; items: NotificationView[]
       <h1>Notifications</h1>
       <p safe>{`${props.unread} unread.`}</p>
       <p>
-        {props.unreadOnly ? <a href="/console/notifications">Show all</a> : <a href="/console/notifications?unread=1">Show unread only</a>}
+        {props.unreadOnly ? (
+          <a href="/console/notifications">Show all</a>
+        ) : (
+          <a href="/console/notifications?unread=1">Show unread only</a>
+        )}
       </p>
       {props.unread > 0 ? (
         <form method="post" action="/console/notifications/read-all">

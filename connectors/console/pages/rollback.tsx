@@ -37,7 +37,12 @@ function Diff({ changes, caption }: { changes: FieldDiff[]; caption: string }): 
   );
 }
 
-export function RollbackRequestPage(props: { view: View; preview: RollbackPreview; can: { allowed: boolean; reason?: string }; problem?: string }): JSX.Element {
+export function RollbackRequestPage(props: {
+  view: View;
+  preview: RollbackPreview;
+  can: { allowed: boolean; reason?: string };
+  problem?: string;
+}): JSX.Element {
   const { view, preview: p } = props;
   return (
     <Layout view={view} title={`Roll back ${p.pfaId}`}>
@@ -55,10 +60,16 @@ export function RollbackRequestPage(props: { view: View; preview: RollbackPrevie
         ''
       )}
       {p.changes.length === 0 ? (
-        <p class="notice notice-info" safe>{`PEMS already holds the values of version ${p.targetVersion}: there is nothing to roll back.`}</p>
+        <p
+          class="notice notice-info"
+          safe
+        >{`PEMS already holds the values of version ${p.targetVersion}: there is nothing to roll back.`}</p>
       ) : (
         <>
-          <Diff changes={p.changes} caption={`PEMS version ${p.currentVersion} now, and the values of version ${p.targetVersion}`} />
+          <Diff
+            changes={p.changes}
+            caption={`PEMS version ${p.currentVersion} now, and the values of version ${p.targetVersion}`}
+          />
           <form method="post" action={`${timelinePath(p.organizationId, p.pfaId)}/rollback`} class="stack">
             <input type="hidden" name="_csrf" value={view.viewer?.csrfToken ?? ''} />
             <input type="hidden" name="version" value={String(p.targetVersion)} />
@@ -89,7 +100,9 @@ export function RollbackDecisionPage(props: {
       <p>
         <span safe>{`Requested by ${r.requestedBy} `}</span>
         <Time at={new Date(r.createdAt)} view={view} />
-        <span safe>{`: "${r.reason}". Status: ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}${r.decisionReason ? ` ("${r.decisionReason}")` : ''}.`}</span>
+        <span
+          safe
+        >{`: "${r.reason}". Status: ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}${r.decisionReason ? ` ("${r.decisionReason}")` : ''}.`}</span>
       </p>
       <p>
         <a href={timelinePath(r.organizationId, r.pfaId)}>The record's timeline</a>

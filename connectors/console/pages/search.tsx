@@ -3,7 +3,17 @@ import { EditsTable, type ShownEdit } from '../edit-row';
 import { Layout } from '../layout';
 import type { View } from '../session';
 
-export function SearchPage({ view, q, edits, error }: { view: View; q: string; edits: ShownEdit[]; error?: string }): JSX.Element {
+export function SearchPage({
+  view,
+  q,
+  edits,
+  error,
+}: {
+  view: View;
+  q: string;
+  edits: ShownEdit[];
+  error?: string;
+}): JSX.Element {
   return (
     <Layout view={view} title="Search">
       <h1>Search</h1>

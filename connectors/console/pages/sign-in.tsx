@@ -2,7 +2,13 @@
 import { Layout } from '../layout';
 import type { View } from '../session';
 
-export function SignInPage(props: { view: View; csrf: string; localUsers: Array<{ id: string; displayName: string }>; error?: string; returnTo: string }): JSX.Element {
+export function SignInPage(props: {
+  view: View;
+  csrf: string;
+  localUsers: Array<{ id: string; displayName: string }>;
+  error?: string;
+  returnTo: string;
+}): JSX.Element {
   return (
     <Layout view={props.view} title="Sign in">
       <h1>Sign in</h1>
@@ -15,7 +21,10 @@ export function SignInPage(props: { view: View; csrf: string; localUsers: Array<
       )}
       <section aria-labelledby="token-h">
         <h2 id="token-h">With a control API token</h2>
-        <p>The console uses the control API's identity: a token it accepts signs you in, and your rights are those of your organizations.</p>
+        <p>
+          The console uses the control API's identity: a token it accepts signs you in, and your rights are those of
+          your organizations.
+        </p>
         <form method="post" action="/console/sign-in" class="stack">
           <input type="hidden" name="_csrf" value={props.csrf} />
           <input type="hidden" name="return_to" value={props.returnTo} />

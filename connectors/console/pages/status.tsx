@@ -10,7 +10,8 @@ import type { View } from '../session';
 import type { OrgStatus, StatusSnapshot } from '../status-model';
 import { clockTime, duration } from '../time';
 
-const num = (n: number | null, digits = 1): string => (n === null ? 'unknown' : Number.isInteger(n) ? String(n) : n.toFixed(digits));
+const num = (n: number | null, digits = 1): string =>
+  n === null ? 'unknown' : Number.isInteger(n) ? String(n) : n.toFixed(digits);
 
 function edits(n: number): string {
   return n === 1 ? '1 edit is' : `${n} edits are`;
@@ -56,14 +57,14 @@ function PemsCell({ o, s }: { o: OrgStatus; s: StatusSnapshot }): JSX.Element {
   return (
     <div class="stage">
       <h4>PEMS</h4>
-      <p class={`pems-${word}`}>
-        {word}
-      </p>
+      <p class={`pems-${word}`}>{word}</p>
       <dl>
         <dt>health</dt>
         <dd safe>{detail}</dd>
         <dt>requests/s</dt>
-        <dd safe>{`${rps === null ? 'unknown' : rps.toFixed(1)} of ${s.rateLimitPerSecond === 0 ? 'no limit' : `${s.rateLimitPerSecond} allowed`}`}</dd>
+        <dd
+          safe
+        >{`${rps === null ? 'unknown' : rps.toFixed(1)} of ${s.rateLimitPerSecond === 0 ? 'no limit' : `${s.rateLimitPerSecond} allowed`}`}</dd>
       </dl>
     </div>
   );
@@ -78,7 +79,9 @@ function Strip({ o, s }: { o: OrgStatus; s: StatusSnapshot }): JSX.Element {
         <p safe>{o.cdcLagSeconds === null ? 'no backlog' : `${duration(o.cdcLagSeconds)} behind`}</p>
         <dl>
           <dt>sink group lag</dt>
-          <dd safe>{lag.status === 'ok' ? `${lag.total ?? 0} records (all organizations)` : `unknown: ${lag.reason ?? ''}`}</dd>
+          <dd safe>
+            {lag.status === 'ok' ? `${lag.total ?? 0} records (all organizations)` : `unknown: ${lag.reason ?? ''}`}
+          </dd>
         </dl>
       </div>
       <span class="arrow" aria-hidden="true">
@@ -254,7 +257,14 @@ export function StatusFragment({ s, view, target }: { s: StatusSnapshot; view: V
   );
 }
 
-export function StatusPage(props: { view: View; s: StatusSnapshot; organization?: string; orgs: string[]; target: number; liveIntervalMs: number }): JSX.Element {
+export function StatusPage(props: {
+  view: View;
+  s: StatusSnapshot;
+  organization?: string;
+  orgs: string[];
+  target: number;
+  liveIntervalMs: number;
+}): JSX.Element {
   const { view, s } = props;
   const liveUrl = `/console/status/live${props.organization ? `?organization=${encodeURIComponent(props.organization)}` : ''}`;
   return (

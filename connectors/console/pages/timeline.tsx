@@ -8,7 +8,14 @@ export function timelinePath(org: string, pfa: string): string {
   return `/console/records/${encodeURIComponent(org)}/${encodeURIComponent(pfa)}`;
 }
 
-export function TimelinePage(props: { view: View; org: string; pfa: string; items: TimelineItem[]; kinds: TimelineKind[]; permalink: string }): JSX.Element {
+export function TimelinePage(props: {
+  view: View;
+  org: string;
+  pfa: string;
+  items: TimelineItem[];
+  kinds: TimelineKind[];
+  permalink: string;
+}): JSX.Element {
   const { view, org, pfa } = props;
   const base = timelinePath(org, pfa);
   return (
@@ -30,7 +37,8 @@ export function TimelinePage(props: { view: View; org: string; pfa: string; item
         </button>
       </form>
       <p class="permalink">
-        <label for="permalink">Link to this view</label> <input id="permalink" readonly value={props.permalink} size="60" />{' '}
+        <label for="permalink">Link to this view</label>{' '}
+        <input id="permalink" readonly value={props.permalink} size="60" />{' '}
         {/* Shown by console.js (copying needs script); without it the field's text can be selected and copied. */}
         <button type="button" class="button small" id="copy-permalink" data-copy="permalink" hidden>
           Copy link
@@ -42,7 +50,8 @@ export function TimelinePage(props: { view: View; org: string; pfa: string; item
         <ol class="timeline" hx-disable>
           {props.items.map((i) => (
             <li data-kind={i.kind}>
-              <Time at={i.at} view={view} /> <strong safe>{i.title}</strong> <span class={`tag tag-${i.kind}`}>{i.kind}</span>
+              <Time at={i.at} view={view} /> <strong safe>{i.title}</strong>{' '}
+              <span class={`tag tag-${i.kind}`}>{i.kind}</span>
               <br />
               <span safe>{i.detail}</span>
               {i.href ? (

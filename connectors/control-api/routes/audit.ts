@@ -2,14 +2,29 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import { auditKeyRing } from '../../postgres/audit';
-import { AUDIT_COLUMNS, checkpointHolds, queryAudit, streamAudit, toAuditRow, verifyAuditChain, type AuditFilter } from '../../postgres/audit-query';
+import {
+  AUDIT_COLUMNS,
+  checkpointHolds,
+  queryAudit,
+  streamAudit,
+  toAuditRow,
+  verifyAuditChain,
+  type AuditFilter,
+} from '../../postgres/audit-query';
 import { latestCheckpoint } from '../audit-checkpoints';
 import { csvRow } from '../csv';
 import { decodeCursor, isIdKey, pageOf, idOf } from '../pagination';
 import { closed, CURSOR, DATE_TIME, EVENT_TYPE, LIMIT, ORG_ID, PFA_ID, USER_ID } from '../schemas';
 import { callerOf, type RouteContext } from '../route-context';
 
-const FILTERS = { organization: ORG_ID, pfaId: PFA_ID, actor: USER_ID, eventType: EVENT_TYPE, from: DATE_TIME, to: DATE_TIME };
+const FILTERS = {
+  organization: ORG_ID,
+  pfaId: PFA_ID,
+  actor: USER_ID,
+  eventType: EVENT_TYPE,
+  from: DATE_TIME,
+  to: DATE_TIME,
+};
 
 interface FilterQuery {
   organization?: string;
@@ -29,14 +44,30 @@ const EXPORT_BATCH = 1000;
  * stopping early (client gone) runs the generator's finally: cursor closed, connection returned.
  * Shared with the console's export, so both export exactly what the filter selects.
  */
-export async function* auditExportChunks(db: Knex, filter: AuditFilter, format: 'csv' | 'ndjson'): AsyncGenerator<string> {
+export async function* auditExportChunks(
+  db: Knex,
+  filter: AuditFilter,
+  format: 'csv' | 'ndjson',
+): AsyncGenerator<string> {
   const rows = streamAudit(db, filter, EXPORT_BATCH);
   // Rows are joined into ~64 KiB writes: one socket write per row would cost more than the rows.
   let out = format === 'csv' ? csvRow(AUDIT_COLUMNS) : '';
   for await (const raw of rows) {
     if (format === 'csv') {
       const r = toAuditRow(raw, false);
-      out += csvRow([r.id, r.createdAt, r.organizationId, r.pfaId, r.modificationId, r.actor, r.eventType, r.detailsText, r.pemsResponseText, r.prevHash, r.hash]);
+      out += csvRow([
+        r.id,
+        r.createdAt,
+        r.organizationId,
+        r.pfaId,
+        r.modificationId,
+        r.actor,
+        r.eventType,
+        r.detailsText,
+        r.pemsResponseText,
+        r.prevHash,
+        r.hash,
+      ]);
     } else {
       const { detailsText: _d, pemsResponseText: _p, ...row } = toAuditRow(raw, true);
       out += `${JSON.stringify(row)}\n`;
@@ -55,7 +86,13 @@ export async function* auditExportChunks(db: Knex, filter: AuditFilter, format: 
  * when its reader takes nothing for controlApi.exportIdleTimeoutMs. The API's route and the
  * console's export both stream through here, so neither can hold the pool.
  */
-export function boundedAuditExport(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, callerId: string, chunks: AsyncGenerator<string>): Readable {
+export function boundedAuditExport(
+  ctx: RouteContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  callerId: string,
+  chunks: AsyncGenerator<string>,
+): Readable {
   let release: () => void;
   try {
     release = ctx.exports.acquire(callerId);
@@ -128,18 +165,28 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: RouteContext): vo
     '/audit',
     {
       schema: {
-        summary: 'audit entries by organization, PFA, actor, event type and time (from inclusive, to exclusive), keyset-paged',
+        summary:
+          'audit entries by organization, PFA, actor, event type and time (from inclusive, to exclusive), keyset-paged',
         description: 'createdAt is exactly as hashed (UTC, microseconds); each entry carries prevHash and hash.',
         tags: ['audit'],
         rights: 'membership',
-        querystring: closed({ ...FILTERS, order: { type: 'string', enum: ['asc', 'desc'], default: 'desc' }, limit: LIMIT, cursor: CURSOR }),
+        querystring: closed({
+          ...FILTERS,
+          order: { type: 'string', enum: ['asc', 'desc'], default: 'desc' },
+          limit: LIMIT,
+          cursor: CURSOR,
+        }),
       } as Record<string, unknown>,
     },
     async (req) => {
       const caller = callerOf(req);
       const q = req.query as FilterQuery & { order: 'asc' | 'desc'; limit: number; cursor?: string };
       const after = decodeCursor(q.cursor, isIdKey);
-      const items = await queryAudit(ctx.db, filterOf(caller.scope(q.organization), q), { limit: q.limit, order: q.order, afterId: after?.id });
+      const items = await queryAudit(ctx.db, filterOf(caller.scope(q.organization), q), {
+        limit: q.limit,
+        order: q.order,
+        afterId: after?.id,
+      });
       return pageOf(items, q.limit, idOf);
     },
   );

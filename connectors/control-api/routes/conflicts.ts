@@ -21,7 +21,8 @@ export function registerConflictRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         summary: 'conflicts, newest first',
-        description: 'Filter by organization, status, PFA, the author of the conflicting edit (userId) and age (since/until on created_at).',
+        description:
+          'Filter by organization, status, PFA, the author of the conflicting edit (userId) and age (since/until on created_at).',
         tags: ['conflicts'],
         rights: 'membership',
         querystring: closed({
@@ -81,12 +82,16 @@ export function registerConflictRoutes(app: FastifyInstance, ctx: RouteContext):
           'through CDC and the sink; the old modification becomes superseded. use_pems with nothing left to write creates none. ' +
           'merge needs `values` with exactly the conflicting fields.',
         tags: ['conflicts'],
-        rights: 'perm_Sync in the conflict\'s organization',
+        rights: "perm_Sync in the conflict's organization",
         params: closed({ id: UUID }, ['id']),
         body: closed(
           {
             resolution: { type: 'string', enum: ['use_local', 'use_pems', 'merge'] },
-            values: { type: 'object', maxProperties: 64, description: 'merge only: a value for every conflicting field' },
+            values: {
+              type: 'object',
+              maxProperties: 64,
+              description: 'merge only: a value for every conflicting field',
+            },
             reason: REASON,
           },
           ['resolution'],
@@ -96,7 +101,11 @@ export function registerConflictRoutes(app: FastifyInstance, ctx: RouteContext):
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const body = req.body as { resolution: 'use_local' | 'use_pems' | 'merge'; values?: Record<string, unknown>; reason?: string };
+      const body = req.body as {
+        resolution: 'use_local' | 'use_pems' | 'merge';
+        values?: Record<string, unknown>;
+        reason?: string;
+      };
       const conflict = orNotFound(await getConflict(ctx.db, caller.readableOrgs, id), `conflict ${id}`);
       caller.requireSync(conflict.organizationId);
       return resolveConflict(ctx.db, {

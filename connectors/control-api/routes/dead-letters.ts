@@ -1,6 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../auth';
-import { discardDeadLetter, getDeadLetter, getDeadLetterSummary, listDeadLetters, replayDeadLetter, type Produce, type ReplayOutcome } from '../../postgres/dead-letters';
+import {
+  discardDeadLetter,
+  getDeadLetter,
+  getDeadLetterSummary,
+  listDeadLetters,
+  replayDeadLetter,
+  type Produce,
+  type ReplayOutcome,
+} from '../../postgres/dead-letters';
 import { notFound, toApiError } from '../errors';
 import { decodeCursor, isTimeIdKey, pageOf, timeIdOf, orNotFound } from '../pagination';
 import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas';
@@ -19,7 +27,11 @@ export function createDeadLetterActions(ctx: RouteContext): DeadLetterActions {
     return async (record) => {
       const p = await ctx.producer()!;
       const topic = ctx.config.topics.cdc;
-      const [meta] = await p.send({ topic, acks: -1, messages: [{ key: record.key, value: record.value, headers: record.headers }] });
+      const [meta] = await p.send({
+        topic,
+        acks: -1,
+        messages: [{ key: record.key, value: record.value, headers: record.headers }],
+      });
       return { topic, partition: meta!.partition, offset: String(meta!.baseOffset ?? meta!.offset ?? '') };
     };
   })();
@@ -28,7 +40,13 @@ export function createDeadLetterActions(ctx: RouteContext): DeadLetterActions {
     const dl = await getDeadLetterSummary(ctx.db, caller.readableOrgs, id);
     if (!dl || !dl.organizationId) throw notFound(`dead letter ${id}`);
     caller.requireSync(dl.organizationId);
-    return replayDeadLetter(ctx.db, { id, organizationIds: [dl.organizationId], actor: caller.userId, reason, produce });
+    return replayDeadLetter(ctx.db, {
+      id,
+      organizationIds: [dl.organizationId],
+      actor: caller.userId,
+      reason,
+      produce,
+    });
   }
 
   async function discardOne(caller: Caller, id: string, reason: string) {
@@ -49,7 +67,8 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     {
       schema: {
         summary: 'dead letters with their reason, error and the sizes of the original record, newest first',
-        description: 'Lists carry metadata and sizes only; the record itself comes from GET /dead-letters/{id}, capped.',
+        description:
+          'Lists carry metadata and sizes only; the record itself comes from GET /dead-letters/{id}, capped.',
         tags: ['dead letters'],
         rights: 'membership',
         querystring: closed({
@@ -64,7 +83,14 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     },
     async (req) => {
       const caller = callerOf(req);
-      const q = req.query as { organization?: string; status?: string; pfaId?: string; errorCode?: string; limit: number; cursor?: string };
+      const q = req.query as {
+        organization?: string;
+        status?: string;
+        pfaId?: string;
+        errorCode?: string;
+        limit: number;
+        cursor?: string;
+      };
       const items = await listDeadLetters(ctx.db, {
         organizationIds: caller.scope(q.organization),
         status: q.status,
@@ -93,7 +119,10 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const dl = orNotFound(await getDeadLetter(ctx.db, caller.readableOrgs, id, ctx.config.controlApi.deadLetterBodyMaxBytes), `dead letter ${id}`);
+      const dl = orNotFound(
+        await getDeadLetter(ctx.db, caller.readableOrgs, id, ctx.config.controlApi.deadLetterBodyMaxBytes),
+        `dead letter ${id}`,
+      );
       return dl;
     },
   );
@@ -126,7 +155,10 @@ export function registerDeadLetterRoutes(app: FastifyInstance, ctx: RouteContext
         summary: 'replay many dead letters; each stands alone and has its own result',
         tags: ['dead letters'],
         rights: "perm_Sync in each dead letter's organization",
-        body: closed({ ids: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: UUID }, reason: REASON }, ['ids']),
+        body: closed(
+          { ids: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: UUID }, reason: REASON },
+          ['ids'],
+        ),
       } as Record<string, unknown>,
     },
     async (req) => {

@@ -32,19 +32,33 @@ export function registerNotificationRoutes(app: FastifyInstance, ctx: RouteConte
   app.post(
     '/notifications/:id/read',
     {
-      schema: { summary: 'mark one of my notifications read', tags: ['notifications'], rights: 'the notification\'s user', params: closed({ id: BIGINT_ID }, ['id']) } as Record<string, unknown>,
+      schema: {
+        summary: 'mark one of my notifications read',
+        tags: ['notifications'],
+        rights: "the notification's user",
+        params: closed({ id: BIGINT_ID }, ['id']),
+      } as Record<string, unknown>,
     },
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
-      const row = orNotFound(await markNotificationRead(ctx.db, caller.userId, caller.readableOrgs, id), `notification ${id}`);
+      const row = orNotFound(
+        await markNotificationRead(ctx.db, caller.userId, caller.readableOrgs, id),
+        `notification ${id}`,
+      );
       return row;
     },
   );
 
   app.post(
     '/notifications/read-all',
-    { schema: { summary: 'mark all my notifications read', tags: ['notifications'], rights: 'any authenticated user' } as Record<string, unknown> },
+    {
+      schema: {
+        summary: 'mark all my notifications read',
+        tags: ['notifications'],
+        rights: 'any authenticated user',
+      } as Record<string, unknown>,
+    },
     async (req) => {
       const caller = callerOf(req);
       return { marked: await markAllNotificationsRead(ctx.db, caller.userId, caller.readableOrgs) };

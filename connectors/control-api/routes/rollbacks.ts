@@ -76,7 +76,13 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
       const body = req.body as { targetVersion: number; reason: string };
       caller.requireRead(organizationId, `PFA ${pfaId}`);
       caller.requireSync(organizationId);
-      const created = await requestRollback(ctx.db, { organizationId, pfaId, targetVersion: body.targetVersion, reason: body.reason, requestedBy: caller.userId });
+      const created = await requestRollback(ctx.db, {
+        organizationId,
+        pfaId,
+        targetVersion: body.targetVersion,
+        reason: body.reason,
+        requestedBy: caller.userId,
+      });
       return reply.code(201).send(created);
     },
   );
@@ -113,7 +119,14 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
 
   app.get(
     '/rollbacks/:id',
-    { schema: { summary: 'one rollback request', tags: ['rollbacks'], rights: 'membership', params: closed({ id: UUID }, ['id']) } as Record<string, unknown> },
+    {
+      schema: {
+        summary: 'one rollback request',
+        tags: ['rollbacks'],
+        rights: 'membership',
+        params: closed({ id: UUID }, ['id']),
+      } as Record<string, unknown>,
+    },
     async (req) => {
       const caller = callerOf(req);
       const { id } = req.params as { id: string };
@@ -134,7 +147,17 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
         tags: ['rollbacks'],
         rights: 'administrator of the organization, not the requester',
         params: closed({ id: UUID }, ['id']),
-        body: closed({ previewHash: { type: 'string', pattern: '^[0-9a-f]{64}$', description: "the request's previewHash, as shown to the approver" }, reason: REASON }, ['previewHash']),
+        body: closed(
+          {
+            previewHash: {
+              type: 'string',
+              pattern: '^[0-9a-f]{64}$',
+              description: "the request's previewHash, as shown to the approver",
+            },
+            reason: REASON,
+          },
+          ['previewHash'],
+        ),
       } as Record<string, unknown>,
     },
     async (req) => {
@@ -143,7 +166,13 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
       const body = req.body as { previewHash: string; reason?: string };
       const r = orNotFound(await getRollbackRequest(ctx.db, caller.readableOrgs, id), `rollback request ${id}`);
       caller.requireAdmin(r.organizationId);
-      return approveRollback(ctx.db, { id, organizationIds: [r.organizationId], approverId: caller.userId, previewHash: body.previewHash, reason: body.reason });
+      return approveRollback(ctx.db, {
+        id,
+        organizationIds: [r.organizationId],
+        approverId: caller.userId,
+        previewHash: body.previewHash,
+        reason: body.reason,
+      });
     },
   );
 
@@ -164,9 +193,17 @@ export function registerRollbackRoutes(app: FastifyInstance, ctx: RouteContext):
       const body = req.body as { reason: string };
       const r = orNotFound(await getRollbackRequest(ctx.db, caller.readableOrgs, id), `rollback request ${id}`);
       if (r.requestedBy !== caller.userId && caller.orgs.get(r.organizationId)?.admin !== true) {
-        throw forbidden(`rejecting needs an administrator of ${r.organizationId} (or the requester)`, { organizationId: r.organizationId, right: 'is_admin' });
+        throw forbidden(`rejecting needs an administrator of ${r.organizationId} (or the requester)`, {
+          organizationId: r.organizationId,
+          right: 'is_admin',
+        });
       }
-      return rejectRollback(ctx.db, { id, organizationIds: [r.organizationId], deciderId: caller.userId, reason: body.reason });
+      return rejectRollback(ctx.db, {
+        id,
+        organizationIds: [r.organizationId],
+        deciderId: caller.userId,
+        reason: body.reason,
+      });
     },
   );
 }

@@ -52,7 +52,10 @@ export interface StatusProbes {
 export function createStatusProbes(ctx: RouteContext): StatusProbes {
   let agent: https.Agent | undefined;
   const httpsAgent = (): https.Agent => {
-    agent ??= new https.Agent({ ca: ctx.config.pems.caFile ? readFileSync(ctx.config.pems.caFile) : undefined, keepAlive: false });
+    agent ??= new https.Agent({
+      ca: ctx.config.pems.caFile ? readFileSync(ctx.config.pems.caFile) : undefined,
+      keepAlive: false,
+    });
     return agent;
   };
 
@@ -75,9 +78,18 @@ export function createStatusProbes(ctx: RouteContext): StatusProbes {
         maxRedirects: 0,
       });
       if (res.status === 200) return { status: 'up', httpStatus: 200, latencyMs: Date.now() - started };
-      return { status: 'down', httpStatus: res.status, reason: `PEMS /health answered ${res.status}`, latencyMs: Date.now() - started };
+      return {
+        status: 'down',
+        httpStatus: res.status,
+        reason: `PEMS /health answered ${res.status}`,
+        latencyMs: Date.now() - started,
+      };
     } catch {
-      return { status: 'down', reason: 'PEMS could not be reached (no answer within the timeout, or the connection failed)', latencyMs: Date.now() - started };
+      return {
+        status: 'down',
+        reason: 'PEMS could not be reached (no answer within the timeout, or the connection failed)',
+        latencyMs: Date.now() - started,
+      };
     }
   }
 
@@ -93,7 +105,9 @@ export function createStatusProbes(ctx: RouteContext): StatusProbes {
         ctx.kafkaTimeoutMs,
         'Kafka offsets',
       );
-      const byPartition = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, p.offset]));
+      const byPartition = new Map(
+        (committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, p.offset]),
+      );
       const partitions = ends
         .map((e) => {
           const c = byPartition.get(e.partition) ?? '-1';

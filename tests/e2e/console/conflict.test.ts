@@ -6,7 +6,17 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { token } from '../../integration/control-api/harness';
-import { axeViolations, guardedPage, hasCount, hasText, launchBrowser, pageCspViolations, screenshot, signIn, type PageGuard } from '../../support/console-browser';
+import {
+  axeViolations,
+  guardedPage,
+  hasCount,
+  hasText,
+  launchBrowser,
+  pageCspViolations,
+  screenshot,
+  signIn,
+  type PageGuard,
+} from '../../support/console-browser';
 import { createE2eWorld, type E2eWorld } from '../harness';
 
 jest.setTimeout(180_000);
@@ -97,7 +107,10 @@ describe('e2e console (Chromium): conflict ▶ merge ▶ PEMS version up', () =>
 
     // The resolution's own page says where it is, in words.
     await page.getByRole('link', { name: resolved.resolution_modification_id }).click();
-    await hasText(page.locator(`#edit-${resolved.resolution_modification_id}`), `applied as PEMS version ${applied!.pems_version_after}`);
+    await hasText(
+      page.locator(`#edit-${resolved.resolution_modification_id}`),
+      `applied as PEMS version ${applied!.pems_version_after}`,
+    );
     // Mark the notification read: the count goes back to 0.
     await page.goto(`${world.apiUrl}/console/notifications`);
     await page.getByRole('button', { name: /^Mark read/ }).click();
@@ -116,7 +129,9 @@ describe('e2e console (Chromium): conflict ▶ merge ▶ PEMS version up', () =>
       await page.goto(`${world.apiUrl}/console/notifications`);
       expect(await axeViolations(page)).toEqual([]);
       // The queues and the pages that echo what was typed, in both themes too.
-      await page.goto(`${world.apiUrl}/console/conflicts?organization=${encodeURIComponent(world.org)}&status=resolved`);
+      await page.goto(
+        `${world.apiUrl}/console/conflicts?organization=${encodeURIComponent(world.org)}&status=resolved`,
+      );
       expect(await axeViolations(page)).toEqual([]);
       await page.goto(`${world.apiUrl}/console/dead-letters?organization=${encodeURIComponent(world.org)}`);
       expect(await axeViolations(page)).toEqual([]);

@@ -6,7 +6,17 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { token } from '../../integration/control-api/harness';
-import { axeViolations, guardedPage, hasCount, hasText, launchBrowser, pageCspViolations, screenshot, signIn, type PageGuard } from '../../support/console-browser';
+import {
+  axeViolations,
+  guardedPage,
+  hasCount,
+  hasText,
+  launchBrowser,
+  pageCspViolations,
+  screenshot,
+  signIn,
+  type PageGuard,
+} from '../../support/console-browser';
 import { createE2eWorld, type E2eWorld } from '../harness';
 
 jest.setTimeout(240_000);
@@ -54,7 +64,10 @@ describe('e2e console (Chromium): dead letter ▶ fix PEMS ▶ replay ▶ applie
     await hasCount(page.locator('section[aria-labelledby="attempts-h"] tbody tr'), (n) => n === failed!.attempts);
     await hasText(page.locator('section[aria-labelledby="edit-h"]'), '<script>alert(1)</script>');
     await hasCount(page.locator('main img, main script'), (n) => n === 0);
-    await hasText(page.locator('[data-preview]'), /PEMS is now at version \d+; replaying would apply without a conflict|cannot be previewed/);
+    await hasText(
+      page.locator('[data-preview]'),
+      /PEMS is now at version \d+; replaying would apply without a conflict|cannot be previewed/,
+    );
     for (const theme of ['dark', 'light'] as const) {
       await page.getByRole('button', { name: theme, exact: true }).click();
       await page.waitForURL(new RegExp(`/console/dead-letters/${dl.id}$`));

@@ -6,7 +6,16 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { token } from '../../integration/control-api/harness';
-import { axeViolations, guardedPage, hasCount, hasText, launchBrowser, pageCspViolations, screenshot, signIn } from '../../support/console-browser';
+import {
+  axeViolations,
+  guardedPage,
+  hasCount,
+  hasText,
+  launchBrowser,
+  pageCspViolations,
+  screenshot,
+  signIn,
+} from '../../support/console-browser';
 import { createE2eWorld, type E2eWorld } from '../harness';
 
 jest.setTimeout(240_000);
@@ -30,7 +39,10 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     const v0 = rec.version;
     const first = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'first plan' } });
     await world.waitForOutcome([first]);
-    const second = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'second plan <img src=x onerror=alert(1)>' } });
+    const second = await world.commit({
+      pfaId: rec.pfaId,
+      delta: { notes: 'second plan <img src=x onerror=alert(1)>' },
+    });
     await world.waitForOutcome([second]);
 
     const ctx1 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -46,7 +58,9 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     await hasText(p1.locator('table.diff tr[data-field="notes"]'), 'first plan');
     await hasText(p1.locator('table.diff tr[data-field="notes"]'), '<img src=x onerror=alert(1)>');
     expect(await axeViolations(p1)).toEqual([]);
-    await p1.getByLabel('Reason (required; the approver reads it)').fill('the second plan was a mistake <script>alert(3)</script> javascript:alert(4)');
+    await p1
+      .getByLabel('Reason (required; the approver reads it)')
+      .fill('the second plan was a mistake <script>alert(3)</script> javascript:alert(4)');
     await p1.getByRole('button', { name: 'Request rollback' }).click();
     await p1.waitForURL(/\/console\/rollbacks\/[0-9a-f-]{36}$/);
     // The requester: Approve disabled, with the rule.
@@ -61,7 +75,9 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     const { page: p2, guard: g2 } = await guardedPage(ctx2, world.apiUrl);
     await signIn(p2, world.apiUrl, await token(world.admin2));
     // The request page in the dark theme as well (the requester saw it in the light one).
-    await p2.goto(`${world.apiUrl}/console/records/${encodeURIComponent(world.org)}/${encodeURIComponent(rec.pfaId)}/rollback?version=${v0 + 1}`);
+    await p2.goto(
+      `${world.apiUrl}/console/records/${encodeURIComponent(world.org)}/${encodeURIComponent(rec.pfaId)}/rollback?version=${v0 + 1}`,
+    );
     await hasText(p2.locator('table.diff tr[data-field="notes"]'), 'first plan');
     expect(await axeViolations(p2)).toEqual([]);
     await p2.goto(url);
@@ -80,7 +96,10 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     expect(world.sim.control.getRecord(rec.pfaId)!.notes).toBe('first plan');
 
     await p2.getByRole('link', { name: "The record's timeline" }).click();
-    await hasText(p2.locator('.timeline li[data-kind="rollback"]'), `Rollback to version ${v0 + 1} requested by ${world.admin1}`);
+    await hasText(
+      p2.locator('.timeline li[data-kind="rollback"]'),
+      `Rollback to version ${v0 + 1} requested by ${world.admin1}`,
+    );
     await hasText(p2.locator('.timeline li[data-kind="rollback"]'), `approved by ${world.admin2}`);
     await hasText(p2.locator('.timeline li[data-kind="version"]').last(), `PEMS version ${v0 + 3}`);
     // Filter to rollbacks only; the view's link is the URL with the filter.
@@ -103,7 +122,10 @@ describe('e2e console (Chromium): rollback requested ▶ a second administrator 
     expect(await p2.evaluate('navigator.clipboard.readText()')).toBe(link);
     expect(await axeViolations(p2)).toEqual([]);
     await screenshot(p2, 'timeline');
-    for (const [p, g] of [[p1, g1], [p2, g2]] as const) {
+    for (const [p, g] of [
+      [p1, g1],
+      [p2, g2],
+    ] as const) {
       expect(g.dialogs).toEqual([]);
       expect(g.foreignRequests).toEqual([]);
       expect(g.cspViolations).toEqual([]);

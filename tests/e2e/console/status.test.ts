@@ -12,7 +12,18 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildControlApi } from '../../../connectors/control-api/server';
 import { JWT_SECRET, token } from '../../integration/control-api/harness';
-import { axeViolations, guardedPage, hasAttribute, hasCount, hasText, launchBrowser, pageCspViolations, screenshot, signIn, type PageGuard } from '../../support/console-browser';
+import {
+  axeViolations,
+  guardedPage,
+  hasAttribute,
+  hasCount,
+  hasText,
+  launchBrowser,
+  pageCspViolations,
+  screenshot,
+  signIn,
+  type PageGuard,
+} from '../../support/console-browser';
 import { testKafka } from '../../support/kafka';
 import { createE2eWorld, type E2eWorld } from '../harness';
 
@@ -108,7 +119,11 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     const id = await world.commit({ pfaId: c.pfaId, delta: { notes: 'while PEMS is down' } });
     const banner = page.locator('[data-banner="pems-down"]');
     await hasCount(banner, (n) => n > 0, 30_000);
-    await hasText(banner, /PEMS unreachable since \d\d:\d\d: 1 edit is safe and queued, the oldest is \d+ s old/, 30_000);
+    await hasText(
+      banner,
+      /PEMS unreachable since \d\d:\d\d: 1 edit is safe and queued, the oldest is \d+ s old/,
+      30_000,
+    );
     // The polite live region says so once.
     await hasText(page.locator('#announcer'), 'PEMS unreachable');
     await screenshot(page, 'status-pems-down');
@@ -138,7 +153,12 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
       controlApi: { ...world.config.controlApi, jwtSecret: JWT_SECRET },
       console: { ...world.config.console, sinkMetricsUrls: [sinkMetricsUrl] },
     };
-    const again = (restarted = buildControlApi({ db: world.db, config, kafka: testKafka(`e2e-console-restart-${world.org.toLowerCase()}`), logger: false }));
+    const again = (restarted = buildControlApi({
+      db: world.db,
+      config,
+      kafka: testKafka(`e2e-console-restart-${world.org.toLowerCase()}`),
+      logger: false,
+    }));
     await again.listen({ host: '127.0.0.1', port });
     {
       await hasText(page.locator('#live-state'), new RegExp('^' + 'live' + '$'), 30_000);
@@ -176,18 +196,45 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     const [, b, c] = world.records;
     const rejected = await world.commit({ pfaId: b!.pfaId, delta: { dor: 'NOT-A-DOR' } });
     world.sim.control.editAsPemsUser(c!.pfaId, { notes: 'PEMS planner got there first' });
-    const conflicted = await world.commit({ pfaId: c!.pfaId, delta: { notes: 'mine, on an old version' }, baseVersion: c!.version });
+    const conflicted = await world.commit({
+      pfaId: c!.pfaId,
+      delta: { notes: 'mine, on an old version' },
+      baseVersion: c!.version,
+    });
     const rows = await world.waitForOutcome([rejected, conflicted]);
     expect(rows.map((r) => r.sync_status)).toEqual(['rejected', 'conflict']);
     // An edit being retried, as the sink records it: claimed by a live instance (the running sink
     // leaves another live instance's claim alone), its latest send 100 ms after the claim.
     const holder = `e2e-holder-${world.org.toLowerCase()}`;
-    await world.db('sink_instance').insert({ id: holder, host: 'e2e', pid: 1, heartbeat_at: world.db.raw("now() + interval '1 hour'") });
-    const [retried] = await world.db('pfa_modification').insert(
-      { organization_id: world.org, pfa_id: 'PFA-E2E-RETRIED', user_id: world.user, base_version: 1, delta: JSON.stringify({ notes: 'retried' }), sync_status: 'syncing', claimed_by: holder, committed_at: world.db.raw("now() - interval '4 seconds'"), updated_at: world.db.raw("now() - interval '3100 milliseconds'") },
-      ['id'],
-    );
-    await world.db('pems_write_intent').insert({ idempotency_key: `e2e-${retried.id}`, organization_id: world.org, pfa_id: 'PFA-E2E-RETRIED', modification_ids: [retried.id], item: JSON.stringify({ pfaId: 'PFA-E2E-RETRIED' }), created_at: world.db.raw("now() - interval '3 seconds'") });
+    await world
+      .db('sink_instance')
+      .insert({ id: holder, host: 'e2e', pid: 1, heartbeat_at: world.db.raw("now() + interval '1 hour'") });
+    const [retried] = await world
+      .db('pfa_modification')
+      .insert(
+        {
+          organization_id: world.org,
+          pfa_id: 'PFA-E2E-RETRIED',
+          user_id: world.user,
+          base_version: 1,
+          delta: JSON.stringify({ notes: 'retried' }),
+          sync_status: 'syncing',
+          claimed_by: holder,
+          committed_at: world.db.raw("now() - interval '4 seconds'"),
+          updated_at: world.db.raw("now() - interval '3100 milliseconds'"),
+        },
+        ['id'],
+      );
+    await world
+      .db('pems_write_intent')
+      .insert({
+        idempotency_key: `e2e-${retried.id}`,
+        organization_id: world.org,
+        pfa_id: 'PFA-E2E-RETRIED',
+        modification_ids: [retried.id],
+        item: JSON.stringify({ pfaId: 'PFA-E2E-RETRIED' }),
+        created_at: world.db.raw("now() - interval '3 seconds'"),
+      });
     expect(world.config.retry).toMatchObject({ delaysMs: [50, 100, 200], jitter: 0 });
     expect(world.config.pems.timeoutMs).toBe(2000);
 
@@ -195,7 +242,11 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     const row = (id: string) => page.locator(`#edit-${id}`);
     await hasText(row(rejected), /rejected\s*dor: dor must be one of/);
     await hasText(row(conflicted), 'conflict: PEMS changed the record after version');
-    const synced = await world.db('pfa_modification').where({ organization_id: world.org, sync_status: 'synced' }).orderBy('synced_at').first('id', 'pems_version_after');
+    const synced = await world
+      .db('pfa_modification')
+      .where({ organization_id: world.org, sync_status: 'synced' })
+      .orderBy('synced_at')
+      .first('id', 'pems_version_after');
     await hasText(row(synced.id), `applied as PEMS version ${synced.pems_version_after}`);
     // The world's schedule is 50, 100, 200 ms without jitter: a send 100 ms after the claim is the
     // second try; 3 s later, past the 2 s request timeout and the next delay, it is overdue: the
@@ -205,7 +256,10 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     await hasText(row(retried.id), 'no answer yet: the sink is waiting for PEMS, and waiting spends no attempt');
     // The hostile note of the first edit is text: no element was made from it.
     await hasText(page.locator('table.edits'), "<script>alert('x')</script>");
-    await hasCount(page.locator('table.edits img, table.edits script, table.edits a:not([href^="/console/"]), table.edits b'), (n) => n === 0);
+    await hasCount(
+      page.locator('table.edits img, table.edits script, table.edits a:not([href^="/console/"]), table.edits b'),
+      (n) => n === 0,
+    );
     await screenshot(page, 'my-edits');
 
     await page.getByLabel('Where').selectOption('rejected');
@@ -225,7 +279,10 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     expect(guard.cspViolations).toEqual([]);
     expect(await pageCspViolations(page)).toEqual([]);
     await world.db('pfa_modification').where({ id: retried.id }).update({ sync_status: 'failed', claimed_by: null });
-    await world.db('pems_write_intent').where({ idempotency_key: `e2e-${retried.id}` }).delete();
+    await world
+      .db('pems_write_intent')
+      .where({ idempotency_key: `e2e-${retried.id}` })
+      .delete();
     await world.db('sink_instance').where({ id: holder }).delete();
   });
 });

@@ -18,7 +18,8 @@ describe('pems-sync connector restart --free-slot', () => {
     const { rows } = await db.raw('SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?', [SLOT]);
     return rows[0]?.active_pid ?? null;
   };
-  const put = (path: string): Promise<Response> => fetch(`${testEnv.connectUrl}/connectors/${NAME}/${path}`, { method: 'PUT' });
+  const put = (path: string): Promise<Response> =>
+    fetch(`${testEnv.connectUrl}/connectors/${NAME}/${path}`, { method: 'PUT' });
 
   afterAll(async () => {
     // Whatever happened above, leave the connector running for the suites after this one.
@@ -34,7 +35,9 @@ describe('pems-sync connector restart --free-slot', () => {
     expect(before).not.toBeNull();
     expect((await put('pause')).status).toBe(202);
     for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 300))) {
-      const s = (await (await fetch(`${testEnv.connectUrl}/connectors/${NAME}/status`)).json()) as { tasks: Array<{ state: string }> };
+      const s = (await (await fetch(`${testEnv.connectUrl}/connectors/${NAME}/status`)).json()) as {
+        tasks: Array<{ state: string }>;
+      };
       if (s.tasks.every((t) => t.state === 'PAUSED')) break;
       if (Date.now() - t0 > 30_000) throw new Error('the task did not pause');
     }

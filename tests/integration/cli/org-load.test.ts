@@ -20,7 +20,12 @@ describe('pems-sync org load: progress, interruption, resume', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    sim = await startPemsSimulator({ port: 0, testMode: true, rateLimitPerSecond: 0, credentials: [{ apiKey: 'load-key', tenant: 'PEMS', organization: org }] });
+    sim = await startPemsSimulator({
+      port: 0,
+      testMode: true,
+      rateLimitPerSecond: 0,
+      credentials: [{ apiKey: 'load-key', tenant: 'PEMS', organization: org }],
+    });
     sim.control.seed({ organization: org, count: 100, seed: 3 });
     writeFileSync(join(dir, 'ca.pem'), sim.cert!);
     env = {
@@ -34,7 +39,15 @@ describe('pems-sync org load: progress, interruption, resume', () => {
       PEMS_SYNC_DLQ_TOPIC: `test.load.${suffix}.dlq`,
     };
     expect((await cli(['topics', 'create'], env)).code).toBe(0);
-    expect((await cli(['org', 'add', org, '--name', 'load', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-stdin'], env, 'load-key')).code).toBe(0);
+    expect(
+      (
+        await cli(
+          ['org', 'add', org, '--name', 'load', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-stdin'],
+          env,
+          'load-key',
+        )
+      ).code,
+    ).toBe(0);
   });
   afterAll(async () => {
     await sim.close();
@@ -44,14 +57,20 @@ describe('pems-sync org load: progress, interruption, resume', () => {
 
   it('when the load is interrupted with Ctrl-C and run again, then the second run resumes where the first stopped and the mirror holds every record', async () => {
     sim.control.setFaults({ latency: { kind: 'fixed', ms: 400 }, endpoints: ['GET /pfa'] });
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'pems-sync.js'), 'org', 'load', org], { cwd: REPO, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'pems-sync.js'), 'org', 'load', org], {
+      cwd: REPO,
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
     let loaded = 0;
     for (const t0 = Date.now(); loaded < 20; await new Promise((r) => setTimeout(r, 100))) {
       if (Date.now() - t0 > 60_000) throw new Error(`no progress: ${stderr}`);
-      loaded = Number((await db('pems_source_cursor').where({ organization_id: org }).first('records_loaded'))?.records_loaded ?? 0);
+      loaded = Number(
+        (await db('pems_source_cursor').where({ organization_id: org }).first('records_loaded'))?.records_loaded ?? 0,
+      );
     }
     child.kill('SIGINT');
     expect(await exited).toBe(1);

@@ -24,7 +24,14 @@ describe('pems-sync org (processes, real Postgres, simulator)', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    sim = await startPemsSimulator({ port: 0, rateLimitPerSecond: 0, credentials: [{ apiKey: keyA, tenant: 'PEMS', organization: a }, { apiKey: 'key-b', tenant: 'PEMS', organization: b }] });
+    sim = await startPemsSimulator({
+      port: 0,
+      rateLimitPerSecond: 0,
+      credentials: [
+        { apiKey: keyA, tenant: 'PEMS', organization: a },
+        { apiKey: 'key-b', tenant: 'PEMS', organization: b },
+      ],
+    });
     writeFileSync(join(dir, 'ca.pem'), sim.cert!);
     writeFileSync(join(dir, 'a.key'), `${keyA}\n`);
     writeFileSync(join(dir, 'wrong.key'), 'not-the-key\n');
@@ -41,33 +48,123 @@ describe('pems-sync org (processes, real Postgres, simulator)', () => {
   });
 
   it('when the URL is http://, or its host is not allowed, then org add exits 2 naming the setting and stores nothing', async () => {
-    const http = await cli(['org', 'add', a, '--name', 'A', '--pems-url', sim.url.replace('https:', 'http:'), '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], env);
+    const http = await cli(
+      [
+        'org',
+        'add',
+        a,
+        '--name',
+        'A',
+        '--pems-url',
+        sim.url.replace('https:', 'http:'),
+        '--tenant',
+        'PEMS',
+        '--credential-file',
+        join(dir, 'a.key'),
+      ],
+      env,
+    );
     expect(http.code).toBe(2);
     expect(http.stderr).toContain('PEMS_SYNC_PEMS_ALLOW_INSECURE_HTTP');
-    const host = await cli(['org', 'add', a, '--name', 'A', '--pems-url', sim.url.replace('127.0.0.1', 'localhost'), '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], env);
+    const host = await cli(
+      [
+        'org',
+        'add',
+        a,
+        '--name',
+        'A',
+        '--pems-url',
+        sim.url.replace('127.0.0.1', 'localhost'),
+        '--tenant',
+        'PEMS',
+        '--credential-file',
+        join(dir, 'a.key'),
+      ],
+      env,
+    );
     expect(host.code).toBe(2);
     expect(host.stderr).toContain('host localhost is not in PEMS_SYNC_PEMS_ALLOWED_HOSTS');
     expect(await db('organization').where({ id: a }).first()).toBeUndefined();
   });
 
   it('when an organization is added, then check passes, show never prints the key or ciphertext, and adding it again is refused (6)', async () => {
-    const add = await cli(['org', 'add', a, '--name', 'A', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], env);
+    const add = await cli(
+      [
+        'org',
+        'add',
+        a,
+        '--name',
+        'A',
+        '--pems-url',
+        sim.url,
+        '--tenant',
+        'PEMS',
+        '--credential-file',
+        join(dir, 'a.key'),
+      ],
+      env,
+    );
     expect(add.code).toBe(0);
     const check = await cli(['org', 'check', a, '--json'], env);
     expect(check.code).toBe(0);
-    expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, checks: [{ check: 'settings', ok: true }, { check: 'health', ok: true }, { check: 'authenticated read', ok: true }, { check: 'rate limit', ok: true }] });
+    expect(JSON.parse(check.stdout)).toMatchObject({
+      ok: true,
+      checks: [
+        { check: 'settings', ok: true },
+        { check: 'health', ok: true },
+        { check: 'authenticated read', ok: true },
+        { check: 'rate limit', ok: true },
+      ],
+    });
     const row = await db('organization').where({ id: a }).first();
     const show = await cli(['org', 'show', a, '--json'], env);
     expect(show.code).toBe(0);
     expect(show.stdout).not.toContain(keyA);
     expect(show.stdout).not.toContain(row.pems_credential_encrypted.split(':')[4]);
-    expect(JSON.parse(show.stdout)).toMatchObject({ id: a, syncEnabled: false, credential: { format: 'v2', keyId: 'c1', needsReencryption: false }, problem: null });
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      id: a,
+      syncEnabled: false,
+      credential: { format: 'v2', keyId: 'c1', needsReencryption: false },
+      problem: null,
+    });
     expect(add.stderr).not.toContain('ALLOWED_HOSTS is empty');
-    const open = await cli(['org', 'add', `${a}X`, '--name', 'A', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], { ...env, PEMS_SYNC_PEMS_ALLOWED_HOSTS: '' });
+    const open = await cli(
+      [
+        'org',
+        'add',
+        `${a}X`,
+        '--name',
+        'A',
+        '--pems-url',
+        sim.url,
+        '--tenant',
+        'PEMS',
+        '--credential-file',
+        join(dir, 'a.key'),
+      ],
+      { ...env, PEMS_SYNC_PEMS_ALLOWED_HOSTS: '' },
+    );
     expect(open.code).toBe(0);
     expect(open.stderr).toContain('PEMS_SYNC_PEMS_ALLOWED_HOSTS is empty, so any host is accepted');
-    await db('organization').where({ id: `${a}X` }).delete();
-    const again = await cli(['org', 'add', a, '--name', 'A', '--pems-url', sim.url, '--tenant', 'PEMS', '--credential-file', join(dir, 'a.key')], env);
+    await db('organization')
+      .where({ id: `${a}X` })
+      .delete();
+    const again = await cli(
+      [
+        'org',
+        'add',
+        a,
+        '--name',
+        'A',
+        '--pems-url',
+        sim.url,
+        '--tenant',
+        'PEMS',
+        '--credential-file',
+        join(dir, 'a.key'),
+      ],
+      env,
+    );
     expect(again.code).toBe(6);
     expect(again.stderr).toContain('exists already');
   });
@@ -82,10 +179,18 @@ describe('pems-sync org (processes, real Postgres, simulator)', () => {
 
   it("when one organization's ciphertext is copied into another's row, then it does not decrypt there and check names the column", async () => {
     const row = await db('organization').where({ id: a }).first();
-    await db('organization').insert({ id: b, name: 'B', pems_base_url: sim.url, pems_tenant: 'PEMS', pems_credential_encrypted: row.pems_credential_encrypted });
+    await db('organization').insert({
+      id: b,
+      name: 'B',
+      pems_base_url: sim.url,
+      pems_tenant: 'PEMS',
+      pems_credential_encrypted: row.pems_credential_encrypted,
+    });
     const check = await cli(['org', 'check', b], env);
     expect(check.code).toBe(1);
-    expect(check.stdout).toMatch(/FAIL\s+settings\s+pems_credential_encrypted: credential failed authentication .*another organization than/);
+    expect(check.stdout).toMatch(
+      /FAIL\s+settings\s+pems_credential_encrypted: credential failed authentication .*another organization than/,
+    );
   });
 
   it('when the PEMS certificate is not trusted or PEMS is not listening, then check says which', async () => {
@@ -108,11 +213,15 @@ describe('pems-sync org (processes, real Postgres, simulator)', () => {
   });
 
   it('when the Debezium task is RUNNING, then restart --free-slot refuses (6) and terminates nothing', async () => {
-    const before = await db.raw("SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pems_sync_pfa_modification'");
+    const before = await db.raw(
+      "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pems_sync_pfa_modification'",
+    );
     const r = await cli(['connector', 'restart', '--free-slot'], env);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('RUNNING');
-    const after = await db.raw("SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pems_sync_pfa_modification'");
+    const after = await db.raw(
+      "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pems_sync_pfa_modification'",
+    );
     expect(after.rows[0].active_pid).toBe(before.rows[0].active_pid);
   });
 

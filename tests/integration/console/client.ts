@@ -26,7 +26,10 @@ export class ConsoleClient {
   }
 
   async get(path: string, headers: Record<string, string> = {}): Promise<Page> {
-    const res = await fetch(`${this.baseUrl}${path}`, { redirect: 'manual', headers: { cookie: this.cookieHeader(), ...headers } });
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      redirect: 'manual',
+      headers: { cookie: this.cookieHeader(), ...headers },
+    });
     this.remember(res);
     return { status: res.status, headers: res.headers, body: await res.text() };
   }
@@ -52,6 +55,10 @@ export class ConsoleClient {
   /** Signs in with a control API token through the sign-in form. */
   async signInWithToken(token: string): Promise<Page> {
     const page = await this.get('/console/sign-in');
-    return this.post('/console/sign-in', { _csrf: ConsoleClient.field(page.body, '_csrf'), token, return_to: '/console/status' });
+    return this.post('/console/sign-in', {
+      _csrf: ConsoleClient.field(page.body, '_csrf'),
+      token,
+      return_to: '/console/status',
+    });
   }
 }

@@ -25,10 +25,28 @@ describe('console: sign-in, session, preferences, status and search', () => {
     });
     await new Promise<void>((r) => downPems.listen(0, '127.0.0.1', () => r()));
     downUrl = `http://127.0.0.1:${(downPems.address() as { port: number }).port}`;
-    h = await harness({ config: { console: { localSignInUsers: ['console-demo-user'], secureCookies: false, freshnessTargetSeconds: 60, stalledAfterSeconds: 600 }, pems: { allowInsecureHttp: true, credentialKeys: `s1:${randomBytes(32).toString('base64')}` } } });
+    h = await harness({
+      config: {
+        console: {
+          localSignInUsers: ['console-demo-user'],
+          secureCookies: false,
+          freshnessTargetSeconds: 60,
+          stalledAfterSeconds: 600,
+        },
+        pems: { allowInsecureHttp: true, credentialKeys: `s1:${randomBytes(32).toString('base64')}` },
+      },
+    });
     org = await createOrg(h.db, 'CONS');
-    await h.db('app_user').insert({ id: 'console-demo-user', username: `console-demo-${org.id.toLowerCase()}` }).onConflict('id').ignore();
-    await h.db('user_organization').insert({ user_id: 'console-demo-user', organization_id: org.id, perm_read: true }).onConflict(['user_id', 'organization_id']).ignore();
+    await h
+      .db('app_user')
+      .insert({ id: 'console-demo-user', username: `console-demo-${org.id.toLowerCase()}` })
+      .onConflict('id')
+      .ignore();
+    await h
+      .db('user_organization')
+      .insert({ user_id: 'console-demo-user', organization_id: org.id, perm_read: true })
+      .onConflict(['user_id', 'organization_id'])
+      .ignore();
   });
   afterAll(async () => {
     await h?.close();
@@ -77,7 +95,15 @@ describe('console: sign-in, session, preferences, status and search', () => {
     expect(status.body).toContain('<nav aria-label="Main"');
     // Only screens that exist are in the navigation: every link answers with a page.
     const links = [...status.body.match(/<nav[\s\S]*?<\/nav>/)![0].matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
-    expect(links).toEqual(['/console/status', '/console/my-edits', '/console/conflicts', '/console/dead-letters', '/console/rollbacks', '/console/audit', '/console/notifications']);
+    expect(links).toEqual([
+      '/console/status',
+      '/console/my-edits',
+      '/console/conflicts',
+      '/console/dead-letters',
+      '/console/rollbacks',
+      '/console/audit',
+      '/console/notifications',
+    ]);
     for (const l of links) expect((await c.get(l)).status).toBe(200);
 
     // A POST without the session's CSRF token is refused, with one it works.
@@ -89,7 +115,11 @@ describe('console: sign-in, session, preferences, status and search', () => {
     expect(pref.status).toBe(303);
     const tz = await c.post('/console/preferences', { _csrf: csrf, tz: 'Asia/Tokyo', return_to: '/console/status' });
     expect(tz.status).toBe(303);
-    const badTz = await c.post('/console/preferences', { _csrf: csrf, tz: 'Mars/Olympus', return_to: '/console/status' });
+    const badTz = await c.post('/console/preferences', {
+      _csrf: csrf,
+      tz: 'Mars/Olympus',
+      return_to: '/console/status',
+    });
     expect(badTz.status).toBe(400);
     expect(badTz.body).toContain('time zone &#39;Mars/Olympus&#39; is not one this server knows');
     const themed = await c.get('/console/status');
@@ -99,7 +129,10 @@ describe('console: sign-in, session, preferences, status and search', () => {
     // Signing out deletes the session: the same cookie no longer signs in.
     const out = await c.post('/console/sign-out', { _csrf: csrf });
     expect(out.status).toBe(303);
-    const replay = await fetch(`${h.url}/console/status`, { redirect: 'manual', headers: { cookie: `pems_console_session=${cookie}` } });
+    const replay = await fetch(`${h.url}/console/status`, {
+      redirect: 'manual',
+      headers: { cookie: `pems_console_session=${cookie}` },
+    });
     expect(replay.status).toBe(303);
   });
 
@@ -113,7 +146,10 @@ describe('console: sign-in, session, preferences, status and search', () => {
     expect(other.status).toBe(403);
     expect(other.body).toContain('not one of the demo users');
     // Each sign-in page carries a fresh CSRF token (the refusal page too).
-    const ok = await c.post('/console/sign-in/local', { _csrf: ConsoleClient.field(other.body, '_csrf'), user: 'console-demo-user' });
+    const ok = await c.post('/console/sign-in/local', {
+      _csrf: ConsoleClient.field(other.body, '_csrf'),
+      user: 'console-demo-user',
+    });
     expect(ok.status).toBe(303);
     expect((await c.get('/console/status')).status).toBe(200);
 
@@ -123,7 +159,10 @@ describe('console: sign-in, session, preferences, status and search', () => {
       const p = new ConsoleClient(plain.url);
       const sp = await p.get('/console/sign-in');
       expect(sp.body).not.toContain('Demo users');
-      const refused = await p.post('/console/sign-in/local', { _csrf: ConsoleClient.field(sp.body, '_csrf'), user: 'console-demo-user' });
+      const refused = await p.post('/console/sign-in/local', {
+        _csrf: ConsoleClient.field(sp.body, '_csrf'),
+        user: 'console-demo-user',
+      });
       expect(refused.status).toBe(403);
       expect(refused.body).toContain('Local sign-in is not enabled');
     } finally {
@@ -142,8 +181,15 @@ describe('console: sign-in, session, preferences, status and search', () => {
 
     const now = Date.now();
     await h.db('pfa_modification').insert({
-      organization_id: o.id, pfa_id: 'PFA-S1', user_id: o.syncer, delta: JSON.stringify({ notes: 'a' }), base_version: 1,
-      sync_status: 'synced', pems_version_after: 2, committed_at: new Date(now - 5000), synced_at: new Date(now - 3000),
+      organization_id: o.id,
+      pfa_id: 'PFA-S1',
+      user_id: o.syncer,
+      delta: JSON.stringify({ notes: 'a' }),
+      base_version: 1,
+      sync_status: 'synced',
+      pems_version_after: 2,
+      committed_at: new Date(now - 5000),
+      synced_at: new Date(now - 3000),
     });
     const onTime = await c.get(`/console/status?organization=${o.id}`);
     expect(onTime.body).toContain('On time');
@@ -151,24 +197,37 @@ describe('console: sign-in, session, preferences, status and search', () => {
     expect(onTime.body).toMatch(/<td>1<\/td><td>0<\/td><td>0<\/td><td>0<\/td>/);
 
     await h.db('pfa_modification').insert({
-      organization_id: o.id, pfa_id: 'PFA-S2', user_id: o.syncer, delta: JSON.stringify({ notes: 'b' }), base_version: 1,
-      sync_status: 'committed', committed_at: new Date(now - 5 * 60_000),
+      organization_id: o.id,
+      pfa_id: 'PFA-S2',
+      user_id: o.syncer,
+      delta: JSON.stringify({ notes: 'b' }),
+      base_version: 1,
+      sync_status: 'committed',
+      committed_at: new Date(now - 5 * 60_000),
     });
     const late = await c.get(`/console/status?organization=${o.id}`);
     expect(late.body).toContain('>Late<');
     expect(late.body).toContain('The oldest edit not yet in PEMS is 5 min old (target 1 min).');
     expect(late.body).toContain('5 min behind');
 
-    await h.db('pfa_modification').where({ organization_id: o.id, pfa_id: 'PFA-S2' }).update({ committed_at: new Date(now - 20 * 60_000) });
+    await h
+      .db('pfa_modification')
+      .where({ organization_id: o.id, pfa_id: 'PFA-S2' })
+      .update({ committed_at: new Date(now - 20 * 60_000) });
     const stalled = await c.get(`/console/status?organization=${o.id}`);
     expect(stalled.body).toContain('>Stalled<');
 
     // A configured organization (URL and a credential bound to it) whose PEMS answers 503: down, not misconfigured.
     const ring = parseCredentialKeys(h.config.pems.credentialKeys);
-    await h.db('organization').where({ id: o.id }).update({ pems_base_url: downUrl, pems_credential_encrypted: encryptCredential('k', ring, o.id) });
+    await h
+      .db('organization')
+      .where({ id: o.id })
+      .update({ pems_base_url: downUrl, pems_credential_encrypted: encryptCredential('k', ring, o.id) });
     const down = await c.get(`/console/status?organization=${o.id}`);
     expect(down.body).toContain('data-banner="pems-down"');
-    expect(down.body).toMatch(new RegExp(`${o.id}: PEMS unreachable since \\d\\d:\\d\\d: 1 edit is safe and queued, the oldest is 20 min old.`));
+    expect(down.body).toMatch(
+      new RegExp(`${o.id}: PEMS unreachable since \\d\\d:\\d\\d: 1 edit is safe and queued, the oldest is 20 min old.`),
+    );
     expect(down.body).toContain('HTTP 503');
     // No sink metrics URL configured: the sink's rates are unknown, and the page says why.
     expect(down.body).toContain('no sink metrics URL configured (console.sinkMetricsUrls)');
@@ -178,13 +237,28 @@ describe('console: sign-in, session, preferences, status and search', () => {
     expect(foreign.status).toBe(404);
   });
 
-  it('finds edits by PFA id and by modification id within the viewer\'s organizations only, and shows hostile text literally', async () => {
+  it("finds edits by PFA id and by modification id within the viewer's organizations only, and shows hostile text literally", async () => {
     const o = await createOrg(h.db, 'CSRC');
     const hostile = `<script>alert(1)</script><img src=x onerror=alert(2)> hx-get="/x"`;
-    const [row] = await h.db('pfa_modification').insert(
-      { organization_id: o.id, pfa_id: 'PFA-Q1', user_id: o.syncer, delta: JSON.stringify({ notes: hostile }), base_version: 3, sync_status: 'rejected', committed_at: new Date(), sync_error: JSON.stringify({ code: 'VALIDATION_FAILED', message: 'no', fieldErrors: [{ field: 'notes', message: hostile }] }) },
-      ['id'],
-    );
+    const [row] = await h
+      .db('pfa_modification')
+      .insert(
+        {
+          organization_id: o.id,
+          pfa_id: 'PFA-Q1',
+          user_id: o.syncer,
+          delta: JSON.stringify({ notes: hostile }),
+          base_version: 3,
+          sync_status: 'rejected',
+          committed_at: new Date(),
+          sync_error: JSON.stringify({
+            code: 'VALIDATION_FAILED',
+            message: 'no',
+            fieldErrors: [{ field: 'notes', message: hostile }],
+          }),
+        },
+        ['id'],
+      );
     const c = new ConsoleClient(h.url);
     await c.signInWithToken(await token(o.reader));
     const byPfa = await c.get('/console/search?q=PFA-Q1');
@@ -209,7 +283,10 @@ describe('console: sign-in, session, preferences, status and search', () => {
     const c = new ConsoleClient(h.url);
     await c.signInWithToken(await token(org.reader));
     const ctrl = new AbortController();
-    const res = await fetch(`${h.url}/console/status/live?organization=${org.id}`, { headers: { cookie: `pems_console_session=${c.cookies.get('pems_console_session')}` }, signal: ctrl.signal });
+    const res = await fetch(`${h.url}/console/status/live?organization=${org.id}`, {
+      headers: { cookie: `pems_console_session=${c.cookies.get('pems_console_session')}` },
+      signal: ctrl.signal,
+    });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
     let text = '';

@@ -23,8 +23,16 @@ describe('console: the last hour, kept minute by minute', () => {
   const MIN = 60_000;
   const outcome = async (org: TestOrg, status: string, at: Date, latencyS = 2): Promise<void> => {
     await h.db('pfa_modification').insert({
-      organization_id: org.id, pfa_id: 'PFA-LH', user_id: org.syncer, base_version: 1, delta: JSON.stringify({ notes: 'n' }), sync_status: status,
-      committed_at: new Date(at.getTime() - latencyS * 1000), synced_at: status === 'synced' ? at : null, created_at: at, updated_at: at,
+      organization_id: org.id,
+      pfa_id: 'PFA-LH',
+      user_id: org.syncer,
+      base_version: 1,
+      delta: JSON.stringify({ notes: 'n' }),
+      sync_status: status,
+      committed_at: new Date(at.getTime() - latencyS * 1000),
+      synced_at: status === 'synced' ? at : null,
+      created_at: at,
+      updated_at: at,
     });
   };
 
@@ -51,7 +59,10 @@ describe('console: the last hour, kept minute by minute', () => {
     await outcome(b, 'conflict', new Date(now.getTime() - 5_000));
     const second = await rollup.read([b.id, a.id], now);
     expect(second.overall.find((m) => m.minute.getTime() === minute(10).getTime())).toMatchObject({ synced: 2 });
-    expect(second.overall.find((m) => m.minute.getTime() === minute(0).getTime())).toMatchObject({ failed: 1, conflict: 1 });
+    expect(second.overall.find((m) => m.minute.getTime() === minute(0).getTime())).toMatchObject({
+      failed: 1,
+      conflict: 1,
+    });
     // A fresh rollup (another process) reads the whole hour and sees it.
     const fresh = await new LastHourRollup(h.db).read([a.id, b.id], now);
     expect(fresh.overall.find((m) => m.minute.getTime() === minute(10).getTime())).toMatchObject({ synced: 3 });
@@ -59,7 +70,10 @@ describe('console: the last hour, kept minute by minute', () => {
     // Two minutes on, the minute that was live is kept, and the hour moved: minute 10 is still in it.
     const later = new Date(now.getTime() + 2 * MIN);
     const third = await rollup.read([a.id, b.id], later);
-    expect(third.overall.find((m) => m.minute.getTime() === minute(0).getTime())).toMatchObject({ failed: 1, conflict: 1 });
+    expect(third.overall.find((m) => m.minute.getTime() === minute(0).getTime())).toMatchObject({
+      failed: 1,
+      conflict: 1,
+    });
     expect(third.overall.find((m) => m.minute.getTime() === minute(10).getTime())).toMatchObject({ synced: 2 });
     // An hour later everything seeded has left the window.
     expect((await rollup.read([a.id, b.id], new Date(now.getTime() + 61 * MIN))).overall).toEqual([]);

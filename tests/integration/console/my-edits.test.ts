@@ -14,27 +14,66 @@ describe('console: my edits', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    h = await harness({ config: { console: { secureCookies: false }, retry: { delaysMs: [5000, 10000, 20000], jitter: 0.2 }, pems: { timeoutMs: 30000 } } });
+    h = await harness({
+      config: {
+        console: { secureCookies: false },
+        retry: { delaysMs: [5000, 10000, 20000], jitter: 0.2 },
+        pems: { timeoutMs: 30000 },
+      },
+    });
     org = await createOrg(h.db, 'CMYE');
-    const base = { organization_id: org.id, user_id: org.syncer, base_version: 4, delta: JSON.stringify({ notes: 'n' }) };
+    const base = {
+      organization_id: org.id,
+      user_id: org.syncer,
+      base_version: 4,
+      delta: JSON.stringify({ notes: 'n' }),
+    };
     const t = (minAgo: number): Date => new Date(Date.now() - minAgo * 60_000);
     const rows = [
       { key: 'waiting', pfa_id: 'PFA-W', sync_status: 'committed', committed_at: t(3), created_at: t(3) },
       { key: 'sending', pfa_id: 'PFA-S', sync_status: 'syncing', committed_at: t(4), created_at: t(4) },
-      { key: 'applied', pfa_id: 'PFA-A', sync_status: 'synced', pems_version_after: 5, committed_at: t(5), synced_at: t(4), created_at: t(5) },
+      {
+        key: 'applied',
+        pfa_id: 'PFA-A',
+        sync_status: 'synced',
+        pems_version_after: 5,
+        committed_at: t(5),
+        synced_at: t(4),
+        created_at: t(5),
+      },
       { key: 'conflict', pfa_id: 'PFA-C', sync_status: 'conflict', committed_at: t(6), created_at: t(6) },
       {
-        key: 'rejected', pfa_id: 'PFA-R', sync_status: 'rejected', committed_at: t(7), created_at: t(7),
-        sync_error: JSON.stringify({ code: 'VALIDATION_FAILED', message: 'PEMS refused', fieldErrors: [{ field: 'quantity', message: 'must be at least 1' }] }),
+        key: 'rejected',
+        pfa_id: 'PFA-R',
+        sync_status: 'rejected',
+        committed_at: t(7),
+        created_at: t(7),
+        sync_error: JSON.stringify({
+          code: 'VALIDATION_FAILED',
+          message: 'PEMS refused',
+          fieldErrors: [{ field: 'quantity', message: 'must be at least 1' }],
+        }),
       },
-      { key: 'failed', pfa_id: 'PFA-F', sync_status: 'failed', committed_at: t(8), created_at: t(8), sync_error: JSON.stringify({ code: 'RETRIES_EXHAUSTED', message: 'PEMS answered 503 five times' }) },
+      {
+        key: 'failed',
+        pfa_id: 'PFA-F',
+        sync_status: 'failed',
+        committed_at: t(8),
+        created_at: t(8),
+        sync_error: JSON.stringify({ code: 'RETRIES_EXHAUSTED', message: 'PEMS answered 503 five times' }),
+      },
     ];
     for (const { key, ...r } of rows) {
       const [row] = await h.db('pfa_modification').insert({ ...base, ...r }, ['id']);
       ids[key] = row.id;
     }
     // Someone else's edit in the same organization is not "mine".
-    const [other] = await h.db('pfa_modification').insert({ ...base, user_id: org.admin1, pfa_id: 'PFA-OTHER', sync_status: 'committed', committed_at: new Date() }, ['id']);
+    const [other] = await h
+      .db('pfa_modification')
+      .insert(
+        { ...base, user_id: org.admin1, pfa_id: 'PFA-OTHER', sync_status: 'committed', committed_at: new Date() },
+        ['id'],
+      );
     ids.other = other.id;
   });
   afterAll(async () => {
@@ -48,7 +87,9 @@ describe('console: my edits', () => {
     expect(p.status).toBe(200);
     expect(p.body).toContain('<a href="/console/my-edits" aria-current="page"><span>My edits</span></a>');
     expect(p.body).not.toContain(ids.other);
-    const order = ['waiting', 'sending', 'applied', 'conflict', 'rejected', 'failed'].map((k) => p.body.indexOf(`id="edit-${ids[k]}"`));
+    const order = ['waiting', 'sending', 'applied', 'conflict', 'rejected', 'failed'].map((k) =>
+      p.body.indexOf(`id="edit-${ids[k]}"`),
+    );
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     const row = (k: string): string => p.body.slice(p.body.indexOf(`id="edit-${ids[k]}"`)).split('</tr>')[0]!;
@@ -84,7 +125,9 @@ describe('console: my edits', () => {
     // A cursor after the third edit gives the three older ones.
     const first = await c.get('/console/my-edits');
     const applied = await h.db('pfa_modification').where({ id: ids.applied }).first('created_at');
-    const older = await c.get(`/console/my-edits?before=${encodeURIComponent(`${new Date(applied.created_at).toISOString()}_${ids.applied}`)}`);
+    const older = await c.get(
+      `/console/my-edits?before=${encodeURIComponent(`${new Date(applied.created_at).toISOString()}_${ids.applied}`)}`,
+    );
     expect(first.body).toContain(`id="edit-${ids.applied}"`);
     expect(older.body).not.toContain(`id="edit-${ids.applied}"`);
     expect(older.body.match(/id="edit-/g)).toHaveLength(3);
@@ -97,10 +140,16 @@ describe('console: my edits', () => {
     expect(p.body).toContain('You have not committed any edit yet.');
     expect(p.body).toContain('None of your edits is waiting');
   });
-  it('shows an edit being retried as sending with its attempt number and the next retry time, from the claim and the sink\'s latest send', async () => {
+  it("shows an edit being retried as sending with its attempt number and the next retry time, from the claim and the sink's latest send", async () => {
     const now = Date.now();
     const ago = (s: number): Date => new Date(now - s * 1000);
-    const base = { organization_id: org.id, user_id: org.admin1, base_version: 4, delta: JSON.stringify({ notes: 'retry me' }), sync_status: 'syncing' };
+    const base = {
+      organization_id: org.id,
+      user_id: org.admin1,
+      base_version: 4,
+      delta: JSON.stringify({ notes: 'retry me' }),
+      sync_status: 'syncing',
+    };
     const cases = [
       // claimed 20 s ago, the latest send 3 s ago: past 5 s and 15 s (less 20 % jitter) → attempt 3, next after 20 s
       { key: 'third', claimed: 20, sent: 3, attempts: 0 },
@@ -113,8 +162,29 @@ describe('console: my edits', () => {
     ];
     const row: Record<string, { id: string; sent: Date }> = {};
     for (const c of cases) {
-      const [m] = await h.db('pfa_modification').insert({ ...base, pfa_id: `PFA-RETRY-${c.key}`, attempts: c.attempts, committed_at: ago(c.claimed + 1), created_at: ago(c.claimed + 1), updated_at: ago(c.claimed) }, ['id']);
-      await h.db('pems_write_intent').insert({ idempotency_key: `test-${m.id}`, organization_id: org.id, pfa_id: `PFA-RETRY-${c.key}`, modification_ids: [m.id], item: JSON.stringify({ pfaId: `PFA-RETRY-${c.key}` }), created_at: ago(c.sent) });
+      const [m] = await h
+        .db('pfa_modification')
+        .insert(
+          {
+            ...base,
+            pfa_id: `PFA-RETRY-${c.key}`,
+            attempts: c.attempts,
+            committed_at: ago(c.claimed + 1),
+            created_at: ago(c.claimed + 1),
+            updated_at: ago(c.claimed),
+          },
+          ['id'],
+        );
+      await h
+        .db('pems_write_intent')
+        .insert({
+          idempotency_key: `test-${m.id}`,
+          organization_id: org.id,
+          pfa_id: `PFA-RETRY-${c.key}`,
+          modification_ids: [m.id],
+          item: JSON.stringify({ pfaId: `PFA-RETRY-${c.key}` }),
+          created_at: ago(c.sent),
+        });
       row[c.key] = { id: m.id, sent: ago(c.sent) };
     }
     const c = new ConsoleClient(h.url);

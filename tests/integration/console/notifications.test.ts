@@ -19,13 +19,59 @@ describe('console: notifications', () => {
 
   it('links each notification to its conflict or edit, counts the unread ones live, and marks them read', async () => {
     const { conflictId, modificationId } = await seedConflict(h.db, {
-      org: org.id, pfaId: 'PFA-N1', userId: org.syncer, delta: { notes: 'x' }, baseVersion: 1, pemsVersion: 2,
+      org: org.id,
+      pfaId: 'PFA-N1',
+      userId: org.syncer,
+      delta: { notes: 'x' },
+      baseVersion: 1,
+      pemsVersion: 2,
       fields: [{ field: 'notes', base: 'a', local: 'x', pems: 'b' }],
     });
-    const [rej] = await h.db('pfa_modification').insert({ organization_id: org.id, pfa_id: 'PFA-N2', user_id: org.syncer, delta: JSON.stringify({ dor: 'X' }), base_version: 1, sync_status: 'rejected', committed_at: new Date() }, ['id']);
-    const [n1] = await h.db('notification').insert({ organization_id: org.id, user_id: org.syncer, kind: 'conflict', payload: JSON.stringify({ modificationId, pfaId: 'PFA-N1', fields: ['notes'] }) }, ['id']);
-    await h.db('notification').insert({ organization_id: org.id, user_id: org.syncer, kind: 'rejected', payload: JSON.stringify({ modificationId: rej.id, pfaId: 'PFA-N2', error: { message: 'dor must be one of BEO, PROJECT' } }) });
-    await h.db('notification').insert({ organization_id: org.id, user_id: org.admin1, kind: 'failed', payload: JSON.stringify({ pfaId: 'NOT-MINE' }) });
+    const [rej] = await h
+      .db('pfa_modification')
+      .insert(
+        {
+          organization_id: org.id,
+          pfa_id: 'PFA-N2',
+          user_id: org.syncer,
+          delta: JSON.stringify({ dor: 'X' }),
+          base_version: 1,
+          sync_status: 'rejected',
+          committed_at: new Date(),
+        },
+        ['id'],
+      );
+    const [n1] = await h
+      .db('notification')
+      .insert(
+        {
+          organization_id: org.id,
+          user_id: org.syncer,
+          kind: 'conflict',
+          payload: JSON.stringify({ modificationId, pfaId: 'PFA-N1', fields: ['notes'] }),
+        },
+        ['id'],
+      );
+    await h
+      .db('notification')
+      .insert({
+        organization_id: org.id,
+        user_id: org.syncer,
+        kind: 'rejected',
+        payload: JSON.stringify({
+          modificationId: rej.id,
+          pfaId: 'PFA-N2',
+          error: { message: 'dor must be one of BEO, PROJECT' },
+        }),
+      });
+    await h
+      .db('notification')
+      .insert({
+        organization_id: org.id,
+        user_id: org.admin1,
+        kind: 'failed',
+        payload: JSON.stringify({ pfaId: 'NOT-MINE' }),
+      });
 
     const c = new ConsoleClient(h.url);
     await c.signInWithToken(await token(org.syncer));
@@ -39,7 +85,10 @@ describe('console: notifications', () => {
 
     // The live count: 2 now, 1 after marking one read.
     const ctrl = new AbortController();
-    const res = await fetch(`${h.url}/console/notifications/live`, { headers: { cookie: `pems_console_session=${c.cookies.get('pems_console_session')}` }, signal: ctrl.signal });
+    const res = await fetch(`${h.url}/console/notifications/live`, {
+      headers: { cookie: `pems_console_session=${c.cookies.get('pems_console_session')}` },
+      signal: ctrl.signal,
+    });
     const reader = res.body!.getReader();
     let text = '';
     const until = async (re: RegExp): Promise<void> => {

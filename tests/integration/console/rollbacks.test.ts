@@ -16,14 +16,29 @@ describe('console: record timeline and rollbacks', () => {
     h = await harness({ config: { console: { secureCookies: false } } });
     org = await createOrg(h.db, 'CRBK');
     other = await createOrg(h.db, 'CRBX');
-    await seedVersions(h.db, [pfaRecord(org.id, 'PFA-R1', 1, { notes: 'one' }), pfaRecord(org.id, 'PFA-R1', 2, { notes: 'two' })]);
-    await h.db('pfa_modification').insert({ organization_id: org.id, pfa_id: 'PFA-R1', user_id: org.syncer, delta: JSON.stringify({ notes: 'two' }), base_version: 1, sync_status: 'synced', pems_version_after: 2, committed_at: new Date(), synced_at: new Date() });
+    await seedVersions(h.db, [
+      pfaRecord(org.id, 'PFA-R1', 1, { notes: 'one' }),
+      pfaRecord(org.id, 'PFA-R1', 2, { notes: 'two' }),
+    ]);
+    await h
+      .db('pfa_modification')
+      .insert({
+        organization_id: org.id,
+        pfa_id: 'PFA-R1',
+        user_id: org.syncer,
+        delta: JSON.stringify({ notes: 'two' }),
+        base_version: 1,
+        sync_status: 'synced',
+        pems_version_after: 2,
+        committed_at: new Date(),
+        synced_at: new Date(),
+      });
   });
   afterAll(async () => {
     await h?.close();
   });
 
-  it('shows the timeline in time order with its kinds, filters it in the URL, and hides another organization\'s record', async () => {
+  it("shows the timeline in time order with its kinds, filters it in the URL, and hides another organization's record", async () => {
     const c = new ConsoleClient(h.url);
     await c.signInWithToken(await token(org.reader));
     const t = await c.get(`/console/records/${org.id}/PFA-R1`);
@@ -47,20 +62,33 @@ describe('console: record timeline and rollbacks', () => {
     expect(rp.body).toContain(`requesting a rollback needs perm_Sync in ${org.id}`);
     expect(rp.body).toContain('<tr data-field="notes"><th scope="row">notes</th><td>two</td><td>one</td></tr>');
     const csrfR = ConsoleClient.field(rp.body, '_csrf');
-    expect((await reader.post(`/console/records/${org.id}/PFA-R1/rollback`, { _csrf: csrfR, version: '1', reason: 'x' })).status).toBe(403);
+    expect(
+      (await reader.post(`/console/records/${org.id}/PFA-R1/rollback`, { _csrf: csrfR, version: '1', reason: 'x' }))
+        .status,
+    ).toBe(403);
 
     const a1 = new ConsoleClient(h.url);
     await a1.signInWithToken(await token(org.admin1));
     const page = await a1.get(`/console/records/${org.id}/PFA-R1/rollback?version=1`);
     const csrf = ConsoleClient.field(page.body, '_csrf');
-    const noReason = await a1.post(`/console/records/${org.id}/PFA-R1/rollback`, { _csrf: csrf, version: '1', reason: ' ' });
+    const noReason = await a1.post(`/console/records/${org.id}/PFA-R1/rollback`, {
+      _csrf: csrf,
+      version: '1',
+      reason: ' ',
+    });
     expect(noReason.status).toBe(400);
     expect(noReason.body).toContain('A rollback needs a reason');
-    const made = await a1.post(`/console/records/${org.id}/PFA-R1/rollback`, { _csrf: csrf, version: '1', reason: 'mistake' });
+    const made = await a1.post(`/console/records/${org.id}/PFA-R1/rollback`, {
+      _csrf: csrf,
+      version: '1',
+      reason: 'mistake',
+    });
     expect(made.status).toBe(303);
     const url = made.headers.get('location')!;
     const mine = await a1.get(url);
-    expect(mine.body).toContain('<button type="button" id="approve" class="button" disabled aria-describedby="approve-why">Approve</button>');
+    expect(mine.body).toContain(
+      '<button type="button" id="approve" class="button" disabled aria-describedby="approve-why">Approve</button>',
+    );
     expect(mine.body).toContain('four eyes — a different administrator must approve it');
     const self = await a1.post(`${url}/approve`, { _csrf: csrf });
     expect(self.status).toBe(403);
@@ -83,7 +111,14 @@ describe('console: record timeline and rollbacks', () => {
     const other = await a2.post(`${url}/approve`, { _csrf: csrf2, previewHash: '0'.repeat(64), reason: 'ok' });
     expect(other.status).toBe(409);
     expect(other.body).toContain('approve what the request shows');
-    expect((await h.db('rollback_request').where({ id: url.split('/').pop()! }).first()).status).toBe('pending');
+    expect(
+      (
+        await h
+          .db('rollback_request')
+          .where({ id: url.split('/').pop()! })
+          .first()
+      ).status,
+    ).toBe('pending');
     expect((await a2.post(`${url}/approve`, { _csrf: csrf2, previewHash: shown, reason: 'ok' })).status).toBe(303);
     const id = url.split('/').pop()!;
     const row = await h.db('rollback_request').where({ id }).first();

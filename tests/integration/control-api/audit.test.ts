@@ -71,21 +71,43 @@ describe('control API: audit trail', () => {
     other = await createOrg(h.db, 'AUDX');
     await appendAudit(h.db, [
       { organizationId: org.id, pfaId: 'PFA-1', actor: org.syncer, eventType: 'sync.write', details: { n: 1 } },
-      { organizationId: org.id, pfaId: 'PFA-1', actor: 'system:pems-sync-sink', eventType: 'sync.outcome', details: { n: 2 }, pemsResponse: { status: 200, newVersion: 8 } },
-      { organizationId: org.id, pfaId: 'PFA-2', actor: org.admin1, eventType: 'conflict.resolved', details: { note: 'comma, "quote"\nnew line', n: 3 } },
+      {
+        organizationId: org.id,
+        pfaId: 'PFA-1',
+        actor: 'system:pems-sync-sink',
+        eventType: 'sync.outcome',
+        details: { n: 2 },
+        pemsResponse: { status: 200, newVersion: 8 },
+      },
+      {
+        organizationId: org.id,
+        pfaId: 'PFA-2',
+        actor: org.admin1,
+        eventType: 'conflict.resolved',
+        details: { note: 'comma, "quote"\nnew line', n: 3 },
+      },
       { organizationId: org.id, actor: org.admin2, eventType: 'rollback.approved', details: { n: 4, ünï: 'çødé' } },
     ]);
-    await appendAudit(h.db, { organizationId: other.id, pfaId: 'PFA-1', actor: other.admin1, eventType: 'sync.write', details: { secret: 'other org' } });
+    await appendAudit(h.db, {
+      organizationId: other.id,
+      pfaId: 'PFA-1',
+      actor: other.admin1,
+      eventType: 'sync.write',
+      details: { secret: 'other org' },
+    });
   });
   afterAll(async () => {
     await h.close();
   });
 
-  it('when queried by PFA, actor, event type and time, then only matching entries of the caller\'s organizations, keyset-paged', async () => {
+  it("when queried by PFA, actor, event type and time, then only matching entries of the caller's organizations, keyset-paged", async () => {
     const byPfa = await call(h, org.reader, 'GET', `/audit?organization=${org.id}&pfaId=PFA-1&order=asc`);
     expect(byPfa.statusCode).toBe(200);
     expect(byPfa.json().items.map((e: { eventType: string }) => e.eventType)).toEqual(['sync.write', 'sync.outcome']);
-    expect(byPfa.json().items[1]).toMatchObject({ pemsResponse: { status: 200, newVersion: 8 }, actor: 'system:pems-sync-sink' });
+    expect(byPfa.json().items[1]).toMatchObject({
+      pemsResponse: { status: 200, newVersion: 8 },
+      actor: 'system:pems-sync-sink',
+    });
     expect(byPfa.json().items[0].createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
 
     const byActor = await call(h, org.reader, 'GET', `/audit?organization=${org.id}&actor=${org.admin1}`);
@@ -100,7 +122,12 @@ describe('control API: audit trail', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Awaited<ReturnType<typeof call>> = await call(h, org.reader, 'GET', `/audit?organization=${org.id}&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: Awaited<ReturnType<typeof call>> = await call(
+        h,
+        org.reader,
+        'GET',
+        `/audit?organization=${org.id}&limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       seen.push(...page.json().items.map((e: { id: string }) => e.id));
       cursor = page.json().nextCursor;
     } while (cursor);
@@ -120,46 +147,101 @@ describe('control API: audit trail', () => {
     expect(csv.statusCode).toBe(200);
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const rows = parseCsv(csv.body);
-    expect(rows[0]).toEqual(['id', 'createdAt', 'organizationId', 'pfaId', 'modificationId', 'actor', 'eventType', 'details', 'pemsResponse', 'prevHash', 'hash']);
+    expect(rows[0]).toEqual([
+      'id',
+      'createdAt',
+      'organizationId',
+      'pfaId',
+      'modificationId',
+      'actor',
+      'eventType',
+      'details',
+      'pemsResponse',
+      'prevHash',
+      'hash',
+    ]);
     expect(rows).toHaveLength(5);
     const resolved = rows.find((r) => r[6] === 'conflict.resolved')!;
     expect(JSON.parse(resolved[7]!)).toEqual({ note: 'comma, "quote"\nnew line', n: 3 });
     const stored = await h.db('audit_log').where({ id: resolved[0] }).first();
     expect(resolved[10]).toBe(stored.hash);
 
-    const nd = await call(h, org.reader, 'GET', `/audit/export?organization=${org.id}&format=ndjson&eventType=rollback.approved`);
+    const nd = await call(
+      h,
+      org.reader,
+      'GET',
+      `/audit/export?organization=${org.id}&format=ndjson&eventType=rollback.approved`,
+    );
     expect(nd.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-    const lines = nd.body.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = nd.body
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ eventType: 'rollback.approved', details: { n: 4, ünï: 'çødé' }, actor: org.admin2 });
+    expect(lines[0]).toMatchObject({
+      eventType: 'rollback.approved',
+      details: { n: 4, ünï: 'çødé' },
+      actor: org.admin2,
+    });
   });
 
   it('when the chain is intact it verifies; when a row is tampered with, then verify names the first broken entry', async () => {
     const t = await createOrg(h.db, 'TAMPER');
-    await appendAudit(h.db, [1, 2, 3, 4, 5].map((n) => ({ organizationId: t.id, pfaId: `PFA-${n}`, actor: t.syncer, eventType: 'sync.write', details: { n }, pemsResponse: n % 2 ? { ok: true } : undefined })));
+    await appendAudit(
+      h.db,
+      [1, 2, 3, 4, 5].map((n) => ({
+        organizationId: t.id,
+        pfaId: `PFA-${n}`,
+        actor: t.syncer,
+        eventType: 'sync.write',
+        details: { n },
+        pemsResponse: n % 2 ? { ok: true } : undefined,
+      })),
+    );
     const ok = await call(h, t.reader, 'GET', `/audit/verify?organization=${t.id}`);
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toEqual({ organizationId: t.id, entries: 5, ok: true, firstBroken: null, headMatches: true, keyed: { signedEntries: 5, firstBroken: null, headValid: true } });
+    expect(ok.json()).toEqual({
+      organizationId: t.id,
+      entries: 5,
+      ok: true,
+      firstBroken: null,
+      headMatches: true,
+      keyed: { signedEntries: 5, firstBroken: null, headValid: true },
+    });
 
     // The table refuses updates; a tamperer with DDL rights turns the guard off for one statement.
-    await expect(h.db('audit_log').where({ organization_id: t.id }).update({ actor: 'x' })).rejects.toThrow(/append-only/);
+    await expect(h.db('audit_log').where({ organization_id: t.id }).update({ actor: 'x' })).rejects.toThrow(
+      /append-only/,
+    );
     const rows = await h.db('audit_log').where({ organization_id: t.id }).orderBy('id');
     await withoutAppendOnly(h.db, async (tx) => {
-      await tx('audit_log').where({ id: rows[2].id }).update({ details: JSON.stringify({ n: 300 }) });
+      await tx('audit_log')
+        .where({ id: rows[2].id })
+        .update({ details: JSON.stringify({ n: 300 }) });
       await tx('audit_log').where({ id: rows[4].id }).update({ actor: 'someone-else' });
     });
     const broken = await call(h, t.reader, 'GET', `/audit/verify?organization=${t.id}`);
-    expect(broken.json()).toMatchObject({ ok: false, entries: 5, firstBroken: { id: String(rows[2].id), problem: 'hash_mismatch', storedHash: rows[2].hash } });
+    expect(broken.json()).toMatchObject({
+      ok: false,
+      entries: 5,
+      firstBroken: { id: String(rows[2].id), problem: 'hash_mismatch', storedHash: rows[2].hash },
+    });
 
     // A deleted entry breaks the link of the one after it.
     const d = await createOrg(h.db, 'DELETED');
-    await appendAudit(h.db, [1, 2, 3].map((n) => ({ organizationId: d.id, actor: d.syncer, eventType: 'sync.write', details: { n } })));
+    await appendAudit(
+      h.db,
+      [1, 2, 3].map((n) => ({ organizationId: d.id, actor: d.syncer, eventType: 'sync.write', details: { n } })),
+    );
     const drows = await h.db('audit_log').where({ organization_id: d.id }).orderBy('id');
     await withoutAppendOnly(h.db, async (tx) => {
       await tx('audit_log').where({ id: drows[1].id }).delete();
     });
     const gap = await call(h, d.reader, 'GET', `/audit/verify?organization=${d.id}`);
-    expect(gap.json()).toMatchObject({ ok: false, firstBroken: { id: String(drows[2].id), problem: 'prev_hash_mismatch', expectedPrevHash: drows[0].hash } });
+    expect(gap.json()).toMatchObject({
+      ok: false,
+      firstBroken: { id: String(drows[2].id), problem: 'prev_hash_mismatch', expectedPrevHash: drows[0].hash },
+    });
   });
 
   it('when 100,000 entries are exported, then they stream from a cursor with flat memory and all arrive', async () => {
@@ -186,26 +268,30 @@ describe('control API: audit trail', () => {
       let tail = '';
       await new Promise<void>((resolve, reject) => {
         http
-          .get(`${h.url}/audit/export?organization=${big.id}&format=${format}`, { headers: { authorization: `Bearer ${tokenFor}` } }, (res) => {
-            expect(res.statusCode).toBe(200);
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => {
-              chunks += 1;
-              bytes += chunk.length;
-              // Count record ends without keeping the text (CSV: CRLF outside quotes; the payload's newline is quoted LF only).
-              const text = tail + chunk;
-              const sep = format === 'csv' ? '\r\n' : '\n';
-              const parts = text.split(sep);
-              tail = parts.pop()!;
-              lines += parts.length;
-              if (chunks % 100 === 0) {
-                collectGarbage();
-                peak = Math.max(peak, process.memoryUsage().heapUsed);
-              }
-            });
-            res.on('end', resolve);
-            res.on('error', reject);
-          })
+          .get(
+            `${h.url}/audit/export?organization=${big.id}&format=${format}`,
+            { headers: { authorization: `Bearer ${tokenFor}` } },
+            (res) => {
+              expect(res.statusCode).toBe(200);
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => {
+                chunks += 1;
+                bytes += chunk.length;
+                // Count record ends without keeping the text (CSV: CRLF outside quotes; the payload's newline is quoted LF only).
+                const text = tail + chunk;
+                const sep = format === 'csv' ? '\r\n' : '\n';
+                const parts = text.split(sep);
+                tail = parts.pop()!;
+                lines += parts.length;
+                if (chunks % 100 === 0) {
+                  collectGarbage();
+                  peak = Math.max(peak, process.memoryUsage().heapUsed);
+                }
+              });
+              res.on('end', resolve);
+              res.on('error', reject);
+            },
+          )
           .on('error', reject);
       });
       peak = Math.max(peak, process.memoryUsage().heapUsed);
@@ -225,5 +311,4 @@ describe('control API: audit trail', () => {
       await tx('audit_chain_head').where({ organization_id: big.id }).delete();
     });
   }, 180_000);
-
 });

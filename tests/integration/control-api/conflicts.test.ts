@@ -1,5 +1,15 @@
 import { appendAudit } from '../../../connectors/postgres/audit';
-import { call, createOrg, harness, pfaRecord, seedConflict, seedVersions, tableCounts, type Harness, type TestOrg } from './harness';
+import {
+  call,
+  createOrg,
+  harness,
+  pfaRecord,
+  seedConflict,
+  seedVersions,
+  tableCounts,
+  type Harness,
+  type TestOrg,
+} from './harness';
 
 /** Conflicts through the control API against the real Postgres (rows seeded the way the sink writes them). */
 describe('control API: conflicts', () => {
@@ -40,7 +50,12 @@ describe('control API: conflicts', () => {
 
   it('when listed and opened, then each conflicting field shows base, local and PEMS values and the auto-merge fields', async () => {
     const { conflictId, modificationId } = await seedTypical('PFA-LIST');
-    const list = await call(h, org.reader, 'GET', `/conflicts?organization=${org.id}&status=open&pfaId=PFA-LIST&userId=${org.syncer}`);
+    const list = await call(
+      h,
+      org.reader,
+      'GET',
+      `/conflicts?organization=${org.id}&status=open&pfaId=PFA-LIST&userId=${org.syncer}`,
+    );
     expect(list.statusCode).toBe(200);
     expect(list.json().items.map((c: { id: string }) => c.id)).toEqual([conflictId]);
 
@@ -62,9 +77,12 @@ describe('control API: conflicts', () => {
     expect(future.json().items).toEqual([]);
   });
 
-  it('when resolved with use_local, then a committed modification on PEMS\'s version carries the user\'s values, the old one is superseded, the conflict resolved, and it is audited', async () => {
+  it("when resolved with use_local, then a committed modification on PEMS's version carries the user's values, the old one is superseded, the conflict resolved, and it is audited", async () => {
     const { conflictId, modificationId } = await seedTypical('PFA-LOCAL');
-    const res = await call(h, org.admin1, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'use_local', reason: 'the slip is real' });
+    const res = await call(h, org.admin1, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'use_local',
+      reason: 'the slip is real',
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.conflict).toMatchObject({ status: 'resolved', resolution: 'use_local', resolvedBy: org.admin1 });
@@ -82,11 +100,23 @@ describe('control API: conflicts', () => {
     });
     expect(created!.committed_at).not.toBeNull();
     const conflict = await h.db('sync_conflict').where({ id: conflictId }).first();
-    expect(conflict).toMatchObject({ status: 'resolved', resolution: 'use_local', resolved_by: org.admin1, resolution_modification_id: created!.id });
-    const audit = await h.db('audit_log').where({ organization_id: org.id, event_type: 'conflict.resolved', pfa_id: 'PFA-LOCAL' });
+    expect(conflict).toMatchObject({
+      status: 'resolved',
+      resolution: 'use_local',
+      resolved_by: org.admin1,
+      resolution_modification_id: created!.id,
+    });
+    const audit = await h
+      .db('audit_log')
+      .where({ organization_id: org.id, event_type: 'conflict.resolved', pfa_id: 'PFA-LOCAL' });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor: org.admin1, modification_id: created!.id });
-    expect(audit[0].details).toMatchObject({ conflictId, resolution: 'use_local', supersededModificationId: modificationId, baseVersion: 7 });
+    expect(audit[0].details).toMatchObject({
+      conflictId,
+      resolution: 'use_local',
+      supersededModificationId: modificationId,
+      baseVersion: 7,
+    });
 
     const again = await call(h, org.admin1, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'use_pems' });
     expect(again.statusCode).toBe(409);
@@ -98,11 +128,21 @@ describe('control API: conflicts', () => {
     const res = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'use_pems' });
     expect(res.statusCode).toBe(200);
     const [, created] = await modifications('PFA-PEMS');
-    expect(created).toMatchObject({ delta: { notes: 'slip' }, base_version: 7, origin: 'conflict_resolution', supersedes_id: modificationId });
+    expect(created).toMatchObject({
+      delta: { notes: 'slip' },
+      base_version: 7,
+      origin: 'conflict_resolution',
+      supersedes_id: modificationId,
+    });
 
     await seedVersions(h.db, [pfaRecord(org.id, 'PFA-PEMS2', 3), pfaRecord(org.id, 'PFA-PEMS2', 4, { dor: 'BEO' })]);
     const only = await seedConflict(h.db, {
-      org: org.id, pfaId: 'PFA-PEMS2', userId: org.syncer, delta: { dor: 'PROJECT' }, baseVersion: 3, pemsVersion: 4,
+      org: org.id,
+      pfaId: 'PFA-PEMS2',
+      userId: org.syncer,
+      delta: { dor: 'PROJECT' },
+      baseVersion: 3,
+      pemsVersion: 4,
       fields: [{ field: 'dor', base: 'PROJECT', local: 'PROJECT', pems: 'BEO' }],
     });
     const res2 = await call(h, org.syncer, 'POST', `/conflicts/${only.conflictId}/resolve`, { resolution: 'use_pems' });
@@ -110,29 +150,52 @@ describe('control API: conflicts', () => {
     expect(res2.json().modification).toBeNull();
     const rows = await modifications('PFA-PEMS2');
     expect(rows.map((r) => r.sync_status)).toEqual(['superseded']);
-    expect(await h.db('sync_conflict').where({ id: only.conflictId }).first()).toMatchObject({ status: 'resolved', resolution: 'use_pems', resolution_modification_id: null });
+    expect(await h.db('sync_conflict').where({ id: only.conflictId }).first()).toMatchObject({
+      status: 'resolved',
+      resolution: 'use_pems',
+      resolution_modification_id: null,
+    });
   });
 
-  it('when resolved with merge, then the caller\'s values are validated and written with the other changes', async () => {
+  it("when resolved with merge, then the caller's values are validated and written with the other changes", async () => {
     const { conflictId } = await seedTypical('PFA-MERGE');
-    const missing = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'merge', values: {} });
+    const missing = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'merge',
+      values: {},
+    });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error).toBe('RESOLUTION_INVALID');
-    const extra = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'merge', values: { forecastEnd: '2026-09-30', dor: 'BEO' } });
+    const extra = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'merge',
+      values: { forecastEnd: '2026-09-30', dor: 'BEO' },
+    });
     expect(extra.statusCode).toBe(400);
     expect(extra.json().message).toContain('dor');
-    const owned = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'merge', values: { model: 'X' } });
+    const owned = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'merge',
+      values: { model: 'X' },
+    });
     expect(owned.statusCode).toBe(400);
     expect(owned.json().fieldErrors[0]).toMatchObject({ field: 'model', code: 'FIELD_NOT_EDITABLE' });
-    const beforeStart = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'merge', values: { forecastEnd: '2025-01-01' } });
+    const beforeStart = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'merge',
+      values: { forecastEnd: '2025-01-01' },
+    });
     expect(beforeStart.statusCode).toBe(400);
     expect(beforeStart.json().fieldErrors[0].field).toBe('forecastEnd');
     expect((await modifications('PFA-MERGE')).map((r) => r.sync_status)).toEqual(['conflict']);
 
-    const ok = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'merge', values: { forecastEnd: '2026-09-30' } });
+    const ok = await call(h, org.syncer, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'merge',
+      values: { forecastEnd: '2026-09-30' },
+    });
     expect(ok.statusCode).toBe(200);
     const [, created] = await modifications('PFA-MERGE');
-    expect(created).toMatchObject({ delta: { forecastEnd: '2026-09-30', notes: 'slip' }, base_version: 7, sync_status: 'committed' });
+    expect(created).toMatchObject({
+      delta: { forecastEnd: '2026-09-30', notes: 'slip' },
+      base_version: 7,
+      sync_status: 'committed',
+    });
   });
 
   it('when a reader without perm_Sync resolves, then 403 and nothing changes', async () => {
@@ -142,7 +205,7 @@ describe('control API: conflicts', () => {
     expect(await h.db('sync_conflict').where({ id: conflictId }).first()).toMatchObject({ status: 'open' });
   });
 
-  it('when another organization\'s user asks for or resolves the conflict, then 404 and no leak', async () => {
+  it("when another organization's user asks for or resolves the conflict, then 404 and no leak", async () => {
     const { conflictId } = await seedTypical('PFA-XORG');
     for (const [method, url, payload] of [
       ['GET', `/conflicts/${conflictId}`, undefined],
@@ -163,7 +226,10 @@ describe('control API: conflicts', () => {
     const { conflictId } = await seedTypical('PFA-INJ');
     await appendAudit(h.db, { organizationId: org.id, actor: 'system:test', eventType: 'test.marker' });
     const before = await tableCounts(h.db, org.id);
-    const unknown = await call(h, org.admin1, 'POST', `/conflicts/${conflictId}/resolve`, { resolution: 'use_local', sneaky: 1 });
+    const unknown = await call(h, org.admin1, 'POST', `/conflicts/${conflictId}/resolve`, {
+      resolution: 'use_local',
+      sneaky: 1,
+    });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().fieldErrors[0].field).toBe('sneaky');
     expect(unknown.json().message).toContain('sneaky');
@@ -192,7 +258,9 @@ describe('control API: conflicts', () => {
     expect((await call(h, null, 'GET', '/conflicts')).statusCode).toBe(401);
     const { token } = await import('./harness');
     const forged = await token(org.admin1, 'another-secret-another-secret-0123456789');
-    expect((await call(h, null, 'GET', '/conflicts', undefined, { authorization: `Bearer ${forged}` })).statusCode).toBe(401);
+    expect(
+      (await call(h, null, 'GET', '/conflicts', undefined, { authorization: `Bearer ${forged}` })).statusCode,
+    ).toBe(401);
     expect((await call(h, 'nobody-at-all', 'GET', '/conflicts')).statusCode).toBe(401);
   });
 });

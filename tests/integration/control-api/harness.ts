@@ -45,7 +45,9 @@ export function testConfig(overrides: DeepPartial<Config> = {}): Config {
   });
 }
 
-export async function harness(opts: { kafka?: Kafka; config?: DeepPartial<Config> } & Omit<Partial<ControlApiOptions>, 'config' | 'db'> = {}): Promise<Harness> {
+export async function harness(
+  opts: { kafka?: Kafka; config?: DeepPartial<Config> } & Omit<Partial<ControlApiOptions>, 'config' | 'db'> = {},
+): Promise<Harness> {
   const { config: overrides, ...rest } = opts;
   const config = testConfig(overrides);
   const db = createDatabase({ url: testEnv.databaseUrl, poolMax: 5, applicationName: 'control-api-test' });
@@ -106,7 +108,11 @@ export async function call(
   const all: Record<string, string> = { ...headers };
   if (user) all.authorization = `Bearer ${await token(user)}`;
   if (payload !== undefined) all['content-type'] = 'application/json';
-  const res = await fetch(`${h.url}${path}`, { method, headers: all, body: payload === undefined ? undefined : JSON.stringify(payload) });
+  const res = await fetch(`${h.url}${path}`, {
+    method,
+    headers: all,
+    body: payload === undefined ? undefined : JSON.stringify(payload),
+  });
   const body = await res.text();
   return { statusCode: res.status, headers: res.headers, body, json: () => JSON.parse(body) };
 }
@@ -150,7 +156,16 @@ export async function seedVersions(db: Knex, records: PfaRecord[]): Promise<void
 /** A modification the sink found in conflict, and its sync_conflict row. */
 export async function seedConflict(
   db: Knex,
-  o: { org: string; pfaId: string; userId: string; delta: Record<string, unknown>; baseVersion: number; pemsVersion: number; fields: Array<{ field: string; base: unknown; local: unknown; pems: unknown }>; autoMerge?: string[] },
+  o: {
+    org: string;
+    pfaId: string;
+    userId: string;
+    delta: Record<string, unknown>;
+    baseVersion: number;
+    pemsVersion: number;
+    fields: Array<{ field: string; base: unknown; local: unknown; pems: unknown }>;
+    autoMerge?: string[];
+  },
 ): Promise<{ conflictId: string; modificationId: string }> {
   const [mod] = await db('pfa_modification')
     .insert({
@@ -184,7 +199,16 @@ export async function seedConflict(
  */
 export async function tableCounts(db: Knex, org: string): Promise<Record<string, number | boolean>> {
   const out: Record<string, number | boolean> = {};
-  for (const t of ['pfa_modification', 'sync_conflict', 'audit_log', 'rollback_request', 'dead_letter', 'notification', 'pfa_mirror', 'pfa_mirror_history']) {
+  for (const t of [
+    'pfa_modification',
+    'sync_conflict',
+    'audit_log',
+    'rollback_request',
+    'dead_letter',
+    'notification',
+    'pfa_mirror',
+    'pfa_mirror_history',
+  ]) {
     const [r] = await db(t).where({ organization_id: org }).count<{ n: string }[]>({ n: '*' });
     out[t] = Number(r!.n);
     const exists = await db.raw('SELECT to_regclass(?) IS NOT NULL AS e', [t]);

@@ -34,8 +34,14 @@ describe('Debezium captures pfa_modification', () => {
   it('when a committed modification is inserted, then a create event keyed by organization + PFA carries the full row', async () => {
     const [row] = await db('pfa_modification')
       .insert({
-        organization_id: org, pfa_id: 'PFA-000123', user_id: `u-${org}`, delta: { forecastEnd: '2026-07-31' },
-        base_version: 7, change_reason: 'slip', sync_status: 'committed', committed_at: new Date(),
+        organization_id: org,
+        pfa_id: 'PFA-000123',
+        user_id: `u-${org}`,
+        delta: { forecastEnd: '2026-07-31' },
+        base_version: 7,
+        change_reason: 'slip',
+        sync_status: 'committed',
+        committed_at: new Date(),
       })
       .returning('*');
 
@@ -46,20 +52,35 @@ describe('Debezium captures pfa_modification', () => {
     expect(event.op).toBe('c');
     expect(event.before).toBeNull();
     expect(event.after).toMatchObject({
-      id: row.id, organization_id: org, pfa_id: 'PFA-000123', user_id: `u-${org}`, base_version: 7,
-      change_reason: 'slip', sync_status: 'committed', operation: 'update', attempts: 0,
+      id: row.id,
+      organization_id: org,
+      pfa_id: 'PFA-000123',
+      user_id: `u-${org}`,
+      base_version: 7,
+      change_reason: 'slip',
+      sync_status: 'committed',
+      operation: 'update',
+      attempts: 0,
     });
     // jsonb arrives as JSON text (io.debezium.data.Json).
     expect(JSON.parse(event.after!.delta as string)).toEqual({ forecastEnd: '2026-07-31' });
     expect(event.source).toMatchObject({ connector: 'postgresql', table: 'pfa_modification' });
   });
 
-  const isPfa = (pfaId: string) => (m: { message: { key: Buffer | null } }): boolean =>
-    forOrg(m) && JSON.parse(m.message.key!.toString()).pfa_id === pfaId;
+  const isPfa =
+    (pfaId: string) =>
+    (m: { message: { key: Buffer | null } }): boolean =>
+      forOrg(m) && JSON.parse(m.message.key!.toString()).pfa_id === pfaId;
 
   it('when a draft is edited into committed, then only the transition is captured, as a create event with the full row', async () => {
     const [row] = await db('pfa_modification')
-      .insert({ organization_id: org, pfa_id: 'PFA-000456', user_id: `u-${org}`, delta: { notes: 'draft' }, base_version: 3 })
+      .insert({
+        organization_id: org,
+        pfa_id: 'PFA-000456',
+        user_id: `u-${org}`,
+        delta: { notes: 'draft' },
+        base_version: 3,
+      })
       .returning('id');
     await db('pfa_modification').where({ id: row.id }).update({ sync_status: 'committed', committed_at: new Date() });
 
@@ -75,14 +96,29 @@ describe('Debezium captures pfa_modification', () => {
   it('when the sink writes statuses of a 1 MiB edit, then the claim is a delete event of four identity columns and the later writes are not captured', async () => {
     const big = { notes: 'y'.repeat(1_048_576 - 13) }; // the largest delta the database accepts by default
     const [row] = await db('pfa_modification')
-      .insert({ organization_id: org, pfa_id: 'PFA-000789', user_id: `u-${org}`, delta: big, base_version: 1, sync_status: 'committed', committed_at: new Date() })
+      .insert({
+        organization_id: org,
+        pfa_id: 'PFA-000789',
+        user_id: `u-${org}`,
+        delta: big,
+        base_version: 1,
+        sync_status: 'committed',
+        committed_at: new Date(),
+      })
       .returning('id');
     await db('pfa_modification').where({ id: row.id }).update({ sync_status: 'syncing', attempts: 1 });
-    await db('pfa_modification').where({ id: row.id }).update({ sync_status: 'rejected', sync_error: JSON.stringify({ reason: 'x' }) });
+    await db('pfa_modification')
+      .where({ id: row.id })
+      .update({ sync_status: 'rejected', sync_error: JSON.stringify({ reason: 'x' }) });
     // A marker after them on the same key (same partition, so it comes after them).
     await db('pfa_modification').insert({
-      organization_id: org, pfa_id: 'PFA-000789', user_id: `u-${org}`, delta: { notes: 'marker' }, base_version: 1,
-      sync_status: 'committed', committed_at: new Date(),
+      organization_id: org,
+      pfa_id: 'PFA-000789',
+      user_id: `u-${org}`,
+      delta: { notes: 'marker' },
+      base_version: 1,
+      sync_status: 'committed',
+      committed_at: new Date(),
     });
 
     // Four events on this key, in order; an event for 'rejected' would come before the marker.
@@ -95,7 +131,12 @@ describe('Debezium captures pfa_modification', () => {
     expect(create!.length).toBeLessThan(1_048_576 + 4096);
     const claimEvent = JSON.parse(claim!.toString()) as ChangeEvent;
     expect(claimEvent.op).toBe('d');
-    expect(claimEvent.before).toMatchObject({ id: row.id, organization_id: org, pfa_id: 'PFA-000789', sync_status: 'committed' });
+    expect(claimEvent.before).toMatchObject({
+      id: row.id,
+      organization_id: org,
+      pfa_id: 'PFA-000789',
+      sync_status: 'committed',
+    });
     expect(claim!.length).toBeLessThan(4096);
     expect(tombstone).toBeNull();
     expect(JSON.parse(marker!.toString()).after.delta).toContain('marker');

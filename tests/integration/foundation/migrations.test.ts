@@ -35,8 +35,19 @@ describe('schema migrations', () => {
     expect(applied).toEqual([...MIGRATION_NAMES]);
     const tables = await tablesIn();
     for (const t of [
-      'organization', 'app_user', 'user_organization', 'pfa_mirror', 'pfa_mirror_history', 'pfa_modification',
-      'sync_conflict', 'audit_log', 'audit_chain_head', 'rollback_request', 'dead_letter', 'notification', 'pems_source_cursor',
+      'organization',
+      'app_user',
+      'user_organization',
+      'pfa_mirror',
+      'pfa_mirror_history',
+      'pfa_modification',
+      'sync_conflict',
+      'audit_log',
+      'audit_chain_head',
+      'rollback_request',
+      'dead_letter',
+      'notification',
+      'pems_source_cursor',
     ]) {
       expect(tables).toContain(t);
     }
@@ -76,7 +87,11 @@ describe('schema migrations', () => {
     await db('app_user').insert({ id: 'u-mig', username: 'mig' });
     await expect(
       db('pfa_modification').insert({
-        organization_id: 'MIGT', pfa_id: 'PFA-1', user_id: 'u-mig', base_version: 1, sync_status: 'bogus',
+        organization_id: 'MIGT',
+        pfa_id: 'PFA-1',
+        user_id: 'u-mig',
+        base_version: 1,
+        sync_status: 'bogus',
       }),
     ).rejects.toThrow(/pfa_modification_status_check/);
   });
@@ -87,20 +102,38 @@ describe('schema migrations', () => {
     const deltaOf = (bytes: number): Record<string, string> => ({ notes: 'x'.repeat(bytes - 13) });
     expect(JSON.stringify(deltaOf(limit)).length).toBe(limit - 1); // jsonb prints ": " with a space
     const row = (bytes: number) => ({
-      organization_id: 'MIGT', pfa_id: 'PFA-2', user_id: 'u-mig', base_version: 1, delta: deltaOf(bytes),
+      organization_id: 'MIGT',
+      pfa_id: 'PFA-2',
+      user_id: 'u-mig',
+      base_version: 1,
+      delta: deltaOf(bytes),
     });
     await db('pfa_modification').insert(row(limit));
-    const [stored] = await db('pfa_modification').where({ pfa_id: 'PFA-2' }).select(db.raw('octet_length(delta::text) AS n'));
+    const [stored] = await db('pfa_modification')
+      .where({ pfa_id: 'PFA-2' })
+      .select(db.raw('octet_length(delta::text) AS n'));
     expect(Number(stored.n)).toBe(limit);
     await expect(db('pfa_modification').insert(row(limit + 1))).rejects.toThrow(/pfa_modification_delta_size_check/);
     await expect(
-      db('pfa_modification').where({ pfa_id: 'PFA-2' }).update({ delta: deltaOf(limit + 1) }),
+      db('pfa_modification')
+        .where({ pfa_id: 'PFA-2' })
+        .update({ delta: deltaOf(limit + 1) }),
     ).rejects.toThrow(/pfa_modification_delta_size_check/);
   });
 
   it('when audit entries are written, then they are hash-chained and cannot be changed or deleted', async () => {
-    await db('audit_log').insert({ organization_id: 'MIGT', actor: 'u-mig', event_type: 'test.one', details: { a: 1 } });
-    await db('audit_log').insert({ organization_id: 'MIGT', actor: 'u-mig', event_type: 'test.two', details: { b: 2 } });
+    await db('audit_log').insert({
+      organization_id: 'MIGT',
+      actor: 'u-mig',
+      event_type: 'test.one',
+      details: { a: 1 },
+    });
+    await db('audit_log').insert({
+      organization_id: 'MIGT',
+      actor: 'u-mig',
+      event_type: 'test.two',
+      details: { b: 2 },
+    });
     const rows = await db('audit_log').where({ organization_id: 'MIGT' }).orderBy('id');
     expect(rows).toHaveLength(2);
     expect(rows[0].prev_hash).toBe('0'.repeat(64));

@@ -12,10 +12,18 @@ import { uniqueId } from '../../support/env';
 jest.setTimeout(120_000);
 
 /** Starts `script`, resolves with its first stdout line (JSON), then stops it. */
-function firstLogLine(script: string, env: Record<string, string>): Promise<{ line: Record<string, unknown>; raw: string }> {
+function firstLogLine(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ line: Record<string, unknown>; raw: string }> {
   return new Promise((resolve, reject) => {
     // Its own process group, so stopping it stops tsx's node child too.
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [script], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [script], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const stop = (signal: NodeJS.Signals): void => {
       try {
         process.kill(-child.pid!, signal);
@@ -54,22 +62,44 @@ function firstLogLine(script: string, env: Record<string, string>): Promise<{ li
 describe('log format of every process', () => {
   const secret = `jwt-${randomBytes(24).toString('hex')}`;
   const keys = `l1:${randomBytes(32).toString('base64')}`;
-  const common = { PEMS_SYNC_JWT_SECRET: secret, PEMS_SYNC_CREDENTIAL_KEYS: keys, PEMS_SYNC_HTTP_PORT: '0', PEMS_SYNC_LOG_LEVEL: 'info' };
+  const common = {
+    PEMS_SYNC_JWT_SECRET: secret,
+    PEMS_SYNC_CREDENTIAL_KEYS: keys,
+    PEMS_SYNC_HTTP_PORT: '0',
+    PEMS_SYNC_LOG_LEVEL: 'info',
+  };
 
   it.each([
-    ['sink', 'connectors/sink/main.ts', { PEMS_SYNC_GROUP_ID: `test-logformat-${uniqueId('g').toLowerCase()}`, PEMS_SYNC_ORGANIZATIONS: 'NONE-LOGFORMAT' }],
-    ['source', 'connectors/source/main.ts', { PEMS_SYNC_MIRROR_GROUP_ID: `test-logformat-${uniqueId('m').toLowerCase()}`, PEMS_SYNC_POLL_INTERVAL_MS: '600000' }],
+    [
+      'sink',
+      'connectors/sink/main.ts',
+      {
+        PEMS_SYNC_GROUP_ID: `test-logformat-${uniqueId('g').toLowerCase()}`,
+        PEMS_SYNC_ORGANIZATIONS: 'NONE-LOGFORMAT',
+      },
+    ],
+    [
+      'source',
+      'connectors/source/main.ts',
+      {
+        PEMS_SYNC_MIRROR_GROUP_ID: `test-logformat-${uniqueId('m').toLowerCase()}`,
+        PEMS_SYNC_POLL_INTERVAL_MS: '600000',
+      },
+    ],
     ['control-api', 'connectors/control-api/main.ts', { PEMS_SYNC_API_PORT: '0' }],
     ['pems-simulator', 'connectors/pems-simulator/main.ts', { PEMS_SIM_PORT: '0' }],
-  ])('when the %s starts, then its log line is pino JSON with a level name, an ISO time, pid and component, and no secret', async (component, script, env) => {
-    const { line, raw } = await firstLogLine(script, { ...common, ...env });
-    expect(line.level).toBe('info');
-    expect(typeof line.time).toBe('string');
-    expect(new Date(line.time as string).toISOString()).toBe(line.time);
-    expect(typeof line.pid).toBe('number');
-    expect(line.component).toBe(component);
-    expect(typeof line.msg).toBe('string');
-    expect(raw).not.toContain(secret);
-    expect(raw).not.toContain(keys.split(':')[1]);
-  });
+  ])(
+    'when the %s starts, then its log line is pino JSON with a level name, an ISO time, pid and component, and no secret',
+    async (component, script, env) => {
+      const { line, raw } = await firstLogLine(script, { ...common, ...env });
+      expect(line.level).toBe('info');
+      expect(typeof line.time).toBe('string');
+      expect(new Date(line.time as string).toISOString()).toBe(line.time);
+      expect(typeof line.pid).toBe('number');
+      expect(line.component).toBe(component);
+      expect(typeof line.msg).toBe('string');
+      expect(raw).not.toContain(secret);
+      expect(raw).not.toContain(keys.split(':')[1]);
+    },
+  );
 });

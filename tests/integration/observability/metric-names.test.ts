@@ -52,7 +52,8 @@ async function exposedNames(port: number): Promise<Set<string>> {
 }
 
 /** pems_sync_* names in PromQL expressions. */
-const namesIn = (exprs: string[]): Set<string> => new Set(exprs.flatMap((e) => [...e.matchAll(/\bpems_sync_[a-z0-9_]+/g)].map((m) => m[0])));
+const namesIn = (exprs: string[]): Set<string> =>
+  new Set(exprs.flatMap((e) => [...e.matchAll(/\bpems_sync_[a-z0-9_]+/g)].map((m) => m[0])));
 
 describe('metric names in the dashboard and the alert rules', () => {
   let world: World;
@@ -74,10 +75,18 @@ describe('metric names in the dashboard and the alert rules', () => {
     // The read side subscribes to its raw topic at start: create its topics first.
     const admin = testKafka().admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [`test.raw.${suffix}`, `test.raw-dlq.${suffix}`].map((topic) => ({ topic, numPartitions: 1 })) });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [`test.raw.${suffix}`, `test.raw-dlq.${suffix}`].map((topic) => ({ topic, numPartitions: 1 })),
+    });
     await admin.disconnect();
     const [sourcePort, opsPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const common = { DATABASE_URL: testEnv.databaseUrl, KAFKA_BROKERS: testEnv.kafkaBrokers.join(','), REDIS_URL: testEnv.redisUrl, SCHEMA_REGISTRY_URL: testEnv.schemaRegistryUrl };
+    const common = {
+      DATABASE_URL: testEnv.databaseUrl,
+      KAFKA_BROKERS: testEnv.kafkaBrokers.join(','),
+      REDIS_URL: testEnv.redisUrl,
+      SCHEMA_REGISTRY_URL: testEnv.schemaRegistryUrl,
+    };
     source = startProcess('connectors/source/main.ts', {
       ...common,
       PEMS_SYNC_CREDENTIAL_KEYS: TEST_CREDENTIAL_KEYS,
@@ -97,9 +106,16 @@ describe('metric names in the dashboard and the alert rules', () => {
     const exposed = new Set<string>();
     for (const port of [sink.ops!.port, sourcePort, opsPort]) for (const n of await exposedNames(port)) exposed.add(n);
 
-    const dashboard = JSON.parse(readFileSync(join(repo, 'deploy/grafana/pems-sync-dashboard.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
-    const rules = parse(readFileSync(join(repo, 'deploy/helm/pems-sync/files/pems-sync.rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ expr: string }> }> };
-    const used = new Set([...namesIn(dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))), ...namesIn(rules.groups.flatMap((g) => g.rules.map((r) => r.expr)))]);
+    const dashboard = JSON.parse(readFileSync(join(repo, 'deploy/grafana/pems-sync-dashboard.json'), 'utf8')) as {
+      panels: Array<{ targets: Array<{ expr: string }> }>;
+    };
+    const rules = parse(readFileSync(join(repo, 'deploy/helm/pems-sync/files/pems-sync.rules.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ expr: string }> }>;
+    };
+    const used = new Set([
+      ...namesIn(dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))),
+      ...namesIn(rules.groups.flatMap((g) => g.rules.map((r) => r.expr))),
+    ]);
     expect(used.size).toBeGreaterThan(20);
     const missing = [...used].filter((n) => !exposed.has(n)).sort();
     expect(missing).toEqual([]);

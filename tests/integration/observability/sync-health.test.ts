@@ -33,17 +33,54 @@ describe('per-organization figures from Postgres', () => {
   });
 
   it('reports freshness, statuses, last outcome, conflicts, dead letters and the audit chain; an altered entry turns the chain to 0', async () => {
-    const base = { organization_id: org.id, user_id: org.syncer, delta: JSON.stringify({ notes: 'x' }), base_version: 1 };
+    const base = {
+      organization_id: org.id,
+      user_id: org.syncer,
+      delta: JSON.stringify({ notes: 'x' }),
+      base_version: 1,
+    };
     const twentyMinutesAgo = new Date(Date.now() - 20 * 60_000);
     await db('pfa_modification').insert([
       { ...base, pfa_id: 'P-1', sync_status: 'committed', committed_at: twentyMinutesAgo },
       { ...base, pfa_id: 'P-2', sync_status: 'syncing', committed_at: new Date() },
       { ...base, pfa_id: 'P-3', sync_status: 'failed', committed_at: twentyMinutesAgo },
-      { ...base, pfa_id: 'P-4', sync_status: 'synced', committed_at: twentyMinutesAgo, synced_at: new Date(Date.now() - 60_000) },
+      {
+        ...base,
+        pfa_id: 'P-4',
+        sync_status: 'synced',
+        committed_at: twentyMinutesAgo,
+        synced_at: new Date(Date.now() - 60_000),
+      },
     ]);
-    await seedConflict(db, { org: org.id, pfaId: 'P-5', userId: org.syncer, delta: { notes: 'mine' }, baseVersion: 1, pemsVersion: 2, fields: [{ field: 'notes', base: 'a', local: 'mine', pems: 'theirs' }] });
-    await db('dead_letter').insert({ organization_id: org.id, pfa_id: 'P-3', source_topic: `test.health.${org.id}`, source_partition: 0, source_offset: 1, reason: 'unrecoverable', error_code: 'PEMS_RULE', status: 'open' });
-    await appendAudit(db, [1, 2, 3].map((n) => ({ organizationId: org.id, pfaId: `P-${n}`, actor: org.syncer, eventType: 'sync.write', details: { n } })));
+    await seedConflict(db, {
+      org: org.id,
+      pfaId: 'P-5',
+      userId: org.syncer,
+      delta: { notes: 'mine' },
+      baseVersion: 1,
+      pemsVersion: 2,
+      fields: [{ field: 'notes', base: 'a', local: 'mine', pems: 'theirs' }],
+    });
+    await db('dead_letter').insert({
+      organization_id: org.id,
+      pfa_id: 'P-3',
+      source_topic: `test.health.${org.id}`,
+      source_partition: 0,
+      source_offset: 1,
+      reason: 'unrecoverable',
+      error_code: 'PEMS_RULE',
+      status: 'open',
+    });
+    await appendAudit(
+      db,
+      [1, 2, 3].map((n) => ({
+        organizationId: org.id,
+        pfaId: `P-${n}`,
+        actor: org.syncer,
+        eventType: 'sync.write',
+        details: { n },
+      })),
+    );
 
     health = createSyncHealthMetrics(registry, { db, auditIntervalMs: 3_600_000 });
     await health.verifyAuditChains();
@@ -67,10 +104,14 @@ describe('per-organization figures from Postgres', () => {
     const rows = await db('audit_log').where({ organization_id: org.id }).orderBy('id');
     await db.transaction(async (tx) => {
       await tx.raw('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
-      await tx('audit_log').where({ id: rows[1].id }).update({ details: JSON.stringify({ n: 200 }) });
+      await tx('audit_log')
+        .where({ id: rows[1].id })
+        .update({ details: JSON.stringify({ n: 200 }) });
       await tx.raw('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
     });
-    await appendAudit(db, [{ organizationId: org.id, pfaId: 'P-9', actor: org.syncer, eventType: 'sync.write', details: { n: 9 } }]);
+    await appendAudit(db, [
+      { organizationId: org.id, pfaId: 'P-9', actor: org.syncer, eventType: 'sync.write', details: { n: 9 } },
+    ]);
     await health.verifyAuditChains();
     expect(value(await registry.metrics(), `pems_sync_audit_chain_ok{${o}}`)).toBe(0);
   });

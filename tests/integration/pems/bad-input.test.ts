@@ -36,7 +36,8 @@ describe('bad input to the simulator: a 4xx naming the problem, never a crash', 
     ...patch,
   });
 
-  const fieldsOf = (res: RawResponse): string[] => ((res.body.fieldErrors as Array<{ field: string }>) ?? []).map((f) => f.field).sort();
+  const fieldsOf = (res: RawResponse): string[] =>
+    ((res.body.fieldErrors as Array<{ field: string }>) ?? []).map((f) => f.field).sort();
 
   it('when the body is malformed JSON, then 400 MALFORMED_JSON saying so', async () => {
     const res = await put('{"organizationCode": "X", ');
@@ -107,27 +108,48 @@ describe('bad input to the simulator: a 4xx naming the problem, never a crash', 
   });
 
   it('when there is no Authorization header, then 401 UNAUTHORIZED', async () => {
-    const res = await raw(sim, 'PUT', `/pfa/${id}`, JSON.stringify(valid()), { tenant: o.tenant, organization: o.organization });
+    const res = await raw(sim, 'PUT', `/pfa/${id}`, JSON.stringify(valid()), {
+      tenant: o.tenant,
+      organization: o.organization,
+    });
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('UNAUTHORIZED');
   });
 
   it('when a batch has items that is not an array, then 400 naming items', async () => {
-    const res = await raw(sim, 'POST', '/pfa/batch', JSON.stringify({ organizationCode: o.organization, items: {} }), authHeaders(o));
+    const res = await raw(
+      sim,
+      'POST',
+      '/pfa/batch',
+      JSON.stringify({ organizationCode: o.organization, items: {} }),
+      authHeaders(o),
+    );
     expect(res.status).toBe(400);
     expect(fieldsOf(res)).toEqual(['items']);
   });
 
   it('when a batch has 101 items, then 413 BATCH_TOO_LARGE', async () => {
     const items = Array.from({ length: 101 }, () => ({ pfaId: id, changes: { notes: 'x' }, version, modifiedBy: 's' }));
-    const res = await raw(sim, 'POST', '/pfa/batch', JSON.stringify({ organizationCode: o.organization, items }), authHeaders(o));
+    const res = await raw(
+      sim,
+      'POST',
+      '/pfa/batch',
+      JSON.stringify({ organizationCode: o.organization, items }),
+      authHeaders(o),
+    );
     expect(res.status).toBe(413);
     expect(res.body.error).toBe('BATCH_TOO_LARGE');
   });
 
   it('when one batch item is malformed, then only that item is invalid, naming its field', async () => {
     const items = [{ pfaId: id, changes: { notes: 'x' }, version: 'seven', modifiedBy: 's' }, 42];
-    const res = await raw(sim, 'POST', '/pfa/batch', JSON.stringify({ organizationCode: o.organization, items }), authHeaders(o));
+    const res = await raw(
+      sim,
+      'POST',
+      '/pfa/batch',
+      JSON.stringify({ organizationCode: o.organization, items }),
+      authHeaders(o),
+    );
     expect(res.status).toBe(200);
     const results = res.body.results as Array<{ status: string; error: { fieldErrors: Array<{ field: string }> } }>;
     expect(results.map((r) => r.status)).toEqual(['invalid', 'invalid']);
@@ -136,7 +158,13 @@ describe('bad input to the simulator: a 4xx naming the problem, never a crash', 
   });
 
   it('when DELETE has no version, then 400 naming version', async () => {
-    const res = await raw(sim, 'DELETE', `/pfa/${id}`, JSON.stringify({ modifiedBy: 's', reason: 'r' }), authHeaders(o));
+    const res = await raw(
+      sim,
+      'DELETE',
+      `/pfa/${id}`,
+      JSON.stringify({ modifiedBy: 's', reason: 'r' }),
+      authHeaders(o),
+    );
     expect(res.status).toBe(400);
     expect(fieldsOf(res)).toEqual(['version']);
   });

@@ -63,7 +63,13 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when a record of another organization is written, then 404 and the record is unchanged', async () => {
     const target = beoIds[1] ?? '';
     const before = sim.control.getRecord(target);
-    const e = await failure(client.updateRecord(target, { changes: { notes: 'x' }, version: before?.version ?? 0, modifiedBy: 'sync' }, { idempotencyKey: key() }));
+    const e = await failure(
+      client.updateRecord(
+        target,
+        { changes: { notes: 'x' }, version: before?.version ?? 0, modifiedBy: 'sync' },
+        { idempotencyKey: key() },
+      ),
+    );
     expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_NOT_FOUND', details: { status: 404 } });
     expect(sim.control.getRecord(target)).toEqual(before);
   });
@@ -83,7 +89,10 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when the organization header does not match the credential, then 401', async () => {
     const bad = clientFor(sim, { ...rio, organization: beo.organization });
     try {
-      expect(await failure(bad.getRecord(beoIds[0] ?? ''))).toMatchObject({ code: 'PEMS_SYNC_PEMS_UNAUTHORIZED', details: { status: 401 } });
+      expect(await failure(bad.getRecord(beoIds[0] ?? ''))).toMatchObject({
+        code: 'PEMS_SYNC_PEMS_UNAUTHORIZED',
+        details: { status: 401 },
+      });
     } finally {
       await bad.close();
     }
@@ -91,7 +100,11 @@ describe('PEMS contract through the real client over HTTPS', () => {
 
   it('when a valid change is written at the current version, then the version goes up by one and the field changes', async () => {
     const before = await client.getRecord(id(1));
-    const res = await client.updateRecord(id(1), { changes: { notes: 'moved to laydown B' }, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() });
+    const res = await client.updateRecord(
+      id(1),
+      { changes: { notes: 'moved to laydown B' }, version: before.version, modifiedBy: 'sync' },
+      { idempotencyKey: key() },
+    );
     expect(res).toMatchObject({ success: true, pfaId: id(1), newVersion: before.version + 1, replayed: false });
     const after = await client.getRecord(id(1));
     expect(after).toMatchObject({ notes: 'moved to laydown B', version: before.version + 1, updatedBy: 'sync' });
@@ -101,11 +114,21 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when PEMS edited field A and the client writes A at the old version, then a conflict naming [A]', async () => {
     const before = await client.getRecord(id(2));
     sim.control.editAsPemsUser(id(2), { forecastEnd: '2029-12-31' }, 'jdoe');
-    const e = await failure(client.updateRecord(id(2), { changes: { forecastEnd: '2029-06-30' }, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() }));
+    const e = await failure(
+      client.updateRecord(
+        id(2),
+        { changes: { forecastEnd: '2029-06-30' }, version: before.version, modifiedBy: 'sync' },
+        { idempotencyKey: key() },
+      ),
+    );
     expect(e).toMatchObject({
       code: 'PEMS_SYNC_PEMS_CONFLICT',
       retriable: false,
-      details: { currentVersion: before.version + 1, expectedVersion: before.version, conflictingFields: ['forecastEnd'] },
+      details: {
+        currentVersion: before.version + 1,
+        expectedVersion: before.version,
+        conflictingFields: ['forecastEnd'],
+      },
     });
     expect((await client.getRecord(id(2))).forecastEnd).toBe('2029-12-31');
   });
@@ -113,17 +136,37 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when PEMS edited field A and the client writes B at the old version, then a version conflict with []', async () => {
     const before = await client.getRecord(id(3));
     sim.control.editAsPemsUser(id(3), { category: 'Cranes-Heavy' });
-    const e = await failure(client.updateRecord(id(3), { changes: { notes: 'n' }, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() }));
+    const e = await failure(
+      client.updateRecord(
+        id(3),
+        { changes: { notes: 'n' }, version: before.version, modifiedBy: 'sync' },
+        { idempotencyKey: key() },
+      ),
+    );
     expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_CONFLICT', details: { conflictingFields: [] } });
   });
 
   it('when only child-record activity moved the version, then a conflict with no conflicting field', async () => {
     const before = await client.getRecord(id(4));
     sim.control.childActivity(id(4), 2);
-    const e = await failure(client.updateRecord(id(4), { changes: { forecastStart: before.forecastStart }, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() }));
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_CONFLICT', details: { currentVersion: before.version + 2, conflictingFields: [] } });
+    const e = await failure(
+      client.updateRecord(
+        id(4),
+        { changes: { forecastStart: before.forecastStart }, version: before.version, modifiedBy: 'sync' },
+        { idempotencyKey: key() },
+      ),
+    );
+    expect(e).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_CONFLICT',
+      details: { currentVersion: before.version + 2, conflictingFields: [] },
+    });
     const after = await client.getRecord(id(4));
-    expect({ ...after, version: 0, updatedAt: '', updatedBy: '' }).toEqual({ ...before, version: 0, updatedAt: '', updatedBy: '' });
+    expect({ ...after, version: 0, updatedAt: '', updatedBy: '' }).toEqual({
+      ...before,
+      version: 0,
+      updatedAt: '',
+      updatedBy: '',
+    });
   });
 
   it('when the same write is sent twice with one key, then it is applied once and the second is a replay', async () => {
@@ -140,9 +183,22 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when a key is reused with a different body, then 422 IDEMPOTENCY_KEY_REUSED and nothing is written', async () => {
     const before = await client.getRecord(id(6));
     const k = key();
-    await client.updateRecord(id(6), { changes: { notes: 'one' }, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: k });
-    const e = await failure(client.updateRecord(id(6), { changes: { notes: 'two' }, version: before.version + 1, modifiedBy: 'sync' }, { idempotencyKey: k }));
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_REJECTED', details: { status: 422, error: 'IDEMPOTENCY_KEY_REUSED' } });
+    await client.updateRecord(
+      id(6),
+      { changes: { notes: 'one' }, version: before.version, modifiedBy: 'sync' },
+      { idempotencyKey: k },
+    );
+    const e = await failure(
+      client.updateRecord(
+        id(6),
+        { changes: { notes: 'two' }, version: before.version + 1, modifiedBy: 'sync' },
+        { idempotencyKey: k },
+      ),
+    );
+    expect(e).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_REJECTED',
+      details: { status: 422, error: 'IDEMPOTENCY_KEY_REUSED' },
+    });
     expect((await client.getRecord(id(6))).notes).toBe('one');
     expect(sim.control.stats().writesApplied[id(6)]).toBe(1);
   });
@@ -150,23 +206,55 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when the change breaks a business rule, then PEMS_SYNC_PEMS_REJECTED with the field errors', async () => {
     const before = await client.getRecord(id(7));
     const e = await failure(
-      client.updateRecord(id(7), { changes: { forecastEnd: '2000-01-01', description: 'd'.repeat(501) }, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() }),
+      client.updateRecord(
+        id(7),
+        {
+          changes: { forecastEnd: '2000-01-01', description: 'd'.repeat(501) },
+          version: before.version,
+          modifiedBy: 'sync',
+        },
+        { idempotencyKey: key() },
+      ),
     );
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_REJECTED', retriable: false, details: { status: 400, error: 'VALIDATION_FAILED' } });
-    expect((e.details.fieldErrors as Array<{ field: string }>).map((f) => f.field).sort()).toEqual(['description', 'forecastEnd']);
+    expect(e).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_REJECTED',
+      retriable: false,
+      details: { status: 400, error: 'VALIDATION_FAILED' },
+    });
+    expect((e.details.fieldErrors as Array<{ field: string }>).map((f) => f.field).sort()).toEqual([
+      'description',
+      'forecastEnd',
+    ]);
     expect((await client.getRecord(id(7))).version).toBe(before.version);
   });
 
   it('when a PEMS-owned field is written, then FIELD_NOT_EDITABLE naming it', async () => {
     const before = await client.getRecord(id(8));
-    const e = await failure(client.updateRecord(id(8), { changes: { originalStart: '2026-01-01' } as never, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() }));
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_REJECTED', details: { error: 'FIELD_NOT_EDITABLE', fieldErrors: [{ field: 'originalStart' }] } });
+    const e = await failure(
+      client.updateRecord(
+        id(8),
+        { changes: { originalStart: '2026-01-01' } as never, version: before.version, modifiedBy: 'sync' },
+        { idempotencyKey: key() },
+      ),
+    );
+    expect(e).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_REJECTED',
+      details: { error: 'FIELD_NOT_EDITABLE', fieldErrors: [{ field: 'originalStart' }] },
+    });
   });
 
   it('when a field has the wrong type, then VALIDATION_FAILED naming it', async () => {
     const before = await client.getRecord(id(9));
-    const e = await failure(client.updateRecord(id(9), { changes: { monthlyRate: 'lots' } as never, version: before.version, modifiedBy: 'sync' }, { idempotencyKey: key() }));
-    expect(e).toMatchObject({ details: { status: 400, error: 'VALIDATION_FAILED', fieldErrors: [{ field: 'monthlyRate' }] } });
+    const e = await failure(
+      client.updateRecord(
+        id(9),
+        { changes: { monthlyRate: 'lots' } as never, version: before.version, modifiedBy: 'sync' },
+        { idempotencyKey: key() },
+      ),
+    );
+    expect(e).toMatchObject({
+      details: { status: 400, error: 'VALIDATION_FAILED', fieldErrors: [{ field: 'monthlyRate' }] },
+    });
   });
 
   it('when a batch mixes outcomes, then each item stands alone with its own status', async () => {
@@ -176,14 +264,30 @@ describe('PEMS contract through the real client over HTTPS', () => {
     const invalidRec = await client.getRecord(id(12));
     const results = await client.batchUpdate([
       { pfaId: id(10), changes: { notes: 'batch ok' }, version: ok.version, modifiedBy: 'sync', idempotencyKey: key() },
-      { pfaId: id(11), changes: { notes: 'batch conflict' }, version: conflicted.version, modifiedBy: 'sync', idempotencyKey: key() },
-      { pfaId: id(12), changes: { monthlyRate: -5 }, version: invalidRec.version, modifiedBy: 'sync', idempotencyKey: key() },
+      {
+        pfaId: id(11),
+        changes: { notes: 'batch conflict' },
+        version: conflicted.version,
+        modifiedBy: 'sync',
+        idempotencyKey: key(),
+      },
+      {
+        pfaId: id(12),
+        changes: { monthlyRate: -5 },
+        version: invalidRec.version,
+        modifiedBy: 'sync',
+        idempotencyKey: key(),
+      },
       { pfaId: 'PFA-MISSING', changes: { notes: 'x' }, version: 1, modifiedBy: 'sync', idempotencyKey: key() },
       { pfaId: beoIds[2] ?? '', changes: { notes: 'x' }, version: 1, modifiedBy: 'sync', idempotencyKey: key() },
     ]);
     expect(results.map((r) => r.status)).toEqual(['updated', 'conflict', 'invalid', 'not_found', 'not_found']);
     expect(results[0]).toMatchObject({ newVersion: ok.version + 1 });
-    expect(results[1]?.error).toMatchObject({ error: 'VERSION_CONFLICT', conflictingFields: ['notes'], expectedVersion: conflicted.version });
+    expect(results[1]?.error).toMatchObject({
+      error: 'VERSION_CONFLICT',
+      conflictingFields: ['notes'],
+      expectedVersion: conflicted.version,
+    });
     expect(results[2]?.error).toMatchObject({ error: 'VALIDATION_FAILED', fieldErrors: [{ field: 'monthlyRate' }] });
     expect(itemError(results[1] ?? { pfaId: '', status: 'updated' })?.code).toBe('PEMS_SYNC_PEMS_CONFLICT');
     expect((await client.getRecord(id(10))).notes).toBe('batch ok');
@@ -192,7 +296,13 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when a batch item is sent again with its key, then it is replayed, and a reused key with another body is invalid', async () => {
     const r = await client.getRecord(id(13));
     const k = key();
-    const item = { pfaId: id(13), changes: { notes: 'batch once' }, version: r.version, modifiedBy: 'sync', idempotencyKey: k };
+    const item = {
+      pfaId: id(13),
+      changes: { notes: 'batch once' },
+      version: r.version,
+      modifiedBy: 'sync',
+      idempotencyKey: k,
+    };
     const [first] = await client.batchUpdate([item]);
     const [again, reused] = await client.batchUpdate([item, { ...item, changes: { notes: 'other' } }]);
     expect(first).toMatchObject({ status: 'updated', newVersion: r.version + 1 });
@@ -204,7 +314,13 @@ describe('PEMS contract through the real client over HTTPS', () => {
 
   it('when a batch has more than 100 items, then the client refuses it without a request', async () => {
     const before = sim.control.stats().requests['POST /pfa/batch'] ?? {};
-    const items = Array.from({ length: 101 }, (_, i) => ({ pfaId: id(0), changes: { notes: `${i}` }, version: 1, modifiedBy: 's', idempotencyKey: key() }));
+    const items = Array.from({ length: 101 }, (_, i) => ({
+      pfaId: id(0),
+      changes: { notes: `${i}` },
+      version: 1,
+      modifiedBy: 's',
+      idempotencyKey: key(),
+    }));
     const e = await failure(client.batchUpdate(items));
     expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_REJECTED', details: { error: 'BATCH_TOO_LARGE' } });
     expect(sim.control.stats().requests['POST /pfa/batch'] ?? {}).toEqual(before);
@@ -213,13 +329,23 @@ describe('PEMS contract through the real client over HTTPS', () => {
   it('when a record is soft-deleted, then isDiscontinued is set and the version bumps; a stale delete conflicts', async () => {
     const r = await client.getRecord(id(14));
     const k = idempotencyKeyFor([`del-${id(14)}`], 'delete');
-    const res = await client.softDelete(id(14), { version: r.version, modifiedBy: 'sync', reason: 'demobilised' }, { idempotencyKey: k });
+    const res = await client.softDelete(
+      id(14),
+      { version: r.version, modifiedBy: 'sync', reason: 'demobilised' },
+      { idempotencyKey: k },
+    );
     expect(res).toEqual({ newVersion: r.version + 1 });
     // Same key again: a replay, not a second write.
-    await client.softDelete(id(14), { version: r.version, modifiedBy: 'sync', reason: 'demobilised' }, { idempotencyKey: k });
+    await client.softDelete(
+      id(14),
+      { version: r.version, modifiedBy: 'sync', reason: 'demobilised' },
+      { idempotencyKey: k },
+    );
     expect(await client.getRecord(id(14))).toMatchObject({ isDiscontinued: true, version: r.version + 1 });
     expect(sim.control.stats().writesApplied[id(14)]).toBe(1);
-    const e = await failure(client.softDelete(id(14), { version: r.version, modifiedBy: 'sync', reason: 'again' }, { idempotencyKey: key() }));
+    const e = await failure(
+      client.softDelete(id(14), { version: r.version, modifiedBy: 'sync', reason: 'again' }, { idempotencyKey: key() }),
+    );
     expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_CONFLICT', details: { conflictingFields: ['isDiscontinued'] } });
   });
 
@@ -233,7 +359,9 @@ describe('PEMS contract through the real client over HTTPS', () => {
     }
     expect(seen.map((s) => s.pfaId).sort()).toEqual([...ids].sort());
     expect(pages).toBe(Math.ceil(ids.length / 7));
-    const sorted = [...seen].sort((a, b) => (a.updatedAt === b.updatedAt ? a.pfaId.localeCompare(b.pfaId) : a.updatedAt.localeCompare(b.updatedAt)));
+    const sorted = [...seen].sort((a, b) =>
+      a.updatedAt === b.updatedAt ? a.pfaId.localeCompare(b.pfaId) : a.updatedAt.localeCompare(b.updatedAt),
+    );
     expect(seen).toEqual(sorted);
   });
 

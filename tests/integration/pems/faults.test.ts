@@ -32,7 +32,11 @@ describe('faults injected by the simulator, seen through the client', () => {
   it('when a request hangs past the client timeout, then PEMS_SYNC_PEMS_TRANSIENT, retriable', async () => {
     sim.control.setFaults({ hang: { count: 1 } });
     const e = await failure(client({ timeoutMs: 150 }).getRecord(id()));
-    expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_TRANSIENT', retriable: true, details: { errorCode: 'ECONNABORTED' } });
+    expect(e).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_TRANSIENT',
+      retriable: true,
+      details: { errorCode: 'ECONNABORTED' },
+    });
     expect(sim.control.stats().requests['GET /pfa/{id}']).toEqual({ hung: 1 });
   });
 
@@ -40,7 +44,11 @@ describe('faults injected by the simulator, seen through the client', () => {
     sim.control.setFaults({ reset: { count: 1 } });
     const r = sim.control.getRecord(id());
     const e = await failure(
-      client().updateRecord(id(), { changes: { notes: 'x' }, version: r?.version ?? 0, modifiedBy: 'sync' }, { idempotencyKey: idempotencyKeyFor(['reset-1']) }),
+      client().updateRecord(
+        id(),
+        { changes: { notes: 'x' }, version: r?.version ?? 0, modifiedBy: 'sync' },
+        { idempotencyKey: idempotencyKeyFor(['reset-1']) },
+      ),
     );
     expect(e).toMatchObject({ code: 'PEMS_SYNC_PEMS_TRANSIENT', retriable: true });
     expect(sim.control.stats().writesApplied[id()]).toBeUndefined();
@@ -65,7 +73,11 @@ describe('faults injected by the simulator, seen through the client', () => {
     const getErr = await failure(c.getRecord(id()));
     expect(getErr).toMatchObject({ code: 'PEMS_SYNC_PEMS_TRANSIENT', details: { status: 503, error: 'UNAVAILABLE' } });
     const putErr = await failure(
-      c.updateRecord(id(), { changes: { notes: 'x' }, version: 1, modifiedBy: 'sync' }, { idempotencyKey: idempotencyKeyFor(['503']) }),
+      c.updateRecord(
+        id(),
+        { changes: { notes: 'x' }, version: 1, modifiedBy: 'sync' },
+        { idempotencyKey: idempotencyKeyFor(['503']) },
+      ),
     );
     expect(putErr).toMatchObject({ code: 'PEMS_SYNC_PEMS_TRANSIENT', retriable: true });
     const stats = sim.control.stats().requests;
@@ -75,7 +87,10 @@ describe('faults injected by the simulator, seen through the client', () => {
 
   it('when PEMS answers 500, then PEMS_SYNC_PEMS_TRANSIENT with error INTERNAL', async () => {
     sim.control.setFaults({ errorRates: { 500: 1 } });
-    expect(await failure(client().health())).toMatchObject({ code: 'PEMS_SYNC_PEMS_TRANSIENT', details: { status: 500, error: 'INTERNAL' } });
+    expect(await failure(client().health())).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_TRANSIENT',
+      details: { status: 500, error: 'INTERNAL' },
+    });
   });
 
   it('when an outage window of resets is on, then calls fail TRANSIENT until the faults are cleared', async () => {
@@ -115,7 +130,10 @@ describe('faults injected by the simulator, seen through the client', () => {
       rateLimiter: new InProcessRateLimiter({ credentialId: 'refused', limit: 100 }),
     });
     clients.push(c);
-    expect(await failure(c.health())).toMatchObject({ code: 'PEMS_SYNC_PEMS_TRANSIENT', details: { errorCode: 'ECONNREFUSED' } });
+    expect(await failure(c.health())).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_TRANSIENT',
+      details: { errorCode: 'ECONNREFUSED' },
+    });
   });
 
   it('when the certificate is not trusted, then the client refuses to talk (not a transient)', async () => {
@@ -144,7 +162,10 @@ describe('faults injected by the simulator, seen through the client', () => {
     const seeded = await fetchJson(`${base}/__control/seed`, 'POST', { organization: o.organization, count: 2 });
     const [pfaId] = seeded.body.pfaIds as string[];
     const before = sim.control.getRecord(pfaId ?? '');
-    const edited = await fetchJson(`${base}/__control/records/${pfaId}/edit`, 'POST', { changes: { notes: 'site edit' }, user: 'mchen' });
+    const edited = await fetchJson(`${base}/__control/records/${pfaId}/edit`, 'POST', {
+      changes: { notes: 'site edit' },
+      user: 'mchen',
+    });
     expect(edited.body).toMatchObject({ notes: 'site edit', updatedBy: 'mchen', version: (before?.version ?? 0) + 1 });
     const bumped = await fetchJson(`${base}/__control/records/${pfaId}/child-activity`, 'POST', { count: 3 });
     expect(bumped.body).toMatchObject({ notes: 'site edit', version: (before?.version ?? 0) + 4 });
@@ -154,9 +175,19 @@ describe('faults injected by the simulator, seen through the client', () => {
     expect(sim.control.getRecord(pfaId ?? '')).toBeUndefined();
   });
 
-  async function fetchJson(url: string, method: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function fetchJson(
+    url: string,
+    method: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const u = new URL(url);
-    const res = await raw({ ...sim, url: `${u.protocol}//${u.host}` }, method, u.pathname, body === undefined ? undefined : JSON.stringify(body), {});
+    const res = await raw(
+      { ...sim, url: `${u.protocol}//${u.host}` },
+      method,
+      u.pathname,
+      body === undefined ? undefined : JSON.stringify(body),
+      {},
+    );
     return { status: res.status, body: res.body };
   }
 });
@@ -166,7 +197,13 @@ describe('a simulator started without test mode', () => {
     const o = org('prod');
     const sim = await startPemsSimulator({ port: 0, credentials: [o] });
     try {
-      const res = await raw({ ...sim, url: sim.url.replace(/\/api\/pems$/, '') }, 'GET', '/__control/stats', undefined, {});
+      const res = await raw(
+        { ...sim, url: sim.url.replace(/\/api\/pems$/, '') },
+        'GET',
+        '/__control/stats',
+        undefined,
+        {},
+      );
       expect(res.status).toBe(404);
     } finally {
       await sim.close();

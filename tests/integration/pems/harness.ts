@@ -43,7 +43,13 @@ export interface RawResponse {
 }
 
 /** A request outside the client, for input the client would never send. */
-export function raw(sim: PemsSimulator, method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string>): Promise<RawResponse> {
+export function raw(
+  sim: PemsSimulator,
+  method: string,
+  path: string,
+  body: string | Buffer | undefined,
+  headers: Record<string, string>,
+): Promise<RawResponse> {
   const url = new URL(sim.url + path);
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -52,7 +58,11 @@ export function raw(sim: PemsSimulator, method: string, path: string, body: stri
         method,
         ca: sim.cert,
         // Explicit length: Node sends DELETE bodies without framing otherwise.
-        headers: { 'content-type': 'application/json', ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers },
+        headers: {
+          'content-type': 'application/json',
+          ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+          ...headers,
+        },
         agent: false,
       },
       (res) => {
@@ -81,7 +91,9 @@ export function authHeaders(o: Org): Record<string, string> {
 }
 
 /** Resolves the error a promise rejects with (fails the test if it resolves). */
-export async function failure(p: Promise<unknown>): Promise<{ code: string; retriable: boolean; details: Record<string, unknown>; message: string; cause?: unknown }> {
+export async function failure(
+  p: Promise<unknown>,
+): Promise<{ code: string; retriable: boolean; details: Record<string, unknown>; message: string; cause?: unknown }> {
   try {
     await p;
   } catch (e) {

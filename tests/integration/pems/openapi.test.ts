@@ -36,15 +36,27 @@ describe('PEMS simulator answers conform to schemas/openapi/pems-api.json', () =
   });
 
   /** Sends, then checks the answer against the document; returns it for further assertions. */
-  async function conforming(docPath: string, method: string, path: string, body: unknown, headers: Record<string, string> = authHeaders(rio)): Promise<RawResponse> {
+  async function conforming(
+    docPath: string,
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = authHeaders(rio),
+  ): Promise<RawResponse> {
     const res = await raw(sim, method.toUpperCase(), path, body === undefined ? undefined : json(body), headers);
-    expect({ status: res.status, errors: contractErrors(docPath, method, res.status, res.body) }).toEqual({ status: res.status, errors: [] });
+    expect({ status: res.status, errors: contractErrors(docPath, method, res.status, res.body) }).toEqual({
+      status: res.status,
+      errors: [],
+    });
     return res;
   }
 
   it('when the document lists the editable, PEMS-owned and bookkeeping fields, then they are the ones the code uses', () => {
     const changes = pemsOpenApi.components.schemas.EditableChanges as { properties: Record<string, unknown> };
-    const record = pemsOpenApi.components.schemas.PfaRecord as { required: string[]; properties: Record<string, unknown> };
+    const record = pemsOpenApi.components.schemas.PfaRecord as {
+      required: string[];
+      properties: Record<string, unknown>;
+    };
     expect(Object.keys(changes.properties).sort()).toEqual([...EDITABLE_FIELDS].sort());
     expect([...record.required].sort()).toEqual([...EDITABLE_FIELDS, ...PEMS_OWNED_FIELDS, ...SYSTEM_FIELDS].sort());
     expect(Object.keys(record.properties).sort()).toEqual([...record.required].sort());
@@ -80,13 +92,33 @@ describe('PEMS simulator answers conform to schemas/openapi/pems-api.json', () =
   it('when a PUT is applied, replayed, refused by a rule, on a PEMS-owned field, stale or reusing a key, then each answer is documented', async () => {
     const r = sim.control.getRecord(id(1)) as { version: number };
     const key = { ...authHeaders(rio), 'idempotency-key': `oa-${seq++}` };
-    const ok = await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(1)}`, write(id(1), { notes: 'contract' }, r.version), key);
+    const ok = await conforming(
+      '/pfa/{pfaId}',
+      'put',
+      `/pfa/${id(1)}`,
+      write(id(1), { notes: 'contract' }, r.version),
+      key,
+    );
     expect(ok.status).toBe(200);
-    const replay = await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(1)}`, write(id(1), { notes: 'contract' }, r.version), key);
+    const replay = await conforming(
+      '/pfa/{pfaId}',
+      'put',
+      `/pfa/${id(1)}`,
+      write(id(1), { notes: 'contract' }, r.version),
+      key,
+    );
     expect(replay.headers['idempotent-replayed']).toBe('true');
-    expect((await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(1)}`, write(id(1), { notes: 'other' }, r.version), key)).status).toBe(422);
+    expect(
+      (await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(1)}`, write(id(1), { notes: 'other' }, r.version), key))
+        .status,
+    ).toBe(422);
     const v2 = (sim.control.getRecord(id(2)) as { version: number }).version;
-    const invalid = await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(2)}`, write(id(2), { forecastStart: '2027-05-01', forecastEnd: '2027-01-01' }, v2));
+    const invalid = await conforming(
+      '/pfa/{pfaId}',
+      'put',
+      `/pfa/${id(2)}`,
+      write(id(2), { forecastStart: '2027-05-01', forecastEnd: '2027-01-01' }, v2),
+    );
     expect(invalid.status).toBe(400);
     const owned = await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(2)}`, write(id(2), { class: 'Light' }, v2));
     expect(owned.body.error).toBe('FIELD_NOT_EDITABLE');
@@ -96,8 +128,12 @@ describe('PEMS simulator answers conform to schemas/openapi/pems-api.json', () =
     const stale = await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(3)}`, write(id(3), { equipment: 'EQ-MINE' }, v3));
     expect(stale.status).toBe(409);
     expect(stale.body.conflictingFields).toEqual(['equipment']);
-    expect((await conforming('/pfa/{pfaId}', 'put', '/pfa/PFA-NOPE', write('PFA-NOPE', { notes: 'x' }, 1))).status).toBe(404);
-    expect((await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(4)}`, write(id(4), { notes: 'n'.repeat(70_000) }, 1))).status).toBe(413);
+    expect(
+      (await conforming('/pfa/{pfaId}', 'put', '/pfa/PFA-NOPE', write('PFA-NOPE', { notes: 'x' }, 1))).status,
+    ).toBe(404);
+    expect(
+      (await conforming('/pfa/{pfaId}', 'put', `/pfa/${id(4)}`, write(id(4), { notes: 'n'.repeat(70_000) }, 1))).status,
+    ).toBe(413);
   });
 
   it('when a record is soft-deleted at its version and again at a stale one, then 200 and 409', async () => {
@@ -128,18 +164,46 @@ describe('PEMS simulator answers conform to schemas/openapi/pems-api.json', () =
     const batch = await conforming('/pfa/batch', 'post', '/pfa/batch', {
       organizationCode: rio.organization,
       items: [
-        { pfaId: id(6), changes: { notes: 'batch' }, version: v(6), modifiedBy: 'contract-test', idempotencyKey: `oa-${seq++}` },
-        { pfaId: id(7), changes: { notes: 'mine' }, version: 1, modifiedBy: 'contract-test', idempotencyKey: `oa-${seq++}` },
+        {
+          pfaId: id(6),
+          changes: { notes: 'batch' },
+          version: v(6),
+          modifiedBy: 'contract-test',
+          idempotencyKey: `oa-${seq++}`,
+        },
+        {
+          pfaId: id(7),
+          changes: { notes: 'mine' },
+          version: 1,
+          modifiedBy: 'contract-test',
+          idempotencyKey: `oa-${seq++}`,
+        },
         { pfaId: id(8), changes: { dor: 'ELSEWHERE' }, version: v(8), modifiedBy: 'contract-test' },
         { pfaId: 'PFA-NOPE', changes: { notes: 'x' }, version: 1, modifiedBy: 'contract-test' },
         { pfaId: beoId, changes: { notes: 'x' }, version: 1, modifiedBy: 'contract-test' },
         { pfaId: id(9), changes: { notes: 'x' }, modifiedBy: 'contract-test' },
       ],
     });
-    expect((batch.body.results as Array<{ status: string }>).map((r) => r.status)).toEqual(['updated', 'conflict', 'invalid', 'not_found', expect.stringMatching(/^(forbidden|not_found)$/), 'invalid']);
-    const items = Array.from({ length: 101 }, (_, i) => ({ pfaId: id(i % 20), changes: { notes: 'x' }, version: 1, modifiedBy: 'contract-test' }));
-    expect((await conforming('/pfa/batch', 'post', '/pfa/batch', { organizationCode: rio.organization, items })).status).toBe(413);
-    expect((await conforming('/pfa/batch', 'post', '/pfa/batch', { organizationCode: rio.organization })).status).toBe(400);
+    expect((batch.body.results as Array<{ status: string }>).map((r) => r.status)).toEqual([
+      'updated',
+      'conflict',
+      'invalid',
+      'not_found',
+      expect.stringMatching(/^(forbidden|not_found)$/),
+      'invalid',
+    ]);
+    const items = Array.from({ length: 101 }, (_, i) => ({
+      pfaId: id(i % 20),
+      changes: { notes: 'x' },
+      version: 1,
+      modifiedBy: 'contract-test',
+    }));
+    expect(
+      (await conforming('/pfa/batch', 'post', '/pfa/batch', { organizationCode: rio.organization, items })).status,
+    ).toBe(413);
+    expect((await conforming('/pfa/batch', 'post', '/pfa/batch', { organizationCode: rio.organization })).status).toBe(
+      400,
+    );
   });
 
   it('when the credential is over its rate or PEMS is unavailable, then 429 with Retry-After and 503 as documented', async () => {
@@ -159,7 +223,10 @@ describe('PEMS simulator answers conform to schemas/openapi/pems-api.json', () =
     sim.control.setFaults({ outage: { durationMs: 60_000, status: 503 } });
     try {
       expect((await conforming('/pfa/{pfaId}', 'get', `/pfa/${id(0)}`, undefined)).status).toBe(503);
-      expect((await conforming('/pfa/batch', 'post', '/pfa/batch', { organizationCode: rio.organization, items: [] })).status).toBe(503);
+      expect(
+        (await conforming('/pfa/batch', 'post', '/pfa/batch', { organizationCode: rio.organization, items: [] }))
+          .status,
+      ).toBe(503);
     } finally {
       sim.control.clearFaults();
     }

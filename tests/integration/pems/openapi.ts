@@ -17,7 +17,11 @@ export const pemsOpenApi = JSON.parse(readFileSync(PEMS_OPENAPI_PATH, 'utf8')) a
 
 const DOC_ID = 'pems-api.json';
 const ajv = new Ajv2020({ strict: false, allErrors: true });
-ajv.addFormat('date-time', (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)));
+ajv.addFormat(
+  'date-time',
+  (s: string) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)),
+);
 ajv.addSchema(pemsOpenApi, DOC_ID);
 
 const pointer = (...parts: string[]): string => parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
@@ -27,7 +31,8 @@ function responseSchemaRef(path: string, method: string, status: number): string
   const op = pemsOpenApi.paths[path]?.[method] as { responses?: Record<string, { $ref?: string }> } | undefined;
   if (!op) throw new Error(`the PEMS contract has no operation ${method.toUpperCase()} ${path}`);
   const response = op.responses?.[String(status)];
-  if (!response) throw new Error(`the PEMS contract does not allow status ${status} for ${method.toUpperCase()} ${path}`);
+  if (!response)
+    throw new Error(`the PEMS contract does not allow status ${status} for ${method.toUpperCase()} ${path}`);
   if (response.$ref) {
     const name = response.$ref.split('/').pop() as string;
     return `${DOC_ID}#/${pointer('components', 'responses', name, 'content', 'application/json', 'schema')}`;
@@ -40,7 +45,9 @@ export function contractErrors(path: string, method: string, status: number, bod
   const validate = ajv.getSchema(responseSchemaRef(path, method, status));
   if (!validate) throw new Error(`no schema for ${method.toUpperCase()} ${path} ${status}`);
   if (validate(body)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  return (validate.errors ?? []).map(
+    (e) => `${e.instancePath || '(body)'} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+  );
 }
 
 /** Errors of a value against one of the document's component schemas. */

@@ -30,11 +30,15 @@ describe('the shared rate limit against the simulator (10 req/s per credential)'
     ids = sim.control.seed({ count: 5 });
     const cid = credentialId(o.tenant, o.organization, o.apiKey);
     // Three connector instances: each its own Redis connection and limiter, one shared ledger.
-    const limiters = [1, 2, 3].map(() => new RedisRateLimiter({ credentialId: cid, redis: REDIS_URL, keyPrefix: prefix }));
+    const limiters = [1, 2, 3].map(
+      () => new RedisRateLimiter({ credentialId: cid, redis: REDIS_URL, keyPrefix: prefix }),
+    );
     const clients: PemsClient[] = limiters.map((l) => clientFor(sim, o, { rateLimiter: l }));
     try {
       const perClient = 12;
-      const calls = clients.flatMap((c) => Array.from({ length: perClient }, (_, i) => c.getRecord(ids[i % ids.length] ?? '')));
+      const calls = clients.flatMap((c) =>
+        Array.from({ length: perClient }, (_, i) => c.getRecord(ids[i % ids.length] ?? '')),
+      );
       const results = await Promise.allSettled(calls);
       expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
       const stats = sim.control.stats();

@@ -25,14 +25,30 @@ describe('reconcile: one organization against its PEMS', () => {
   });
 
   const run = () =>
-    reconcileOrganization({ db: world.db, organization: world.org, keyRing: parseCredentialKeys(TEST_CREDENTIAL_KEYS), graceMs: 60_000, ca: world.sim.cert, redis: testEnv.redisUrl });
+    reconcileOrganization({
+      db: world.db,
+      organization: world.org,
+      keyRing: parseCredentialKeys(TEST_CREDENTIAL_KEYS),
+      graceMs: 60_000,
+      ca: world.sim.cert,
+      redis: testEnv.redisUrl,
+    });
 
   // Asynchronous: the simulator answers from this very process, so a spawnSync would starve it.
   function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../../connectors/reconcile/main.ts'), ...args], {
-        env: { ...process.env, DATABASE_URL: testEnv.databaseUrl, REDIS_URL: testEnv.redisUrl, PEMS_SYNC_CREDENTIAL_KEYS: TEST_CREDENTIAL_KEYS },
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, '../../../connectors/reconcile/main.ts'), ...args],
+        {
+          env: {
+            ...process.env,
+            DATABASE_URL: testEnv.databaseUrl,
+            REDIS_URL: testEnv.redisUrl,
+            PEMS_SYNC_CREDENTIAL_KEYS: TEST_CREDENTIAL_KEYS,
+          },
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -69,14 +85,30 @@ describe('reconcile: one organization against its PEMS', () => {
     world.sim.control.editAsPemsUser(a, { description: 'changed in EAM' }, 'jdoe');
     world.sim.control.editAsPemsUser(b, { notes: 'not through the sink' }, world.user);
     // A modification that never reached the sink (inserted as syncing, an hour old: no CDC transition into committed).
-    const [stuck] = await world.db('pfa_modification')
-      .insert({ organization_id: world.org, pfa_id: world.records[4]!.pfaId, user_id: world.user, delta: JSON.stringify({ notes: 'stuck' }), base_version: 1, sync_status: 'syncing', committed_at: new Date(Date.now() - 3_600_000) })
+    const [stuck] = await world
+      .db('pfa_modification')
+      .insert({
+        organization_id: world.org,
+        pfa_id: world.records[4]!.pfaId,
+        user_id: world.user,
+        delta: JSON.stringify({ notes: 'stuck' }),
+        base_version: 1,
+        sync_status: 'syncing',
+        committed_at: new Date(Date.now() - 3_600_000),
+      })
       .returning('id');
     const r = await run();
     const kinds = r.findings.map((f) => `${f.kind}:${f.pfaId}`).sort();
-    expect(kinds).toEqual([`mirror_stale:${a}`, `mirror_stale:${b}`, `orphan_write:${b}`, `unfinished:${world.records[4]!.pfaId}`].sort());
-    expect(r.findings.find((f) => f.kind === 'unfinished')).toMatchObject({ modificationId: stuck.id, status: 'syncing' });
-    expect(r.findings.find((f) => f.kind === 'mirror_stale' && f.pfaId === a)).toMatchObject({ fields: [{ field: 'description', pems: 'changed in EAM' }] });
+    expect(kinds).toEqual(
+      [`mirror_stale:${a}`, `mirror_stale:${b}`, `orphan_write:${b}`, `unfinished:${world.records[4]!.pfaId}`].sort(),
+    );
+    expect(r.findings.find((f) => f.kind === 'unfinished')).toMatchObject({
+      modificationId: stuck.id,
+      status: 'syncing',
+    });
+    expect(r.findings.find((f) => f.kind === 'mirror_stale' && f.pfaId === a)).toMatchObject({
+      fields: [{ field: 'description', pems: 'changed in EAM' }],
+    });
 
     const report = join(dir, 'report.json');
     const out = await cli(['-o', world.org, '--ca-file', join(dir, 'sim.pem'), '--report', report]);

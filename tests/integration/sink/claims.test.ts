@@ -28,7 +28,10 @@ describe('sink claims: owner and lease', () => {
     await a.start();
     await b.start();
     try {
-      const ids = [await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'x' } }), await world.commit({ pfaId: world.records[1]!.pfaId, delta: { notes: 'y' } })];
+      const ids = [
+        await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'x' } }),
+        await world.commit({ pfaId: world.records[1]!.pfaId, delta: { notes: 'y' } }),
+      ];
       // Keep the sink of this world out of it: these modifications are claimed by hand.
       const first = await a.claim(ids);
       expect(first.claimed.map((c) => c.prev).sort()).toEqual(['committed', 'committed']);
@@ -48,7 +51,9 @@ describe('sink claims: owner and lease', () => {
       const taken = await b.claim(ids);
       expect(taken.claimed).toEqual([{ id: ids[0], prev: 'syncing' }]);
       expect(taken.settled).toEqual([ids[1]]);
-      expect(await world.db('pfa_modification').where({ id: ids[0] }).first('claimed_by')).toEqual({ claimed_by: b.id });
+      expect(await world.db('pfa_modification').where({ id: ids[0] }).first('claimed_by')).toEqual({
+        claimed_by: b.id,
+      });
     } finally {
       await b.stop();
     }
@@ -58,9 +63,19 @@ describe('sink claims: owner and lease', () => {
     const b = new Claims({ db: world.db, leaseMs: 2_000, logger });
     await b.start();
     try {
-      await world.db('sink_instance').insert({ id: 'killed-instance', host: 'h', pid: 1, heartbeat_at: world.db.raw(`now() - interval '3 seconds'`) });
+      await world
+        .db('sink_instance')
+        .insert({
+          id: 'killed-instance',
+          host: 'h',
+          pid: 1,
+          heartbeat_at: world.db.raw(`now() - interval '3 seconds'`),
+        });
       const id = await world.commit({ pfaId: world.records[2]!.pfaId, delta: { notes: 'z' } });
-      await world.db('pfa_modification').where({ id }).update({ sync_status: 'syncing', claimed_by: 'killed-instance' });
+      await world
+        .db('pfa_modification')
+        .where({ id })
+        .update({ sync_status: 'syncing', claimed_by: 'killed-instance' });
       expect(await b.check([id])).toEqual({ settled: [], takeable: [id], held: [] });
 
       await world.db('sink_instance').where({ id: 'killed-instance' }).update({ heartbeat_at: world.db.fn.now() });
@@ -76,18 +91,34 @@ describe('sink claims: owner and lease', () => {
     const rec = world.records[3]!;
     await world.db('sink_instance').insert({ id: 'other-instance', host: 'h', pid: 2 });
     const sink = await world.startSink();
-    const metric = async (name: string): Promise<number> => (await sink.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+    const metric = async (name: string): Promise<number> =>
+      (await sink.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
     // Committed and claimed by the other instance in one transaction: Debezium emits the insert
     // (committed: work) once the transaction commits, so this sink can only ever find it held.
     const id = await world.db.transaction(async (trx) => {
       const [row] = await trx('pfa_modification')
-        .insert({ organization_id: world.org, pfa_id: rec.pfaId, user_id: world.user, operation: 'update', delta: JSON.stringify({ notes: 'held elsewhere' }), base_version: rec.version, change_reason: 'test', sync_status: 'committed', committed_at: new Date() })
+        .insert({
+          organization_id: world.org,
+          pfa_id: rec.pfaId,
+          user_id: world.user,
+          operation: 'update',
+          delta: JSON.stringify({ notes: 'held elsewhere' }),
+          base_version: rec.version,
+          change_reason: 'test',
+          sync_status: 'committed',
+          committed_at: new Date(),
+        })
         .returning('id');
-      await trx('pfa_modification').where({ id: row.id }).update({ sync_status: 'syncing', claimed_by: 'other-instance' });
+      await trx('pfa_modification')
+        .where({ id: row.id })
+        .update({ sync_status: 'syncing', claimed_by: 'other-instance' });
       return row.id as string;
     });
     await sleep(3000);
-    expect(await world.db('pfa_modification').where({ id }).first('sync_status', 'claimed_by')).toEqual({ sync_status: 'syncing', claimed_by: 'other-instance' });
+    expect(await world.db('pfa_modification').where({ id }).first('sync_status', 'claimed_by')).toEqual({
+      sync_status: 'syncing',
+      claimed_by: 'other-instance',
+    });
     expect(writesApplied(world, rec.pfaId)).toBe(0);
     expect(await metric('pems_sync_claims_waiting')).toBe(1);
 

@@ -40,7 +40,12 @@ describe('sink: killed with SIGKILL mid-batch', () => {
     // Kill once some, but not all, have an outcome.
     const start = Date.now();
     for (;;) {
-      const { count } = (await world.db('pfa_modification').whereIn('id', ids).where('sync_status', 'synced').count('* as count').first()) as { count: string };
+      const { count } = (await world
+        .db('pfa_modification')
+        .whereIn('id', ids)
+        .where('sync_status', 'synced')
+        .count('* as count')
+        .first()) as { count: string };
       if (Number(count) > 0 && Number(count) < ids.length) break;
       if (Number(count) === ids.length) throw new Error('everything finished before the kill; slow the simulator down');
       if (Date.now() - start > 120000) throw new Error('nothing synced before the kill');
@@ -63,7 +68,11 @@ describe('sink: killed with SIGKILL mid-batch', () => {
       expect(mirror.version).toBe(pems.version);
     }
     // One recorded outcome per modification: exactly one terminal write entry in the audit log.
-    const finals = await world.db('audit_log').whereIn('modification_id', ids).whereRaw("details->>'outcome' is not null").select('modification_id');
+    const finals = await world
+      .db('audit_log')
+      .whereIn('modification_id', ids)
+      .whereRaw("details->>'outcome' is not null")
+      .select('modification_id');
     expect(finals).toHaveLength(ids.length);
     expect(new Set(finals.map((f) => f.modification_id)).size).toBe(ids.length);
     // The rate limit held across both processes.

@@ -14,7 +14,9 @@ describe('sink: changes that cannot or should not be written', () => {
   beforeAll(async () => {
     world = await createWorld({ records: 8 });
     await world.db('app_user').insert({ id: `${world.user}-ro`, username: `${world.user}-ro` });
-    await world.db('user_organization').insert({ user_id: `${world.user}-ro`, organization_id: world.org, perm_sync: false });
+    await world
+      .db('user_organization')
+      .insert({ user_id: `${world.user}-ro`, organization_id: world.org, perm_sync: false });
     await world.startSink();
   });
 
@@ -100,10 +102,25 @@ describe('sink: changes that cannot or should not be written', () => {
     await producer.connect();
     const key = JSON.stringify({ organization_id: world.org, pfa_id: world.records[5]!.pfaId });
     const after = (over: Record<string, unknown>) => ({
-      id: '7d6f1a52-0000-4000-8000-000000000001', organization_id: world.org, pfa_id: world.records[5]!.pfaId, user_id: world.user,
-      operation: 'update', delta: '{"notes":"x"}', base_version: 1, change_reason: null, sync_status: 'committed', sync_error: null,
-      pems_version_after: null, attempts: 0, committed_at: new Date().toISOString(), synced_at: null,
-      created_at: new Date().toISOString(), updated_at: new Date().toISOString(), supersedes_id: null, origin: 'user', ...over,
+      id: '7d6f1a52-0000-4000-8000-000000000001',
+      organization_id: world.org,
+      pfa_id: world.records[5]!.pfaId,
+      user_id: world.user,
+      operation: 'update',
+      delta: '{"notes":"x"}',
+      base_version: 1,
+      change_reason: null,
+      sync_status: 'committed',
+      sync_error: null,
+      pems_version_after: null,
+      attempts: 0,
+      committed_at: new Date().toISOString(),
+      synced_at: null,
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+      supersedes_id: null,
+      origin: 'user',
+      ...over,
     });
     await producer.send({
       topic: testEnv.cdcTopic,
@@ -111,7 +128,14 @@ describe('sink: changes that cannot or should not be written', () => {
         { key, value: '{not json' },
         { key, value: JSON.stringify({ op: 'x', after: after({}), source: {} }) },
         { key, value: JSON.stringify({ op: 'c', after: after({ id: undefined }), source: {} }) },
-        { key, value: JSON.stringify({ op: 'c', after: after({ delta: JSON.stringify({ notes: 'y'.repeat(1_500_000) }) }), source: {} }) },
+        {
+          key,
+          value: JSON.stringify({
+            op: 'c',
+            after: after({ delta: JSON.stringify({ notes: 'y'.repeat(1_500_000) }) }),
+            source: {},
+          }),
+        },
       ],
     });
     await producer.disconnect();

@@ -17,8 +17,13 @@ describe('sink: several instances in one consumer group', () => {
     // After the second join both hold partitions, and no partition is held twice.
     const start = Date.now();
     // Settled: both hold partitions and together exactly the topic's six (none twice).
-    while (a.task.assignment().length === 0 || b.task.assignment().length === 0 || a.task.assignment().length + b.task.assignment().length !== 6) {
-      if (Date.now() - start > 30000) throw new Error(`assignment did not settle: ${a.task.assignment()} / ${b.task.assignment()}`);
+    while (
+      a.task.assignment().length === 0 ||
+      b.task.assignment().length === 0 ||
+      a.task.assignment().length + b.task.assignment().length !== 6
+    ) {
+      if (Date.now() - start > 30000)
+        throw new Error(`assignment did not settle: ${a.task.assignment()} / ${b.task.assignment()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(a.task.assignment().filter((tp) => b.task.assignment().includes(tp))).toEqual([]);
@@ -26,7 +31,9 @@ describe('sink: several instances in one consumer group', () => {
     const ids: string[] = [];
     for (const r of world.records) {
       ids.push(await world.commit({ pfaId: r.pfaId, delta: { notes: `shared ${r.pfaId}` }, baseVersion: r.version }));
-      ids.push(await world.commit({ pfaId: r.pfaId, delta: { equipment: `EQ-${r.pfaId.slice(-3)}` }, baseVersion: r.version }));
+      ids.push(
+        await world.commit({ pfaId: r.pfaId, delta: { equipment: `EQ-${r.pfaId.slice(-3)}` }, baseVersion: r.version }),
+      );
     }
     const rows = await world.waitForOutcome(ids, 60000);
     expect(rows.filter((r) => r.sync_status !== 'synced')).toEqual([]);

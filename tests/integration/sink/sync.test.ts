@@ -28,7 +28,10 @@ describe('sink: committed edits reach PEMS', () => {
     const mirror = await world.db('pfa_mirror').where({ organization_id: world.org, pfa_id: rec.pfaId }).first();
     expect(mirror.version).toBe(pems.version);
     expect(mirror.data.notes).toBe('moved to phase 2');
-    const history = await world.db('pfa_mirror_history').where({ organization_id: world.org, pfa_id: rec.pfaId, version: pems.version }).first();
+    const history = await world
+      .db('pfa_mirror_history')
+      .where({ organization_id: world.org, pfa_id: rec.pfaId, version: pems.version })
+      .first();
     expect(history.origin).toBe('sync');
 
     const audit = await world.db('audit_log').where({ modification_id: id });
@@ -38,7 +41,12 @@ describe('sink: committed edits reach PEMS', () => {
     expect(audit[0].details.result).toBe('updated');
 
     const results = await world.decodeResults(1);
-    expect(results[0]).toMatchObject({ modificationId: id, outcome: 'SYNCED', pemsVersionAfter: pems.version, rebased: false });
+    expect(results[0]).toMatchObject({
+      modificationId: id,
+      outcome: 'SYNCED',
+      pemsVersionAfter: pems.version,
+      rebased: false,
+    });
     expect(results[0]!.fieldsWritten.sort()).toEqual(['monthlyRate', 'notes']);
   });
 
@@ -65,7 +73,9 @@ describe('sink: committed edits reach PEMS', () => {
     expect(writesApplied(world, rec.pfaId)).toBe(before);
     const conflict = await world.db('sync_conflict').where({ modification_id: id }).first();
     expect(conflict.status).toBe('open');
-    expect(conflict.fields).toEqual([expect.objectContaining({ field: 'notes', local: 'we say B', pems: 'PEMS says A' })]);
+    expect(conflict.fields).toEqual([
+      expect.objectContaining({ field: 'notes', local: 'we say B', pems: 'PEMS says A' }),
+    ]);
     // The record read from PEMS for the check is now the mirror's too, for whoever resolves it.
     const mirror = await world.db('pfa_mirror').where({ organization_id: world.org, pfa_id: rec.pfaId }).first();
     expect(mirror.version).toBe(world.sim.control.getRecord(rec.pfaId)!.version);
@@ -77,7 +87,11 @@ describe('sink: committed edits reach PEMS', () => {
   it('when only child records moved the version, then the write rebases without a conflict', async () => {
     const rec = world.records[3]!;
     world.sim.control.childActivity(rec.pfaId, 2);
-    const id = await world.commit({ pfaId: rec.pfaId, delta: { isFundsTransferable: !rec.isFundsTransferable }, baseVersion: rec.version });
+    const id = await world.commit({
+      pfaId: rec.pfaId,
+      delta: { isFundsTransferable: !rec.isFundsTransferable },
+      baseVersion: rec.version,
+    });
     const [row] = await world.waitForOutcome([id]);
     expect(row!.sync_status).toBe('synced');
     expect(world.sim.control.getRecord(rec.pfaId)!.version).toBe(rec.version + 3);
@@ -85,7 +99,10 @@ describe('sink: committed edits reach PEMS', () => {
 
   it('when a change breaks PEMS rules, then it is rejected with the field named and PEMS is not called', async () => {
     const rec = world.records[4]!;
-    const id = await world.commit({ pfaId: rec.pfaId, delta: { forecastEnd: '1999-01-01', description: 'x'.repeat(501) } });
+    const id = await world.commit({
+      pfaId: rec.pfaId,
+      delta: { forecastEnd: '1999-01-01', description: 'x'.repeat(501) },
+    });
     const [row] = await world.waitForOutcome([id]);
     expect(row!.sync_status).toBe('rejected');
     const fields = (row!.sync_error.fieldErrors as Array<{ field: string }>).map((f) => f.field).sort();
@@ -111,12 +128,25 @@ describe('sink: committed edits reach PEMS', () => {
     try {
       const first = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'first' }, baseVersion: rec.version });
       world.sim.control.editAsPemsUser(rec.pfaId, { equipment: 'EQ-FROM-PEMS' }, 'jdoe-pems');
-      const overlapping = await world.commit({ pfaId: rec.pfaId, delta: { equipment: 'EQ-OURS' }, baseVersion: rec.version });
-      const apart = await world.commit({ pfaId: rec.pfaId, delta: { description: 'ours, untouched by PEMS' }, baseVersion: rec.version });
+      const overlapping = await world.commit({
+        pfaId: rec.pfaId,
+        delta: { equipment: 'EQ-OURS' },
+        baseVersion: rec.version,
+      });
+      const apart = await world.commit({
+        pfaId: rec.pfaId,
+        delta: { description: 'ours, untouched by PEMS' },
+        baseVersion: rec.version,
+      });
       const rows = await world.waitForOutcome([first, overlapping, apart], 60_000);
       expect(rows.map((r) => r.sync_status)).toEqual(['synced', 'conflict', 'synced']);
-      const conflicts = await world.db('sync_conflict').whereIn('modification_id', [overlapping, apart]).select('modification_id', 'fields');
-      expect(conflicts.map((c) => [c.modification_id, c.fields.map((f: { field: string }) => f.field)])).toEqual([[overlapping, ['equipment']]]);
+      const conflicts = await world
+        .db('sync_conflict')
+        .whereIn('modification_id', [overlapping, apart])
+        .select('modification_id', 'fields');
+      expect(conflicts.map((c) => [c.modification_id, c.fields.map((f: { field: string }) => f.field)])).toEqual([
+        [overlapping, ['equipment']],
+      ]);
       const pems = world.sim.control.getRecord(rec.pfaId)!;
       expect(pems.equipment).toBe('EQ-FROM-PEMS');
       expect(pems.description).toBe('ours, untouched by PEMS');

@@ -22,23 +22,37 @@ describe('read side: records the mirror refuses', () => {
     await f.mirror();
     const poller = f.poller();
     await poller.runOnce();
-    for (const id of [bad, good]) await eventually(async () => (await mirrorRow(f.db, f.org, id)) !== undefined, 30_000, 'the full load');
+    for (const id of [bad, good])
+      await eventually(async () => (await mirrorRow(f.db, f.org, id)) !== undefined, 30_000, 'the full load');
     const before = await mirrorRow(f.db, f.org, bad);
 
     // PEMS starts serving a 30th of February on a newer version; a valid edit of another record follows it.
     const current = f.sim.control.getRecord(bad)!;
-    const broken = { ...current, version: current.version + 1, updatedAt: new Date().toISOString(), forecastStart: '2026-02-30' } as PfaRecord;
+    const broken = {
+      ...current,
+      version: current.version + 1,
+      updatedAt: new Date().toISOString(),
+      forecastStart: '2026-02-30',
+    } as PfaRecord;
     f.sim.control.putRecord(broken);
     const edited = f.sim.control.editAsPemsUser(good, { notes: 'after the bad one' }, 'jdoe');
     const [poll] = await poller.runOnce();
     expect(poll!.error).toBeUndefined();
 
     // The stream went on: the later, valid edit is mirrored.
-    await eventually(async () => (await mirrorRow(f.db, f.org, good))?.version === edited.version, 30_000, 'the valid edit');
-    const dead = await eventually(async () => {
-      const all = await readTopic(f.kafka, f.admin, f.dlqTopic);
-      return all.length > 0 ? all : undefined;
-    }, 30_000, 'a dead letter');
+    await eventually(
+      async () => (await mirrorRow(f.db, f.org, good))?.version === edited.version,
+      30_000,
+      'the valid edit',
+    );
+    const dead = await eventually(
+      async () => {
+        const all = await readTopic(f.kafka, f.admin, f.dlqTopic);
+        return all.length > 0 ? all : undefined;
+      },
+      30_000,
+      'a dead letter',
+    );
     expect(dead).toHaveLength(1);
     const dl = dead[0]!;
     // Original key and value, unchanged.
@@ -52,7 +66,9 @@ describe('read side: records the mirror refuses', () => {
     expect(header(h['__connect.errors.offset'])).toMatch(/^\d+$/);
     expect(header(h['__connect.errors.stage'])).toBe('VALIDATE');
     expect(header(h['__connect.errors.exception.class.name'])).toBe('MirrorRecordError');
-    expect(header(h['__connect.errors.exception.message'])).toBe("forecastStart '2026-02-30' is not a valid YYYY-MM-DD date");
+    expect(header(h['__connect.errors.exception.message'])).toBe(
+      "forecastStart '2026-02-30' is not a valid YYYY-MM-DD date",
+    );
     expect(header(h['__pems_sync.errors.code'])).toBe('PEMS_SYNC_MIRROR_RECORD_INVALID');
 
     // The mirror kept the last valid version of the broken record.
@@ -69,12 +85,20 @@ describe('read side: records the mirror refuses', () => {
     await producer.connect();
     try {
       const key = JSON.stringify({ organization_id: f.org, pfa_id: id });
-      await producer.send({ topic: f.rawTopic, acks: -1, messages: [{ key, value: 'not json', headers: { trace: 'abc' } }] });
+      await producer.send({
+        topic: f.rawTopic,
+        acks: -1,
+        messages: [{ key, value: 'not json', headers: { trace: 'abc' } }],
+      });
     } finally {
       await producer.disconnect();
     }
     await f.poller().runOnce();
-    await eventually(async () => (await mirrorRow(f.db, f.org, id)) !== undefined, 30_000, 'the record after the poison');
+    await eventually(
+      async () => (await mirrorRow(f.db, f.org, id)) !== undefined,
+      30_000,
+      'the record after the poison',
+    );
     const [dl] = await readTopic(f.kafka, f.admin, f.dlqTopic);
     expect(dl!.value!.toString()).toBe('not json');
     expect(header(dl!.headers!.trace)).toBe('abc');

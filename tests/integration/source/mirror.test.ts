@@ -27,10 +27,17 @@ describe('read side: PEMS edits reach the mirror', () => {
     expect(cursor).toMatchObject({ mode: 'incremental', cursor: null, records_loaded: 5, last_error: null });
     expect(cursor.full_load_completed_at).not.toBeNull();
     expect(cursor.updated_since.toISOString()).toBe(
-      [...ids].map((id) => f.sim.control.getRecord(id)!.updatedAt).sort().at(-1),
+      [...ids]
+        .map((id) => f.sim.control.getRecord(id)!.updatedAt)
+        .sort()
+        .at(-1),
     );
     for (const id of ids) {
-      await eventually(async () => (await mirrorRow(f.db, f.org, id))?.version === seeded.get(id), 30_000, `mirror of ${id}`);
+      await eventually(
+        async () => (await mirrorRow(f.db, f.org, id))?.version === seeded.get(id),
+        30_000,
+        `mirror of ${id}`,
+      );
     }
 
     // PEMS users edit two records; child-record activity bumps a third without changing a field.
@@ -46,28 +53,42 @@ describe('read side: PEMS edits reach the mirror', () => {
 
     await eventually(async () => (await mirrorRow(f.db, f.org, a))?.version === editedA.version, 30_000, 'edit of a');
     await eventually(async () => (await mirrorRow(f.db, f.org, b))?.version === editedB.version, 30_000, 'edit of b');
-    await eventually(async () => (await mirrorRow(f.db, f.org, c))?.version === bumpedC.version, 30_000, 'child activity of c');
+    await eventually(
+      async () => (await mirrorRow(f.db, f.org, c))?.version === bumpedC.version,
+      30_000,
+      'child activity of c',
+    );
     const rowA = await mirrorRow(f.db, f.org, a);
     expect(rowA!.data).toMatchObject({ forecastEnd: '2027-03-31', notes: 'moved by PEMS', updatedBy: 'jdoe' });
-    const typed = await f.db('pfa_mirror').where({ organization_id: f.org, pfa_id: a }).first('forecast_end', 'pems_updated_at');
+    const typed = await f
+      .db('pfa_mirror')
+      .where({ organization_id: f.org, pfa_id: a })
+      .first('forecast_end', 'pems_updated_at');
     expect(typed.pems_updated_at.toISOString()).toBe(editedA.updatedAt);
     expect((await mirrorRow(f.db, f.org, b))!.data).toMatchObject({ monthlyRate: 7777.5, description: 'second edit' });
 
     // History: the seeded version and each version the poller saw (b's intermediate version was
     // overtaken by the second edit before the poll, so PEMS never listed it).
     expect(await historyVersions(f.db, f.org, a)).toEqual([
-      { pfa_id: a, version: seeded.get(a)! }, { pfa_id: a, version: editedA.version },
+      { pfa_id: a, version: seeded.get(a)! },
+      { pfa_id: a, version: editedA.version },
     ]);
     expect(await historyVersions(f.db, f.org, b)).toEqual([
-      { pfa_id: b, version: seeded.get(b)! }, { pfa_id: b, version: editedB.version },
+      { pfa_id: b, version: seeded.get(b)! },
+      { pfa_id: b, version: editedB.version },
     ]);
-    const hist = await f.db('pfa_mirror_history').where({ organization_id: f.org, pfa_id: a, version: editedA.version }).first();
+    const hist = await f
+      .db('pfa_mirror_history')
+      .where({ organization_id: f.org, pfa_id: a, version: editedA.version })
+      .first();
     expect(hist).toMatchObject({ origin: 'pems', changed_by: 'jdoe' });
 
     // The raw topic: keyed like the CDC topic, the record as received plus its fetch time.
     const raw = await readTopic(f.kafka, f.admin, f.rawTopic);
     expect(raw.length).toBe(5 + second!.records);
-    const ofA = raw.filter((m) => JSON.parse(m.key!.toString()).pfa_id === a).map((m) => JSON.parse(m.value!.toString()));
+    const ofA = raw
+      .filter((m) => JSON.parse(m.key!.toString()).pfa_id === a)
+      .map((m) => JSON.parse(m.value!.toString()));
     expect(ofA.at(-1)).toEqual({ record: editedA, fetchedAt: expect.any(String) });
     expect(JSON.parse(raw[0]!.key!.toString())).toEqual({ organization_id: f.org, pfa_id: expect.any(String) });
 
@@ -85,7 +106,11 @@ describe('read side: PEMS edits reach the mirror', () => {
     const v2 = f.sim.control.editAsPemsUser(id, { notes: 'newer' }, 'jdoe');
     await f.mirror();
     await f.poller().runOnce();
-    await eventually(async () => (await mirrorRow(f.db, f.org, id))?.version === v2.version, 30_000, 'v2 in the mirror');
+    await eventually(
+      async () => (await mirrorRow(f.db, f.org, id))?.version === v2.version,
+      30_000,
+      'v2 in the mirror',
+    );
 
     // Replays: the older version, and the same version with other content.
     const producer = f.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -102,7 +127,11 @@ describe('read side: PEMS edits reach the mirror', () => {
         ],
       });
       // Keyed like the replays, so on their partition and mirrored after them: once it is there, they were handled.
-      await producer.send({ topic: f.rawTopic, acks: -1, messages: [{ key: rawKey(f.org, { pfaId: id }), value: rawValue(marker, new Date()) }] });
+      await producer.send({
+        topic: f.rawTopic,
+        acks: -1,
+        messages: [{ key: rawKey(f.org, { pfaId: id }), value: rawValue(marker, new Date()) }],
+      });
       await eventually(async () => (await mirrorRow(f.db, f.org, `${id}-MARKER`)) !== undefined, 30_000, 'the marker');
     } finally {
       await producer.disconnect();
@@ -110,7 +139,10 @@ describe('read side: PEMS edits reach the mirror', () => {
     const row = await mirrorRow(f.db, f.org, id);
     expect(row!.version).toBe(v2.version);
     expect(row!.data.notes).toBe('newer');
-    expect(await historyVersions(f.db, f.org, id)).toEqual([{ pfa_id: id, version: v1.version }, { pfa_id: id, version: v2.version }]);
+    expect(await historyVersions(f.db, f.org, id)).toEqual([
+      { pfa_id: id, version: v1.version },
+      { pfa_id: id, version: v2.version },
+    ]);
     const text = await f.registry.metrics();
     expect(text).toMatch(/pems_sync_mirror_records_total\{outcome="ignore_older"\} 1/);
     expect(text).toMatch(/pems_sync_mirror_records_total\{outcome="ignore_duplicate"\} 2/);

@@ -26,7 +26,12 @@ describe('read side: restarts', () => {
       },
     });
     const [crashed] = await crashing.runOnce();
-    expect(crashed).toMatchObject({ pages: 2, records: 20, completed: false, error: { message: expect.stringContaining('injected crash') } });
+    expect(crashed).toMatchObject({
+      pages: 2,
+      records: 20,
+      completed: false,
+      error: { message: expect.stringContaining('injected crash') },
+    });
     await crashing.stop();
     const stored = await f.db('pems_source_cursor').where({ organization_id: f.org }).first();
     // Page 1's cursor is stored, page 2's is not; the full load is still under way.
@@ -47,14 +52,24 @@ describe('read side: restarts', () => {
     expect(new Set(raw)).toEqual(new Set(ids));
 
     await f.mirror();
-    await eventually(async () => Number((await f.db('pfa_mirror').where({ organization_id: f.org }).count({ n: '*' }))[0]!.n) === 25, 30_000, '25 mirrored');
+    await eventually(
+      async () => Number((await f.db('pfa_mirror').where({ organization_id: f.org }).count({ n: '*' }))[0]!.n) === 25,
+      30_000,
+      '25 mirrored',
+    );
     // The duplicates reached the mirror stream too; give it the time to handle all 35.
-    await eventually(async () => /pems_sync_mirror_records_total\{outcome="ignore_duplicate"\} 10/.test(await f.registry.metrics()), 30_000, 'duplicates handled');
+    await eventually(
+      async () => /pems_sync_mirror_records_total\{outcome="ignore_duplicate"\} 10/.test(await f.registry.metrics()),
+      30_000,
+      'duplicates handled',
+    );
     const history = await historyVersions(f.db, f.org);
     expect(history).toHaveLength(25);
     expect(new Set(history.map((h) => h.pfa_id))).toEqual(new Set(ids));
     for (const id of ids) {
-      expect((await f.db('pfa_mirror').where({ organization_id: f.org, pfa_id: id }).first('version')).version).toBe(f.sim.control.getRecord(id)!.version);
+      expect((await f.db('pfa_mirror').where({ organization_id: f.org, pfa_id: id }).first('version')).version).toBe(
+        f.sim.control.getRecord(id)!.version,
+      );
     }
   });
 
@@ -73,7 +88,10 @@ describe('read side: restarts', () => {
     expect(stopped).toMatchObject({ pages: 1, records: 10, completed: false });
     expect(stopped!.error).toBeUndefined();
     await first.stop();
-    expect(await f.db('pems_source_cursor').where({ organization_id: f.org }).first()).toMatchObject({ mode: 'full_load', records_loaded: 10 });
+    expect(await f.db('pems_source_cursor').where({ organization_id: f.org }).first()).toMatchObject({
+      mode: 'full_load',
+      records_loaded: 10,
+    });
 
     const second = f.poller({ pageSize: 10 });
     const [resumed] = await second.runOnce();
@@ -92,10 +110,14 @@ describe('read side: restarts', () => {
     const loop = f.poller({ pollIntervalMs: 200 });
     await loop.start();
     const edited = f.sim.control.editAsPemsUser(id, { notes: 'while the loop runs' }, 'jdoe');
-    await eventually(async () => {
-      const r = await f.db('pfa_mirror').where({ organization_id: f.org, pfa_id: id }).first('version');
-      return r?.version === edited.version;
-    }, 30_000, 'the edit through the loop');
+    await eventually(
+      async () => {
+        const r = await f.db('pfa_mirror').where({ organization_id: f.org, pfa_id: id }).first('version');
+        return r?.version === edited.version;
+      },
+      30_000,
+      'the edit through the loop',
+    );
     const stop = loop.stop();
     // Hung promises are the usual shutdown failure: bound it.
     let timer: NodeJS.Timeout | undefined;

@@ -12,7 +12,12 @@ describe('console templates', () => {
   it('have no xss-prone content without the safe attribute (xss-scan exits 0)', () => {
     const root = join(__dirname, '..', '..', '..');
     const dir = join(root, 'connectors', 'console');
-    const files = [...readdirSync(dir).filter((f) => f.endsWith('.tsx')).map((f) => join(dir, f)), ...readdirSync(join(dir, 'pages')).map((f) => join(dir, 'pages', f))];
+    const files = [
+      ...readdirSync(dir)
+        .filter((f) => f.endsWith('.tsx'))
+        .map((f) => join(dir, f)),
+      ...readdirSync(join(dir, 'pages')).map((f) => join(dir, 'pages', f)),
+    ];
     expect(files.length).toBeGreaterThan(5);
     const out = execFileSync(join(root, 'node_modules', '.bin', 'xss-scan'), files, { cwd: root, encoding: 'utf8' });
     expect(out).toContain('No XSS vulnerabilities found');

@@ -26,7 +26,9 @@ interface UnitTests {
   tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
 }
 
-const rules = (parse(readFileSync(rulesPath, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
+const rules = (parse(readFileSync(rulesPath, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap(
+  (g) => g.rules,
+);
 const unit = parse(readFileSync(testsPath, 'utf8')) as UnitTests;
 
 function promtool(...args: string[]): { status: number | null; output: string } {
@@ -53,21 +55,27 @@ describe('alert rules', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pems-sync-rules-'));
     const changed = readFileSync(rulesPath, 'utf8').replace(/(alert: PemsUnreachable[\s\S]*?for: )3m/, '$110m');
     writeFileSync(join(dir, 'rules.yml'), changed);
-    writeFileSync(join(dir, 'tests.yml'), readFileSync(testsPath, 'utf8').replace('../helm/pems-sync/files/pems-sync.rules.yml', 'rules.yml'));
+    writeFileSync(
+      join(dir, 'tests.yml'),
+      readFileSync(testsPath, 'utf8').replace('../helm/pems-sync/files/pems-sync.rules.yml', 'rules.yml'),
+    );
     const r = promtool('test', 'rules', join(dir, 'tests.yml'));
     expect(r.status).not.toBe(0);
     expect(r.output).toContain('alertname: PemsUnreachable');
   });
 
-  it.each(rules.map((r) => [r.alert, r] as const))('%s: severity, organization, runbook, a firing and a silent unit test', (name, rule) => {
-    expect(['critical', 'warning']).toContain(rule.labels?.severity);
-    expect(rule.annotations?.summary).toContain('{{ $labels.organization }}');
-    const runbook = rule.annotations?.runbook_url ?? '';
-    expect(runbook).toBe(`{{ $externalLabels.runbook_base }}#runbook-${name.toLowerCase()}`);
-    // The README section the link points at (GitHub's anchor of "### Runbook: <Alert>").
-    expect(readFileSync(join(repo, 'README.md'), 'utf8')).toContain(`### Runbook: ${name}\n`);
-    const cases = unit.tests.flatMap((t) => t.alert_rule_test ?? []).filter((c) => c.alertname === name);
-    expect(cases.some((c) => c.exp_alerts.length > 0)).toBe(true);
-    expect(cases.some((c) => c.exp_alerts.length === 0)).toBe(true);
-  });
+  it.each(rules.map((r) => [r.alert, r] as const))(
+    '%s: severity, organization, runbook, a firing and a silent unit test',
+    (name, rule) => {
+      expect(['critical', 'warning']).toContain(rule.labels?.severity);
+      expect(rule.annotations?.summary).toContain('{{ $labels.organization }}');
+      const runbook = rule.annotations?.runbook_url ?? '';
+      expect(runbook).toBe(`{{ $externalLabels.runbook_base }}#runbook-${name.toLowerCase()}`);
+      // The README section the link points at (GitHub's anchor of "### Runbook: <Alert>").
+      expect(readFileSync(join(repo, 'README.md'), 'utf8')).toContain(`### Runbook: ${name}\n`);
+      const cases = unit.tests.flatMap((t) => t.alert_rule_test ?? []).filter((c) => c.alertname === name);
+      expect(cases.some((c) => c.exp_alerts.length > 0)).toBe(true);
+      expect(cases.some((c) => c.exp_alerts.length === 0)).toBe(true);
+    },
+  );
 });

@@ -17,9 +17,11 @@ const configPath = join(repo, 'deploy/alertmanager/alertmanager.yml');
 const text = readFileSync(configPath, 'utf8');
 const config = parse(text) as Record<string, any>;
 const alertNames = new Set(
-  (parse(readFileSync(join(repo, 'deploy/helm/pems-sync/files/pems-sync.rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) =>
-    g.rules.map((r) => r.alert),
-  ),
+  (
+    parse(readFileSync(join(repo, 'deploy/helm/pems-sync/files/pems-sync.rules.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string }> }>;
+    }
+  ).groups.flatMap((g) => g.rules.map((r) => r.alert)),
 );
 
 function amtool(...args: string[]): { status: number | null; output: string } {
@@ -28,7 +30,11 @@ function amtool(...args: string[]): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
-const receiverOf = (file: string, ...labels: string[]): string => amtool('config', 'routes', 'test', `--config.file=${file}`, ...labels).output.split('\n').filter((l) => !l.startsWith('Warning')).join('\n');
+const receiverOf = (file: string, ...labels: string[]): string =>
+  amtool('config', 'routes', 'test', `--config.file=${file}`, ...labels)
+    .output.split('\n')
+    .filter((l) => !l.startsWith('Warning'))
+    .join('\n');
 
 describe('Alertmanager config', () => {
   it('passes amtool check-config', () => {
@@ -38,8 +44,12 @@ describe('Alertmanager config', () => {
   });
 
   it('routes critical alerts to email and Slack, warnings to Slack', () => {
-    expect(receiverOf(configPath, 'severity=critical', 'organization=RIO', 'alertname=PemsUnreachable')).toBe('email-and-slack');
-    expect(receiverOf(configPath, 'severity=warning', 'organization=RIO', 'alertname=PemsSyncEditsStale')).toBe('slack');
+    expect(receiverOf(configPath, 'severity=critical', 'organization=RIO', 'alertname=PemsUnreachable')).toBe(
+      'email-and-slack',
+    );
+    expect(receiverOf(configPath, 'severity=warning', 'organization=RIO', 'alertname=PemsSyncEditsStale')).toBe(
+      'slack',
+    );
     const receivers = Object.fromEntries((config.receivers as Array<Record<string, any>>).map((r) => [r.name, r]));
     expect(receivers['email-and-slack'].email_configs).toHaveLength(1);
     expect(receivers['email-and-slack'].slack_configs).toHaveLength(1);
@@ -54,25 +64,41 @@ describe('Alertmanager config', () => {
   });
 
   it('inhibits the alerts PEMS being down causes, for the same organization only, naming alerts that exist', () => {
-    const rules = config.inhibit_rules as Array<{ source_matchers: string[]; target_matchers: string[]; equal: string[] }>;
+    const rules = config.inhibit_rules as Array<{
+      source_matchers: string[];
+      target_matchers: string[];
+      equal: string[];
+    }>;
     const pems = rules.find((r) => r.source_matchers.includes('alertname="PemsUnreachable"'));
     expect(pems?.equal).toEqual(['organization']);
     const targets = /alertname=~"([^"]+)"/.exec(pems!.target_matchers[0]!)![1]!.split('|');
-    expect(targets).toEqual(expect.arrayContaining(['PemsSyncFailuresHigh', 'PemsSyncFailures', 'PemsSyncNoOutcome', 'PemsSyncEditsStale']));
+    expect(targets).toEqual(
+      expect.arrayContaining(['PemsSyncFailuresHigh', 'PemsSyncFailures', 'PemsSyncNoOutcome', 'PemsSyncEditsStale']),
+    );
     expect(targets).not.toContain('PemsUnreachable');
     for (const r of rules) {
       expect(alertNames).toContain(/alertname="([^"]+)"/.exec(r.source_matchers[0]!)![1]);
-      for (const t of /alertname=~"([^"]+)"/.exec(r.target_matchers[0]!)![1]!.split('|')) expect(alertNames).toContain(t);
+      for (const t of /alertname=~"([^"]+)"/.exec(r.target_matchers[0]!)![1]!.split('|'))
+        expect(alertNames).toContain(t);
     }
   });
 
   it('escapes Slack markup in user-made strings', () => {
-    const r = amtool('template', 'render', `--template.glob=${join(repo, 'deploy/alertmanager/templates/*.tmpl')}`, '--template.text={{ template "pems-sync.slack.escape" "<!channel> R&D" }}');
+    const r = amtool(
+      'template',
+      'render',
+      `--template.glob=${join(repo, 'deploy/alertmanager/templates/*.tmpl')}`,
+      '--template.text={{ template "pems-sync.slack.escape" "<!channel> R&D" }}',
+    );
     expect(r.output).toBe('&lt;!channel&gt; R&amp;D');
   });
 
   it('local stack variant: valid, same routes, SMTP to Mailpit and Slack to the local receiver', () => {
-    const local = localAlertmanagerConfig(text, { smtpPort: 2525, slackPort: 2626, templatesDir: join(repo, 'deploy/alertmanager/templates') });
+    const local = localAlertmanagerConfig(text, {
+      smtpPort: 2525,
+      slackPort: 2626,
+      templatesDir: join(repo, 'deploy/alertmanager/templates'),
+    });
     const dir = mkdtempSync(join(tmpdir(), 'pems-sync-am-'));
     const file = join(dir, 'alertmanager.yml');
     writeFileSync(file, stringify(local));
@@ -85,7 +111,9 @@ describe('Alertmanager config', () => {
   });
 
   it('docker compose variant is generated from the same file and up to date', () => {
-    expect(readFileSync(join(repo, 'deploy/alertmanager/alertmanager.compose.yml'), 'utf8')).toBe(composeAlertmanagerConfig(text));
+    expect(readFileSync(join(repo, 'deploy/alertmanager/alertmanager.compose.yml'), 'utf8')).toBe(
+      composeAlertmanagerConfig(text),
+    );
     expect(amtool('check-config', join(repo, 'deploy/alertmanager/alertmanager.compose.yml')).status).toBe(0);
   });
 });

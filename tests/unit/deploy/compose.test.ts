@@ -39,14 +39,26 @@ const composeText = read('docker-compose.yml');
 const compose = parseYaml(composeText) as { services: Record<string, ComposeService>; volumes?: Dict; configs?: Dict };
 const services = Object.entries(compose.services);
 
-const settings = Object.values(SETTINGS) as Array<{ env: string; fallbackEnv?: string; secret?: boolean; default?: unknown }>;
+const settings = Object.values(SETTINGS) as Array<{
+  env: string;
+  fallbackEnv?: string;
+  secret?: boolean;
+  default?: unknown;
+}>;
 const knownEnv = new Set(settings.flatMap((s) => [s.env, ...(s.fallbackEnv ? [s.fallbackEnv] : [])]));
 const secretEnv = new Set(settings.filter((s) => s.secret).map((s) => s.env));
 const httpPortDefault = String((SETTINGS['http.port'] as { default: number }).default);
 
-const canonical = JSON.parse(read('connectors/debezium/pfa-modification.json')) as { name: string; config: Record<string, string> };
+const canonical = JSON.parse(read('connectors/debezium/pfa-modification.json')) as {
+  name: string;
+  config: Record<string, string>;
+};
 /** Debezium's tuning settings: declared in deploy/local/env.sh with the defaults the benchmark chose. */
-const DEBEZIUM_TUNING = { 'poll.interval.ms': 'DEBEZIUM_POLL_INTERVAL_MS', 'max.batch.size': 'DEBEZIUM_MAX_BATCH_SIZE', 'max.queue.size': 'DEBEZIUM_MAX_QUEUE_SIZE' } as const;
+const DEBEZIUM_TUNING = {
+  'poll.interval.ms': 'DEBEZIUM_POLL_INTERVAL_MS',
+  'max.batch.size': 'DEBEZIUM_MAX_BATCH_SIZE',
+  'max.queue.size': 'DEBEZIUM_MAX_QUEUE_SIZE',
+} as const;
 const envShDefault = (name: string): string => {
   const m = read('deploy/local/env.sh').match(new RegExp(`export ${name}="\\$\\{${name}:-([^}]*)\\}"`));
   if (!m) throw new Error(`deploy/local/env.sh declares no default for ${name}`);
@@ -54,16 +66,20 @@ const envShDefault = (name: string): string => {
 };
 const debeziumTuningEnv = Object.fromEntries(Object.values(DEBEZIUM_TUNING).map((name) => [name, envShDefault(name)]));
 /** `${env:NAME}` references in the connector config: resolved by the Kafka Connect worker, not by pems-sync. */
-const connectWorkerEnv = new Set([...JSON.stringify(canonical.config).matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => m[1]!));
+const connectWorkerEnv = new Set(
+  [...JSON.stringify(canonical.config).matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => m[1]!),
+);
 
 function envOf(service: ComposeService): Record<string, string> {
   const env = service.environment;
   if (env === undefined) return {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((e) => {
-      const i = e.indexOf('=');
-      return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-    }));
+    return Object.fromEntries(
+      env.map((e) => {
+        const i = e.indexOf('=');
+        return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
@@ -78,14 +94,19 @@ function dependsOn(service: ComposeService): Array<[string, string]> {
 const commandText = (s: ComposeService): string => (Array.isArray(s.command) ? s.command.join(' ') : (s.command ?? ''));
 
 /** Names of the variables a compose value interpolates: ${NAME}, ${NAME:-default}, ${NAME-default}, ... */
-const interpolated = (value: string): string[] => [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+const interpolated = (value: string): string[] =>
+  [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
 
 /** Replaces `${NAME:-default}` with its default, as compose would with NAME unset; a required `${NAME:?message}` has none (''). */
 const withDefaults = (value: string): string =>
-  value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^}]*))?\}/g, (_m, op: string | undefined, d: string | undefined) => (op === '-' ? (d ?? '') : ''));
+  value.replace(
+    /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^}]*))?\}/g,
+    (_m, op: string | undefined, d: string | undefined) => (op === '-' ? (d ?? '') : ''),
+  );
 
 /** `${NAME:?message}` / `${NAME?message}`: compose refuses to start without NAME. */
-const required = (value: string): string[] => [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}/g)].map((m) => m[1]!);
+const required = (value: string): string[] =>
+  [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}/g)].map((m) => m[1]!);
 
 /** The connector config of connectors/debezium/pfa-modification.json with `${NAME}` taken from `env`. */
 function renderCanonical(env: Record<string, string>): Record<string, string> {
@@ -101,7 +122,8 @@ function renderCanonical(env: Record<string, string>): Record<string, string> {
 }
 
 /** Looks like a secret in plain text rather than an obvious local/dev default or a placeholder. */
-const looksLocal = (value: string): boolean => value === '' || /local|dev|example|changeme|not-for-production/i.test(value);
+const looksLocal = (value: string): boolean =>
+  value === '' || /local|dev|example|changeme|not-for-production/i.test(value);
 
 describe('docker-compose.yml', () => {
   it('is YAML without tabs, with services', () => {
@@ -134,10 +156,19 @@ describe('docker-compose.yml', () => {
         expect({ name, target, exists: names.has(target) }).toEqual({ name, target, exists: true });
         expect(['service_started', 'service_healthy', 'service_completed_successfully']).toContain(condition);
         if (condition === 'service_healthy') {
-          expect({ name, target, healthcheck: compose.services[target]!.healthcheck !== undefined }).toEqual({ name, target, healthcheck: true });
+          expect({ name, target, healthcheck: compose.services[target]!.healthcheck !== undefined }).toEqual({
+            name,
+            target,
+            healthcheck: true,
+          });
         }
         // A profile-only service cannot be a dependency of one that starts by default.
-        if (!s.profiles) expect({ name, target, profiles: compose.services[target]!.profiles }).toEqual({ name, target, profiles: undefined });
+        if (!s.profiles)
+          expect({ name, target, profiles: compose.services[target]!.profiles }).toEqual({
+            name,
+            target,
+            profiles: undefined,
+          });
       }
     }
   });
@@ -203,7 +234,8 @@ describe('docker-compose.yml', () => {
         PGUSER: pgEnv.POSTGRES_USER!,
         PGDATABASE: pgEnv.POSTGRES_DB!,
         CDC_TOPIC_PREFIX: 'vanguard',
-        KAFKA_PARTITIONS: envOf(services.find(([, s]) => s.image?.startsWith('apache/kafka'))![1]).KAFKA_NUM_PARTITIONS!,
+        KAFKA_PARTITIONS: envOf(services.find(([, s]) => s.image?.startsWith('apache/kafka'))![1])
+          .KAFKA_NUM_PARTITIONS!,
         ...debeziumTuningEnv,
       });
       expect(config).toEqual(rendered);
@@ -217,7 +249,9 @@ describe('docker-compose.yml', () => {
       const env = envOf(connect);
       for (const name of connectWorkerEnv) expect(Object.keys(env)).toContain(name);
       expect(env.CONNECT_CONFIG_PROVIDERS).toBe('env');
-      expect(env.CONNECT_CONFIG_PROVIDERS_ENV_CLASS).toBe('org.apache.kafka.common.config.provider.EnvVarConfigProvider');
+      expect(env.CONNECT_CONFIG_PROVIDERS_ENV_CLASS).toBe(
+        'org.apache.kafka.common.config.provider.EnvVarConfigProvider',
+      );
     });
   });
 
@@ -225,7 +259,9 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of services) {
       const connectWorker = s.image?.includes('debezium/connect') === true;
       const env = envOf(s);
-      const used = [...Object.keys(env), ...Object.values(env).flatMap(interpolated)].filter((k) => k.startsWith('PEMS_SYNC_'));
+      const used = [...Object.keys(env), ...Object.values(env).flatMap(interpolated)].filter((k) =>
+        k.startsWith('PEMS_SYNC_'),
+      );
       for (const key of used) {
         const known = knownEnv.has(key) || (connectWorker && connectWorkerEnv.has(key));
         expect({ service: name, key, known }).toEqual({ service: name, key, known: true });
@@ -235,10 +271,16 @@ describe('docker-compose.yml', () => {
 
   it('runs the pems-sync processes from the one image built by deploy/docker/Dockerfile', () => {
     const app = services.filter(([, s]) => s.build !== undefined);
-    expect(app.map(([n]) => n).sort()).toEqual(expect.arrayContaining(['control-api', 'migrate', 'pems-simulator', 'sink', 'source']));
+    expect(app.map(([n]) => n).sort()).toEqual(
+      expect.arrayContaining(['control-api', 'migrate', 'pems-simulator', 'sink', 'source']),
+    );
     const build = read('tsconfig.build.json');
     for (const [name, s] of app) {
-      expect({ name, dockerfile: (s.build as Dict).dockerfile, image: s.image }).toEqual({ name, dockerfile: 'deploy/docker/Dockerfile', image: 'pems-sync:local' });
+      expect({ name, dockerfile: (s.build as Dict).dockerfile, image: s.image }).toEqual({
+        name,
+        dockerfile: 'deploy/docker/Dockerfile',
+        image: 'pems-sync:local',
+      });
       const script = (Array.isArray(s.command) ? s.command[0] : undefined) ?? '';
       expect(script).toMatch(/^dist\/(connectors|schemas)\/[a-z/-]+\.js$/);
       // Compiled by `npm run build` (tsconfig.build.json includes its top-level directory).
@@ -274,11 +316,17 @@ describe('docker-compose.yml', () => {
         if ((secretEnv.has(key) || secretName.test(key)) && !url) {
           expect({ service: name, key, local: looksLocal(literal) }).toEqual({ service: name, key, local: true });
           // Overridable from the shell or an .env file.
-          if (literal !== '') expect({ service: name, key, interpolated: interpolated(value).length > 0 }).toEqual({ service: name, key, interpolated: true });
+          if (literal !== '')
+            expect({ service: name, key, interpolated: interpolated(value).length > 0 }).toEqual({
+              service: name,
+              key,
+              interpolated: true,
+            });
         }
         // Passwords inside URLs (postgres://user:password@host).
         const userinfo = literal.match(/^[a-z]+:\/\/[^:/@]+:([^@]+)@/);
-        if (userinfo) expect({ service: name, key, local: looksLocal(userinfo[1]!) }).toEqual({ service: name, key, local: true });
+        if (userinfo)
+          expect({ service: name, key, local: looksLocal(userinfo[1]!) }).toEqual({ service: name, key, local: true });
       }
     }
     expect(composeText).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY|AKIA[0-9A-Z]{16}|xox[abp]-/);
@@ -291,29 +339,61 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of services) {
       for (const [key, value] of Object.entries(envOf(s))) {
         const userinfo = value.match(/^[a-z]+:\/\/[^:/@]+:([^@]+)@/);
-        const secretPart = userinfo ? userinfo[1]! : (secretEnv.has(key) || secretName.test(key)) && !/^[a-z]+:\/\//.test(value) ? value : undefined;
+        const secretPart = userinfo
+          ? userinfo[1]!
+          : (secretEnv.has(key) || secretName.test(key)) && !/^[a-z]+:\/\//.test(value)
+            ? value
+            : undefined;
         if (secretPart === undefined || secretPart === '') continue;
         seen.push(`${name}.${key}`);
-        expect({ service: name, key, default: withDefaults(secretPart), required: required(secretPart).length > 0 }).toEqual({ service: name, key, default: '', required: true });
+        expect({
+          service: name,
+          key,
+          default: withDefaults(secretPart),
+          required: required(secretPart).length > 0,
+        }).toEqual({ service: name, key, default: '', required: true });
       }
     }
-    expect(seen).toEqual(expect.arrayContaining(['postgres.POSTGRES_PASSWORD', 'control-api.PEMS_SYNC_JWT_SECRET', 'sink.PEMS_SYNC_CREDENTIAL_KEYS', 'sink.PEMS_SYNC_DATABASE_URL', 'connect.PEMS_SYNC_PG_PASSWORD']));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'postgres.POSTGRES_PASSWORD',
+        'control-api.PEMS_SYNC_JWT_SECRET',
+        'sink.PEMS_SYNC_CREDENTIAL_KEYS',
+        'sink.PEMS_SYNC_DATABASE_URL',
+        'connect.PEMS_SYNC_PG_PASSWORD',
+      ]),
+    );
     expect(composeText).not.toMatch(/pems_sync_local|not-for-production|bG9jYWwtZGV2/);
   });
 
   it('publishes every port on loopback unless PUBLISH_ADDRESS asks otherwise', () => {
     const ports = services.flatMap(([name, s]) => (s.ports ?? []).map((p) => [name, String(p)] as const));
     expect(ports.length).toBeGreaterThan(10);
-    for (const [name, p] of ports) expect({ name, p, loopback: /^\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/.test(p) }).toEqual({ name, p, loopback: true });
+    for (const [name, p] of ports)
+      expect({ name, p, loopback: /^\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/.test(p) }).toEqual({
+        name,
+        p,
+        loopback: true,
+      });
   });
 
   it('has deploy/docker/init-env.sh generate every required secret into .env once, random and valid, and .env is git-ignored', () => {
     const requiredNames = new Set(services.flatMap(([, s]) => Object.values(envOf(s)).flatMap(required)));
-    expect([...requiredNames].sort()).toEqual(['PEMS_SYNC_AUDIT_KEYS', 'PEMS_SYNC_CREDENTIAL_KEYS', 'PEMS_SYNC_JWT_SECRET', 'PGPASSWORD']);
+    expect([...requiredNames].sort()).toEqual([
+      'PEMS_SYNC_AUDIT_KEYS',
+      'PEMS_SYNC_CREDENTIAL_KEYS',
+      'PEMS_SYNC_JWT_SECRET',
+      'PGPASSWORD',
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'compose-env-'));
     const run = (file: string): Record<string, string> => {
       execFileSync('bash', [join(repo, 'deploy/docker/init-env.sh'), file], { stdio: 'pipe' });
-      return Object.fromEntries(readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      return Object.fromEntries(
+        readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      );
     };
     const a = run(join(dir, 'a.env'));
     const b = run(join(dir, 'b.env'));
@@ -321,9 +401,21 @@ describe('docker-compose.yml', () => {
     for (const k of Object.keys(a)) expect({ k, differs: a[k] !== b[k] }).toEqual({ k, differs: true });
     expect(a.PGPASSWORD).toMatch(/^[0-9a-f]{48}$/);
     expect(a.PEMS_SYNC_JWT_SECRET!.length).toBeGreaterThanOrEqual(32);
-    expect(parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).keys.get(parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).primary)?.length).toBe(32);
-    expect(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.keys.get(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.primary)?.length).toBe(32);
-    expect(loadConfig({ PEMS_SYNC_DATABASE_URL: `postgres://u:${a.PGPASSWORD}@h/db`, PEMS_SYNC_JWT_SECRET: a.PEMS_SYNC_JWT_SECRET, PEMS_SYNC_CREDENTIAL_KEYS: a.PEMS_SYNC_CREDENTIAL_KEYS }).controlApi.jwtSecret).toBe(a.PEMS_SYNC_JWT_SECRET);
+    expect(
+      parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).keys.get(
+        parseCredentialKeys(a.PEMS_SYNC_CREDENTIAL_KEYS).primary,
+      )?.length,
+    ).toBe(32);
+    expect(
+      parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.keys.get(parseAuditKeys(a.PEMS_SYNC_AUDIT_KEYS!)!.primary)?.length,
+    ).toBe(32);
+    expect(
+      loadConfig({
+        PEMS_SYNC_DATABASE_URL: `postgres://u:${a.PGPASSWORD}@h/db`,
+        PEMS_SYNC_JWT_SECRET: a.PEMS_SYNC_JWT_SECRET,
+        PEMS_SYNC_CREDENTIAL_KEYS: a.PEMS_SYNC_CREDENTIAL_KEYS,
+      }).controlApi.jwtSecret,
+    ).toBe(a.PEMS_SYNC_JWT_SECRET);
     // Run again: the existing values are kept.
     expect(run(join(dir, 'a.env'))).toEqual(a);
     expect((statSync(join(dir, 'a.env')).mode & 0o777).toString(8)).toBe('600');
@@ -348,7 +440,11 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
 
   it('maps every config key to a non-secret PEMS_SYNC_* variable of schemas/config.ts', () => {
     for (const [key, value] of Object.entries(values.config)) {
-      expect({ key, known: knownEnv.has(key), secret: secretEnv.has(key) }).toEqual({ key, known: true, secret: false });
+      expect({ key, known: knownEnv.has(key), secret: secretEnv.has(key) }).toEqual({
+        key,
+        known: true,
+        secret: false,
+      });
       expect({ key, type: typeof value }).toEqual({ key, type: 'string' });
     }
     // The ports come from `ports`, so probes, Services and the processes agree.
@@ -367,7 +463,9 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
   it('runs two sink replicas in one consumer group, probed on the ops port', () => {
     expect(values.sink.replicaCount).toBe(2);
     expect(values.sink.podDisruptionBudget.enabled).toBe(true);
-    expect(values.config.PEMS_SYNC_GROUP_ID ?? (SETTINGS['kafka.groupId'] as { default: string }).default).toBe('pems-sync-sink');
+    expect(values.config.PEMS_SYNC_GROUP_ID ?? (SETTINGS['kafka.groupId'] as { default: string }).default).toBe(
+      'pems-sync-sink',
+    );
     expect(values.sink.args).toEqual(['dist/connectors/sink/main.js']);
     expect(values.controlApi.args).toEqual(['dist/connectors/control-api/main.js']);
     expect(values.source.args).toEqual(['dist/connectors/source/main.js']);
@@ -385,7 +483,9 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
   it('registers connectors/debezium/pfa-modification.json (same keys and fixed values)', () => {
     const config = values.debezium.config;
     expect(values.debezium.register).toBe(true);
-    expect(values.debezium.connectorName).toBe(canonical.name.includes('${') ? 'pems-sync-pfa-modification' : canonical.name);
+    expect(values.debezium.connectorName).toBe(
+      canonical.name.includes('${') ? 'pems-sync-pfa-modification' : canonical.name,
+    );
     expect(Object.keys(config).sort()).toEqual(Object.keys(canonical.config).sort());
     // Placeholders (${NAME}) and these are per deployment; everything else is the design.
     const perDeployment = new Set(['topic.creation.default.replication.factor']);
@@ -395,13 +495,15 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
     }
     expect(config['message.key.columns']).toBe('public.pfa_modification:organization_id,pfa_id');
     // The tuning settings are per deployment, with the local stack's measured defaults.
-    for (const [k, name] of Object.entries(DEBEZIUM_TUNING)) expect({ k, v: config[k] }).toEqual({ k, v: envShDefault(name) });
+    for (const [k, name] of Object.entries(DEBEZIUM_TUNING))
+      expect({ k, v: config[k] }).toEqual({ k, v: envShDefault(name) });
   });
 
   it('has the templates the chart promises', () => {
     const templates = readdirSync(join(repo, chart, 'templates'));
     const all = templates.map((t) => read(`${chart}/templates/${t}`)).join('\n');
-    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'Job']) expect(all).toContain(`kind: ${kind}`);
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'Job'])
+      expect(all).toContain(`kind: ${kind}`);
     expect(all).toContain('.Values.secret.existingSecret');
     expect(all).toMatch(/helm\.sh\/hook: post-install,post-upgrade/);
     expect(statSync(join(repo, chart, 'Chart.yaml')).isFile()).toBe(true);
@@ -411,15 +513,26 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
 describe('observability files', () => {
   /** Metric names the code registers (pems_sync_*), from every metrics module. */
   const registered = new Set(
-    ['connectors/observability/metrics.ts', 'connectors/observability/sync-health-metrics.ts', 'connectors/source/metrics.ts', 'connectors/pems/rate-limiter.ts']
+    [
+      'connectors/observability/metrics.ts',
+      'connectors/observability/sync-health-metrics.ts',
+      'connectors/source/metrics.ts',
+      'connectors/pems/rate-limiter.ts',
+    ]
       .filter((p) => existsSync(join(repo, p)))
       .flatMap((p) => [...read(p).matchAll(/'(pems_sync_[a-z0-9_]+)'/g)].map((m) => m[1]!)),
   );
 
   it('charts only metrics the code registers, including the ones operators need', () => {
-    const dashboard = JSON.parse(read('deploy/grafana/pems-sync-dashboard.json')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+    const dashboard = JSON.parse(read('deploy/grafana/pems-sync-dashboard.json')) as {
+      panels: Array<{ targets: Array<{ expr: string }> }>;
+    };
     const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
-    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/pems_sync_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''))));
+    const used = new Set(
+      exprs.flatMap((e) =>
+        [...e.matchAll(/pems_sync_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')),
+      ),
+    );
     for (const name of used) expect({ name, registered: registered.has(name) }).toEqual({ name, registered: true });
     for (const name of [
       'pems_sync_modifications_total',
@@ -448,30 +561,46 @@ describe('observability files', () => {
 });
 
 describe('monitoring services of the compose stack (issue 17)', () => {
-  const loopbackOnly = (ports: unknown[] | undefined): boolean => (ports ?? []).every((p) => typeof p === 'string' && p.startsWith('${PUBLISH_ADDRESS:-127.0.0.1}:'));
+  const loopbackOnly = (ports: unknown[] | undefined): boolean =>
+    (ports ?? []).every((p) => typeof p === 'string' && p.startsWith('${PUBLISH_ADDRESS:-127.0.0.1}:'));
 
   it('has Prometheus, Alertmanager, Mailpit, the Slack receiver, Grafana and Kafka UI, all on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise', () => {
     for (const name of ['prometheus', 'alertmanager', 'mailpit', 'slack-receiver', 'grafana', 'kafka-ui']) {
       const svc = compose.services[name];
       expect({ name, defined: svc !== undefined }).toEqual({ name, defined: true });
-      expect({ name, ports: svc!.ports, loopback: loopbackOnly(svc!.ports) }).toEqual({ name, ports: svc!.ports, loopback: true });
+      expect({ name, ports: svc!.ports, loopback: loopbackOnly(svc!.ports) }).toEqual({
+        name,
+        ports: svc!.ports,
+        loopback: true,
+      });
     }
   });
 
   it('wires Prometheus to the rules file and Alertmanager, and Alertmanager to Mailpit and the Slack receiver', () => {
     const volumes = (compose.services.prometheus!.volumes ?? []).map(String);
-    expect(volumes).toContain('./deploy/helm/pems-sync/files/pems-sync.rules.yml:/etc/prometheus/rules/pems-sync.rules.yml:ro');
-    const prometheus = parseYaml(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[]; alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } };
+    expect(volumes).toContain(
+      './deploy/helm/pems-sync/files/pems-sync.rules.yml:/etc/prometheus/rules/pems-sync.rules.yml:ro',
+    );
+    const prometheus = parseYaml(read('deploy/prometheus/prometheus.yml')) as {
+      rule_files: string[];
+      alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
+    };
     expect(prometheus.rule_files).toEqual(['/etc/prometheus/rules/pems-sync.rules.yml']);
     expect(prometheus.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual(['alertmanager:9093']);
-    expect((compose.services.alertmanager!.volumes ?? []).map(String)).toContain('./deploy/alertmanager/alertmanager.compose.yml:/etc/alertmanager/alertmanager.yml:ro');
+    expect((compose.services.alertmanager!.volumes ?? []).map(String)).toContain(
+      './deploy/alertmanager/alertmanager.compose.yml:/etc/alertmanager/alertmanager.yml:ro',
+    );
     const am = parseYaml(read('deploy/alertmanager/alertmanager.compose.yml')) as { global: Record<string, string> };
     expect(am.global.smtp_smarthost).toBe('mailpit:1025');
     expect(am.global.slack_api_url).toBe('http://slack-receiver:8027/services/local');
   });
 
   it('provisions Grafana with the dashboard and Kafka UI with the registry (Avro) and the Connect cluster', () => {
-    expect((compose.services.grafana!.volumes ?? []).map(String).some((v) => v.startsWith('./deploy/grafana/pems-sync-dashboard.json:'))).toBe(true);
+    expect(
+      (compose.services.grafana!.volumes ?? [])
+        .map(String)
+        .some((v) => v.startsWith('./deploy/grafana/pems-sync-dashboard.json:')),
+    ).toBe(true);
     const ui = envOf(compose.services['kafka-ui']!);
     expect(ui.KAFKA_CLUSTERS_0_SCHEMAREGISTRY).toBe('http://schema-registry:8080/apis/ccompat/v7');
     expect(ui.KAFKA_CLUSTERS_0_KAFKACONNECT_0_ADDRESS).toBe('http://connect:8083');

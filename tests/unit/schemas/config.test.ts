@@ -1,5 +1,12 @@
 import { ConfigError } from '../../../streams/errors';
-import { configJsonSchema, loadConfig, redactConfig, SETTINGS, settingsMarkdown, type Config } from '../../../schemas/config';
+import {
+  configJsonSchema,
+  loadConfig,
+  redactConfig,
+  SETTINGS,
+  settingsMarkdown,
+  type Config,
+} from '../../../schemas/config';
 
 /** The one required setting; everything else has a default. */
 const DB = 'postgres://vanguard:db-secret-pw@db:5432/vanguard';
@@ -53,7 +60,7 @@ describe('loadConfig defaults', () => {
   });
 });
 
-describe('the sink\'s tunables', () => {
+describe("the sink's tunables", () => {
   it('when nothing is set, then they keep the values the sink had hard-coded', () => {
     const { sink } = loadConfig(BASE);
     expect({
@@ -64,13 +71,28 @@ describe('the sink\'s tunables', () => {
       batchLingerMs: sink.batchLingerMs,
       flushMaxEntries: sink.flushMaxEntries,
       flushLingerMs: sink.flushLingerMs,
-    }).toEqual({ maxInFlight: 5000, partitionsConsumedConcurrently: 6, maxRechecks: 5, pemsRequestsInFlight: 4, batchLingerMs: 2, flushMaxEntries: 2000, flushLingerMs: 20 });
+    }).toEqual({
+      maxInFlight: 5000,
+      partitionsConsumedConcurrently: 6,
+      maxRechecks: 5,
+      pemsRequestsInFlight: 4,
+      batchLingerMs: 2,
+      flushMaxEntries: 2000,
+      flushLingerMs: 20,
+    });
   });
 
   it('when set, then they are read from their variables, and a value below the minimum is an error naming the key', () => {
-    const c = loadConfig({ ...BASE, PEMS_SYNC_SINK_MAX_RECHECKS: '0', PEMS_SYNC_SINK_MAX_IN_FLIGHT: '100', PEMS_SYNC_SINK_FLUSH_LINGER_MS: '5' });
+    const c = loadConfig({
+      ...BASE,
+      PEMS_SYNC_SINK_MAX_RECHECKS: '0',
+      PEMS_SYNC_SINK_MAX_IN_FLIGHT: '100',
+      PEMS_SYNC_SINK_FLUSH_LINGER_MS: '5',
+    });
     expect([c.sink.maxRechecks, c.sink.maxInFlight, c.sink.flushLingerMs]).toEqual([0, 100, 5]);
-    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_SINK_PEMS_REQUESTS_IN_FLIGHT: '0' })).message).toContain('sink.pemsRequestsInFlight');
+    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_SINK_PEMS_REQUESTS_IN_FLIGHT: '0' })).message).toContain(
+      'sink.pemsRequestsInFlight',
+    );
   });
 });
 
@@ -131,7 +153,11 @@ describe('loadConfig environment parsing', () => {
   });
 
   it('when a string list is set, then it is split on commas, trimmed, and empty items dropped', () => {
-    expect(loadConfig({ ...BASE, PEMS_SYNC_KAFKA_BROKERS: ' k1:9092, k2:9092,,k3:9092 ' }).kafka.brokers).toEqual(['k1:9092', 'k2:9092', 'k3:9092']);
+    expect(loadConfig({ ...BASE, PEMS_SYNC_KAFKA_BROKERS: ' k1:9092, k2:9092,,k3:9092 ' }).kafka.brokers).toEqual([
+      'k1:9092',
+      'k2:9092',
+      'k3:9092',
+    ]);
   });
 
   it('when the broker list is empty, then the error names kafka.brokers (a consumer needs at least one)', () => {
@@ -171,7 +197,9 @@ describe('loadConfig fallback variables', () => {
   });
 
   it('when both PEMS_SYNC_KAFKA_BROKERS and KAFKA_BROKERS are set, then the specific one wins', () => {
-    expect(loadConfig({ ...BASE, KAFKA_BROKERS: 'generic:9092', PEMS_SYNC_KAFKA_BROKERS: 'specific:9092' }).kafka.brokers).toEqual(['specific:9092']);
+    expect(
+      loadConfig({ ...BASE, KAFKA_BROKERS: 'generic:9092', PEMS_SYNC_KAFKA_BROKERS: 'specific:9092' }).kafka.brokers,
+    ).toEqual(['specific:9092']);
   });
 
   it('when only DATABASE_URL is set, then it satisfies the required database.url', () => {
@@ -236,7 +264,9 @@ describe('loadConfig required, range and type errors', () => {
 
 describe('loadConfig overrides', () => {
   it('when an override is given, then it wins over the environment', () => {
-    expect(loadConfig({ ...BASE, PEMS_SYNC_PEMS_BATCH_SIZE: '50' }, { pems: { batchSize: 20 } }).pems.batchSize).toBe(20);
+    expect(loadConfig({ ...BASE, PEMS_SYNC_PEMS_BATCH_SIZE: '50' }, { pems: { batchSize: 20 } }).pems.batchSize).toBe(
+      20,
+    );
   });
 
   it('when an override key is unknown, then it is refused by name', () => {
@@ -260,23 +290,34 @@ describe('loadConfig overrides', () => {
 
 describe('loadConfig cross-field rules', () => {
   it('when a SASL mechanism is set without a password, then the error names kafka.saslPassword', () => {
-    const e = configError(() => loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'scram-sha-512', PEMS_SYNC_KAFKA_SASL_USERNAME: 'svc' }));
+    const e = configError(() =>
+      loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'scram-sha-512', PEMS_SYNC_KAFKA_SASL_USERNAME: 'svc' }),
+    );
     expect(e.key).toBe('kafka.saslPassword');
     expect(e.message).toContain('kafka.saslMechanism');
   });
 
   it('when a SASL mechanism is set without a username, then the error names kafka.saslUsername', () => {
-    const e = configError(() => loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain', PEMS_SYNC_KAFKA_SASL_PASSWORD: 'pw' }));
+    const e = configError(() =>
+      loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain', PEMS_SYNC_KAFKA_SASL_PASSWORD: 'pw' }),
+    );
     expect(e.key).toBe('kafka.saslUsername');
   });
 
   it('when a SASL mechanism has both username and password, then the config loads', () => {
-    const c = loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain', PEMS_SYNC_KAFKA_SASL_USERNAME: 'svc', PEMS_SYNC_KAFKA_SASL_PASSWORD: 'pw' });
+    const c = loadConfig({
+      ...BASE,
+      PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain',
+      PEMS_SYNC_KAFKA_SASL_USERNAME: 'svc',
+      PEMS_SYNC_KAFKA_SASL_PASSWORD: 'pw',
+    });
     expect(c.kafka).toMatchObject({ saslMechanism: 'plain', saslUsername: 'svc', saslPassword: 'pw' });
   });
 
   it('when the SASL mechanism is not one of the supported ones, then the error names it', () => {
-    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'gssapi' })).key).toBe('kafka.saslMechanism');
+    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'gssapi' })).key).toBe(
+      'kafka.saslMechanism',
+    );
   });
 
   it('when jwtSecret is shorter than 32 characters, then the error names it', () => {
@@ -291,7 +332,9 @@ describe('loadConfig cross-field rules', () => {
   });
 
   it('when a retry delay is over one hour, then the error names retry.delaysMs', () => {
-    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_RETRY_DELAYS_MS: '1000,3600001' })).key).toBe('retry.delaysMs');
+    expect(configError(() => loadConfig({ ...BASE, PEMS_SYNC_RETRY_DELAYS_MS: '1000,3600001' })).key).toBe(
+      'retry.delaysMs',
+    );
     expect(loadConfig({ ...BASE, PEMS_SYNC_RETRY_DELAYS_MS: '3600000' }).retry.delaysMs).toEqual([3600000]);
   });
 });
@@ -302,7 +345,8 @@ describe('redactConfig', () => {
     PEMS_SYNC_DATABASE_ADMIN_URL: 'postgres://owner:owner-secret-pw@db:5432/vanguard',
     PEMS_SYNC_REDIS_URL: 'redis://:redis-secret@redis:6379',
     PEMS_SYNC_CREDENTIAL_KEYS: 'k1:c2VjcmV0LWtleS1tYXRlcmlhbA==,k0:b2xkLWtleQ==',
-    PEMS_SYNC_WEBHOOK_URLS: 'https://hooks.slack.com/services/T0/B0/hook-secret-1,https://hooks.example.com/hook-secret-2',
+    PEMS_SYNC_WEBHOOK_URLS:
+      'https://hooks.slack.com/services/T0/B0/hook-secret-1,https://hooks.example.com/hook-secret-2',
     PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain',
     PEMS_SYNC_KAFKA_SASL_USERNAME: 'svc',
     PEMS_SYNC_KAFKA_SASL_PASSWORD: 'sasl-secret',
@@ -321,7 +365,16 @@ describe('redactConfig', () => {
     expect(r.schemaRegistry.password).toBe('***');
     expect(r.controlApi.jwtSecret).toBe('***');
     const text = JSON.stringify(r);
-    for (const needle of ['db-secret-pw', 'redis-secret', 'c2VjcmV0', 'hook-secret', 'sasl-secret', 'sr-secret', 'jwt-secret']) expect(text).not.toContain(needle);
+    for (const needle of [
+      'db-secret-pw',
+      'redis-secret',
+      'c2VjcmV0',
+      'hook-secret',
+      'sasl-secret',
+      'sr-secret',
+      'jwt-secret',
+    ])
+      expect(text).not.toContain(needle);
   });
 
   it('when redacting, then non-secrets are kept and empty secrets stay empty (so "unset" is still visible)', () => {
@@ -348,7 +401,17 @@ describe('redactConfig', () => {
       .filter(([, s]) => 'secret' in s && s.secret)
       .map(([k]) => k);
     expect(secretKeys.sort()).toEqual(
-      ['audit.keys', 'controlApi.jwtSecret', 'controlApi.webhookUrls', 'database.adminUrl', 'database.url', 'kafka.saslPassword', 'pems.credentialKeys', 'redis.url', 'schemaRegistry.password'].sort(),
+      [
+        'audit.keys',
+        'controlApi.jwtSecret',
+        'controlApi.webhookUrls',
+        'database.adminUrl',
+        'database.url',
+        'kafka.saslPassword',
+        'pems.credentialKeys',
+        'redis.url',
+        'schemaRegistry.password',
+      ].sort(),
     );
     const r = redactConfig(loadConfig(secrets)) as unknown as Record<string, Record<string, unknown>>;
     for (const key of secretKeys) {
@@ -369,7 +432,12 @@ describe('error messages never echo secrets', () => {
 
   it('when a bad PEMS_SYNC_KAFKA_SASL_PASSWORD comes with a bad mechanism, then the password is not echoed', () => {
     const e = configError(() =>
-      loadConfig({ ...BASE, PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain', PEMS_SYNC_KAFKA_SASL_USERNAME: '', PEMS_SYNC_KAFKA_SASL_PASSWORD: 'sasl-leak-check' }),
+      loadConfig({
+        ...BASE,
+        PEMS_SYNC_KAFKA_SASL_MECHANISM: 'plain',
+        PEMS_SYNC_KAFKA_SASL_USERNAME: '',
+        PEMS_SYNC_KAFKA_SASL_PASSWORD: 'sasl-leak-check',
+      }),
     );
     expect(e.message).not.toContain('sasl-leak-check');
     expect(JSON.stringify(e)).not.toContain('sasl-leak-check');
@@ -400,7 +468,10 @@ describe('error messages never echo secrets', () => {
 
 describe('configJsonSchema and settingsMarkdown', () => {
   it('when the schema is built, then every section forbids unknown keys and requires all of its own', () => {
-    const schema = configJsonSchema() as { additionalProperties: boolean; properties: Record<string, { additionalProperties: boolean; required: string[]; properties: object }> };
+    const schema = configJsonSchema() as {
+      additionalProperties: boolean;
+      properties: Record<string, { additionalProperties: boolean; required: string[]; properties: object }>;
+    };
     expect(schema.additionalProperties).toBe(false);
     for (const section of Object.values(schema.properties)) {
       expect(section.additionalProperties).toBe(false);

@@ -32,15 +32,27 @@ const record = (over: Partial<PfaRecord> = {}): PfaRecord => ({
 });
 
 const base = record();
-const baseValues = { forecastEnd: base.forecastEnd, monthlyRate: base.monthlyRate, notes: base.notes, description: base.description };
+const baseValues = {
+  forecastEnd: base.forecastEnd,
+  monthlyRate: base.monthlyRate,
+  notes: base.notes,
+  description: base.description,
+};
 
 describe('checkVersion', () => {
   it('when PEMS is still at the base version, then the check is clean', () => {
-    expect(checkVersion({ changes: { forecastEnd: '2026-07-31' }, baseValues, baseVersion: 7, current: base })).toEqual({ kind: 'clean' });
+    expect(checkVersion({ changes: { forecastEnd: '2026-07-31' }, baseValues, baseVersion: 7, current: base })).toEqual(
+      { kind: 'clean' },
+    );
   });
 
   it('when only a child record bumped the version (no field moved), then it rebases onto the current version', () => {
-    const r = checkVersion({ changes: { forecastEnd: '2026-07-31' }, baseValues, baseVersion: 7, current: record({ version: 8 }) });
+    const r = checkVersion({
+      changes: { forecastEnd: '2026-07-31' },
+      baseValues,
+      baseVersion: 7,
+      current: record({ version: 8 }),
+    });
     expect(r).toEqual({ kind: 'rebase', onVersion: 8, pemsMovedFields: [], alreadyAppliedFields: [] });
   });
 
@@ -86,7 +98,11 @@ describe('checkVersion', () => {
       baseVersion: 7,
       current: record({ version: 8, forecastEnd: '2026-07-31' }),
     });
-    expect(r).toMatchObject({ kind: 'rebase', alreadyAppliedFields: ['forecastEnd'], pemsMovedFields: ['forecastEnd'] });
+    expect(r).toMatchObject({
+      kind: 'rebase',
+      alreadyAppliedFields: ['forecastEnd'],
+      pemsMovedFields: ['forecastEnd'],
+    });
   });
 
   it('when base values are missing but the 409 names the field, then that field is a conflict with unknown base', () => {
@@ -97,11 +113,19 @@ describe('checkVersion', () => {
       current: record({ version: 9, forecastEnd: '2026-09-30' }),
       conflictingFields: ['forecastEnd'],
     });
-    expect(r).toMatchObject({ kind: 'conflict', fields: [{ field: 'forecastEnd', baseKnown: false, base: null, pems: '2026-09-30' }] });
+    expect(r).toMatchObject({
+      kind: 'conflict',
+      fields: [{ field: 'forecastEnd', baseKnown: false, base: null, pems: '2026-09-30' }],
+    });
   });
 
   it('when base values are missing and the 409 lists no conflicting fields, then it rebases', () => {
-    const r = checkVersion({ changes: { notes: 'mine' }, baseVersion: 7, current: record({ version: 9 }), conflictingFields: [] });
+    const r = checkVersion({
+      changes: { notes: 'mine' },
+      baseVersion: 7,
+      current: record({ version: 9 }),
+      conflictingFields: [],
+    });
     expect(r).toEqual({ kind: 'rebase', onVersion: 9, pemsMovedFields: [], alreadyAppliedFields: [] });
   });
 
@@ -121,11 +145,18 @@ describe('checkVersion', () => {
   });
 
   it('when the changes are empty and the version moved, then it rebases (nothing can conflict)', () => {
-    expect(checkVersion({ changes: {}, baseValues, baseVersion: 7, current: record({ version: 8 }) }).kind).toBe('rebase');
+    expect(checkVersion({ changes: {}, baseValues, baseVersion: 7, current: record({ version: 8 }) }).kind).toBe(
+      'rebase',
+    );
   });
 
   it('when PEMS is somehow behind the base version, then fields are still checked the same way', () => {
-    const r = checkVersion({ changes: { notes: 'x' }, baseValues, baseVersion: 7, current: record({ version: 6, notes: 'y' }) });
+    const r = checkVersion({
+      changes: { notes: 'x' },
+      baseValues,
+      baseVersion: 7,
+      current: record({ version: 6, notes: 'y' }),
+    });
     expect(r.kind).toBe('conflict');
   });
 });
@@ -142,7 +173,10 @@ describe('sameValue', () => {
 
 describe('diffFields', () => {
   it('when two records differ, then editable fields come in catalogue order and system fields are ignored', () => {
-    const d = diffFields(base, record({ version: 12, updatedAt: 'x', notes: 'm', forecastStart: '2026-02-01', model: 'X' }));
+    const d = diffFields(
+      base,
+      record({ version: 12, updatedAt: 'x', notes: 'm', forecastStart: '2026-02-01', model: 'X' }),
+    );
     expect(d).toEqual([
       { field: 'forecastStart', before: '2026-01-15', after: '2026-02-01' },
       { field: 'notes', before: 'n', after: 'm' },

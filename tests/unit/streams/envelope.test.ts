@@ -135,11 +135,17 @@ describe('decodeChangeEvent', () => {
     });
 
     it('when a truncate event arrives, then it is skipped', () => {
-      expect(decode({ op: 't', before: null, after: null, source: {} })).toMatchObject({ kind: 'skip', reason: 'truncate' });
+      expect(decode({ op: 't', before: null, after: null, source: {} })).toMatchObject({
+        kind: 'skip',
+        reason: 'truncate',
+      });
     });
 
     it('when a draft is inserted, then it is skipped as not committed', () => {
-      expect(decode(event('c', row({ sync_status: 'draft' })))).toMatchObject({ kind: 'skip', reason: 'not_committed' });
+      expect(decode(event('c', row({ sync_status: 'draft' })))).toMatchObject({
+        kind: 'skip',
+        reason: 'not_committed',
+      });
     });
 
     it.each(['queued', 'syncing', 'synced', 'conflict', 'failed', 'rejected', 'superseded'])(
@@ -169,12 +175,28 @@ describe('decodeChangeEvent', () => {
 
     it('when an event is poison, then it carries the organization and modification ids that could still be read', () => {
       const big = decode(event('c', row({ delta: JSON.stringify({ notes: 'x'.repeat(2000) }) })), {}, 1024);
-      expect(big).toMatchObject({ kind: 'poison', organizationId: 'RIO', modificationId: '6f1c3a52-8d0e-4b7a-9f5e-1a2b3c4d5e6f' });
+      expect(big).toMatchObject({
+        kind: 'poison',
+        organizationId: 'RIO',
+        modificationId: '6f1c3a52-8d0e-4b7a-9f5e-1a2b3c4d5e6f',
+      });
       // An id that is not a uuid is not trusted; a key without organization_id names none.
-      expect(decode(event('c', row({ id: 'not-a-uuid', base_version: -1 })), { key: '{"pfa_id":"P"}' })).toMatchObject({ kind: 'poison', organizationId: null, modificationId: null });
+      expect(decode(event('c', row({ id: 'not-a-uuid', base_version: -1 })), { key: '{"pfa_id":"P"}' })).toMatchObject({
+        kind: 'poison',
+        organizationId: null,
+        modificationId: null,
+      });
       // Nothing readable at all.
-      expect(decode('{not json', { key: Buffer.from('also not json') })).toMatchObject({ kind: 'poison', organizationId: null, modificationId: null });
-      expect(decode('{not json', { key: null })).toMatchObject({ kind: 'poison', organizationId: null, modificationId: null });
+      expect(decode('{not json', { key: Buffer.from('also not json') })).toMatchObject({
+        kind: 'poison',
+        organizationId: null,
+        modificationId: null,
+      });
+      expect(decode('{not json', { key: null })).toMatchObject({
+        kind: 'poison',
+        organizationId: null,
+        modificationId: null,
+      });
     });
 
     it('when the value is not JSON, then it is poison', () => {

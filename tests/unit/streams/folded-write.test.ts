@@ -5,8 +5,16 @@ function item(id: string, delta: Record<string, unknown>, offset: number): LaneI
   const position = { topic: 't', partition: 0, offset: String(offset) };
   return {
     modification: {
-      id, organizationId: 'O', pfaId: 'P', userId: 'u', operation: 'update', delta, baseVersion: 3,
-      changeReason: null, committedAt: null, syncStatus: 'committed',
+      id,
+      organizationId: 'O',
+      pfaId: 'P',
+      userId: 'u',
+      operation: 'update',
+      delta,
+      baseVersion: 3,
+      changeReason: null,
+      committedAt: null,
+      syncStatus: 'committed',
     },
     position,
     traceId: null,
@@ -43,7 +51,9 @@ describe('invalidEdits (edits folded into one write, each checked against the re
   });
 
   it('when the record is unknown or every edit is valid, then nothing is invalid', () => {
-    expect(invalidEdits([item('x', { forecastEnd: '2031-01-01' }, 1), item('y', { notes: 'n' }, 2)], () => record)).toEqual([]);
+    expect(
+      invalidEdits([item('x', { forecastEnd: '2031-01-01' }, 1), item('y', { notes: 'n' }, 2)], () => record),
+    ).toEqual([]);
     expect(invalidEdits([item('bad', { forecastEnd: '2029-01-01' }, 1)], () => null)).toEqual([]);
   });
 });

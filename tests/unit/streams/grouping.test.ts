@@ -60,7 +60,13 @@ describe('segment', () => {
 describe('fold / coalesce', () => {
   it('when several updates are folded, then later values win per field and earlier untouched fields remain', () => {
     const w = fold([
-      item({ delta: { forecastEnd: '2026-07-01', notes: 'a' }, userId: 'ann', baseVersion: 7, changeReason: 'first', traceId: 't1' }),
+      item({
+        delta: { forecastEnd: '2026-07-01', notes: 'a' },
+        userId: 'ann',
+        baseVersion: 7,
+        changeReason: 'first',
+        traceId: 't1',
+      }),
       item({ delta: { forecastEnd: '2026-08-01' }, userId: 'bob', baseVersion: 5, changeReason: null }),
       item({ delta: { monthlyRate: 10 }, userId: 'ann', baseVersion: 8, changeReason: 'last' }),
     ]);

@@ -48,8 +48,15 @@ describe('normalizePemsRecord', () => {
   });
 
   it('when nullable fields are missing, then they become null', () => {
-    const r = normalizePemsRecord(raw({ notes: undefined, model: undefined, actualEnd: undefined, monthlyRate: undefined }));
-    expect(r.ok && [r.record.notes, r.record.model, r.record.actualEnd, r.record.monthlyRate]).toEqual([null, null, null, null]);
+    const r = normalizePemsRecord(
+      raw({ notes: undefined, model: undefined, actualEnd: undefined, monthlyRate: undefined }),
+    );
+    expect(r.ok && [r.record.notes, r.record.model, r.record.actualEnd, r.record.monthlyRate]).toEqual([
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 
   it('when money has sub-cent digits or arrives as a decimal string, then it is a number rounded to cents', () => {
@@ -106,7 +113,8 @@ describe('normalizePemsRecord', () => {
   });
 
   it('when the input is not an object, then it is refused', () => {
-    for (const v of [null, undefined, 'x', 3, []]) expect(normalizePemsRecord(v)).toEqual({ ok: false, reason: 'record is not an object' });
+    for (const v of [null, undefined, 'x', 3, []])
+      expect(normalizePemsRecord(v)).toEqual({ ok: false, reason: 'record is not an object' });
   });
 });
 
@@ -148,7 +156,9 @@ describe('decideUpsert', () => {
 });
 
 describe('pfa-raw.avsc', () => {
-  const type = avro.Type.forSchema(JSON.parse(readFileSync(join(__dirname, '../../../schemas/avro/pfa-raw.avsc'), 'utf8')) as avro.Schema);
+  const type = avro.Type.forSchema(
+    JSON.parse(readFileSync(join(__dirname, '../../../schemas/avro/pfa-raw.avsc'), 'utf8')) as avro.Schema,
+  );
 
   it('when a normalized record is checked against the raw-topic schema, then it validates and round-trips', () => {
     const r = normalizePemsRecord(raw({ monthlyRate: '99.999', notes: undefined }));

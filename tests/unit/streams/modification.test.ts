@@ -14,8 +14,14 @@ describe('compareOffsets', () => {
 
 describe('comparePositions', () => {
   it('when topics or partitions differ, then they order before offsets', () => {
-    expect(comparePositions({ topic: 'a', partition: 9, offset: '9' }, { topic: 'b', partition: 0, offset: '0' })).toBeLessThan(0);
-    expect(comparePositions({ topic: 'a', partition: 2, offset: '0' }, { topic: 'a', partition: 10, offset: '0' })).toBeLessThan(0);
-    expect(comparePositions({ topic: 'a', partition: 1, offset: '11' }, { topic: 'a', partition: 1, offset: '2' })).toBeGreaterThan(0);
+    expect(
+      comparePositions({ topic: 'a', partition: 9, offset: '9' }, { topic: 'b', partition: 0, offset: '0' }),
+    ).toBeLessThan(0);
+    expect(
+      comparePositions({ topic: 'a', partition: 2, offset: '0' }, { topic: 'a', partition: 10, offset: '0' }),
+    ).toBeLessThan(0);
+    expect(
+      comparePositions({ topic: 'a', partition: 1, offset: '11' }, { topic: 'a', partition: 1, offset: '2' }),
+    ).toBeGreaterThan(0);
   });
 });

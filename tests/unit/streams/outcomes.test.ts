@@ -15,7 +15,9 @@ import {
 import { Modification } from '../../../streams/modification';
 import { PemsSyncError } from '../../../streams/errors';
 
-const schema = JSON.parse(readFileSync(join(__dirname, '../../../schemas/avro/sync-result.avsc'), 'utf8')) as avro.Schema;
+const schema = JSON.parse(
+  readFileSync(join(__dirname, '../../../schemas/avro/sync-result.avsc'), 'utf8'),
+) as avro.Schema;
 const type = avro.Type.forSchema(schema);
 
 const mod: Modification = {
@@ -38,17 +40,35 @@ const mod: Modification = {
   supersedesId: null,
 };
 const committedMs = Date.parse('2026-11-24T10:30:00.123Z');
-const timings = { attempts: 2, syncedAtMs: committedMs + 1500, coalescedWith: [mod.id, 'a1b2c3d4-0000-4000-8000-000000000000'] };
+const timings = {
+  attempts: 2,
+  syncedAtMs: committedMs + 1500,
+  coalescedWith: [mod.id, 'a1b2c3d4-0000-4000-8000-000000000000'],
+};
 
 const outcomes: Outcome[] = [
   { kind: 'synced', rebased: true, pemsVersionBefore: 8, pemsVersionAfter: 9, fieldsWritten: ['forecastEnd'] },
-  { kind: 'synced', rebased: false, pemsVersionBefore: 8, pemsVersionAfter: 8, fieldsWritten: [], alreadyApplied: true },
+  {
+    kind: 'synced',
+    rebased: false,
+    pemsVersionBefore: 8,
+    pemsVersionAfter: 8,
+    fieldsWritten: [],
+    alreadyApplied: true,
+  },
   {
     kind: 'conflict',
     pemsVersion: 9,
     fields: [{ field: 'forecastEnd', base: '2026-06-30', baseKnown: true, local: '2026-07-31', pems: '2026-09-30' }],
   },
-  { kind: 'rejected', error: { code: 'PEMS_SYNC_PEMS_REJECTED', message: 'bad', fieldErrors: [{ field: 'dor', message: 'BEO or PROJECT' }] } },
+  {
+    kind: 'rejected',
+    error: {
+      code: 'PEMS_SYNC_PEMS_REJECTED',
+      message: 'bad',
+      fieldErrors: [{ field: 'dor', message: 'BEO or PROJECT' }],
+    },
+  },
   { kind: 'failed', error: { code: 'PEMS_SYNC_PEMS_TRANSIENT', message: '503' }, pemsVersion: 8 },
   { kind: 'superseded', supersededBy: 'b1b2c3d4-0000-4000-8000-000000000000' },
   { kind: 'superseded', supersededBy: null },
@@ -60,14 +80,17 @@ describe('sync-result.avsc', () => {
     expect(type.name).toBe('com.pfavanguard.pemssync.SyncResult');
   });
 
-  it.each(outcomes.map((o) => [o.kind, o] as const))('when a %s outcome is built, then the record validates and round-trips', (_k, o) => {
-    const rec = toResultRecord(o, mod, timings, '4bf92f3577b34da6a3ce929d0e0e4736');
-    const errors: string[] = [];
-    const ok = type.isValid(rec, { errorHook: (path) => errors.push(path.join('.')) });
-    expect(errors).toEqual([]);
-    expect(ok).toBe(true);
-    expect(type.fromBuffer(type.toBuffer(rec))).toEqual(rec);
-  });
+  it.each(outcomes.map((o) => [o.kind, o] as const))(
+    'when a %s outcome is built, then the record validates and round-trips',
+    (_k, o) => {
+      const rec = toResultRecord(o, mod, timings, '4bf92f3577b34da6a3ce929d0e0e4736');
+      const errors: string[] = [];
+      const ok = type.isValid(rec, { errorHook: (path) => errors.push(path.join('.')) });
+      expect(errors).toEqual([]);
+      expect(ok).toBe(true);
+      expect(type.fromBuffer(type.toBuffer(rec))).toEqual(rec);
+    },
+  );
 });
 
 describe('toResultRecord', () => {
@@ -99,12 +122,18 @@ describe('toResultRecord', () => {
     const rec = toResultRecord(outcomes[2]!, mod, timings, null);
     expect(rec.outcome).toBe('CONFLICT');
     expect(rec.error?.code).toBe('PEMS_SYNC_VERSION_CONFLICT');
-    expect(rec.error?.fieldErrors).toEqual([{ field: 'forecastEnd', message: 'base "2026-06-30", yours "2026-07-31", PEMS "2026-09-30"' }]);
+    expect(rec.error?.fieldErrors).toEqual([
+      { field: 'forecastEnd', message: 'base "2026-06-30", yours "2026-07-31", PEMS "2026-09-30"' },
+    ]);
     expect(rec.pemsVersionAfter).toBeNull();
   });
 
   it('when an error has no field errors, then fieldErrors is null (not an empty array)', () => {
-    expect(toResultRecord(outcomes[4]!, mod, timings, null).error).toEqual({ code: 'PEMS_SYNC_PEMS_TRANSIENT', message: '503', fieldErrors: null });
+    expect(toResultRecord(outcomes[4]!, mod, timings, null).error).toEqual({
+      code: 'PEMS_SYNC_PEMS_TRANSIENT',
+      message: '503',
+      fieldErrors: null,
+    });
   });
 
   it('when committedAt is missing or the clocks disagree, then latency is null or clamped to 0', () => {
@@ -115,18 +144,34 @@ describe('toResultRecord', () => {
 
   it('when skipped or superseded, then the reason lands in detail', () => {
     expect(toResultRecord(outcomes[7]!, mod, timings, null).detail).toMatch(/no longer committed/);
-    expect(toResultRecord(outcomes[5]!, mod, timings, null).detail).toBe('superseded by b1b2c3d4-0000-4000-8000-000000000000');
+    expect(toResultRecord(outcomes[5]!, mod, timings, null).detail).toBe(
+      'superseded by b1b2c3d4-0000-4000-8000-000000000000',
+    );
   });
 
   it('when a version exceeds Avro int, then the record does not validate (caught before producing)', () => {
-    const rec = toResultRecord({ ...(outcomes[0] as Extract<Outcome, { kind: 'synced' }>), pemsVersionAfter: 2 ** 31 }, mod, timings, null);
+    const rec = toResultRecord(
+      { ...(outcomes[0] as Extract<Outcome, { kind: 'synced' }>), pemsVersionAfter: 2 ** 31 },
+      mod,
+      timings,
+      null,
+    );
     expect(type.isValid(rec)).toBe(false);
   });
 });
 
 describe('syncStatusFor', () => {
   it('when the outcome is skipped, then no status is written; otherwise the matching status', () => {
-    expect(outcomes.map(syncStatusFor)).toEqual(['synced', 'synced', 'conflict', 'rejected', 'failed', 'superseded', 'superseded', null]);
+    expect(outcomes.map(syncStatusFor)).toEqual([
+      'synced',
+      'synced',
+      'conflict',
+      'rejected',
+      'failed',
+      'superseded',
+      'superseded',
+      null,
+    ]);
   });
 });
 
@@ -135,7 +180,11 @@ describe('outcomeErrorFrom', () => {
     const e = new PemsSyncError('PEMS_SYNC_PEMS_REJECTED', 'validation failed', {
       details: { fieldErrors: [{ field: 'dor', message: 'bad' }, { field: 3 }, 'x'] },
     });
-    expect(outcomeErrorFrom(e)).toEqual({ code: 'PEMS_SYNC_PEMS_REJECTED', message: 'validation failed', fieldErrors: [{ field: 'dor', message: 'bad' }] });
+    expect(outcomeErrorFrom(e)).toEqual({
+      code: 'PEMS_SYNC_PEMS_REJECTED',
+      message: 'validation failed',
+      fieldErrors: [{ field: 'dor', message: 'bad' }],
+    });
   });
 
   it('when something without a code is thrown, then the code is PEMS_SYNC_UNEXPECTED', () => {
@@ -167,7 +216,9 @@ describe('toDeadLetterHeaders', () => {
     expect(str(h['__connect.errors.stage'])).toBe('PEMS_WRITE');
     expect(str(h['__connect.errors.exception.class.name'])).toBe('PemsSyncError');
     expect(str(h['__connect.errors.exception.message'])).toBe('PEMS unavailable');
-    expect(str(h['__connect.errors.exception.stacktrace'])).toMatch(/PEMS unavailable[\s\S]*Caused by: Error: socket hang up/);
+    expect(str(h['__connect.errors.exception.stacktrace'])).toMatch(
+      /PEMS unavailable[\s\S]*Caused by: Error: socket hang up/,
+    );
     expect(str(h['__pems_sync.errors.code'])).toBe('PEMS_SYNC_PEMS_TRANSIENT');
   });
 
@@ -202,7 +253,11 @@ describe('toDeadLetterHeaders', () => {
 
 describe('RecordedError', () => {
   it('when a recorded outcome error is dead-lettered, then the headers carry its code and message under the class name Error', () => {
-    const h = toDeadLetterHeaders({}, { topic: 't', partition: 0, offset: '1' }, new RecordedError({ code: 'PEMS_SYNC_PEMS_TRANSIENT', message: 'gone' }));
+    const h = toDeadLetterHeaders(
+      {},
+      { topic: 't', partition: 0, offset: '1' },
+      new RecordedError({ code: 'PEMS_SYNC_PEMS_TRANSIENT', message: 'gone' }),
+    );
     const str = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v);
     expect(str(h['__connect.errors.exception.class.name'])).toBe('Error');
     expect(str(h['__connect.errors.exception.message'])).toBe('gone');

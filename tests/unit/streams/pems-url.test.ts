@@ -18,18 +18,26 @@ describe('PEMS URL policy', () => {
   });
 
   it('when the URL is http:// and insecure http is off, then it is refused naming pems.allowInsecureHttp', () => {
-    expect(checkPemsUrl('http://pems.example.com/api', strict)).toMatchObject({ ok: false, setting: 'pems.allowInsecureHttp' });
+    expect(checkPemsUrl('http://pems.example.com/api', strict)).toMatchObject({
+      ok: false,
+      setting: 'pems.allowInsecureHttp',
+    });
     expect(checkPemsUrl('http://pems.example.com/api', { ...strict, allowInsecureHttp: true }).ok).toBe(true);
   });
 
   it('when the URL carries a user or is not a URL or not http(s), then it is refused naming the base URL', () => {
-    expect(checkPemsUrl('https://u:p@pems.example.com/api', strict)).toMatchObject({ ok: false, setting: 'pems_base_url' });
+    expect(checkPemsUrl('https://u:p@pems.example.com/api', strict)).toMatchObject({
+      ok: false,
+      setting: 'pems_base_url',
+    });
     expect(checkPemsUrl('not a url', strict)).toMatchObject({ ok: false, setting: 'pems_base_url' });
     expect(checkPemsUrl('ftp://pems.example.com/', strict)).toMatchObject({ ok: false, setting: 'pems_base_url' });
   });
 
   it('when the allowlist is empty, then any https host is allowed', () => {
-    expect(checkPemsUrl('https://anything.example.org/api', { allowInsecureHttp: false, allowedHosts: [] }).ok).toBe(true);
+    expect(checkPemsUrl('https://anything.example.org/api', { allowInsecureHttp: false, allowedHosts: [] }).ok).toBe(
+      true,
+    );
   });
 
   it('when an IPv6 literal is listed, then it matches with or without brackets', () => {

@@ -2,9 +2,24 @@ import type { Modification } from '../../../streams/modification';
 import { precheck } from '../../../streams/precheck';
 
 const mod = (over: Partial<Modification> = {}): Modification => ({
-  id: 'm1', organizationId: 'RIO', pfaId: 'P', userId: 'jdoe', operation: 'update', delta: { notes: 'n' }, baseVersion: 3,
-  changeReason: null, syncStatus: 'committed', syncError: null, pemsVersionAfter: null, attempts: 0, committedAt: null,
-  syncedAt: null, createdAt: null, updatedAt: null, supersedesId: null, ...over,
+  id: 'm1',
+  organizationId: 'RIO',
+  pfaId: 'P',
+  userId: 'jdoe',
+  operation: 'update',
+  delta: { notes: 'n' },
+  baseVersion: 3,
+  changeReason: null,
+  syncStatus: 'committed',
+  syncError: null,
+  pemsVersionAfter: null,
+  attempts: 0,
+  committedAt: null,
+  syncedAt: null,
+  createdAt: null,
+  updatedAt: null,
+  supersedesId: null,
+  ...over,
 });
 
 describe('precheck (before any PEMS call)', () => {
@@ -30,6 +45,8 @@ describe('precheck (before any PEMS call)', () => {
     const r = precheck(mod({ delta: { model: 'X', colour: 'red' } }), { syncEnabled: true, permitted: true });
     expect(r).toMatchObject({ kind: 'rejected', error: { code: 'PEMS_SYNC_VALIDATION_FAILED' } });
     expect(r?.kind === 'rejected' ? r.error.fieldErrors?.map((e) => e.field) : null).toEqual(['model', 'colour']);
-    expect(precheck(mod({ operation: 'delete', delta: { model: 'X' } }), { syncEnabled: true, permitted: true })).toBeNull();
+    expect(
+      precheck(mod({ operation: 'delete', delta: { model: 'X' } }), { syncEnabled: true, permitted: true }),
+    ).toBeNull();
   });
 });

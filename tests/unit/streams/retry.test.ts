@@ -53,7 +53,9 @@ describe('classify', () => {
   });
 
   it('when PEMS sent an unreadable body (UNEXPECTED wrapping a SyntaxError), then it is unrecoverable, not a bug', () => {
-    expect(classify(pems('PEMS_SYNC_PEMS_UNEXPECTED', false, {}, new SyntaxError('Unexpected token <')))).toBe('unrecoverable');
+    expect(classify(pems('PEMS_SYNC_PEMS_UNEXPECTED', false, {}, new SyntaxError('Unexpected token <')))).toBe(
+      'unrecoverable',
+    );
   });
 
   it('when an error only says retriable: true (e.g. a KafkaJSError), then it is transient', () => {
@@ -151,11 +153,16 @@ describe('nextStep', () => {
 
   it('when rate limited without a usable Retry-After, then pause the default; a huge one is capped', () => {
     expect(nextStep(1, pems('PEMS_SYNC_PEMS_RATE_LIMITED', true), policy)).toEqual({ action: 'pause', delayMs: 1000 });
-    expect(nextStep(1, pems('PEMS_SYNC_PEMS_RATE_LIMITED', true, { retryAfterMs: 'soon' }), { rateLimitDefaultMs: 250 })).toEqual({
+    expect(
+      nextStep(1, pems('PEMS_SYNC_PEMS_RATE_LIMITED', true, { retryAfterMs: 'soon' }), { rateLimitDefaultMs: 250 }),
+    ).toEqual({
       action: 'pause',
       delayMs: 250,
     });
-    expect(nextStep(1, pems('PEMS_SYNC_PEMS_RATE_LIMITED', true, { retryAfterMs: 3_600_000 }))).toEqual({ action: 'pause', delayMs: 60_000 });
+    expect(nextStep(1, pems('PEMS_SYNC_PEMS_RATE_LIMITED', true, { retryAfterMs: 3_600_000 }))).toEqual({
+      action: 'pause',
+      delayMs: 60_000,
+    });
   });
 
   it('when a wrapped 429 is the cause, then its Retry-After is still found', () => {
@@ -170,7 +177,10 @@ describe('nextStep', () => {
   });
 
   it('when PEMS rejects the change (400), then dead-letter at once', () => {
-    expect(nextStep(1, pems('PEMS_SYNC_PEMS_REJECTED'), policy)).toMatchObject({ action: 'dead_letter', errorClass: 'unrecoverable' });
+    expect(nextStep(1, pems('PEMS_SYNC_PEMS_REJECTED'), policy)).toMatchObject({
+      action: 'dead_letter',
+      errorClass: 'unrecoverable',
+    });
   });
 
   it('when our code throws a TypeError, then it is dead-lettered as a bug and never retried', () => {

@@ -10,12 +10,30 @@ describe('sendingProgress: attempt n and the next retry from the claim and the l
   });
 
   it('counts the retries the schedule allows before the latest send (earliest with jitter)', () => {
-    expect(sendingProgress({ ...base, lastSentAt: at(0.2), now: at(1) })).toMatchObject({ attempt: 1, nextRetryAt: at(5.2), jitterMs: 1000, lastAttempt: false, overdue: false });
+    expect(sendingProgress({ ...base, lastSentAt: at(0.2), now: at(1) })).toMatchObject({
+      attempt: 1,
+      nextRetryAt: at(5.2),
+      jitterMs: 1000,
+      lastAttempt: false,
+      overdue: false,
+    });
     // 4 s is the earliest the second try can go (5 s less 20 %)
     expect(sendingProgress({ ...base, lastSentAt: at(3.9), now: at(4) })!.attempt).toBe(1);
-    expect(sendingProgress({ ...base, lastSentAt: at(4), now: at(5) })).toMatchObject({ attempt: 2, nextRetryAt: at(14), jitterMs: 2000 });
-    expect(sendingProgress({ ...base, lastSentAt: at(16), now: at(17) })).toMatchObject({ attempt: 3, nextRetryAt: at(36), jitterMs: 4000 });
-    expect(sendingProgress({ ...base, lastSentAt: at(36), now: at(37) })).toMatchObject({ attempt: 4, nextRetryAt: null, lastAttempt: true });
+    expect(sendingProgress({ ...base, lastSentAt: at(4), now: at(5) })).toMatchObject({
+      attempt: 2,
+      nextRetryAt: at(14),
+      jitterMs: 2000,
+    });
+    expect(sendingProgress({ ...base, lastSentAt: at(16), now: at(17) })).toMatchObject({
+      attempt: 3,
+      nextRetryAt: at(36),
+      jitterMs: 4000,
+    });
+    expect(sendingProgress({ ...base, lastSentAt: at(36), now: at(37) })).toMatchObject({
+      attempt: 4,
+      nextRetryAt: null,
+      lastAttempt: true,
+    });
   });
 
   it("adds an earlier run's recorded attempts (a replay)", () => {

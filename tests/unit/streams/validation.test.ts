@@ -46,10 +46,13 @@ describe('validateChangeShape', () => {
     ).toEqual([]);
   });
 
-  it.each([null, 'str', 42, [1, 2], new Date()])('when changes is %p (not a plain object), then VALIDATION_FAILED on changes', (value) => {
-    const errors = validateChangeShape(value);
-    expect(errors).toEqual([expect.objectContaining({ field: 'changes', code: 'VALIDATION_FAILED' })]);
-  });
+  it.each([null, 'str', 42, [1, 2], new Date()])(
+    'when changes is %p (not a plain object), then VALIDATION_FAILED on changes',
+    (value) => {
+      const errors = validateChangeShape(value);
+      expect(errors).toEqual([expect.objectContaining({ field: 'changes', code: 'VALIDATION_FAILED' })]);
+    },
+  );
 
   it('when a PEMS-owned field is written, then FIELD_NOT_EDITABLE names it', () => {
     const errors = validateChangeShape({ originalStart: '2026-01-01', class: 'X' });
@@ -156,10 +159,13 @@ describe('validateRecord', () => {
     expect(fields(validateRecord({ ...base, monthlyRate }))).toEqual(['monthlyRate']);
   });
 
-  it.each([0, null])('when a Purchase has purchasePrice %p, then VALIDATION_FAILED on purchasePrice', (purchasePrice) => {
-    const errors = validateRecord({ ...base, source: 'Purchase', purchasePrice, monthlyRate: null });
-    expect(fields(errors)).toEqual(['purchasePrice']);
-  });
+  it.each([0, null])(
+    'when a Purchase has purchasePrice %p, then VALIDATION_FAILED on purchasePrice',
+    (purchasePrice) => {
+      const errors = validateRecord({ ...base, source: 'Purchase', purchasePrice, monthlyRate: null });
+      expect(fields(errors)).toEqual(['purchasePrice']);
+    },
+  );
 
   it('when a Purchase has a positive price and no rate, then it is valid', () => {
     expect(validateRecord({ ...base, source: 'Purchase', purchasePrice: 250000, monthlyRate: null })).toEqual([]);

@@ -2,13 +2,26 @@ import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
 import { CliContext } from '../../../../connectors/cli/context';
 import { buildProgram, run } from '../../../../connectors/cli/main';
-import { CliError, EXIT, exitCodeOf, painter, printable, Progress, table, type CliIo } from '../../../../connectors/cli/output';
+import {
+  CliError,
+  EXIT,
+  exitCodeOf,
+  painter,
+  printable,
+  Progress,
+  table,
+  type CliIo,
+} from '../../../../connectors/cli/output';
 import { mintToken, parseDuration } from '../../../../connectors/cli/users';
 import { readCredential } from '../../../../connectors/cli/org';
 import { ConfigError } from '../../../../streams/errors';
 import { jwtVerify } from 'jose';
 
-function io(env: NodeJS.ProcessEnv = {}, stdinText = '', tty = false): CliIo & { out: () => string; errText: () => string } {
+function io(
+  env: NodeJS.ProcessEnv = {},
+  stdinText = '',
+  tty = false,
+): CliIo & { out: () => string; errText: () => string } {
   let out = '';
   let err = '';
   const stdin = new PassThrough();
@@ -32,17 +45,28 @@ describe('pems-sync CLI', () => {
   const program = buildProgram(new CliContext(io()));
   const commands = leaves(program).filter((l) => l.path !== 'help');
 
-  it.each(commands.map((c) => [c.path, c.cmd] as const))("when '%s --help' is asked for, then it prints usage with examples and exits 0", async (path) => {
-    const o = io();
-    expect(await run([...path.split(' '), '--help'], o)).toBe(EXIT.OK);
-    expect(o.out()).toContain(`Usage: pems-sync ${path}`);
-    expect(o.out()).toContain('Examples:');
-  });
+  it.each(commands.map((c) => [c.path, c.cmd] as const))(
+    "when '%s --help' is asked for, then it prints usage with examples and exits 0",
+    async (path) => {
+      const o = io();
+      expect(await run([...path.split(' '), '--help'], o)).toBe(EXIT.OK);
+      expect(o.out()).toContain(`Usage: pems-sync ${path}`);
+      expect(o.out()).toContain('Examples:');
+    },
+  );
 
   it('when the top-level help is asked for, then it lists the exit codes', async () => {
     const o = io();
     expect(await run(['--help'], o)).toBe(0);
-    for (const code of ['0  done', '2  bad arguments', '3  a setting', '4  not found', '5  a service could not be reached', '6  refused']) expect(o.out()).toContain(code);
+    for (const code of [
+      '0  done',
+      '2  bad arguments',
+      '3  a setting',
+      '4  not found',
+      '5  a service could not be reached',
+      '6  refused',
+    ])
+      expect(o.out()).toContain(code);
   });
 
   it('when a read command is listed, then it offers --json', () => {
@@ -73,7 +97,10 @@ describe('pems-sync CLI', () => {
   });
 
   it('when token mint runs against a JWKS-configured API, then it refuses with exit code 6', async () => {
-    const o = io({ PEMS_SYNC_DATABASE_URL: 'postgres://x@127.0.0.1:1/none', PEMS_SYNC_JWKS_URL: 'https://idp.example.com/jwks' });
+    const o = io({
+      PEMS_SYNC_DATABASE_URL: 'postgres://x@127.0.0.1:1/none',
+      PEMS_SYNC_JWKS_URL: 'https://idp.example.com/jwks',
+    });
     expect(await run(['token', 'mint', 'alice'], o)).toBe(EXIT.REFUSED);
     expect(o.errText()).toContain('JWKS');
     expect(o.out()).toBe('');
@@ -82,7 +109,9 @@ describe('pems-sync CLI', () => {
   it('when a token is minted, then the control API can verify it: HS256, sub, exp after the ttl', async () => {
     const secret = 'x'.repeat(40);
     const t = await mintToken(secret, 'alice', 900);
-    const { payload, protectedHeader } = await jwtVerify(t, new TextEncoder().encode(secret), { algorithms: ['HS256'] });
+    const { payload, protectedHeader } = await jwtVerify(t, new TextEncoder().encode(secret), {
+      algorithms: ['HS256'],
+    });
     expect(protectedHeader.alg).toBe('HS256');
     expect(payload.sub).toBe('alice');
     expect(payload.exp! - payload.iat!).toBe(900);
@@ -106,15 +135,25 @@ describe('pems-sync CLI', () => {
 
   it('when the credential is empty, has two lines, or both sources are given, then a usage error', async () => {
     await expect(readCredential(new CliContext(io({}, '\n')), { credentialStdin: true })).rejects.toThrow('empty');
-    await expect(readCredential(new CliContext(io({}, 'a\nb\n')), { credentialStdin: true })).rejects.toThrow('more than one line');
-    await expect(readCredential(new CliContext(io()), { credentialStdin: true, credentialFile: '/x' })).rejects.toThrow('not both');
-    await expect(readCredential(new CliContext(io()), { credentialFile: '/nonexistent/key' })).rejects.toThrow('no such file');
+    await expect(readCredential(new CliContext(io({}, 'a\nb\n')), { credentialStdin: true })).rejects.toThrow(
+      'more than one line',
+    );
+    await expect(readCredential(new CliContext(io()), { credentialStdin: true, credentialFile: '/x' })).rejects.toThrow(
+      'not both',
+    );
+    await expect(readCredential(new CliContext(io()), { credentialFile: '/nonexistent/key' })).rejects.toThrow(
+      'no such file',
+    );
   });
 
   it('when errors are mapped to exit codes, then config, network and CLI errors each get theirs', () => {
     expect(exitCodeOf(new ConfigError('database.url', 'is required'))).toBe(EXIT.CONFIG);
-    expect(exitCodeOf(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(EXIT.UNAVAILABLE);
-    expect(exitCodeOf(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]))).toBe(EXIT.UNAVAILABLE);
+    expect(exitCodeOf(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(
+      EXIT.UNAVAILABLE,
+    );
+    expect(exitCodeOf(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]))).toBe(
+      EXIT.UNAVAILABLE,
+    );
     expect(exitCodeOf(new CliError(EXIT.NOT_FOUND, 'no'))).toBe(EXIT.NOT_FOUND);
     expect(exitCodeOf(new Error('something else'))).toBe(EXIT.FAILED);
   });
@@ -126,7 +165,13 @@ describe('pems-sync CLI', () => {
   });
 
   it('when a table holds user-made strings with control characters, then they are escaped and columns align', () => {
-    const t = table([{ id: 'A', name: 'evil\u001b[2J\nname' }, { id: 'LONGER', name: 'ok' }], ['id', 'name']);
+    const t = table(
+      [
+        { id: 'A', name: 'evil\u001b[2J\nname' },
+        { id: 'LONGER', name: 'ok' },
+      ],
+      ['id', 'name'],
+    );
     expect(t).not.toContain('\u001b');
     expect(t.split('\n')).toHaveLength(3);
     expect(t).toContain('evil\\u001b[2J\\u000aname');

@@ -41,16 +41,19 @@ describe('pagination cursors', () => {
     const key = { t: '2026-01-01T00:00:00.000000Z', id: '0b9f8a3e-3c1d-4a57-9a55-1f3f3f3f3f3f' };
     expect(decodeCursor(encodeCursor(key), isTimeIdKey)).toEqual(key);
     expect(decodeCursor(undefined, isIdKey)).toBeUndefined();
-    expect(() => decodeCursor(encodeCursor({ id: "1; DROP TABLE x" }), isIdKey)).toThrow(ApiError);
+    expect(() => decodeCursor(encodeCursor({ id: '1; DROP TABLE x' }), isIdKey)).toThrow(ApiError);
     expect(() => decodeCursor('not-base64-json', isIdKey)).toThrow(/cursor/);
   });
 });
 
 describe('Caller', () => {
-  const caller = new Caller('u1', new Map([
-    ['A', { read: true, sync: true, admin: false }],
-    ['B', { read: true, sync: false, admin: true }],
-  ]));
+  const caller = new Caller(
+    'u1',
+    new Map([
+      ['A', { read: true, sync: true, admin: false }],
+      ['B', { read: true, sync: false, admin: true }],
+    ]),
+  );
 
   it('when scoping, then a non-member organization is a 404 and rights are checked per organization', () => {
     expect(caller.scope()).toEqual(['A', 'B']);
@@ -67,7 +70,11 @@ describe('errors', () => {
   it('when a repository refuses an action, then the API answers with the status of its kind and its stable code', () => {
     const four = toApiError(new ActionRefusedError('forbidden', 'FOUR_EYES_REQUIRED', 'no'))!;
     expect(four.statusCode).toBe(403);
-    expect(four.body()).toMatchObject({ error: 'FOUR_EYES_REQUIRED', code: 'PEMS_SYNC_API_FOUR_EYES_REQUIRED', message: 'no' });
+    expect(four.body()).toMatchObject({
+      error: 'FOUR_EYES_REQUIRED',
+      code: 'PEMS_SYNC_API_FOUR_EYES_REQUIRED',
+      message: 'no',
+    });
     expect(toApiError(new ActionRefusedError('state', 'CONFLICT_NOT_OPEN', 'x'))!.statusCode).toBe(409);
     expect(toApiError(new ActionRefusedError('invalid', 'VALIDATION_FAILED', 'x'))!.statusCode).toBe(400);
     expect(toApiError(new ActionRefusedError('not_found', 'NOT_FOUND', 'x'))!.statusCode).toBe(404);
@@ -77,11 +84,19 @@ describe('errors', () => {
 
 describe('webhookMessage', () => {
   it('when a dead letter or an outage is announced, then Slack-compatible text and blocks without record values', () => {
-    const m = webhookMessage({ id: '1', organizationId: 'RIO', kind: 'dead_letter', payload: { pfaId: 'PFA-1', errorCode: 'E', reason: 'bad', delta: { notes: 'secret' } }, createdAt: '2026-01-01T00:00:00.000Z' });
+    const m = webhookMessage({
+      id: '1',
+      organizationId: 'RIO',
+      kind: 'dead_letter',
+      payload: { pfaId: 'PFA-1', errorCode: 'E', reason: 'bad', delta: { notes: 'secret' } },
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
     expect(m.text).toBe('pems-sync: new dead letter in RIO: PFA PFA-1 (E) — bad');
     expect(JSON.stringify(m)).not.toContain('secret');
     expect(m.blocks![0]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: m.text } });
-    expect(webhookMessage({ id: '2', organizationId: 'RIO', kind: 'pems_unreachable', payload: {}, createdAt: 'x' }).text).toBe('pems-sync: PEMS is unreachable for RIO');
+    expect(
+      webhookMessage({ id: '2', organizationId: 'RIO', kind: 'pems_unreachable', payload: {}, createdAt: 'x' }).text,
+    ).toBe('pems-sync: PEMS is unreachable for RIO');
   });
 });
 
@@ -98,7 +113,16 @@ describe('headersFromStored', () => {
 describe('buildOpenApi', () => {
   it('when routes are recorded, then paths use {param}, parameters come from the schemas, and public routes need no token', () => {
     const doc = buildOpenApi([
-      { method: 'POST', url: '/things/:id/do', public: false, schema: { params: { properties: { id: { type: 'string' } } }, querystring: { properties: { q: { type: 'string', description: 'd' } }, required: ['q'] }, body: { type: 'object' } } },
+      {
+        method: 'POST',
+        url: '/things/:id/do',
+        public: false,
+        schema: {
+          params: { properties: { id: { type: 'string' } } },
+          querystring: { properties: { q: { type: 'string', description: 'd' } }, required: ['q'] },
+          body: { type: 'object' },
+        },
+      },
       { method: 'GET', url: '/openapi.json', public: true },
     ]) as { paths: Record<string, Record<string, any>> };
     const op = doc.paths['/things/{id}/do']!.post;

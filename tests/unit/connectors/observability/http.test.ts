@@ -23,7 +23,13 @@ describe('startOpsServer', () => {
     alive = true;
     readiness = () => ({ ready: true, checks: { kafka: true, groupMember: true } });
     registry = new Registry();
-    server = await startOpsServer({ host: '127.0.0.1', port: 0, registry, liveness: () => alive, readiness: () => readiness() });
+    server = await startOpsServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry,
+      liveness: () => alive,
+      readiness: () => readiness(),
+    });
     base = `http://127.0.0.1:${server.port}`;
   });
 
@@ -74,7 +80,10 @@ describe('startOpsServer', () => {
     readiness = () => ({ ready: false, checks: { kafka: true, groupMember: 'waiting for partition assignment' } });
     const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: 'not ready', checks: { kafka: true, groupMember: 'waiting for partition assignment' } });
+    expect(await res.json()).toEqual({
+      status: 'not ready',
+      checks: { kafka: true, groupMember: 'waiting for partition assignment' },
+    });
   });
 
   it('when the readiness check throws, then GET /readyz is 503 with the error, and the server keeps serving', async () => {
@@ -136,7 +145,13 @@ describe('startOpsServer', () => {
       await gate;
       return 'slow_metric 1\n';
     });
-    const s = await startOpsServer({ host: '127.0.0.1', port: 0, registry: slow, liveness: () => true, readiness: () => ({ ready: true, checks: {} }) });
+    const s = await startOpsServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: slow,
+      liveness: () => true,
+      readiness: () => ({ ready: true, checks: {} }),
+    });
     const pending = fetch(`http://127.0.0.1:${s.port}/metrics`).then((r) => r.text());
     await new Promise((r) => setTimeout(r, 50)); // let the request reach the handler
     let closedYet = false;
@@ -153,7 +168,14 @@ describe('startOpsServer', () => {
   it('when a request hangs past the grace period, then close still resolves by cutting it', async () => {
     const hung = new Registry();
     jest.spyOn(hung, 'metrics').mockImplementation(() => new Promise<string>(() => undefined));
-    const s = await startOpsServer({ host: '127.0.0.1', port: 0, registry: hung, liveness: () => true, readiness: () => ({ ready: true, checks: {} }), closeGraceMs: 50 });
+    const s = await startOpsServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: hung,
+      liveness: () => true,
+      readiness: () => ({ ready: true, checks: {} }),
+      closeGraceMs: 50,
+    });
     const pending = fetch(`http://127.0.0.1:${s.port}/metrics`).then(
       () => 'answered',
       () => 'cut',
@@ -165,7 +187,13 @@ describe('startOpsServer', () => {
 
   it('when the port is taken, then start rejects with the listen error', async () => {
     await expect(
-      startOpsServer({ host: '127.0.0.1', port: server.port, registry, liveness: () => true, readiness: () => ({ ready: true, checks: {} }) }),
+      startOpsServer({
+        host: '127.0.0.1',
+        port: server.port,
+        registry,
+        liveness: () => true,
+        readiness: () => ({ ready: true, checks: {} }),
+      }),
     ).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 

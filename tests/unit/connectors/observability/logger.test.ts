@@ -64,7 +64,11 @@ describe('createLogger', () => {
     expect(out.text()).not.toContain(SECRET);
     const [line] = out.lines();
     expect(line).toMatchObject({
-      config: { database: { url: CENSOR, poolMax: 10 }, redis: { url: CENSOR }, kafka: { saslPassword: CENSOR, saslUsername: 'svc' } },
+      config: {
+        database: { url: CENSOR, poolMax: 10 },
+        redis: { url: CENSOR },
+        kafka: { saslPassword: CENSOR, saslUsername: 'svc' },
+      },
     });
   });
 
@@ -78,10 +82,14 @@ describe('createLogger', () => {
 
   it('when an error carrying request headers is logged as err, then the header is masked and the message kept', () => {
     const out = capture();
-    const err = Object.assign(new Error('PEMS answered 500'), { config: { headers: { Authorization: `Bearer ${SECRET}` } } });
+    const err = Object.assign(new Error('PEMS answered 500'), {
+      config: { headers: { Authorization: `Bearer ${SECRET}` } },
+    });
     createLogger('info', {}, out.stream).error({ err }, 'failed');
     expect(out.text()).not.toContain(SECRET);
-    expect(out.lines()[0]).toMatchObject({ err: { message: 'PEMS answered 500', config: { headers: { Authorization: CENSOR } } } });
+    expect(out.lines()[0]).toMatchObject({
+      err: { message: 'PEMS answered 500', config: { headers: { Authorization: CENSOR } } },
+    });
   });
 
   it('when the level is warn, then info lines are dropped', () => {
@@ -94,17 +102,33 @@ describe('createLogger', () => {
 
   it('when the redact paths are listed, then config secrets and header spellings are among them', () => {
     const paths = redactPaths();
-    expect(paths).toEqual(expect.arrayContaining(['authorization', '*.authorization', 'headers.authorization', 'config.database.url', 'config.controlApi.jwtSecret', '*["x-api-key"]']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'authorization',
+        '*.authorization',
+        'headers.authorization',
+        'config.database.url',
+        'config.controlApi.jwtSecret',
+        '*["x-api-key"]',
+      ]),
+    );
     expect(new Set(paths).size).toBe(paths.length);
   });
 
   it('when header names are not identifiers (x-api-key, set-cookie), then they are masked at any of the first three levels', () => {
     const out = capture();
     createLogger('info', {}, out.stream).info(
-      { 'x-api-key': SECRET, headers: { 'x-api-key': SECRET, 'set-cookie': [SECRET] }, res: { raw: { 'proxy-authorization': SECRET } } },
+      {
+        'x-api-key': SECRET,
+        headers: { 'x-api-key': SECRET, 'set-cookie': [SECRET] },
+        res: { raw: { 'proxy-authorization': SECRET } },
+      },
       'odd names',
     );
     expect(out.text()).not.toContain(SECRET);
-    expect(out.lines()[0]).toMatchObject({ 'x-api-key': CENSOR, headers: { 'x-api-key': CENSOR, 'set-cookie': CENSOR } });
+    expect(out.lines()[0]).toMatchObject({
+      'x-api-key': CENSOR,
+      headers: { 'x-api-key': CENSOR, 'set-cookie': CENSOR },
+    });
   });
 });

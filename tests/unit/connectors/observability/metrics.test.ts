@@ -70,9 +70,15 @@ describe('createSinkMetrics', () => {
     m.pemsReachable.set(1);
     m.inFlightGroups.inc(2);
 
-    expect(await registry.getSingleMetricAsString('pems_sync_modifications_total')).toContain('pems_sync_modifications_total{outcome="applied"} 3');
-    expect(await registry.getSingleMetricAsString('pems_sync_failures_total')).toContain('pems_sync_failures_total{reason="transient"} 1');
-    expect(await registry.getSingleMetricAsString('pems_sync_dead_letters_total')).toContain('{reason="unrecoverable"} 1');
+    expect(await registry.getSingleMetricAsString('pems_sync_modifications_total')).toContain(
+      'pems_sync_modifications_total{outcome="applied"} 3',
+    );
+    expect(await registry.getSingleMetricAsString('pems_sync_failures_total')).toContain(
+      'pems_sync_failures_total{reason="transient"} 1',
+    );
+    expect(await registry.getSingleMetricAsString('pems_sync_dead_letters_total')).toContain(
+      '{reason="unrecoverable"} 1',
+    );
     const commit = await registry.getSingleMetricAsString('pems_sync_commit_to_pems_seconds');
     expect(commit).toContain('# TYPE pems_sync_commit_to_pems_seconds histogram');
     expect(commit).toContain('pems_sync_commit_to_pems_seconds_bucket{le="0.05"} 0');
@@ -83,12 +89,22 @@ describe('createSinkMetrics', () => {
     expect(batch).toContain('pems_sync_batch_size_bucket{le="50"} 1');
     expect(batch).toContain('pems_sync_batch_size_bucket{le="1000"} 1');
     expect(batch).toContain('pems_sync_batch_size_sum 42');
-    expect(await registry.getSingleMetricAsString('pems_sync_pems_requests_total')).toContain('{endpoint="pfa_batch",status="200"} 1');
-    expect(await registry.getSingleMetricAsString('pems_sync_pems_request_seconds')).toContain('pems_sync_pems_request_seconds_count{endpoint="pfa_batch"} 1');
-    expect(await registry.getSingleMetricAsString('pems_sync_rate_limiter_wait_seconds')).toContain('pems_sync_rate_limiter_wait_seconds_count 1');
-    expect(await registry.getSingleMetricAsString('pems_sync_consumer_lag')).toContain('pems_sync_consumer_lag{topic="cdc",partition="2"} 17');
+    expect(await registry.getSingleMetricAsString('pems_sync_pems_requests_total')).toContain(
+      '{endpoint="pfa_batch",status="200"} 1',
+    );
+    expect(await registry.getSingleMetricAsString('pems_sync_pems_request_seconds')).toContain(
+      'pems_sync_pems_request_seconds_count{endpoint="pfa_batch"} 1',
+    );
+    expect(await registry.getSingleMetricAsString('pems_sync_rate_limiter_wait_seconds')).toContain(
+      'pems_sync_rate_limiter_wait_seconds_count 1',
+    );
+    expect(await registry.getSingleMetricAsString('pems_sync_consumer_lag')).toContain(
+      'pems_sync_consumer_lag{topic="cdc",partition="2"} 17',
+    );
     expect(await registry.getSingleMetricAsString('pems_sync_pems_reachable')).toContain('pems_sync_pems_reachable 1');
-    expect(await registry.getSingleMetricAsString('pems_sync_in_flight_groups')).toContain('pems_sync_in_flight_groups 2');
+    expect(await registry.getSingleMetricAsString('pems_sync_in_flight_groups')).toContain(
+      'pems_sync_in_flight_groups 2',
+    );
   });
 
   it('when a second call follows updates, then the counts are kept (not reset)', async () => {
@@ -109,4 +125,3 @@ describe('createSinkMetrics', () => {
     expect(() => m.modifications.inc({ reason: 'x' } as unknown as { outcome: string })).toThrow();
   });
 });
-

@@ -82,7 +82,10 @@ describe('startTracing', () => {
       const span = tracer().startSpan('exported');
       expect(span.isRecording()).toBe(true);
       span.end();
-      expect(await exported).toMatchObject({ name: 'exported', resource: { attributes: expect.objectContaining({ 'service.name': 'pems-sync-test' }) } });
+      expect(await exported).toMatchObject({
+        name: 'exported',
+        resource: { attributes: expect.objectContaining({ 'service.name': 'pems-sync-test' }) },
+      });
       await stop();
     } finally {
       delete process.env.OTEL_TRACES_EXPORTER;

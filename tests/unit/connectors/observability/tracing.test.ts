@@ -1,10 +1,24 @@
-import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type SpanContext } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type SpanContext,
+} from '@opentelemetry/api';
 // Transitive dependencies of @opentelemetry/sdk-node (hoisted in node_modules), used only to
 // register a real propagator, context manager and tracer provider for these tests.
 import { TraceState, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { extractContext, injectContext, tracer, withSpan, type KafkaHeaders } from '../../../../connectors/observability/tracing';
+import {
+  extractContext,
+  injectContext,
+  tracer,
+  withSpan,
+  type KafkaHeaders,
+} from '../../../../connectors/observability/tracing';
 
 const exporter = new InMemorySpanExporter();
 const contextManager = new AsyncLocalStorageContextManager();
@@ -43,9 +57,16 @@ describe('injectContext / extractContext', () => {
   it('when headers are injected and then extracted from Buffers (as kafkajs delivers them), then the span context round-trips', () => {
     const headers: KafkaHeaders = {};
     injectContext(headers, trace.setSpanContext(ROOT_CONTEXT, PARENT));
-    const received: KafkaHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(String(v))]));
+    const received: KafkaHeaders = Object.fromEntries(
+      Object.entries(headers).map(([k, v]) => [k, Buffer.from(String(v))]),
+    );
     const extracted = trace.getSpanContext(extractContext(received));
-    expect(extracted).toMatchObject({ traceId: PARENT.traceId, spanId: PARENT.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    expect(extracted).toMatchObject({
+      traceId: PARENT.traceId,
+      spanId: PARENT.spanId,
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
   });
 
   it('when tracestate is present, then it round-trips too', () => {
@@ -59,13 +80,17 @@ describe('injectContext / extractContext', () => {
   it('when the header name is capitalised or repeated, then extract still finds the first traceparent', () => {
     const value = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     expect(trace.getSpanContext(extractContext({ Traceparent: Buffer.from(value) }))?.traceId).toBe(PARENT.traceId);
-    expect(trace.getSpanContext(extractContext({ traceparent: [Buffer.from(value), 'garbage'] }))?.spanId).toBe(PARENT.spanId);
+    expect(trace.getSpanContext(extractContext({ traceparent: [Buffer.from(value), 'garbage'] }))?.spanId).toBe(
+      PARENT.spanId,
+    );
   });
 
   it('when headers carry no or a malformed traceparent, then no span context is extracted', () => {
     expect(trace.getSpanContext(extractContext({}, ROOT_CONTEXT))).toBeUndefined();
     expect(trace.getSpanContext(extractContext(undefined, ROOT_CONTEXT))).toBeUndefined();
-    expect(trace.getSpanContext(extractContext({ traceparent: Buffer.from('not-a-traceparent') }, ROOT_CONTEXT))).toBeUndefined();
+    expect(
+      trace.getSpanContext(extractContext({ traceparent: Buffer.from('not-a-traceparent') }, ROOT_CONTEXT)),
+    ).toBeUndefined();
   });
 
   it('when a span is started under an extracted context, then it continues the producer trace', async () => {
@@ -94,7 +119,11 @@ describe('withSpan', () => {
 
   it('when fn throws, then the same error is rethrown, recorded as an exception, and the status is ERROR', async () => {
     const boom = new TypeError('boom');
-    await expect(withSpan('fails', {}, () => { throw boom; })).rejects.toBe(boom);
+    await expect(
+      withSpan('fails', {}, () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
     const [span] = exporter.getFinishedSpans();
     expect(span?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'boom' });
     expect(span?.events).toHaveLength(1);

@@ -57,7 +57,9 @@ describe('credentials', () => {
     const buf = Buffer.from(parts[index] ?? '', 'base64');
     buf[0] = (buf[0] ?? 0) ^ 0x01;
     parts[index] = buf.toString('base64');
-    expect(() => decryptCredential(parts.join(':'), ring, 'RIO')).toThrow(expect.objectContaining({ code: 'PEMS_SYNC_CREDENTIAL_INVALID' }));
+    expect(() => decryptCredential(parts.join(':'), ring, 'RIO')).toThrow(
+      expect.objectContaining({ code: 'PEMS_SYNC_CREDENTIAL_INVALID' }),
+    );
   });
 
   it('when the key id of a ciphertext is swapped to another valid key, then authentication fails', () => {
@@ -70,7 +72,9 @@ describe('credentials', () => {
     const ring = parseCredentialKeys(`k1:${k1}`);
     const rio = encryptCredential('rio-key', ring, 'RIO');
     expect(decryptCredential(rio, ring, 'RIO').reveal()).toBe('rio-key');
-    expect(() => decryptCredential(rio, ring, 'BEO')).toThrow(expect.objectContaining({ code: 'PEMS_SYNC_CREDENTIAL_INVALID' }));
+    expect(() => decryptCredential(rio, ring, 'BEO')).toThrow(
+      expect.objectContaining({ code: 'PEMS_SYNC_CREDENTIAL_INVALID' }),
+    );
     expect(() => decryptCredential(rio, ring, 'BEO')).toThrow(/another organization than BEO/);
   });
 

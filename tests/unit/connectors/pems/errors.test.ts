@@ -6,13 +6,19 @@ import { classify } from '../../../../streams/retry';
 
 function httpError(status: number, data: unknown, headers: Record<string, string> = {}): AxiosError {
   const config = { headers: new AxiosHeaders() } as never;
-  return new AxiosError(`Request failed with status code ${status}`, 'ERR_BAD_RESPONSE', config, {}, {
-    status,
-    statusText: '',
-    data,
-    headers,
+  return new AxiosError(
+    `Request failed with status code ${status}`,
+    'ERR_BAD_RESPONSE',
     config,
-  });
+    {},
+    {
+      status,
+      statusText: '',
+      data,
+      headers,
+      config,
+    },
+  );
 }
 
 function netError(code: string, message = code): AxiosError {
@@ -21,22 +27,35 @@ function netError(code: string, message = code): AxiosError {
 
 describe('mapPemsError', () => {
   it('when the shared rate limiter refused a token (Redis away), then the error is kept as it is and is a pause, not an unexpected PEMS error', () => {
-    const limiter = new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', 'shared rate limiter: max retries', { retriable: true });
+    const limiter = new PemsSyncError('PEMS_SYNC_RATE_LIMITER_UNAVAILABLE', 'shared rate limiter: max retries', {
+      retriable: true,
+    });
     const e = mapPemsError(limiter, 'GET /pfa/X');
     expect(e).toBe(limiter);
     expect(classify(e)).toBe('rate_limited');
   });
 
-  it.each([400, 413, 422])('when PEMS answers %i, then PEMS_SYNC_PEMS_REJECTED, not retriable, with fieldErrors and error', (status) => {
-    const cause = httpError(status, { error: 'VALIDATION_FAILED', message: 'bad', fieldErrors: [{ field: 'forecastEnd', message: 'before start' }] });
-    const e = mapPemsError(cause, 'PUT /pfa/X');
-    expect(e).toBeInstanceOf(PemsSyncError);
-    expect(e.code).toBe('PEMS_SYNC_PEMS_REJECTED');
-    expect(e.retriable).toBe(false);
-    expect(e.details).toMatchObject({ status, error: 'VALIDATION_FAILED', fieldErrors: [{ field: 'forecastEnd', message: 'before start' }] });
-    expect(e.cause).toBe(cause);
-    expect(e.message).toContain('PUT /pfa/X');
-  });
+  it.each([400, 413, 422])(
+    'when PEMS answers %i, then PEMS_SYNC_PEMS_REJECTED, not retriable, with fieldErrors and error',
+    (status) => {
+      const cause = httpError(status, {
+        error: 'VALIDATION_FAILED',
+        message: 'bad',
+        fieldErrors: [{ field: 'forecastEnd', message: 'before start' }],
+      });
+      const e = mapPemsError(cause, 'PUT /pfa/X');
+      expect(e).toBeInstanceOf(PemsSyncError);
+      expect(e.code).toBe('PEMS_SYNC_PEMS_REJECTED');
+      expect(e.retriable).toBe(false);
+      expect(e.details).toMatchObject({
+        status,
+        error: 'VALIDATION_FAILED',
+        fieldErrors: [{ field: 'forecastEnd', message: 'before start' }],
+      });
+      expect(e.cause).toBe(cause);
+      expect(e.message).toContain('PUT /pfa/X');
+    },
+  );
 
   it.each([401, 403])('when PEMS answers %i, then PEMS_SYNC_PEMS_UNAUTHORIZED, not retriable', (status) => {
     const e = mapPemsError(httpError(status, { error: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN' }));
@@ -51,7 +70,14 @@ describe('mapPemsError', () => {
   });
 
   it('when PEMS answers 409, then PEMS_SYNC_PEMS_CONFLICT with both versions and the conflicting fields', () => {
-    const e = mapPemsError(httpError(409, { error: 'VERSION_CONFLICT', currentVersion: 9, expectedVersion: 7, conflictingFields: ['forecastStart'] }));
+    const e = mapPemsError(
+      httpError(409, {
+        error: 'VERSION_CONFLICT',
+        currentVersion: 9,
+        expectedVersion: 7,
+        conflictingFields: ['forecastStart'],
+      }),
+    );
     expect(e.code).toBe('PEMS_SYNC_PEMS_CONFLICT');
     expect(e.retriable).toBe(false);
     expect(e.details).toMatchObject({ currentVersion: 9, expectedVersion: 7, conflictingFields: ['forecastStart'] });
@@ -112,8 +138,14 @@ describe('mapPemsError', () => {
   });
 
   it('when a mapped error is serialized, then code, retriable and details survive JSON', () => {
-    const json = JSON.parse(JSON.stringify(mapPemsError(httpError(409, { currentVersion: 2, expectedVersion: 1, conflictingFields: [] }))));
-    expect(json).toMatchObject({ code: 'PEMS_SYNC_PEMS_CONFLICT', retriable: false, details: { currentVersion: 2, expectedVersion: 1 } });
+    const json = JSON.parse(
+      JSON.stringify(mapPemsError(httpError(409, { currentVersion: 2, expectedVersion: 1, conflictingFields: [] }))),
+    );
+    expect(json).toMatchObject({
+      code: 'PEMS_SYNC_PEMS_CONFLICT',
+      retriable: false,
+      details: { currentVersion: 2, expectedVersion: 1 },
+    });
   });
 });
 

@@ -5,7 +5,14 @@ describe('InProcessRateLimiter', () => {
   it('when more than the limit is asked for, then the extra acquisition waits and is reported', async () => {
     const waits: number[] = [];
     const registry = new Registry();
-    const limiter = new InProcessRateLimiter({ credentialId: 'c1', limit: 3, windowMs: 60, safetyMarginMs: 0, onWait: (ms) => waits.push(ms), registry });
+    const limiter = new InProcessRateLimiter({
+      credentialId: 'c1',
+      limit: 3,
+      windowMs: 60,
+      safetyMarginMs: 0,
+      onWait: (ms) => waits.push(ms),
+      registry,
+    });
     const results = await Promise.all([1, 2, 3, 4].map(() => limiter.acquire()));
     expect(results.filter((w) => w === 0)).toHaveLength(3);
     expect(waits).toHaveLength(1);

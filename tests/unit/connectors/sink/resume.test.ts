@@ -4,14 +4,29 @@ import type { LaneItem, WriteIntent } from '../../../../connectors/sink/work';
 function item(id: string, offset: number): LaneItem {
   const position = { topic: 't', partition: 0, offset: String(offset) };
   return {
-    modification: { id, organizationId: 'O', pfaId: 'P', userId: 'u', operation: 'update', delta: { notes: id }, baseVersion: 3, changeReason: null, committedAt: null, syncStatus: 'committed' },
+    modification: {
+      id,
+      organizationId: 'O',
+      pfaId: 'P',
+      userId: 'u',
+      operation: 'update',
+      delta: { notes: id },
+      baseVersion: 3,
+      changeReason: null,
+      committedAt: null,
+      syncStatus: 'committed',
+    },
     position,
     traceId: null,
     source: { position, key: null, value: null, headers: {} },
   } as unknown as LaneItem;
 }
 
-const intent = (key: string, ids: string[]): WriteIntent => ({ key, modificationIds: ids, item: { pfaId: 'P', changes: {}, version: 3, modifiedBy: 'u', idempotencyKey: key } as never });
+const intent = (key: string, ids: string[]): WriteIntent => ({
+  key,
+  modificationIds: ids,
+  item: { pfaId: 'P', changes: {}, version: 3, modifiedBy: 'u', idempotencyKey: key } as never,
+});
 
 describe('resuming write-ahead intents (which edits of a write an intent covers)', () => {
   const [a, b, c, d] = [item('a', 1), item('b', 2), item('c', 3), item('d', 4)];
@@ -20,7 +35,7 @@ describe('resuming write-ahead intents (which edits of a write an intent covers)
     expect(leadingCovered([a, b], intent('k', ['a', 'b']))).toEqual([a, b]);
   });
 
-  it('when new edits were folded after the intent\'s edits, then only the intent\'s leading edits are covered (the rest is a write of its own)', () => {
+  it("when new edits were folded after the intent's edits, then only the intent's leading edits are covered (the rest is a write of its own)", () => {
     expect(leadingCovered([a, b, c], intent('k', ['a']))).toEqual([a]);
     expect(leadingCovered([a, b, c, d], intent('k', ['a', 'b']))).toEqual([a, b]);
   });

@@ -4,9 +4,15 @@ import { createSourceMetrics } from '../../../../connectors/source/metrics';
 
 describe('poller helpers', () => {
   it('when a page has records, then the newest parseable updatedAt is its high water', () => {
-    expect(newestUpdatedAt([
-      { updatedAt: '2026-11-24T10:30:00.000Z' }, { updatedAt: 'not a date' }, { updatedAt: '2026-11-24T10:31:00.000Z' }, null, { version: 1 },
-    ])).toBe('2026-11-24T10:31:00.000Z');
+    expect(
+      newestUpdatedAt([
+        { updatedAt: '2026-11-24T10:30:00.000Z' },
+        { updatedAt: 'not a date' },
+        { updatedAt: '2026-11-24T10:31:00.000Z' },
+        null,
+        { version: 1 },
+      ]),
+    ).toBe('2026-11-24T10:31:00.000Z');
     expect(newestUpdatedAt([])).toBeNull();
   });
 

@@ -8,6 +8,7 @@ import {
   memberships,
   revokeRights,
   userExists,
+  userIsActive,
 } from '../postgres/organizations';
 import type { CliContext } from './context';
 import { notFound, refused, table, usage } from './output';
@@ -166,9 +167,10 @@ Examples:
           'the control API verifies tokens from a JWKS (PEMS_SYNC_JWKS_URL): get a token from that identity provider',
         );
       if (api.jwtSecret === '') throw refused('PEMS_SYNC_JWT_SECRET is not set: there is no secret to sign with');
-      const row = await ctx.db('app_user').where({ id: user }).first('is_active');
-      if (!row) throw notFound(`user ${user} does not exist (pems-sync users grant ${user} --organization ORG)`);
-      if (!row.is_active) throw refused(`user ${user} is inactive: the API would refuse the token`);
+      const active = await userIsActive(ctx.db, user);
+      if (active === undefined)
+        throw notFound(`user ${user} does not exist (pems-sync users grant ${user} --organization ORG)`);
+      if (!active) throw refused(`user ${user} is inactive: the API would refuse the token`);
       ctx.out(await mintToken(api.jwtSecret, user, ttl, { issuer: api.jwtIssuer, audience: api.jwtAudience }));
     });
 }

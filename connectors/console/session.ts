@@ -11,7 +11,12 @@ import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import { loadCaller, type Caller } from '../control-api/auth';
 import { ApiError } from '../control-api/errors';
-import { deleteConsoleSession, findConsoleSession, insertConsoleSession } from '../postgres/console-sessions';
+import {
+  deleteConsoleSession,
+  findConsoleSession,
+  insertConsoleSession,
+  userDisplayName,
+} from '../postgres/console-sessions';
 import { unreadCount } from '../postgres/console-notifications';
 import { clearCookie, readCookies, SESSION_COOKIE, setCookie, THEME_COOKIE, TZ_COOKIE } from './cookies';
 
@@ -79,15 +84,14 @@ export async function loadView(db: Knex, req: FastifyRequest): Promise<View> {
     if (err instanceof ApiError && err.statusCode === 401) return view;
     throw err;
   }
-  const user = (await db('app_user').where({ id: session.userId }).first('username', 'display_name')) as {
-    username: string;
-    display_name: string | null;
-  };
+  const displayName = await userDisplayName(db, session.userId);
+  // loadCaller has just read the user: only a concurrent delete gets here (a 500, as before the move).
+  if (displayName === undefined) throw new Error(`user ${session.userId} vanished while loading the session`);
   const unread = await unreadCount(db, session.userId, caller.readableOrgs);
   view.viewer = {
     caller,
     userId: session.userId,
-    displayName: user.display_name ?? user.username,
+    displayName,
     csrfToken: session.csrfToken,
     unread,
   };

@@ -14,6 +14,7 @@ import {
   type AuditCheckpoint,
   type AuditKeyRing,
 } from '../../streams/audit-mac';
+import { signedChainHeads } from '../postgres/audit';
 
 export async function publishCheckpoints(
   db: Knex,
@@ -22,29 +23,17 @@ export async function publishCheckpoints(
   ring: AuditKeyRing,
   organizationIds?: readonly string[],
 ): Promise<number> {
-  const q = db('audit_chain_head')
-    .whereNotNull('head_mac')
-    .select('organization_id', db.raw('last_id::text AS last_id'), 'last_mac', 'head_mac', 'mac_key_id');
-  if (organizationIds) q.whereIn('organization_id', [...organizationIds]);
-  const heads = (await q) as Array<{
-    organization_id: string;
-    last_id: string;
-    last_mac: string;
-    head_mac: string;
-    mac_key_id: string;
-  }>;
+  const heads = await signedChainHeads(db, organizationIds);
   const at = new Date().toISOString();
   const messages = heads
     .filter((h) => {
-      const key = ring.keys.get(h.mac_key_id);
-      return (
-        key !== undefined && macEquals(h.head_mac, headMac(key, h.mac_key_id, h.organization_id, h.last_id, h.last_mac))
-      );
+      const key = ring.keys.get(h.macKeyId);
+      return key !== undefined && macEquals(h.headMac, headMac(key, h.macKeyId, h.organizationId, h.lastId, h.lastMac));
     })
     .map((h) => ({
-      key: h.organization_id,
+      key: h.organizationId,
       value: JSON.stringify(
-        signCheckpoint(ring, { organizationId: h.organization_id, lastId: h.last_id, lastMac: h.last_mac, at }),
+        signCheckpoint(ring, { organizationId: h.organizationId, lastId: h.lastId, lastMac: h.lastMac, at }),
       ),
     }));
   if (messages.length > 0) await producer.send({ topic, acks: -1, messages });

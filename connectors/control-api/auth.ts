@@ -7,6 +7,7 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Knex } from 'knex';
 import { ConfigError } from '../../streams/errors';
+import { activeUserMemberships } from '../postgres/organizations';
 import { forbidden, notFound, unauthorized } from './errors';
 
 export interface TokenOptions {
@@ -142,22 +143,11 @@ export class Caller {
 
 /** The active user and rights; an unknown or inactive user is a 401 (the token names no one we serve). */
 export async function loadCaller(db: Knex, userId: string): Promise<Caller> {
-  const user = await db('app_user').where({ id: userId, is_active: true }).first('id');
-  if (!user) throw unauthorized('the token names no active user');
-  const rows = (await db('user_organization')
-    .where({ user_id: userId })
-    .select('organization_id', 'perm_read', 'perm_sync', 'is_admin')) as Array<{
-    organization_id: string;
-    perm_read: boolean;
-    perm_sync: boolean;
-    is_admin: boolean;
-  }>;
+  const rows = await activeUserMemberships(db, userId);
+  if (!rows) throw unauthorized('the token names no active user');
   // Rights only widen from membership: sync and admin imply read.
   const orgs = new Map<string, OrgRights>(
-    rows.map((r) => [
-      r.organization_id,
-      { read: r.perm_read || r.perm_sync || r.is_admin, sync: r.perm_sync, admin: r.is_admin },
-    ]),
+    rows.map((r) => [r.organizationId, { read: r.read || r.sync || r.admin, sync: r.sync, admin: r.admin }]),
   );
   return new Caller(userId, orgs);
 }

@@ -3,6 +3,7 @@
  * connection pool has requests waiting (every connection busy: routes would hang) or the
  * database does not answer `SELECT 1` within a second. Liveness (/healthz) stays what it is.
  */
+import { pingDatabase } from '../postgres/db';
 import { poolState } from './export-slots';
 import type { RouteContext } from './route-context';
 
@@ -19,7 +20,7 @@ export async function readiness(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      ctx.db.raw('SELECT 1'),
+      pingDatabase(ctx.db),
       new Promise(
         (_r, reject) =>
           (timer = setTimeout(() => reject(new Error(`no answer in ${DB_CHECK_TIMEOUT_MS} ms`)), DB_CHECK_TIMEOUT_MS)),

@@ -9,8 +9,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import knex from 'knex';
 import { loadConfig } from '../../schemas/config';
+import { createDatabase } from '../postgres/db';
 import { buildControlApi } from './server';
 
 async function main(): Promise<void> {
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
       audit: { keys: `openapi:${'A'.repeat(43)}=` },
     },
   );
-  const db = knex({ client: 'pg', connection: config.database.url });
+  const db = createDatabase({ url: config.database.url });
   const app = buildControlApi({ db, config, logger: false });
   await app.ready();
   const res = await app.inject({ method: 'GET', url: '/openapi.json' });

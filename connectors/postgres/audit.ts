@@ -112,3 +112,34 @@ async function appendSigned(
       head_mac: headMac(key, ring.primary, org, last.id, last.mac),
     });
 }
+
+export interface SignedChainHead {
+  organizationId: string;
+  /** audit_log id of the last entry, as text (a bigint). */
+  lastId: string;
+  lastMac: string;
+  headMac: string;
+  macKeyId: string;
+}
+
+/** The chain heads that carry a head mac, of `organizationIds` (all when undefined). */
+export async function signedChainHeads(db: Knex, organizationIds?: readonly string[]): Promise<SignedChainHead[]> {
+  const q = db('audit_chain_head')
+    .whereNotNull('head_mac')
+    .select('organization_id', db.raw('last_id::text AS last_id'), 'last_mac', 'head_mac', 'mac_key_id');
+  if (organizationIds) q.whereIn('organization_id', [...organizationIds]);
+  const heads = (await q) as Array<{
+    organization_id: string;
+    last_id: string;
+    last_mac: string;
+    head_mac: string;
+    mac_key_id: string;
+  }>;
+  return heads.map((h) => ({
+    organizationId: h.organization_id,
+    lastId: h.last_id,
+    lastMac: h.last_mac,
+    headMac: h.head_mac,
+    macKeyId: h.mac_key_id,
+  }));
+}

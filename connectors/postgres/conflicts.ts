@@ -133,6 +133,41 @@ export async function getConflict(
   return row ? toConflict(row) : null;
 }
 
+/** Whether the modification has an open conflict already (inside the caller's transaction). */
+export async function hasOpenConflict(db: Knex | Knex.Transaction, modificationId: string): Promise<boolean> {
+  const open = await db('sync_conflict').where({ modification_id: modificationId, status: 'open' }).first('id');
+  return open !== undefined;
+}
+
+export interface EarlyWarningConflict {
+  organizationId: string;
+  pfaId: string;
+  modificationId: string;
+  baseVersion: number;
+  pemsVersion: number;
+  fields: ReadonlyArray<Pick<ConflictField, 'field' | 'base' | 'local' | 'pems'>>;
+}
+
+/** Opens a conflict the read side detected (detected_by 'early_warning'); its id. */
+export async function insertEarlyWarningConflict(
+  db: Knex | Knex.Transaction,
+  c: EarlyWarningConflict,
+): Promise<string> {
+  const [conflict] = (await db('sync_conflict')
+    .insert({
+      organization_id: c.organizationId,
+      pfa_id: c.pfaId,
+      modification_id: c.modificationId,
+      base_version: c.baseVersion,
+      pems_version: c.pemsVersion,
+      fields: JSON.stringify(c.fields),
+      status: 'open',
+      detected_by: 'early_warning',
+    })
+    .returning('id')) as Array<{ id: string }>;
+  return conflict!.id;
+}
+
 export interface ResolveInput {
   conflictId: string;
   organizationIds: readonly string[];

@@ -62,3 +62,10 @@ export async function listSignInUsers(
   }>;
   return rows.map((r) => ({ id: r.id, displayName: r.display_name ?? r.username }));
 }
+
+/** A user's name as the console shows it (display name, else username); undefined when there is no such user. */
+export async function userDisplayName(db: Knex, userId: string): Promise<string | undefined> {
+  const row = (await db('app_user').where({ id: userId }).first('username', 'display_name')) as
+    { username: string; display_name: string | null } | undefined;
+  return row ? (row.display_name ?? row.username) : undefined;
+}

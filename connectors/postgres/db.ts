@@ -22,3 +22,8 @@ export function createDatabase(opts: DatabaseOptions): Knex {
     pool: { min: 0, max: opts.poolMax ?? 10 },
   });
 }
+
+/** One round trip (`SELECT 1`): resolves when the database answers. */
+export async function pingDatabase(db: Knex): Promise<void> {
+  await db.raw('SELECT 1');
+}

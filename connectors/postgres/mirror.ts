@@ -42,6 +42,21 @@ export async function getMirror(
   };
 }
 
+/**
+ * The mirror row of a record, locked FOR UPDATE until the transaction ends (so the version a
+ * caller compares with is the one it replaces), or undefined when the mirror has none.
+ */
+export async function lockMirrorRow(
+  trx: Knex.Transaction,
+  organizationId: string,
+  pfaId: string,
+): Promise<{ version: number; data: PfaRecord } | undefined> {
+  return (await trx('pfa_mirror')
+    .where({ organization_id: organizationId, pfa_id: pfaId })
+    .forUpdate()
+    .first('version', 'data')) as { version: number; data: PfaRecord } | undefined;
+}
+
 /** The record as PEMS had it at `version`, if the history has seen that version. */
 export async function getMirrorVersion(
   db: Knex | Knex.Transaction,

@@ -3,7 +3,7 @@
  * an organization (user_id null) that the webhook dispatcher delivers at least once.
  */
 import type { Knex } from 'knex';
-import type { NotificationKind } from '../../streams/notifications';
+import { notificationRow, type NotificationKind, type NotificationPayloads } from '../../streams/notifications';
 
 export interface NotificationRow {
   id: string;
@@ -25,6 +25,17 @@ function toNotification(r: Record<string, any>): NotificationRow {
     readAt: r.read_at ? new Date(r.read_at).toISOString() : null,
     createdAt: new Date(r.created_at).toISOString(),
   };
+}
+
+/** Inserts one notification: for `userId`, or for the organization's operators when null. */
+export async function insertNotification<K extends NotificationKind>(
+  db: Knex | Knex.Transaction,
+  organizationId: string,
+  userId: string | null,
+  kind: K,
+  payload: NotificationPayloads[K],
+): Promise<void> {
+  await db('notification').insert(notificationRow(organizationId, userId, kind, payload));
 }
 
 /** The caller's own notifications, newest first, within their organizations. */

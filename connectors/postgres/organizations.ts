@@ -75,6 +75,26 @@ export async function getOrganization(db: Knex, id: string): Promise<Organizatio
 }
 
 /** The organizations of `ids` that exist (one query; the sink reads them every round). */
+export interface PemsAccess {
+  pemsBaseUrl: string | null;
+  pemsTenant: string | null;
+  credentialEncrypted: string | null;
+}
+
+/** Where and how an organization reaches PEMS (URL, tenant, credential ciphertext); undefined when there is none. */
+export async function getPemsAccess(db: Knex, id: string): Promise<PemsAccess | undefined> {
+  const row = (await db('organization')
+    .where({ id })
+    .first('pems_base_url', 'pems_tenant', 'pems_credential_encrypted')) as
+    { pems_base_url: string | null; pems_tenant: string | null; pems_credential_encrypted: string | null } | undefined;
+  if (!row) return undefined;
+  return {
+    pemsBaseUrl: row.pems_base_url,
+    pemsTenant: row.pems_tenant,
+    credentialEncrypted: row.pems_credential_encrypted,
+  };
+}
+
 export async function getOrganizations(db: Knex, ids: readonly string[]): Promise<OrganizationRow[]> {
   if (ids.length === 0) return [];
   return (
@@ -111,6 +131,42 @@ export async function ensureUser(db: Knex, userId: string, displayName?: string)
     .insert({ id: userId, username: userId, display_name: displayName ?? null })
     .onConflict('id')
     .ignore();
+}
+
+/** Whether the user exists and is active; undefined when there is no such user. */
+export async function userIsActive(db: Knex, userId: string): Promise<boolean | undefined> {
+  const row = (await db('app_user').where({ id: userId }).first('is_active')) as { is_active: boolean } | undefined;
+  return row?.is_active;
+}
+
+export interface MembershipRights {
+  organizationId: string;
+  read: boolean;
+  sync: boolean;
+  admin: boolean;
+}
+
+/**
+ * An active user's memberships with their rights as stored (perm_read, perm_sync, is_admin);
+ * null when the user does not exist or is inactive.
+ */
+export async function activeUserMemberships(db: Knex, userId: string): Promise<MembershipRights[] | null> {
+  const user = await db('app_user').where({ id: userId, is_active: true }).first('id');
+  if (!user) return null;
+  const rows = (await db('user_organization')
+    .where({ user_id: userId })
+    .select('organization_id', 'perm_read', 'perm_sync', 'is_admin')) as Array<{
+    organization_id: string;
+    perm_read: boolean;
+    perm_sync: boolean;
+    is_admin: boolean;
+  }>;
+  return rows.map((r) => ({
+    organizationId: r.organization_id,
+    read: r.perm_read,
+    sync: r.perm_sync,
+    admin: r.is_admin,
+  }));
 }
 
 /** Grants rights (only those given become true); creates the membership when missing. */

@@ -6,21 +6,17 @@
  *
  * Cost: PEMS paging dominates. 100,000 records are 200 pages; at the contract's 10 requests
  * per second that is >= 20 s when nothing else uses the credential (more while the sink is
- * busy: it shares the budget). Postgres reads are four queries; the comparison is in maps.
+ * busy: it shares the budget). Postgres reads are four queries (connectors/postgres/reconcile-inputs.ts);
+ * the comparison is in maps.
  */
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
 import { PemsClientPool, type CredentialKeyRing, type PemsClientOptions } from '../pems';
-import {
-  reconcile,
-  type HistoryInput,
-  type MirrorInput,
-  type ModificationInput,
-  type ReconcileInput,
-  type ReconcileResult,
-} from '../../streams/reconcile';
+import { reconcile, type ReconcileInput, type ReconcileResult } from '../../streams/reconcile';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { PemsSyncError } from '../../streams/errors';
+import { getPemsAccess } from '../postgres/organizations';
+import { loadReconcileInputs } from '../postgres/reconcile-inputs';
 
 export interface ReconcileOptions {
   db: Knex;
@@ -90,26 +86,24 @@ function runPool(opts: ReconcileOptions): PemsClientPool {
 export async function reconcileOrganization(opts: ReconcileOptions): Promise<ReconcileRun> {
   const started = Date.now();
   const { db, organization } = opts;
-  const org = await db('organization')
-    .where({ id: organization })
-    .first('pems_base_url', 'pems_tenant', 'pems_credential_encrypted');
+  const org = await getPemsAccess(db, organization);
   if (!org)
     throw new ReconcileError('PEMS_SYNC_RECONCILE_NO_ORGANIZATION', `organization ${organization} does not exist`);
-  if (!org.pems_base_url || !org.pems_credential_encrypted) {
+  if (!org.pemsBaseUrl || !org.credentialEncrypted) {
     throw new ReconcileError(
       'PEMS_SYNC_RECONCILE_NO_CREDENTIAL',
       `organization ${organization} has no PEMS base URL or credential`,
     );
   }
   const pool = opts.clients ?? runPool(opts);
-  const tenant = (org.pems_tenant as string | null) ?? '';
+  const tenant = org.pemsTenant ?? '';
   let client;
   try {
     client = pool.clientFor({
       id: organization,
-      baseUrl: org.pems_base_url as string,
+      baseUrl: org.pemsBaseUrl,
       tenant,
-      credentialEncrypted: org.pems_credential_encrypted as string,
+      credentialEncrypted: org.credentialEncrypted,
     });
   } catch (e) {
     if (!opts.clients) await pool.close();
@@ -129,66 +123,7 @@ export async function reconcileOrganization(opts: ReconcileOptions): Promise<Rec
   }
 
   // Postgres after PEMS: a modification synced while we paged then has its mirror row too.
-  const [mirrorRows, modRows, userRows] = await Promise.all([
-    db('pfa_mirror').where({ organization_id: organization }).select('pfa_id', 'version', 'data'),
-    db('pfa_modification')
-      .where({ organization_id: organization })
-      .whereNot({ sync_status: 'draft' })
-      .select(
-        'id',
-        'pfa_id',
-        'user_id',
-        'operation',
-        'delta',
-        'sync_status',
-        'pems_version_after',
-        'committed_at',
-        'created_at',
-      ),
-    db('user_organization').where({ organization_id: organization }).select('user_id'),
-  ]);
-  const users = new Set<string>(userRows.map((u: { user_id: string }) => u.user_id));
-  for (const m of modRows as Array<{ user_id: string }>) users.add(m.user_id);
-  // History only where it matters: PFAs with a synced modification, and versions our users wrote.
-  const historyRows = await db('pfa_mirror_history')
-    .where({ organization_id: organization })
-    .andWhere((q) =>
-      q
-        .whereIn(
-          'pfa_id',
-          db('pfa_modification').where({ organization_id: organization, sync_status: 'synced' }).select('pfa_id'),
-        )
-        .orWhere('origin', 'sync')
-        .orWhereIn('changed_by', [...users]),
-    )
-    .select('pfa_id', 'version', 'data', 'changed_by', 'origin');
-
-  const iso = (d: unknown): string | null =>
-    d === null || d === undefined ? null : d instanceof Date ? d.toISOString() : String(d);
-  const mirror: MirrorInput[] = mirrorRows.map((r: Record<string, unknown>) => ({
-    pfaId: r.pfa_id as string,
-    version: Number(r.version),
-    data: r.data as PfaRecord,
-  }));
-  const history: HistoryInput[] = historyRows.map((r: Record<string, unknown>) => ({
-    pfaId: r.pfa_id as string,
-    version: Number(r.version),
-    data: r.data as PfaRecord,
-    changedBy: (r.changed_by as string | null) ?? null,
-    origin: r.origin as string,
-  }));
-  const modifications: ModificationInput[] = modRows.map((r: Record<string, unknown>) => ({
-    id: r.id as string,
-    pfaId: r.pfa_id as string,
-    userId: r.user_id as string,
-    operation: r.operation === 'delete' ? 'delete' : 'update',
-    delta: (typeof r.delta === 'string' ? JSON.parse(r.delta) : (r.delta ?? {})) as Record<string, unknown>,
-    syncStatus: r.sync_status as string,
-    pemsVersionAfter:
-      r.pems_version_after === null || r.pems_version_after === undefined ? null : Number(r.pems_version_after),
-    committedAt: iso(r.committed_at),
-    createdAt: iso(r.created_at) ?? new Date(0).toISOString(),
-  }));
+  const { mirror, history, modifications, users } = await loadReconcileInputs(db, organization);
 
   const result = reconcile({
     organization,

@@ -18,7 +18,6 @@
  * writes an audit entry. The modification's sync_status is not touched: the sink decides at
  * write time.
  */
-import { notificationRow } from '../../streams/notifications';
 import type { Knex } from 'knex';
 import {
   Partitioners,
@@ -33,7 +32,10 @@ import { normalizePemsRecord, type UpsertDecision } from '../../streams/mirror';
 import { PemsSyncError } from '../../streams/errors';
 import { toDeadLetterHeaders, type DeadLetterStage, type KafkaHeaders } from '../../streams/outcomes';
 import type { PfaRecord } from '../../streams/pfa-record';
-import { applyMirrorVersion, getMirrorVersion } from '../postgres/mirror';
+import { applyMirrorVersion, getMirrorVersion, lockMirrorRow } from '../postgres/mirror';
+import { hasOpenConflict, insertEarlyWarningConflict } from '../postgres/conflicts';
+import { insertNotification } from '../postgres/notifications';
+import { lockPendingUpdates } from '../postgres/pending-modifications';
 import { appendAudit } from '../postgres/audit';
 import { decodeRaw } from './raw';
 import { earlyWarningFields, PENDING_SYNC_STATUSES, type WarningField } from './early-warning';
@@ -80,13 +82,6 @@ export interface MirrorApplyResult {
   warnings: Array<{ conflictId: string; modificationId: string; fields: WarningField[] }>;
 }
 
-interface PendingModification {
-  id: string;
-  user_id: string;
-  delta: Record<string, unknown>;
-  base_version: number;
-}
-
 /**
  * Applies one normalized PEMS record: mirror + history, then early warnings, in one transaction.
  * Exported for tests and for replays of dead letters.
@@ -95,58 +90,48 @@ export async function applyPemsRecord(db: Knex, record: PfaRecord): Promise<Mirr
   return db.transaction(async (trx) => {
     // Lock the mirror row so the "previous version" we compare with is the one we replace
     // (the sink may write the same record concurrently).
-    const prevRow = (await trx('pfa_mirror')
-      .where({ organization_id: record.organization, pfa_id: record.pfaId })
-      .forUpdate()
-      .first('version', 'data')) as { version: number; data: PfaRecord } | undefined;
+    const prevRow = await lockMirrorRow(trx, record.organization, record.pfaId);
     const decision = await applyMirrorVersion(trx, { record, origin: 'pems' });
     const warnings: MirrorApplyResult['warnings'] = [];
     if (decision !== 'update' || !prevRow) return { decision, warnings };
 
     const previous = prevRow.data as unknown as Record<string, unknown>;
-    const mods = (await trx('pfa_modification')
-      .where({ organization_id: record.organization, pfa_id: record.pfaId, operation: 'update' })
-      .whereIn('sync_status', [...PENDING_SYNC_STATUSES])
-      .where('base_version', '<', record.version)
-      .orderBy('created_at')
-      // Serializes with another early warning (and the sink) on the same modification.
-      .forUpdate()
-      .select('id', 'user_id', 'delta', 'base_version')) as PendingModification[];
+    // Serializes with another early warning (and the sink) on the same modification.
+    const mods = await lockPendingUpdates(trx, {
+      organizationId: record.organization,
+      pfaId: record.pfaId,
+      beforeVersion: record.version,
+      statuses: PENDING_SYNC_STATUSES,
+    });
     for (const mod of mods) {
-      const base = await getMirrorVersion(trx, record.organization, record.pfaId, Number(mod.base_version));
+      const base = await getMirrorVersion(trx, record.organization, record.pfaId, mod.baseVersion);
       const fields = earlyWarningFields({
         delta: mod.delta ?? {},
-        baseVersion: Number(mod.base_version),
+        baseVersion: mod.baseVersion,
         previous,
         current: record,
         baseValues: base as unknown as Record<string, unknown> | null,
       });
       if (fields.length === 0) continue;
-      const open = await trx('sync_conflict').where({ modification_id: mod.id, status: 'open' }).first('id');
-      if (open) continue;
-      const [conflict] = (await trx('sync_conflict')
-        .insert({
-          organization_id: record.organization,
-          pfa_id: record.pfaId,
-          modification_id: mod.id,
-          base_version: Number(mod.base_version),
-          pems_version: record.version,
-          fields: JSON.stringify(fields),
-          status: 'open',
-          detected_by: 'early_warning',
-        })
-        .returning('id')) as Array<{ id: string }>;
-      const conflictId = conflict!.id;
+      if (await hasOpenConflict(trx, mod.id)) continue;
+      const conflictId = await insertEarlyWarningConflict(trx, {
+        organizationId: record.organization,
+        pfaId: record.pfaId,
+        modificationId: mod.id,
+        baseVersion: mod.baseVersion,
+        pemsVersion: record.version,
+        fields,
+      });
       const payload = {
         conflictId,
         modificationId: mod.id,
         pfaId: record.pfaId,
-        baseVersion: Number(mod.base_version),
+        baseVersion: mod.baseVersion,
         pemsVersion: record.version,
         pemsUpdatedBy: record.updatedBy,
         fields,
       };
-      await trx('notification').insert(notificationRow(record.organization, mod.user_id, 'conflict_warning', payload));
+      await insertNotification(trx, record.organization, mod.userId, 'conflict_warning', payload);
       await appendAudit(trx, {
         organizationId: record.organization,
         pfaId: record.pfaId,

@@ -67,7 +67,10 @@ const text = (v: unknown): string | null =>
         ? text(v[v.length - 1])
         : String(v);
 
-/** Starts consuming; resolves with the consumer (disconnect() stops it). Offsets are committed after each handler returns. */
+/**
+ * Starts consuming; resolves with the consumer (disconnect() stops it). Offsets are committed after
+ * each handler returns.
+ */
 export async function consumeSyncResults(opts: ConsumerOptions): Promise<Consumer> {
   const resultTopic = opts.resultTopic ?? 'pems-sync.results';
   const deadLetterTopic = opts.deadLetterTopic ?? 'pems-sync.dead-letters';

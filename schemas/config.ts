@@ -719,7 +719,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Deep
     let value: unknown;
     if (override !== undefined) value = override;
     else if (raw !== undefined) value = parseEnv(key, s, raw);
-    // Copy list defaults: handing out the declared array would let one caller's push() change the default for every later load.
+    // Copy list defaults: handing out the declared array would let one caller's push() change the
+    // default for every later load.
     else if (s.default !== undefined) value = Array.isArray(s.default) ? [...(s.default as unknown[])] : s.default;
     else throw new ConfigError(key, `is required: set ${s.env}${s.fallbackEnv ? ` (or ${s.fallbackEnv})` : ''}`);
     out[section][leaf] = value;

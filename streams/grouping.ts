@@ -82,7 +82,7 @@ export function fold(items: readonly WorkItem[]): CoalescedWrite {
   const { organizationId, pfaId } = first.modification;
   const hasDelete = items.some((i) => i.modification.operation === 'delete');
   if (hasDelete && items.length > 1) throw new TypeError('fold: a delete is never merged with other modifications');
-  const changes: Delta = {};
+  const changes = new Map<string, unknown>();
   const userIds: string[] = [];
   let baseVersion = first.modification.baseVersion;
   let traceId: string | null = null;
@@ -90,11 +90,11 @@ export function fold(items: readonly WorkItem[]): CoalescedWrite {
     if (m.organizationId !== organizationId || m.pfaId !== pfaId) {
       throw new TypeError(`fold: modifications of different PFAs (${pfaId}, ${m.pfaId})`);
     }
-    // Later wins per field: a delete-then-reassign of a key moves it to the end, which keeps
-    // the object's key order equal to the order the fields were last touched.
+    // Later wins per field: a delete-then-set of a key moves it to the end, which keeps the
+    // map's (and so the delta's) key order equal to the order the fields were last touched.
     for (const [field, value] of Object.entries(m.delta)) {
-      delete changes[field];
-      changes[field] = value;
+      changes.delete(field);
+      changes.set(field, value);
     }
     if (!userIds.includes(m.userId)) userIds.push(m.userId);
     baseVersion = Math.min(baseVersion, m.baseVersion);
@@ -106,7 +106,7 @@ export function fold(items: readonly WorkItem[]): CoalescedWrite {
     organizationId,
     pfaId,
     operation: first.modification.operation,
-    changes,
+    changes: Object.fromEntries(changes),
     modificationIds: items.map((i) => i.modification.id),
     modifiedBy: last.userId,
     changeReason: last.changeReason,

@@ -24,9 +24,9 @@
  *   3. if PEMS is past the newest version the history knows, we cannot tell a later PEMS edit
  *      from a lost value: not judged here (mirror_stale already reports that record);
  *   4. otherwise PEMS must hold x now.
- * "The history" is pfa_mirror_history plus the mirror row. Every history row is a snapshot PEMS really had (the read side stores what PEMS returned, the
- * sink what its write produced), so a version the history skipped cannot hide a change that a
- * later snapshot would not show.
+ * "The history" is pfa_mirror_history plus the mirror row. Every history row is a snapshot PEMS
+ * really had (the read side stores what PEMS returned, the sink what its write produced), so a
+ * version the history skipped cannot hide a change that a later snapshot would not show.
  *
  * The orphan rule: the versions written by a Vanguard user are PEMS's current version when its
  * updatedBy is a Vanguard user id (the sink sends modifiedBy = the user id) and every history row

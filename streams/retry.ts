@@ -93,7 +93,10 @@ function findCode(err: unknown, code: string): { details?: Record<string, unknow
 }
 
 export interface BackoffPolicy {
-  /** Delay before retry n (1-based) is delaysMs[n-1]; past the list it doubles from the last. Default [5000, 10000, 20000] ms. */
+  /**
+   * Delay before retry n (1-based) is delaysMs[n-1]; past the list it doubles from the last.
+   * Default [5000, 10000, 20000] ms.
+   */
   delaysMs?: readonly number[];
   /** Spread 0..1: the delay is drawn uniformly from [d·(1−jitter), d·(1+jitter)]. Default 0.2. */
   jitter?: number;

@@ -23,7 +23,10 @@ export interface OrganizationSyncFigures {
   unsynced: number;
   /** Age of the oldest unsynced edit, seconds; 0 when nothing waits. */
   oldestUnsyncedAgeSeconds: number;
-  /** When the newest outcome (synced, conflict, rejected, failed, superseded) was recorded, Unix seconds; null: never. */
+  /**
+   * When the newest outcome (synced, conflict, rejected, failed, superseded) was recorded, Unix
+   * seconds; null: never.
+   */
   lastOutcomeUnixSeconds: number | null;
 }
 

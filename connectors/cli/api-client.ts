@@ -53,8 +53,8 @@ export class ApiClient {
     );
   }
 
-  /** One request; the parsed JSON body, or the raw text with `raw`. */
-  async request<T = any>(
+  /** One request; the parsed JSON body, typed by the caller as the route documents it. */
+  async request<T = unknown>(
     method: 'GET' | 'POST',
     path: string,
     body?: unknown,

@@ -4,6 +4,11 @@ import { ApiClient, withApiOptions, type ApiOptions } from './api-client';
 import type { CliContext } from './context';
 import { details, table, usage } from './output';
 
+/** A conflict as GET /conflicts and /conflicts/:id return it: the fields are listed, the rest printed as is. */
+interface ConflictBody extends Record<string, unknown> {
+  fields?: Array<Record<string, unknown> & { field: string }>;
+}
+
 /** `--value field=JSON` (or a plain string when it is not JSON) → {field: value}. */
 export function parseValues(raw: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -43,7 +48,7 @@ export function registerConflicts(program: Command, ctx: CliContext): void {
       async (
         o: ApiOptions & { organization?: string; status: string; pfa?: string; limit: string; json?: boolean },
       ) => {
-        const items = await new ApiClient(ctx, o).all<Record<string, any>>(
+        const items = await new ApiClient(ctx, o).all<ConflictBody>(
           '/conflicts',
           { organization: o.organization, status: o.status, pfaId: o.pfa },
           Number(o.limit),
@@ -52,7 +57,7 @@ export function registerConflicts(program: Command, ctx: CliContext): void {
           items.length === 0
             ? 'no conflicts'
             : table(
-                items.map((c) => ({ ...c, fields: (c.fields ?? []).map((f: { field: string }) => f.field).join(',') })),
+                items.map((c) => ({ ...c, fields: (c.fields ?? []).map((f) => f.field).join(',') })),
                 ['id', 'createdAt', 'organizationId', 'pfaId', 'status', 'fields'],
               ),
         );
@@ -64,10 +69,10 @@ export function registerConflicts(program: Command, ctx: CliContext): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  pems-sync conflicts show 5d2e...-uuid --as alice')
     .action(async (id: string, o: ApiOptions & { json?: boolean }) => {
-      const c = await new ApiClient(ctx, o).request<Record<string, any>>('GET', `/conflicts/${encodeURIComponent(id)}`);
+      const c = await new ApiClient(ctx, o).request<ConflictBody>('GET', `/conflicts/${encodeURIComponent(id)}`);
       ctx.emit(Boolean(o.json), c, () => {
         const { fields, ...rest } = c;
-        return `${details(rest)}\n\n${table((fields ?? []) as Array<Record<string, unknown>>, ['field', 'base', 'local', 'pems'])}`;
+        return `${details(rest)}\n\n${table(fields ?? [], ['field', 'base', 'local', 'pems'])}`;
       });
     });
 

@@ -99,7 +99,10 @@ export function painter(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): Pa
   return { ok: wrap('32'), bad: wrap('31'), warn: wrap('33'), dim: wrap('2'), bold: wrap('1') };
 }
 
-/** Control characters of user-made strings are shown escaped, so a value cannot move the cursor or recolour the terminal. */
+/**
+ * Control characters of user-made strings are shown escaped, so a value cannot move the cursor or
+ * recolour the terminal.
+ */
 export function printable(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);

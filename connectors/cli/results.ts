@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import { DLQ_HEADERS } from '../../streams/outcomes';
+import { DLQ_HEADERS, type SyncResultRecord } from '../../streams/outcomes';
 import type { CliContext } from './context';
 import { printable, usage } from './output';
 import { registryFor } from './topics';
@@ -31,7 +31,10 @@ const header = (h: IHeaders | undefined, name: string): string | null => {
   return one === undefined ? null : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 };
 
-/** A dead-letter record as a tailed line: key {organization_id, pfa_id}, value the Debezium event, headers the reason. */
+/**
+ * A dead-letter record as a tailed line: key {organization_id, pfa_id}, value the Debezium event,
+ * headers the reason.
+ */
 export function deadLetterLine(m: KafkaMessage, partition: number): TailedRecord {
   let key: Record<string, unknown> = {};
   let modificationId: string | null = null;
@@ -149,7 +152,7 @@ Examples:
                 if (seen >= max) return;
                 let line: TailedRecord;
                 if (topic === resultTopic) {
-                  const r = (await registry.decode(message.value!)) as Record<string, any>;
+                  const r = (await registry.decode(message.value!)) as SyncResultRecord;
                   line = {
                     topic: 'result',
                     partition,

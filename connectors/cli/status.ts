@@ -3,6 +3,18 @@ import type { Command } from 'commander';
 import { ApiClient, withApiOptions, type ApiOptions } from './api-client';
 import type { CliContext } from './context';
 import { details } from './output';
+import type { ConsumerLag, PemsHealth } from '../control-api/routes/status';
+import type { SyncStatus } from '../postgres/status';
+
+/** GET /status's body, read defensively: a part the server left out prints as unknown, never throws. */
+interface StatusBody {
+  organizationId?: string;
+  counts?: Partial<SyncStatus['counts']>;
+  lastSuccessAt?: string | null;
+  latencyLastHour?: Partial<SyncStatus['latencyLastHour']>;
+  pemsHealth?: Partial<PemsHealth>;
+  consumerLag?: Partial<ConsumerLag>;
+}
 
 export function registerStatus(program: Command, ctx: CliContext): void {
   withApiOptions(program.command('status'))
@@ -14,11 +26,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       '\nExamples:\n  pems-sync status --organization RIO --as alice\n  PEMS_SYNC_API_TOKEN=... pems-sync status -o RIO --json',
     )
     .action(async (o: ApiOptions & { organization: string; json?: boolean }) => {
-      const s = await new ApiClient(ctx, o).request<Record<string, any>>('GET', '/status', undefined, {
+      const s = await new ApiClient(ctx, o).request<StatusBody>('GET', '/status', undefined, {
         organization: o.organization,
       });
       ctx.emit(Boolean(o.json), s, () => {
-        const p = s.pemsHealth ?? {};
+        const p: Partial<PemsHealth> = s.pemsHealth ?? {};
         const pems =
           p.status === 'up'
             ? ctx.paint.ok(`up (${p.latencyMs} ms)`)

@@ -45,7 +45,11 @@ export function registryFor(ctx: CliContext): SchemaRegistry {
   });
 }
 
-async function registryJson(ctx: CliContext, path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+async function registryJson(
+  ctx: CliContext,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: unknown }> {
   const r = ctx.config.schemaRegistry;
   const headers: Record<string, string> = {
     accept: 'application/json',
@@ -76,8 +80,11 @@ export async function subjectCompatibility(
   subject: string,
 ): Promise<{ level: string | null; own: boolean }> {
   const own = await registryJson(ctx, `/config/${encodeURIComponent(subject)}`);
-  const level = (b: any): string | null =>
-    b && typeof b === 'object' ? (b.compatibilityLevel ?? b.compatibility ?? null) : null;
+  const level = (b: unknown): string | null => {
+    if (!b || typeof b !== 'object') return null;
+    const c = b as { compatibilityLevel?: string | null; compatibility?: string | null };
+    return c.compatibilityLevel ?? c.compatibility ?? null;
+  };
   if (own.status === 200 && level(own.body)) return { level: level(own.body), own: true };
   const global = await registryJson(ctx, '/config');
   return { level: global.status === 200 ? level(global.body) : null, own: false };

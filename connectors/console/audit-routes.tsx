@@ -1,4 +1,7 @@
-/** The audit screen's routes: the same queryAudit, auditExportChunks and verifyAuditChain as GET /audit, /audit/export and /audit/verify. */
+/**
+ * The audit screen's routes: the same queryAudit, auditExportChunks and verifyAuditChain as GET
+ * /audit, /audit/export and /audit/verify.
+ */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../control-api/errors';
 import { auditExportChunks, boundedAuditExport, verifyAnchoredChain } from '../control-api/routes/audit';

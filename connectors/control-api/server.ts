@@ -6,7 +6,12 @@
  * People's actions never call PEMS: they become committed modifications that flow through CDC
  * and the sink like any edit (README, "Layout").
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifySchemaValidationError,
+  type RouteOptions,
+} from 'fastify';
 import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
 import type { Knex } from 'knex';
 import { checkProductionSecrets, type Config } from '../../schemas/config';
@@ -150,7 +155,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
   app.setErrorHandler(
     (
       err: Error & {
-        validation?: Array<Record<string, any>>;
+        validation?: Array<Partial<FastifySchemaValidationError>>;
         validationContext?: string;
         statusCode?: number;
         code?: string;
@@ -174,14 +179,12 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
           }
           return { field: path || where, message: `${where}${path ? ` ${path}` : ''} ${v.message ?? 'is invalid'}` };
         });
-        return reply
-          .code(400)
-          .send({
-            error: 'VALIDATION_FAILED',
-            code: 'PEMS_SYNC_API_VALIDATION_FAILED',
-            message: fieldErrors.map((f) => f.message).join('; '),
-            fieldErrors,
-          });
+        return reply.code(400).send({
+          error: 'VALIDATION_FAILED',
+          code: 'PEMS_SYNC_API_VALIDATION_FAILED',
+          message: fieldErrors.map((f) => f.message).join('; '),
+          fieldErrors,
+        });
       }
       const api = toApiError(err);
       if (api) {
@@ -190,14 +193,12 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
       }
       // Last net: a value Postgres refuses as data (SQLSTATE 22…) is the caller's input, not our fault.
       if (isDataException(err)) {
-        return reply
-          .code(400)
-          .send({
-            error: 'VALIDATION_FAILED',
-            code: 'PEMS_SYNC_API_VALIDATION_FAILED',
-            message: `a value in the request cannot be used: ${err.message}`,
-            fieldErrors: [{ field: 'request', message: err.message }],
-          });
+        return reply.code(400).send({
+          error: 'VALIDATION_FAILED',
+          code: 'PEMS_SYNC_API_VALIDATION_FAILED',
+          message: `a value in the request cannot be used: ${err.message}`,
+          fieldErrors: [{ field: 'request', message: err.message }],
+        });
       }
       // Fastify's own 4xx (bad JSON, wrong content type, body too large).
       if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {

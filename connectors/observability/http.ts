@@ -86,7 +86,7 @@ async function handle(
 
   switch (path) {
     case '/healthz': {
-      let alive = false;
+      let alive: boolean;
       try {
         alive = opts.liveness();
       } catch {

@@ -107,7 +107,10 @@ export interface SinkMetrics {
   pemsReachable: Gauge<string>;
   /** The same, per organization (each has its own PEMS base URL): what the PemsUnreachable alert reads. */
   pemsOrganizationReachable: Gauge<'organization'>;
-  /** Consumer lag as time: now minus the timestamp of the first record of the partition's latest batch, seconds (0 when caught up). */
+  /**
+   * Consumer lag as time: now minus the timestamp of the first record of the partition's latest
+   * batch, seconds (0 when caught up).
+   */
   consumerLagSeconds: Gauge<'topic' | 'partition'>;
   /** Groups of modifications being sent to PEMS right now. */
   inFlightGroups: Gauge<string>;
@@ -217,7 +220,7 @@ export function registerReadinessGauge(registry: Registry, ready: () => boolean)
     help: '1 while the process is ready (its /readyz answers 200), else 0',
     registers: [registry],
     collect(this: Gauge<string>) {
-      let ok = false;
+      let ok: boolean;
       try {
         ok = ready();
       } catch {

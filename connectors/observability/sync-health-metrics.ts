@@ -19,7 +19,10 @@ export interface SyncHealthOptions {
   /** Figures read within this many ms are reused by a concurrent scrape (default 1 s). */
   maxAgeMs?: number;
   onError?: (err: unknown) => void;
-  /** pems.rateLimitPerSecond, exposed as pems_sync_pems_rate_limit_per_second (the dashboard's "requests/s against the limit"). */
+  /**
+   * pems.rateLimitPerSecond, exposed as pems_sync_pems_rate_limit_per_second (the dashboard's
+   * "requests/s against the limit").
+   */
   rateLimitPerSecond?: number;
 }
 

@@ -20,7 +20,10 @@ export interface AppliedWrite {
   changes: Record<string, unknown>;
   modifiedBy: string;
   at: string;
-  /** When the request that applied it reached the simulator, and when its answer was sent (ISO; the benchmark's stages). */
+  /**
+   * When the request that applied it reached the simulator, and when its answer was sent (ISO; the
+   * benchmark's stages).
+   */
   receivedAt?: string;
   answeredAt?: string;
 }

@@ -1,4 +1,7 @@
-/** Lets a caller see the status and headers of every PEMS answer (e.g. rate-limit headers for `pems-sync org check`). */
+/**
+ * Lets a caller see the status and headers of every PEMS answer (e.g. rate-limit headers for
+ * `pems-sync org check`).
+ */
 import { AxiosError, type AxiosInstance } from 'axios';
 
 export function observeResponses(

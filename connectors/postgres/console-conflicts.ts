@@ -1,4 +1,7 @@
-/** What the console's conflict detail shows beside the conflict row: PEMS's record at the base and conflict versions, and PEMS now (the mirror). */
+/**
+ * What the console's conflict detail shows beside the conflict row: PEMS's record at the base and
+ * conflict versions, and PEMS now (the mirror).
+ */
 import type { Knex } from 'knex';
 
 export interface PemsVersionSeen {

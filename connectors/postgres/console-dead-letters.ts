@@ -1,4 +1,7 @@
-/** The dead-letter screens' reads: counts by cause, and every PEMS attempt of a modification (the sink's sync.write audit entries). */
+/**
+ * The dead-letter screens' reads: counts by cause, and every PEMS attempt of a modification (the
+ * sink's sync.write audit entries).
+ */
 import type { Knex } from 'knex';
 
 export interface CauseGroup {

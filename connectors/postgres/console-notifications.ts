@@ -1,4 +1,7 @@
-/** The console's notification reads: the unread count, and the conflict each conflict notification is about (its deep link). */
+/**
+ * The console's notification reads: the unread count, and the conflict each conflict notification
+ * is about (its deep link).
+ */
 import type { Knex } from 'knex';
 
 export async function unreadCount(db: Knex, userId: string, organizationIds: readonly string[]): Promise<number> {

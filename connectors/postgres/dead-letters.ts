@@ -276,15 +276,13 @@ export async function replayDeadLetter(
       previous = { syncStatus: mod.sync_status, syncError: mod.sync_error, attempts: Number(mod.attempts) };
       // Same row: the transition into committed is the sink's work signal; the id (and with it the
       // PEMS idempotency key) is unchanged, so a write that did land once is not applied twice.
-      await tx('pfa_modification')
-        .where({ id: dl.modification_id })
-        .update({
-          sync_status: 'committed',
-          committed_at: tx.fn.now(),
-          sync_error: null,
-          synced_at: null,
-          updated_at: tx.fn.now(),
-        });
+      await tx('pfa_modification').where({ id: dl.modification_id }).update({
+        sync_status: 'committed',
+        committed_at: tx.fn.now(),
+        sync_error: null,
+        synced_at: null,
+        updated_at: tx.fn.now(),
+      });
       outcome = { id: dl.id, via: 'modification', modificationId: dl.modification_id };
     } else {
       if (!input.produce)
@@ -350,15 +348,13 @@ export async function discardDeadLetter(
         `dead letter ${input.id} is ${dl.status}, not open`,
         { status: dl.status },
       );
-    await tx('dead_letter')
-      .where({ id: dl.id })
-      .update({
-        status: 'discarded',
-        resolved_by: input.actor,
-        resolved_at: tx.fn.now(),
-        resolution_reason: input.reason,
-        updated_at: tx.fn.now(),
-      });
+    await tx('dead_letter').where({ id: dl.id }).update({
+      status: 'discarded',
+      resolved_by: input.actor,
+      resolved_at: tx.fn.now(),
+      resolution_reason: input.reason,
+      updated_at: tx.fn.now(),
+    });
     await appendAudit(tx, {
       organizationId: dl.organization_id,
       pfaId: dl.pfa_id,

@@ -10,9 +10,15 @@ export interface SourceMetrics {
   recordsFetched: Counter<'organization'>;
   /** GET /pfa pages produced to the raw topic, by organization. */
   pages: Counter<'organization'>;
-  /** Failures, by organization (or '' when none applies) and stage (poll, produce, cursor, decode, validate, mirror_write). */
+  /**
+   * Failures, by organization (or '' when none applies) and stage (poll, produce, cursor, decode,
+   * validate, mirror_write).
+   */
   failures: Counter<'organization' | 'stage'>;
-  /** Raw records applied by the mirror stream, by outcome (insert, update, ignore_older, ignore_duplicate, dead_letter). */
+  /**
+   * Raw records applied by the mirror stream, by outcome (insert, update, ignore_older,
+   * ignore_duplicate, dead_letter).
+   */
   mirrorRecords: Counter<'outcome'>;
   /** Early conflict warnings raised. */
   earlyWarnings: Counter<'organization'>;

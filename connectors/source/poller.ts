@@ -90,7 +90,10 @@ export interface PollerOptions {
   rateLimiterKeyPrefix?: string;
   /** Poll only these organizations (tests; sharding). Default every organization with sync enabled. */
   organizations?: readonly string[];
-  /** Poll the listed organizations even while their sync is disabled (`pems-sync org load`, before sync is switched on). */
+  /**
+   * Poll the listed organizations even while their sync is disabled (`pems-sync org load`, before
+   * sync is switched on).
+   */
   includeSyncDisabled?: boolean;
   metrics?: SourceMetrics;
   logger?: SourceLogger;

@@ -120,20 +120,18 @@ async function main(): Promise<void> {
         if (Date.now() >= until) return;
         const r = b.records[(i * 37 + Math.floor(Math.random() * 40)) % b.records.length]!;
         const mirror = await b.db('pfa_mirror').where({ organization_id: b.org, pfa_id: r.pfaId }).first('version');
-        const [row] = await b
-          .db('pfa_modification')
-          .insert(
-            {
-              organization_id: b.org,
-              pfa_id: r.pfaId,
-              user_id: u,
-              delta: JSON.stringify({ notes: `${name} ${u} ${Date.now()}` }),
-              base_version: mirror.version,
-              sync_status: 'committed',
-              committed_at: new Date(),
-            },
-            ['id'],
-          );
+        const [row] = await b.db('pfa_modification').insert(
+          {
+            organization_id: b.org,
+            pfa_id: r.pfaId,
+            user_id: u,
+            delta: JSON.stringify({ notes: `${name} ${u} ${Date.now()}` }),
+            base_version: mirror.version,
+            sync_status: 'committed',
+            committed_at: new Date(),
+          },
+          ['id'],
+        );
         ids.push(row.id);
       }
     };

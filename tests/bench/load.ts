@@ -122,7 +122,10 @@ async function backlog(instances: number): Promise<Record<string, unknown>> {
   return result;
 }
 
-/** The original plan (the decision record's first design): a worker polling the database queue every 60 s, one PUT per record at 10/s. */
+/**
+ * The original plan (the decision record's first design): a worker polling the database queue every
+ * 60 s, one PUT per record at 10/s.
+ */
 async function baselinePlan(b: BenchOrg): Promise<number> {
   const keys = parseCredentialKeys(b.keys);
   const row = await b.db('organization').where({ id: b.org }).first();

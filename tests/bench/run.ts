@@ -166,7 +166,10 @@ async function backlogWorkload(): Promise<Result> {
   });
 }
 
-/** The original plan (the decision record's first design): a worker polling the database queue every 60 s, one PUT per record at 10/s. */
+/**
+ * The original plan (the decision record's first design): a worker polling the database queue every
+ * 60 s, one PUT per record at 10/s.
+ */
 async function planDrain(b: BenchOrg): Promise<number> {
   const keys = parseCredentialKeys(b.keys);
   const row = await b.db('organization').where({ id: b.org }).first();

@@ -46,7 +46,8 @@ describe('README: connect your first organization', () => {
       PEMS_SYNC_PEMS_ALLOWED_HOSTS: '127.0.0.1,localhost',
       PEMS_SYNC_CREDENTIAL_KEYS: `k${Date.now() % 1000}:${randomBytes(32).toString('base64')}`,
       PEMS_SYNC_JWT_SECRET: randomBytes(32).toString('hex'),
-      // This test's own read-side and result topics (topics create makes them), so nothing else's records are waited for.
+      // This test's own read-side and result topics (topics create makes them), so nothing else's
+      // records are waited for.
       PEMS_SYNC_RAW_TOPIC: `test.onboarding.${suffix}.raw`,
       PEMS_SYNC_MIRROR_DLQ_TOPIC: `test.onboarding.${suffix}.raw-dlq`,
       PEMS_SYNC_MIRROR_GROUP_ID: `test-onboarding-mirror-${suffix}`,

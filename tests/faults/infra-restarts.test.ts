@@ -1,9 +1,10 @@
 /**
  * The shared infrastructure stopped and restarted under load (issue 7): the Kafka broker,
- * Postgres, Kafka Connect with Debezium, and Redis (the PEMS rate limit all instances share). Each is stopped with deploy/local/stack.sh (the same
- * script that started it), kept down while Vanguard users and PEMS users go on editing, then
- * started again and waited for. The sink runs as its own process and is expected to ride the
- * restart out by itself (no supervisor restarts it here): a dead sink fails the scenario.
+ * Postgres, Kafka Connect with Debezium, and Redis (the PEMS rate limit all instances share).
+ * Each is stopped with deploy/local/stack.sh (the same script that started it), kept down while
+ * Vanguard users and PEMS users go on editing, then started again and waited for. The sink runs
+ * as its own process and is expected to ride the restart out by itself (no supervisor restarts
+ * it here): a dead sink fails the scenario.
  *
  * These scenarios stop services every other suite uses, so they must run alone (jest --runInBand,
  * as `npm run test:faults` does) and always start the service again, even when they fail.
@@ -53,8 +54,8 @@ async function acrossOutage(
     signal,
     tolerateCommitErrors: service === 'postgres',
   });
-  let stopMs = 0;
-  let startMs = 0;
+  let stopMs: number;
+  let startMs: number;
   try {
     await sleep(pick(8000, 5000));
     stopMs = await stack(opts.how, service);

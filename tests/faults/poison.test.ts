@@ -85,7 +85,8 @@ describe('faults: poison input and invalid edits', () => {
         expect(history.some((h) => h.data[field] === value)).toBe(true);
       }
     }
-    // Every poison event is a dead letter (other groups reading the shared CDC topic may add their own copies: count offsets).
+    // Every poison event is a dead letter (other groups reading the shared CDC topic may add their
+    // own copies: count offsets).
     let offsets = new Set<string>();
     // The injected events. (An oversized delta is refused by the database at commit since
     // migration 009, so it never becomes an event: tests/faults/oversized-edit.test.ts.)

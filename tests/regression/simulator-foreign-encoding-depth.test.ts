@@ -31,14 +31,13 @@ describe('regression: the simulator gives nothing away and survives hostile inpu
     expect(foreign.status).toBe(404);
     expect(foreign.body).toEqual({ ...unknown.body, message: `no PFA record ${beoId}` });
     const before = sim.control.getRecord(beoId);
-    const body = (pfaId: string) =>
-      JSON.stringify({
-        organizationCode: rio.organization,
-        changes: { notes: 'x' },
-        version: before?.version ?? 1,
-        modifiedBy: 'sync',
-      });
-    const put = await raw(sim, 'PUT', `/pfa/${beoId}`, body(beoId), {
+    const body = JSON.stringify({
+      organizationCode: rio.organization,
+      changes: { notes: 'x' },
+      version: before?.version ?? 1,
+      modifiedBy: 'sync',
+    });
+    const put = await raw(sim, 'PUT', `/pfa/${beoId}`, body, {
       ...authHeaders(rio),
       'idempotency-key': 'k-foreign',
     });

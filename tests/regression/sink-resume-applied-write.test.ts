@@ -50,15 +50,13 @@ describe('regression: a write applied by a killed sink is recorded as applied', 
       changeReason: 'test edit',
       idempotencyKey: idempotencyKeyFor([id]),
     };
-    await world
-      .db('pems_write_intent')
-      .insert({
-        idempotency_key: item.idempotencyKey,
-        organization_id: world.org,
-        pfa_id: pfaId,
-        modification_ids: [id],
-        item: JSON.stringify(item),
-      });
+    await world.db('pems_write_intent').insert({
+      idempotency_key: item.idempotencyKey,
+      organization_id: world.org,
+      pfa_id: pfaId,
+      modification_ids: [id],
+      item: JSON.stringify(item),
+    });
     if (!sent) return { id, newVersion: null };
     const [r] = await client.batchUpdate([item]);
     expect(r!.status).toBe('updated');

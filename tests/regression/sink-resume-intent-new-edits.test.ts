@@ -66,15 +66,13 @@ describe('regression: a resumed write-ahead intent meets new edits of the same P
       changeReason: 'test edit',
       idempotencyKey: idempotencyKeyFor([e1, e2]),
     };
-    await world
-      .db('pems_write_intent')
-      .insert({
-        idempotency_key: item.idempotencyKey,
-        organization_id: world.org,
-        pfa_id: rec.pfaId,
-        modification_ids: [e1, e2],
-        item: JSON.stringify(item),
-      });
+    await world.db('pems_write_intent').insert({
+      idempotency_key: item.idempotencyKey,
+      organization_id: world.org,
+      pfa_id: rec.pfaId,
+      modification_ids: [e1, e2],
+      item: JSON.stringify(item),
+    });
     const [applied] = await client.batchUpdate([item]);
     expect(applied!.status).toBe('updated');
     const written = applied!.newVersion!;

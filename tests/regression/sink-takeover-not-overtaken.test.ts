@@ -59,7 +59,8 @@ describe('regression: an edit fetched while earlier edits are being taken over w
       await sleep(3500); // the lease lapses; the takeover's claim now waits on the row lock
       const e2 = await world.commit({ pfaId: rec.pfaId, delta: { equipment: 'EQ-NEW' } });
       await sleep(4000); // edit 2 fetched meanwhile
-      expect(world.sim.control.writeLog().writes.filter((w) => w.pfaId === rec.pfaId)).toEqual([]); // nothing overtook edit 1
+      // nothing overtook edit 1
+      expect(world.sim.control.writeLog().writes.filter((w) => w.pfaId === rec.pfaId)).toEqual([]);
       await lock.commit();
       lock = null;
 

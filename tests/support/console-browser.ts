@@ -31,7 +31,10 @@ export interface PageGuard {
   foreignRequests: string[];
 }
 
-/** A page whose dialogs, CSP violations and requests to any origin but `origin` are recorded (and dialogs dismissed). */
+/**
+ * A page whose dialogs, CSP violations and requests to any origin but `origin` are recorded (and
+ * dialogs dismissed).
+ */
 export async function guardedPage(context: BrowserContext, origin: string): Promise<{ page: Page; guard: PageGuard }> {
   const guard: PageGuard = { dialogs: [], cspViolations: [], foreignRequests: [] };
   // Runs in the page before its own scripts (a string: this file is compiled without the DOM library).

@@ -1,4 +1,7 @@
-/** Audit: filters in the URL, paging, export of exactly what is filtered (CSV / NDJSON), and a chain check that names the first broken entry. */
+/**
+ * Audit: filters in the URL, paging, export of exactly what is filtered (CSV / NDJSON), and a chain
+ * check that names the first broken entry.
+ */
 import type { AuditRow, ChainCheck } from '../../postgres/audit-query';
 import { Time } from '../components';
 import { Layout } from '../layout';

@@ -1,4 +1,7 @@
-/** The conflict queue: filters in the URL (organization, PFA, field, author, age), newest first, j/k to move between rows. */
+/**
+ * The conflict queue: filters in the URL (organization, PFA, field, author, age), newest first, j/k
+ * to move between rows.
+ */
 import type { ConflictRow } from '../../postgres/conflicts';
 import { Time } from '../components';
 import { Layout } from '../layout';

@@ -1,4 +1,7 @@
-/** One dead letter: the original edit, the context headers, every PEMS attempt with its answer, a replay preview, replay and discard (with a reason). */
+/**
+ * One dead letter: the original edit, the context headers, every PEMS attempt with its answer, a
+ * replay preview, replay and discard (with a reason).
+ */
 import type { DeadLetterRow, DeadLetterSummary } from '../../postgres/dead-letters';
 import type { AttemptRow } from '../../postgres/console-dead-letters';
 import type { ReplayPreview } from '../../../streams/replay-preview';

@@ -1,4 +1,7 @@
-/** My notifications: what happened to my edits, each with a deep link to the exact edit or conflict, mark read one by one or all. */
+/**
+ * My notifications: what happened to my edits, each with a deep link to the exact edit or conflict,
+ * mark read one by one or all.
+ */
 import type { NotificationRow } from '../../postgres/notifications';
 import { Time } from '../components';
 import { Layout } from '../layout';

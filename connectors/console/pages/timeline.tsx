@@ -1,4 +1,7 @@
-/** One PFA's timeline: PEMS versions, edits, conflicts, replays, rollbacks and audit entries in time order, filterable, with a link to copy. */
+/**
+ * One PFA's timeline: PEMS versions, edits, conflicts, replays, rollbacks and audit entries in time
+ * order, filterable, with a link to copy.
+ */
 import { TIMELINE_KINDS, type TimelineItem, type TimelineKind } from '../../postgres/console-timeline';
 import { Time } from '../components';
 import { Layout } from '../layout';

@@ -15,7 +15,10 @@ import { closed, CURSOR, LIMIT, ORG_ID, PFA_ID, REASON, UUID } from '../schemas'
 import { callerOf, type RouteContext } from '../route-context';
 
 export interface DeadLetterActions {
-  /** Replays one dead letter after checking the caller's right in its organization (404 / 403 / 409 as ApiError or ActionRefusedError). */
+  /**
+   * Replays one dead letter after checking the caller's right in its organization (404 / 403 / 409
+   * as ApiError or ActionRefusedError).
+   */
   replayOne(caller: Caller, id: string, reason?: string): Promise<ReplayOutcome>;
   discardOne(caller: Caller, id: string, reason: string): Promise<Awaited<ReturnType<typeof discardDeadLetter>>>;
 }

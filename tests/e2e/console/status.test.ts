@@ -209,32 +209,28 @@ describe('e2e console (Chromium): status screen, live over SSE, with the real si
     await world
       .db('sink_instance')
       .insert({ id: holder, host: 'e2e', pid: 1, heartbeat_at: world.db.raw("now() + interval '1 hour'") });
-    const [retried] = await world
-      .db('pfa_modification')
-      .insert(
-        {
-          organization_id: world.org,
-          pfa_id: 'PFA-E2E-RETRIED',
-          user_id: world.user,
-          base_version: 1,
-          delta: JSON.stringify({ notes: 'retried' }),
-          sync_status: 'syncing',
-          claimed_by: holder,
-          committed_at: world.db.raw("now() - interval '4 seconds'"),
-          updated_at: world.db.raw("now() - interval '3100 milliseconds'"),
-        },
-        ['id'],
-      );
-    await world
-      .db('pems_write_intent')
-      .insert({
-        idempotency_key: `e2e-${retried.id}`,
+    const [retried] = await world.db('pfa_modification').insert(
+      {
         organization_id: world.org,
         pfa_id: 'PFA-E2E-RETRIED',
-        modification_ids: [retried.id],
-        item: JSON.stringify({ pfaId: 'PFA-E2E-RETRIED' }),
-        created_at: world.db.raw("now() - interval '3 seconds'"),
-      });
+        user_id: world.user,
+        base_version: 1,
+        delta: JSON.stringify({ notes: 'retried' }),
+        sync_status: 'syncing',
+        claimed_by: holder,
+        committed_at: world.db.raw("now() - interval '4 seconds'"),
+        updated_at: world.db.raw("now() - interval '3100 milliseconds'"),
+      },
+      ['id'],
+    );
+    await world.db('pems_write_intent').insert({
+      idempotency_key: `e2e-${retried.id}`,
+      organization_id: world.org,
+      pfa_id: 'PFA-E2E-RETRIED',
+      modification_ids: [retried.id],
+      item: JSON.stringify({ pfaId: 'PFA-E2E-RETRIED' }),
+      created_at: world.db.raw("now() - interval '3 seconds'"),
+    });
     expect(world.config.retry).toMatchObject({ delaysMs: [50, 100, 200], jitter: 0 });
     expect(world.config.pems.timeoutMs).toBe(2000);
 

@@ -51,7 +51,7 @@ describe('pems-sync connector restart --free-slot', () => {
     const { rows } = await db.raw('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ?', [pid]);
     expect(rows[0].n).toBe(0);
     expect((await put('resume')).status).toBe(202);
-    let after: number | null = null;
+    let after: number | null;
     for (const t0 = Date.now(); ; await new Promise((r2) => setTimeout(r2, 500))) {
       after = await holder();
       if ((await cli(['connector', 'status'], {})).code === 0 && after !== null && after !== pid) break;

@@ -1,4 +1,7 @@
-/** `pems-sync credentials rotate` against the real database: every credential ends under the newest key, bound to its organization. */
+/**
+ * `pems-sync credentials rotate` against the real database: every credential ends under the newest
+ * key, bound to its organization.
+ */
 import { randomBytes } from 'node:crypto';
 import { createDatabase } from '../../../connectors/postgres/db';
 import {

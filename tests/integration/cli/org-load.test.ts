@@ -1,4 +1,7 @@
-/** `pems-sync org load` interrupted half-way and run again: it resumes from the stored cursor and the mirror ends complete. */
+/**
+ * `pems-sync org load` interrupted half-way and run again: it resumes from the stored cursor and
+ * the mirror ends complete.
+ */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -240,25 +240,23 @@ describe('console: sign-in, session, preferences, status and search', () => {
   it("finds edits by PFA id and by modification id within the viewer's organizations only, and shows hostile text literally", async () => {
     const o = await createOrg(h.db, 'CSRC');
     const hostile = `<script>alert(1)</script><img src=x onerror=alert(2)> hx-get="/x"`;
-    const [row] = await h
-      .db('pfa_modification')
-      .insert(
-        {
-          organization_id: o.id,
-          pfa_id: 'PFA-Q1',
-          user_id: o.syncer,
-          delta: JSON.stringify({ notes: hostile }),
-          base_version: 3,
-          sync_status: 'rejected',
-          committed_at: new Date(),
-          sync_error: JSON.stringify({
-            code: 'VALIDATION_FAILED',
-            message: 'no',
-            fieldErrors: [{ field: 'notes', message: hostile }],
-          }),
-        },
-        ['id'],
-      );
+    const [row] = await h.db('pfa_modification').insert(
+      {
+        organization_id: o.id,
+        pfa_id: 'PFA-Q1',
+        user_id: o.syncer,
+        delta: JSON.stringify({ notes: hostile }),
+        base_version: 3,
+        sync_status: 'rejected',
+        committed_at: new Date(),
+        sync_error: JSON.stringify({
+          code: 'VALIDATION_FAILED',
+          message: 'no',
+          fieldErrors: [{ field: 'notes', message: hostile }],
+        }),
+      },
+      ['id'],
+    );
     const c = new ConsoleClient(h.url);
     await c.signInWithToken(await token(o.reader));
     const byPfa = await c.get('/console/search?q=PFA-Q1');

@@ -162,29 +162,25 @@ describe('console: my edits', () => {
     ];
     const row: Record<string, { id: string; sent: Date }> = {};
     for (const c of cases) {
-      const [m] = await h
-        .db('pfa_modification')
-        .insert(
-          {
-            ...base,
-            pfa_id: `PFA-RETRY-${c.key}`,
-            attempts: c.attempts,
-            committed_at: ago(c.claimed + 1),
-            created_at: ago(c.claimed + 1),
-            updated_at: ago(c.claimed),
-          },
-          ['id'],
-        );
-      await h
-        .db('pems_write_intent')
-        .insert({
-          idempotency_key: `test-${m.id}`,
-          organization_id: org.id,
+      const [m] = await h.db('pfa_modification').insert(
+        {
+          ...base,
           pfa_id: `PFA-RETRY-${c.key}`,
-          modification_ids: [m.id],
-          item: JSON.stringify({ pfaId: `PFA-RETRY-${c.key}` }),
-          created_at: ago(c.sent),
-        });
+          attempts: c.attempts,
+          committed_at: ago(c.claimed + 1),
+          created_at: ago(c.claimed + 1),
+          updated_at: ago(c.claimed),
+        },
+        ['id'],
+      );
+      await h.db('pems_write_intent').insert({
+        idempotency_key: `test-${m.id}`,
+        organization_id: org.id,
+        pfa_id: `PFA-RETRY-${c.key}`,
+        modification_ids: [m.id],
+        item: JSON.stringify({ pfaId: `PFA-RETRY-${c.key}` }),
+        created_at: ago(c.sent),
+      });
       row[c.key] = { id: m.id, sent: ago(c.sent) };
     }
     const c = new ConsoleClient(h.url);

@@ -27,51 +27,43 @@ describe('console: notifications', () => {
       pemsVersion: 2,
       fields: [{ field: 'notes', base: 'a', local: 'x', pems: 'b' }],
     });
-    const [rej] = await h
-      .db('pfa_modification')
-      .insert(
-        {
-          organization_id: org.id,
-          pfa_id: 'PFA-N2',
-          user_id: org.syncer,
-          delta: JSON.stringify({ dor: 'X' }),
-          base_version: 1,
-          sync_status: 'rejected',
-          committed_at: new Date(),
-        },
-        ['id'],
-      );
-    const [n1] = await h
-      .db('notification')
-      .insert(
-        {
-          organization_id: org.id,
-          user_id: org.syncer,
-          kind: 'conflict',
-          payload: JSON.stringify({ modificationId, pfaId: 'PFA-N1', fields: ['notes'] }),
-        },
-        ['id'],
-      );
-    await h
-      .db('notification')
-      .insert({
+    const [rej] = await h.db('pfa_modification').insert(
+      {
+        organization_id: org.id,
+        pfa_id: 'PFA-N2',
+        user_id: org.syncer,
+        delta: JSON.stringify({ dor: 'X' }),
+        base_version: 1,
+        sync_status: 'rejected',
+        committed_at: new Date(),
+      },
+      ['id'],
+    );
+    const [n1] = await h.db('notification').insert(
+      {
         organization_id: org.id,
         user_id: org.syncer,
-        kind: 'rejected',
-        payload: JSON.stringify({
-          modificationId: rej.id,
-          pfaId: 'PFA-N2',
-          error: { message: 'dor must be one of BEO, PROJECT' },
-        }),
-      });
-    await h
-      .db('notification')
-      .insert({
-        organization_id: org.id,
-        user_id: org.admin1,
-        kind: 'failed',
-        payload: JSON.stringify({ pfaId: 'NOT-MINE' }),
-      });
+        kind: 'conflict',
+        payload: JSON.stringify({ modificationId, pfaId: 'PFA-N1', fields: ['notes'] }),
+      },
+      ['id'],
+    );
+    await h.db('notification').insert({
+      organization_id: org.id,
+      user_id: org.syncer,
+      kind: 'rejected',
+      payload: JSON.stringify({
+        modificationId: rej.id,
+        pfaId: 'PFA-N2',
+        error: { message: 'dor must be one of BEO, PROJECT' },
+      }),
+    });
+    await h.db('notification').insert({
+      organization_id: org.id,
+      user_id: org.admin1,
+      kind: 'failed',
+      payload: JSON.stringify({ pfaId: 'NOT-MINE' }),
+    });
 
     const c = new ConsoleClient(h.url);
     await c.signInWithToken(await token(org.syncer));

@@ -20,19 +20,17 @@ describe('console: record timeline and rollbacks', () => {
       pfaRecord(org.id, 'PFA-R1', 1, { notes: 'one' }),
       pfaRecord(org.id, 'PFA-R1', 2, { notes: 'two' }),
     ]);
-    await h
-      .db('pfa_modification')
-      .insert({
-        organization_id: org.id,
-        pfa_id: 'PFA-R1',
-        user_id: org.syncer,
-        delta: JSON.stringify({ notes: 'two' }),
-        base_version: 1,
-        sync_status: 'synced',
-        pems_version_after: 2,
-        committed_at: new Date(),
-        synced_at: new Date(),
-      });
+    await h.db('pfa_modification').insert({
+      organization_id: org.id,
+      pfa_id: 'PFA-R1',
+      user_id: org.syncer,
+      delta: JSON.stringify({ notes: 'two' }),
+      base_version: 1,
+      sync_status: 'synced',
+      pems_version_after: 2,
+      committed_at: new Date(),
+      synced_at: new Date(),
+    });
   });
   afterAll(async () => {
     await h?.close();
@@ -105,7 +103,8 @@ describe('console: record timeline and rollbacks', () => {
     const rejectNoReason = await a2.post(`${url}/reject`, { _csrf: csrf2, reason: '' });
     expect(rejectNoReason.status).toBe(400);
     expect(rejectNoReason.body).toContain('Rejecting needs a reason.');
-    // The approval carries the preview hash of the differences the page showed; another is refused and nothing is written.
+    // The approval carries the preview hash of the differences the page showed; another is refused
+    // and nothing is written.
     const shown = ConsoleClient.field(p2.body, 'previewHash');
     expect(shown).toMatch(/^[0-9a-f]{64}$/);
     const other = await a2.post(`${url}/approve`, { _csrf: csrf2, previewHash: '0'.repeat(64), reason: 'ok' });

@@ -277,7 +277,8 @@ describe('control API: audit trail', () => {
               res.on('data', (chunk: string) => {
                 chunks += 1;
                 bytes += chunk.length;
-                // Count record ends without keeping the text (CSV: CRLF outside quotes; the payload's newline is quoted LF only).
+                // Count record ends without keeping the text (CSV: CRLF outside quotes; the
+                // payload's newline is quoted LF only).
                 const text = tail + chunk;
                 const sep = format === 'csv' ? '\r\n' : '\n';
                 const parts = text.split(sep);

@@ -77,26 +77,22 @@ describe('control API: status, notifications, webhooks, OpenAPI', () => {
       mod('draft'),
     );
     const ids = await h.db('pfa_modification').insert(rows).returning('id');
-    await h
-      .db('sync_conflict')
-      .insert({
-        organization_id: org.id,
-        pfa_id: 'PFA-S',
-        modification_id: ids[11].id,
-        base_version: 1,
-        pems_version: 2,
-        fields: '[]',
-      });
-    await h
-      .db('dead_letter')
-      .insert({
-        organization_id: org.id,
-        source_topic: `t-${org.id}`,
-        source_partition: 0,
-        source_offset: 1,
-        reason: 'r',
-        error_code: 'E',
-      });
+    await h.db('sync_conflict').insert({
+      organization_id: org.id,
+      pfa_id: 'PFA-S',
+      modification_id: ids[11].id,
+      base_version: 1,
+      pems_version: 2,
+      fields: '[]',
+    });
+    await h.db('dead_letter').insert({
+      organization_id: org.id,
+      source_topic: `t-${org.id}`,
+      source_partition: 0,
+      source_offset: 1,
+      reason: 'r',
+      error_code: 'E',
+    });
 
     const res = await call(h, org.reader, 'GET', `/status?organization=${org.id}`);
     expect(res.statusCode).toBe(200);

@@ -70,7 +70,7 @@ export function raw(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: Record<string, unknown> = {};
+          let parsed: Record<string, unknown>;
           try {
             parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
           } catch {

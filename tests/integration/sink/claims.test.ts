@@ -63,14 +63,12 @@ describe('sink claims: owner and lease', () => {
     const b = new Claims({ db: world.db, leaseMs: 2_000, logger });
     await b.start();
     try {
-      await world
-        .db('sink_instance')
-        .insert({
-          id: 'killed-instance',
-          host: 'h',
-          pid: 1,
-          heartbeat_at: world.db.raw(`now() - interval '3 seconds'`),
-        });
+      await world.db('sink_instance').insert({
+        id: 'killed-instance',
+        host: 'h',
+        pid: 1,
+        heartbeat_at: world.db.raw(`now() - interval '3 seconds'`),
+      });
       const id = await world.commit({ pfaId: world.records[2]!.pfaId, delta: { notes: 'z' } });
       await world
         .db('pfa_modification')

@@ -1,4 +1,7 @@
-/** The console's pure decisions: freshness, the sinks' metric rates, the merge plan, custom values and the replay preview. */
+/**
+ * The console's pure decisions: freshness, the sinks' metric rates, the merge plan, custom values
+ * and the replay preview.
+ */
 import { previewReplay } from '../../../streams/replay-preview';
 import { freshnessOf, worstFreshness } from '../../../streams/freshness';
 import { mergeRows, planResolution } from '../../../streams/merge-plan';

@@ -21,7 +21,6 @@ const read = (path: string): string => readFileSync(join(repo, path), 'utf8');
 const parseYaml = (text: string): unknown => parse(text, { merge: true });
 
 type Dict = Record<string, unknown>;
-const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface ComposeService {
   image?: string;
@@ -97,7 +96,10 @@ const commandText = (s: ComposeService): string => (Array.isArray(s.command) ? s
 const interpolated = (value: string): string[] =>
   [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
 
-/** Replaces `${NAME:-default}` with its default, as compose would with NAME unset; a required `${NAME:?message}` has none (''). */
+/**
+ * Replaces `${NAME:-default}` with its default, as compose would with NAME unset; a required
+ * `${NAME:?message}` has none ('').
+ */
 const withDefaults = (value: string): string =>
   value.replace(
     /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^}]*))?\}/g,

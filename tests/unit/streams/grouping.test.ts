@@ -58,6 +58,12 @@ describe('segment', () => {
 });
 
 describe('fold / coalesce', () => {
+  it('when a later edit touches a field again, then it wins and the field moves to the end of the changes', () => {
+    const w = fold([item({ delta: { a: 1, b: 2, c: 3 } }), item({ delta: { a: 10 } })]);
+    expect(w.changes).toEqual({ a: 10, b: 2, c: 3 });
+    expect(Object.keys(w.changes)).toEqual(['b', 'c', 'a']);
+  });
+
   it('when several updates are folded, then later values win per field and earlier untouched fields remain', () => {
     const w = fold([
       item({

@@ -20,14 +20,6 @@ const SINK_NAMES = [
   'pems_sync_claims_taken_over_total',
 ];
 
-const SOURCE_NAMES = [
-  'pems_sync_source_records_fetched_total',
-  'pems_sync_source_pages_total',
-  'pems_sync_source_lag_seconds',
-  'pems_sync_source_failures_total',
-  'pems_sync_mirror_upserts_total',
-];
-
 async function names(registry: Registry): Promise<string[]> {
   return (await registry.getMetricsAsJSON()).map((m) => m.name).sort();
 }

@@ -6,18 +6,15 @@ import http from 'node:http';
 import { trace } from '@opentelemetry/api';
 import { startTracing, tracesExporterConfigured, tracer } from '../../../../connectors/observability/tracing';
 
-const OTEL_VARS = Object.keys(process.env).filter((k) => k.startsWith('OTEL_'));
-const saved: Record<string, string | undefined> = {};
+// The tests run in a copy of the environment without its OTEL_* variables; the real one is put back after.
+const realEnv = process.env;
 
 beforeAll(() => {
-  for (const k of OTEL_VARS) {
-    saved[k] = process.env[k];
-    delete process.env[k];
-  }
+  process.env = Object.fromEntries(Object.entries(realEnv).filter(([k]) => !k.startsWith('OTEL_')));
 });
 
 afterAll(() => {
-  for (const k of OTEL_VARS) process.env[k] = saved[k];
+  process.env = realEnv;
 });
 
 describe('tracesExporterConfigured', () => {

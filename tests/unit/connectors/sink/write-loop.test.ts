@@ -5,7 +5,6 @@
  */
 import {
   idempotencyKeyFor,
-  PemsConflictError,
   PemsRateLimitedError,
   PemsRejectedError,
   PemsTransientError,

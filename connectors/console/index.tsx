@@ -17,6 +17,7 @@ import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditS
 import { asset } from './assets';
 import { registerConflictPages } from './conflict-routes';
 import { registerDeadLetterPages } from './dead-letter-routes';
+import { LiveStreams } from './live-streams';
 import { registerRecordPages } from './record-routes';
 import { registerAuditPages } from './audit-routes';
 import { registerNotificationPages } from './notification-routes';
@@ -80,9 +81,9 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
   const secure = ctx.config.console.secureCookies;
 
   // Open live streams: ended when the server closes (else close() would wait on them forever).
-  const streams = new Set<() => void>();
+  const streams = new LiveStreams();
   app.addHook('preClose', async () => {
-    for (const end of [...streams]) end();
+    streams.endAll();
   });
 
   /** The signed-out double-submit token: the cookie's when it has one, else a new one set now. */

@@ -2,6 +2,7 @@
  * Notifications: the list with deep links, mark read (the same markNotificationRead /
  * markAllNotificationsRead as the API), and the unread count live over server-sent events.
  */
+import type { LiveStreams } from './live-streams';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../control-api/errors';
 import type { RouteContext } from '../control-api/route-context';
@@ -14,7 +15,7 @@ import { loadView, safeReturnPath } from './session';
 export function registerNotificationPages(
   scope: FastifyInstance,
   ctx: RouteContext,
-  deps: PageDeps & { streams: Set<() => void> },
+  deps: PageDeps & { streams: LiveStreams },
 ): void {
   const { route, html, requireViewer } = deps;
 

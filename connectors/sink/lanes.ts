@@ -8,9 +8,9 @@
 import { coalesce, fold, pfaKey, type CoalescedWrite } from '../../streams/grouping';
 import { comparePositions } from '../../streams/modification';
 import type { Outcome } from '../../streams/outcomes';
-import type { LaneState, PemsWrite, WriteResult } from './pems-write';
+import type { PemsWrite } from './pems-write';
 import type { OutcomeEntry, Recorder } from './record';
-import type { LaneContext, LaneItem } from './work';
+import type { LaneContext, LaneItem, LaneState, WriteResult } from './work';
 
 export interface LanesOptions {
   write: PemsWrite;

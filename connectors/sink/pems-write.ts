@@ -7,7 +7,6 @@
  * conflict. It returns what to record and what goes on as a write of its own; the lanes
  * (lanes.ts) schedule, the recorder records.
  */
-import type { PemsClient } from '../pems';
 import { idempotencyKeyFor, itemError } from '../pems';
 import { fold, type CoalescedWrite } from '../../streams/grouping';
 import {
@@ -22,31 +21,11 @@ import { classify, nextStep, type RetryPolicy } from '../../streams/retry';
 import { outcomeErrorFrom, type Outcome } from '../../streams/outcomes';
 import { PemsSyncError } from '../../streams/errors';
 import type { PfaRecord } from '../../streams/pfa-record';
+import { attemptErrorBody, attemptResultOf, conflictingFieldsOf } from '../../streams/write-attempt';
 import type { PemsHealth } from './health';
 import type { AttemptLog, OutcomeEntry } from './record';
 import { intentsOf, resumeIntent, type BatchUpdater } from './resume';
-import type { LaneContext, LaneItem } from './work';
-
-/** What a PFA's lane knows between its writes (lanes.ts keeps one per PFA). */
-export interface LaneState {
-  /** The freshest PEMS record known: this lane's last write or GET, else the mirror's. */
-  known: PfaRecord | null;
-  /**
-   * What this sink itself wrote to the PFA, and the version that produced. A later edit based
-   * on an older version built on these values (Vanguard shows pending edits merged), so our
-   * own writes are not "PEMS moved the field" for it.
-   */
-  own: { version: number; changes: Record<string, unknown> } | null;
-}
-
-export type WriteResult =
-  /**
-   * `entries` to record, in order; `next`: edits of this write that go on as a write of their own,
-   * ahead of the lane's other writes (empty: none).
-   */
-  | { kind: 'done'; entries: OutcomeEntry[]; next: LaneItem[] }
-  /** The sink is stopping: nothing is recorded, Kafka redelivers (idempotency keys finish the job). */
-  | { kind: 'abandoned' };
+import type { LaneContext, LaneItem, LaneState, WriteResult } from './work';
 
 export interface PemsWriteOptions {
   writer: BatchUpdater;
@@ -280,7 +259,7 @@ export class PemsWrite {
         // was closed under the request); redelivery and the idempotency key finish the job.
         if (this.stopping) throw new Abandoned('sink stopping');
         const cls = classify(err);
-        attempts.push({ at, version, result: resultOf(cls), pemsResponse: errorBody(err) });
+        attempts.push({ at, version, result: attemptResultOf(cls), pemsResponse: attemptErrorBody(err) });
         const step = nextStep(tries, err, this.opts.retry, rechecks);
         switch (step.action) {
           case 'pause':
@@ -296,7 +275,7 @@ export class PemsWrite {
             continue;
           case 'recheck': {
             rechecks += 1;
-            const conflictingFields = conflictFields(err);
+            const conflictingFields = conflictingFieldsOf(err);
             let current: PfaRecord;
             try {
               current = await this.direct(ctx.org.id, 'GET /pfa', () => client.getRecord(write.pfaId));
@@ -356,37 +335,4 @@ export class PemsWrite {
       throw err;
     }
   }
-}
-
-function resultOf(cls: string): AttemptLog['result'] {
-  switch (cls) {
-    case 'conflict':
-      return 'conflict';
-    case 'rate_limited':
-      return 'rate_limited';
-    case 'transient':
-      return 'transient';
-    case 'unrecoverable':
-      return 'rejected';
-    default:
-      return 'error';
-  }
-}
-
-function errorBody(err: unknown): unknown {
-  if (typeof err === 'object' && err !== null) {
-    const e = err as { code?: unknown; message?: unknown; details?: unknown };
-    return { code: e.code ?? null, message: e.message ?? null, details: e.details ?? null };
-  }
-  return { message: String(err) };
-}
-
-function conflictFields(err: unknown): string[] | null {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const d = (e as { code?: string; details?: { conflictingFields?: unknown } }).details;
-    if ((e as { code?: string }).code === 'PEMS_SYNC_PEMS_CONFLICT' && Array.isArray(d?.conflictingFields))
-      return d!.conflictingFields as string[];
-    if (typeof e !== 'object') break;
-  }
-  return null;
 }

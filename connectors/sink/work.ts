@@ -6,7 +6,7 @@ import type { WorkItem } from '../../streams/grouping';
 import type { PfaRecord } from '../../streams/pfa-record';
 import type { OwnWrite, WriteIntent } from '../postgres/sink-store';
 import type { OrganizationContext } from './context';
-import type { SourceRecord } from './record';
+import type { OutcomeEntry, SourceRecord } from './record';
 
 export type { OwnWrite, WriteIntent };
 
@@ -26,3 +26,24 @@ export interface LaneContext {
   /** Items a stopped instance sent (or was about to send) for these modifications, oldest first. */
   intents: WriteIntent[];
 }
+
+/** What a PFA's lane knows between its writes (lanes.ts keeps one per PFA). */
+export interface LaneState {
+  /** The freshest PEMS record known: this lane's last write or GET, else the mirror's. */
+  known: PfaRecord | null;
+  /**
+   * What this sink itself wrote to the PFA, and the version that produced. A later edit based
+   * on an older version built on these values (Vanguard shows pending edits merged), so our
+   * own writes are not "PEMS moved the field" for it.
+   */
+  own: { version: number; changes: Record<string, unknown> } | null;
+}
+
+export type WriteResult =
+  /**
+   * `entries` to record, in order; `next`: edits of this write that go on as a write of their own,
+   * ahead of the lane's other writes (empty: none).
+   */
+  | { kind: 'done'; entries: OutcomeEntry[]; next: LaneItem[] }
+  /** The sink is stopping: nothing is recorded, Kafka redelivers (idempotency keys finish the job). */
+  | { kind: 'abandoned' };

@@ -226,7 +226,8 @@ function addOutcome(rows: OutcomeRows, e: OutcomeEntry, recorded: ReadonlySet<st
     rows.outbox.push({
       kind: 'result',
       topic: ctx.topics.results,
-      // Keyed like the CDC topic and dead letters ({organization_id, pfa_id}): one PFA's results stay on one partition, in order.
+      // Keyed like the CDC topic and dead letters ({organization_id, pfa_id}): one PFA's results
+      // stay on one partition, in order.
       key: Buffer.from(JSON.stringify({ organization_id: m.organizationId, pfa_id: m.pfaId })),
       value: toResultRecord(
         o,

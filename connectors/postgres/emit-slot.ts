@@ -30,7 +30,10 @@ export async function takeEmitSlot(db: Knex, namespace: string, maxSlots: number
   return null;
 }
 
-/** Gives the slot up (best effort on the unlock: a closed connection holds no lock) and returns its connection to the pool. */
+/**
+ * Gives the slot up (best effort on the unlock: a closed connection holds no lock) and returns
+ * its connection to the pool.
+ */
 export async function releaseEmitSlot(db: Knex, slot: EmitSlot): Promise<void> {
   await db
     .raw('SELECT pg_advisory_unlock_all()')

@@ -74,7 +74,10 @@ export async function loadBaseVersions(
   return out;
 }
 
-/** Write-ahead intents that carry any of these modifications (left by an instance that stopped before recording), oldest first. */
+/**
+ * Write-ahead intents that carry any of these modifications (left by an instance that stopped
+ * before recording), oldest first.
+ */
 export async function loadWriteIntents(db: Db, modificationIds: readonly string[]): Promise<WriteIntent[]> {
   if (modificationIds.length === 0) return [];
   const rows = await db('pems_write_intent')
@@ -87,7 +90,10 @@ export async function loadWriteIntents(db: Db, modificationIds: readonly string[
   }));
 }
 
-/** Deltas of each PFA's modifications already synced past the oldest base version among `mods`, by pfaKey, in version order. */
+/**
+ * Deltas of each PFA's modifications already synced past the oldest base version among `mods`,
+ * by pfaKey, in version order.
+ */
 export async function loadOwnWrites(db: Db, mods: readonly Modification[]): Promise<Map<string, OwnWrite[]>> {
   const out = new Map<string, OwnWrite[]>();
   const minBase = new Map<string, Modification>();

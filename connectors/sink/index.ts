@@ -13,7 +13,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import Redis from 'ioredis';
-import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';

@@ -293,6 +293,29 @@ export const SETTINGS = {
     description:
       "how long a silent instance's claims are respected before another instance takes its work over, ms (heartbeat every quarter of it)",
   },
+  'sink.visibilityRetryMs': {
+    env: 'PEMS_SYNC_SINK_VISIBILITY_RETRY_MS',
+    type: 'integer',
+    default: 10,
+    minimum: 1,
+    description:
+      'first wait before a modification whose change event was read but whose row is not yet visible as committed is claimed again, ms (doubling)',
+  },
+  'sink.visibilityRetryMaxMs': {
+    env: 'PEMS_SYNC_SINK_VISIBILITY_RETRY_MAX_MS',
+    type: 'integer',
+    default: 2000,
+    minimum: 1,
+    description: 'longest single wait between claims of a modification not yet visible, ms',
+  },
+  'sink.visibilityTimeoutMs': {
+    env: 'PEMS_SYNC_SINK_VISIBILITY_TIMEOUT_MS',
+    type: 'integer',
+    default: 30000,
+    minimum: 10,
+    description:
+      'how long a modification whose change event was read is looked for before it is dead-lettered as never visible, ms',
+  },
   'sink.testEmitPauseFile': {
     env: 'PEMS_SYNC_TEST_EMIT_PAUSE_FILE',
     type: 'string',

@@ -118,6 +118,8 @@ export interface SinkMetrics {
   claimsWaiting: Gauge<string>;
   /** Claims taken over from instances that stopped or went silent past the lease. */
   claimsTakenOver: Counter<string>;
+  /** Claims that found their modification not visible yet (claimed again after a back-off). */
+  claimsNotVisible: Counter<string>;
 }
 
 /** The sink's metrics on `registry`, created once per registry. */
@@ -203,6 +205,11 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
       registry,
       'pems_sync_claims_taken_over_total',
       'Claims taken over from sink instances that stopped or outlived their lease',
+    ),
+    claimsNotVisible: counter(
+      registry,
+      'pems_sync_claims_not_visible_total',
+      'Claims that found their modification not yet visible as committed (claimed again after a back-off)',
     ),
   };
 }

@@ -17,6 +17,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 
 import { CLAIMABLE_STATUSES } from '../../streams/modification';
+import { claimMiss } from '../../streams/visibility';
 
 /** Statuses a claim may start from (streams/modification.ts names them). */
 export const CLAIMABLE = CLAIMABLE_STATUSES;
@@ -26,8 +27,13 @@ export interface ClaimResult {
   claimed: Array<{ id: string; prev: string }>;
   /** In 'syncing' under another live instance: wait for its outcome (or for its lease to lapse). */
   held: string[];
-  /** Already have an outcome (or were never claimable): nothing to do. */
+  /** Already have an outcome (or were superseded): nothing to do. */
   settled: string[];
+  /**
+   * Not found, or not yet committed, as this session sees them (streams/visibility.ts: the change
+   * event can come before its transaction is visible here): claim them again shortly.
+   */
+  unseen: string[];
 }
 
 export interface ClaimCheck {
@@ -96,7 +102,7 @@ export class Claims {
 
   /** committed/queued → syncing, and 'syncing' whose owner is this instance or gone. */
   async claim(ids: readonly string[]): Promise<ClaimResult> {
-    if (ids.length === 0) return { claimed: [], held: [], settled: [] };
+    if (ids.length === 0) return { claimed: [], held: [], settled: [], unseen: [] };
     const { db } = this.opts;
     const claimed = (
       await db.raw(
@@ -112,13 +118,16 @@ export class Claims {
     ).rows as Array<{ id: string; prev: string }>;
     const got = new Set(claimed.map((r) => r.id));
     const rest = ids.filter((id) => !got.has(id));
-    if (rest.length === 0) return { claimed, held: [], settled: [] };
+    const out: ClaimResult = { claimed, held: [], settled: [], unseen: [] };
+    if (rest.length === 0) return out;
     const rows = (await db('pfa_modification').whereIn('id', rest).select('id', 'sync_status')) as Array<{
       id: string;
       sync_status: string;
     }>;
-    const syncing = new Set(rows.filter((r) => r.sync_status === 'syncing').map((r) => r.id));
-    return { claimed, held: rest.filter((id) => syncing.has(id)), settled: rest.filter((id) => !syncing.has(id)) };
+    const status = new Map(rows.map((r) => [r.id, r.sync_status]));
+    // Told apart by the row's actual state: only an outcome settles an event.
+    for (const id of rest) out[claimMiss(status.get(id) ?? null)].push(id);
+    return out;
   }
 
   /**

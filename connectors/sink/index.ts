@@ -142,7 +142,11 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       health.record(r.organization, r.ok || r.errorClass !== 'transient' ? 'success' : 'transient');
     },
   });
-  const ledger = new OffsetLedger();
+  const ledger = new OffsetLedger({
+    firstDelayMs: config.sink.visibilityRetryMs,
+    maxDelayMs: config.sink.visibilityRetryMaxMs,
+    giveUpAfterMs: config.sink.visibilityTimeoutMs,
+  });
   const recorder = new Recorder({
     db,
     emitter,

@@ -5,9 +5,10 @@
  *
  * The task only consumes: put decodes each event (streams/envelope.ts), claims the work in
  * Postgres (claims.ts: committed → syncing, which also drops events whose modification already
- * has an outcome: redeliveries), sorts it in the ledger (ledger.ts: waiting, repeats, live),
- * has it checked (check.ts) and hands it to the PFA lanes (lanes.ts). eachBatch returns as soon
- * as the work is queued, so the next fetch goes on while slow PFAs retry; offsets are committed
+ * has an outcome: redeliveries, and tells apart those not visible yet), sorts it in the ledger
+ * (ledger.ts: waiting, repeats, live; waits.ts owns what waits), has it checked (check.ts) and
+ * hands it to the PFA lanes (lanes.ts). eachBatch returns as soon as the work is queued, so the
+ * next fetch goes on while slow PFAs retry; offsets are committed
  * from the ledger as the recorder reports outcomes durable (kafkajs: eachBatchAutoResolve false,
  * explicit commits). Backpressure: while too much is in flight, put waits (heartbeating), which
  * pauses fetching; while PEMS is unreachable (health.ts, subscribed), fetching is paused.
@@ -24,6 +25,7 @@ import type { PemsHealth, PemsState } from './health';
 import type { PfaLanes } from './lanes';
 import type { OffsetLedger } from './ledger';
 import type { Recorder, SourceRecord } from './record';
+import { Waits } from './waits';
 import type { LaneItem } from './work';
 
 export interface SinkTaskOptions {
@@ -55,8 +57,7 @@ export interface SinkTaskOptions {
 
 export class SinkTask {
   private readonly consumer: Consumer;
-  private waitTimer: NodeJS.Timeout | null = null;
-  private checkingWaits = false;
+  private readonly waits: Waits;
   private commitTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
@@ -92,6 +93,7 @@ export class SinkTask {
     this.consumer.on(STOP, () => (this.member = false));
     this.consumer.on(DISCONNECT, () => (this.member = false));
     opts.health.subscribe((_organization, state) => this.pemsStateChanged(state));
+    this.waits = new Waits({ ...opts, dispatch: (items) => this.dispatch(items) });
   }
 
   ready(): { ready: boolean; checks: Record<string, boolean | string> } {
@@ -120,33 +122,7 @@ export class SinkTask {
       eachBatch: (payload) => this.put(payload),
     });
     this.commitTimer = setInterval(() => void this.preCommit(), 1000);
-    this.waitTimer = setInterval(() => void this.checkWaiting(), 1000);
-  }
-
-  /** Settles or takes over events whose modification another instance was working on. */
-  private async checkWaiting(): Promise<void> {
-    const { ledger, claims, logger, metrics } = this.opts;
-    if (ledger.waitingCount() === 0 || this.checkingWaits || this.closing) return;
-    this.checkingWaits = true;
-    try {
-      const take = ledger.takeover(await claims.check(ledger.waitingIds()));
-      if (take.length > 0) {
-        logger.info({ modifications: take.length }, 'taking over claims of an instance that is gone');
-        metrics.claimsTakenOver.inc(take.length);
-        // On failure they wait again: nothing is marked done before it is claimed and queued.
-        await this.dispatch(take)
-          .catch((err: unknown) => {
-            ledger.waitAgain(take);
-            logger.warn({ err }, 'taking over claims failed; retrying');
-          })
-          .finally(() => ledger.taken(take));
-      }
-    } catch (err) {
-      logger.warn({ err }, 'checking claims held by other instances failed; retrying');
-    } finally {
-      this.checkingWaits = false;
-      metrics.claimsWaiting.set(ledger.waitingCount());
-    }
+    this.waits.start();
   }
 
   /** PEMS went down or came back: pause or resume fetching (lanes stop spending attempts). */
@@ -259,9 +235,18 @@ export class SinkTask {
     if (traceId && isValidTraceId(traceId)) for (const w of work) w.traceId ??= traceId;
     const ids = [...new Set(work.map((w) => w.modification.id))];
     // The previous status tells a fresh claim from one a stopped instance left in 'syncing'.
-    const { claimed, held } = await claims.claim(ids);
+    const { claimed, held, unseen } = await claims.claim(ids);
     const intents = await check.intents(claimed.filter((r) => r.prev === 'syncing').map((r) => r.id));
-    const { live, released, repeats } = ledger.sort(work, new Set(claimed.map((r) => r.id)), new Set(held));
+    const { live, released, repeats } = ledger.sort(
+      work,
+      new Set(claimed.map((r) => r.id)),
+      new Set(held),
+      new Set(unseen),
+    );
+    if (unseen.length > 0) {
+      metrics.claimsNotVisible.inc(unseen.length);
+      this.waits.scheduleRevisit();
+    }
     metrics.claimsWaiting.set(ledger.waitingCount());
     if (released.length > 0) await claims.release(released);
     if (live.length === 0) return;
@@ -316,6 +301,7 @@ export class SinkTask {
       } catch {
         /* not running yet */
       }
+      this.waits.stop(); // nothing more is taken over or claimed again
       const drained = await Promise.race([
         this.opts.lanes.drain().then(() => true),
         new Promise<boolean>((r) => setTimeout(() => r(false), this.opts.shutdownTimeoutMs).unref()),
@@ -327,7 +313,6 @@ export class SinkTask {
         );
       this.opts.lanes.stop();
       this.opts.health.close();
-      if (this.waitTimer) clearInterval(this.waitTimer);
       await this.opts.recorder.flush().catch((err) => log.error({ err }, 'final flush failed'));
       if (this.commitTimer) clearInterval(this.commitTimer);
       await this.preCommit().catch(() => undefined);

@@ -18,6 +18,7 @@ const SINK_NAMES = [
   'pems_sync_in_flight_groups',
   'pems_sync_claims_waiting',
   'pems_sync_claims_taken_over_total',
+  'pems_sync_claims_not_visible_total',
 ];
 
 async function names(registry: Registry): Promise<string[]> {

@@ -10,14 +10,8 @@
  * Writes reports/load.json and prints a markdown table. Measures; asserts nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import {
-  InProcessRateLimiter,
-  PemsClient,
-  idempotencyKeyFor,
-  parseCredentialKeys,
-  decryptCredential,
-} from '../../connectors/pems';
-import { batchRequests, commitBacklog, latency, setupOrg, spawnSink, waitTerminal, type BenchOrg } from './setup';
+import { drainAsOriginalPlan } from './original-plan';
+import { batchRequests, commitBacklog, latency, setupOrg, spawnSink, waitTerminal } from './setup';
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
 const USERS = env('LOAD_USERS', 100);
@@ -122,48 +116,6 @@ async function backlog(instances: number): Promise<Record<string, unknown>> {
   return result;
 }
 
-/**
- * The original plan (the decision record's first design): a worker polling the database queue every
- * 60 s, one PUT per record at 10/s.
- */
-async function baselinePlan(b: BenchOrg): Promise<number> {
-  const keys = parseCredentialKeys(b.keys);
-  const row = await b.db('organization').where({ id: b.org }).first();
-  const client = new PemsClient({
-    baseUrl: row.pems_base_url,
-    apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org),
-    tenant: 'B',
-    organization: b.org,
-    ca: b.sim.cert,
-    retry: { retries: 0 },
-    rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
-  });
-  const started = Date.now();
-  let done = 0;
-  while (done < BASELINE) {
-    await sleep(60_000); // the poll interval
-    const queue = await b
-      .db('pfa_modification')
-      .where({ organization_id: b.org, sync_status: 'committed' })
-      .orderBy('committed_at')
-      .select('*');
-    for (const m of queue) {
-      const r = await client.updateRecord(
-        m.pfa_id,
-        { changes: m.delta, version: m.base_version, modifiedBy: m.user_id },
-        { idempotencyKey: idempotencyKeyFor([m.id]) },
-      );
-      await b
-        .db('pfa_modification')
-        .where({ id: m.id })
-        .update({ sync_status: 'synced', pems_version_after: r.newVersion, synced_at: new Date() });
-      done += 1;
-    }
-  }
-  await client.close();
-  return (Date.now() - started) / 1000;
-}
-
 async function baseline(): Promise<Record<string, unknown>> {
   const ours = await setupOrg({ records: BASELINE, rateLimit: 10, prefix: 'LO' });
   await commitBacklog(ours, (_r, i) => ({ notes: `same workload ${i}` }));
@@ -178,7 +130,7 @@ async function baseline(): Promise<Record<string, unknown>> {
   // The baseline's organization is not synced by pems-sync (no sink takes it): the plan's own worker does.
   const base = await setupOrg({ records: BASELINE, rateLimit: 10, prefix: 'LP' });
   await commitBacklog(base, (_r, i) => ({ notes: `same workload ${i}` }));
-  const baseWall = await baselinePlan(base);
+  const baseWall = await drainAsOriginalPlan(base, BASELINE);
   const lb = await latency(base);
   const requests = Object.values(base.sim.control.stats().requests['PUT /pfa/{id}'] ?? {}).reduce((a, n) => a + n, 0);
   await base.close();

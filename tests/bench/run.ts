@@ -16,14 +16,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import {
-  InProcessRateLimiter,
-  PemsClient,
-  decryptCredential,
-  idempotencyKeyFor,
-  parseCredentialKeys,
-} from '../../connectors/pems';
 import { cpuPerModification, cpuSample } from './cpu';
+import { drainAsOriginalPlan } from './original-plan';
 import { batchRequests, commitBacklog, latency, setupOrg, spawnSink, waitTerminal, type BenchOrg } from './setup';
 import { stageReport, stageTable, type StageReport } from './stages';
 
@@ -166,53 +160,11 @@ async function backlogWorkload(): Promise<Result> {
   });
 }
 
-/**
- * The original plan (the decision record's first design): a worker polling the database queue every
- * 60 s, one PUT per record at 10/s.
- */
-async function planDrain(b: BenchOrg): Promise<number> {
-  const keys = parseCredentialKeys(b.keys);
-  const row = await b.db('organization').where({ id: b.org }).first();
-  const client = new PemsClient({
-    baseUrl: row.pems_base_url,
-    apiKey: decryptCredential(row.pems_credential_encrypted, keys, b.org),
-    tenant: 'B',
-    organization: b.org,
-    ca: b.sim.cert,
-    retry: { retries: 0 },
-    rateLimiter: new InProcessRateLimiter({ credentialId: b.org, limit: 10 }),
-  });
-  const started = Date.now();
-  let done = 0;
-  while (done < PLAN_BACKLOG) {
-    await sleep(60_000); // the poll interval
-    const queue = await b
-      .db('pfa_modification')
-      .where({ organization_id: b.org, sync_status: 'committed' })
-      .orderBy('committed_at')
-      .select('*');
-    for (const m of queue) {
-      const r = await client.updateRecord(
-        m.pfa_id,
-        { changes: m.delta, version: m.base_version, modifiedBy: m.user_id },
-        { idempotencyKey: idempotencyKeyFor([m.id]) },
-      );
-      await b
-        .db('pfa_modification')
-        .where({ id: m.id })
-        .update({ sync_status: 'synced', pems_version_after: r.newVersion, synced_at: new Date() });
-      done += 1;
-    }
-  }
-  await client.close();
-  return (Date.now() - started) / 1000;
-}
-
 async function planWorkload(): Promise<Result> {
   // The plan's organization is not synced by pems-sync (no sink takes it): the plan's own worker does.
   const plan = await setupOrg({ records: PLAN_BACKLOG, rateLimit: 10, prefix: 'LP' });
   await commitBacklog(plan, (_r, i) => ({ notes: `same workload ${i}` }));
-  const planSeconds = await planDrain(plan);
+  const planSeconds = await drainAsOriginalPlan(plan, PLAN_BACKLOG);
   const lp = await latency(plan);
   const puts = Object.values(plan.sim.control.stats().requests['PUT /pfa/{id}'] ?? {}).reduce((a, n) => a + n, 0);
   await plan.close();

@@ -5,8 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { PfaRecord } from '../../streams/pfa-record';
-import { isPlainObject, validateChangeShape, validateRecord, type FieldError } from '../../streams/validation';
+import { validateChangeShape, validateRecord, type FieldError } from '../../streams/validation';
+import { canonicalJson } from '../../streams/canonical-json';
+import { decodeCursor, encodeCursor, ListQueryError } from './cursor';
 import { WriteLog } from './write-log';
+
+export { ListQueryError };
 
 /** A write the store refused or applied; the server renders it as HTTP, the batch as an item. */
 export type WriteOutcome =
@@ -73,21 +77,6 @@ const MAX_HISTORY = 200;
 export interface ListPage {
   records: PfaRecord[];
   nextCursor: string | null;
-}
-
-export class ListQueryError extends Error {}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj)
-      .sort()
-      .filter((k) => obj[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 function fingerprintOf(value: unknown): string {
@@ -385,28 +374,4 @@ function invalid(pfaId: string, errors: FieldError[]): WriteOutcome {
     message: relevant.map((e) => e.message).join('; '),
     fieldErrors: relevant.map(({ field, message }) => ({ field, message })),
   };
-}
-
-/** Opaque to clients: base64url JSON of the last (updatedAt, pfaId) served and the org. */
-function encodeCursor(o: string, u: string, p: string): string {
-  return Buffer.from(JSON.stringify({ o, u, p })).toString('base64url');
-}
-
-function decodeCursor(cursor: string, organization: string): { u: string; p: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new ListQueryError('cursor is not a cursor this API issued');
-  }
-  if (
-    !isPlainObject(parsed) ||
-    typeof parsed.u !== 'string' ||
-    typeof parsed.p !== 'string' ||
-    typeof parsed.o !== 'string'
-  ) {
-    throw new ListQueryError('cursor is not a cursor this API issued');
-  }
-  if (parsed.o !== organization) throw new ListQueryError('cursor belongs to another organization');
-  return { u: parsed.u, p: parsed.p };
 }

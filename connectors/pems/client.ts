@@ -21,9 +21,9 @@ import axiosRetry from 'axios-retry';
 import { ConfigError } from '../../streams/errors';
 import { checkPemsUrl } from '../../streams/pems-url';
 import { observeResponses } from './observe-responses';
-import type { Changes, PfaRecord } from '../../streams/pfa-record';
+import type { PfaRecord } from '../../streams/pfa-record';
 import { Secret } from './credentials';
-import { mapPemsError, PemsRejectedError, PemsUnexpectedError, type PemsError, type PemsFieldError } from './errors';
+import { mapPemsError, PemsRejectedError, PemsUnexpectedError } from './errors';
 import { credentialId, InProcessRateLimiter, type RateLimiter } from './rate-limiter';
 
 export interface PemsClientOptions {
@@ -52,63 +52,30 @@ export interface PemsClientOptions {
   onResponse?: (status: number, headers: Record<string, string>) => void;
 }
 
-export interface UpdateRequest {
-  changes: Changes;
-  version: number;
-  modifiedBy: string;
-  changeReason?: string;
-}
+export { itemError } from './item-error';
+import type {
+  BatchItem,
+  BatchItemResult,
+  BatchItemStatus,
+  ListPage,
+  ListQuery,
+  PemsErrorBody,
+  SoftDeleteRequest,
+  UpdateRequest,
+  UpdateResult,
+} from './api-types';
 
-export interface UpdateResult {
-  success: boolean;
-  pfaId: string;
-  newVersion: number;
-  updatedAt: string;
-  /** PEMS answered from its idempotency memory: the write had already happened. */
-  replayed: boolean;
-}
-
-export interface BatchItem extends UpdateRequest {
-  pfaId: string;
-  idempotencyKey: string;
-}
-
-export type BatchItemStatus = 'updated' | 'conflict' | 'invalid' | 'not_found' | 'forbidden';
-
-export interface PemsErrorBody {
-  error: string;
-  message?: string;
-  fieldErrors?: PemsFieldError[];
-  currentVersion?: number;
-  expectedVersion?: number;
-  conflictingFields?: string[];
-}
-
-export interface BatchItemResult {
-  pfaId: string;
-  status: BatchItemStatus;
-  newVersion?: number;
-  error?: PemsErrorBody;
-}
-
-export interface ListQuery {
-  /** ISO-8601; records changed at or after it. */
-  updatedSince?: string;
-  cursor?: string;
-  /** 1..500, default 500. */
-  limit?: number;
-}
-
-export interface ListPage {
-  records: PfaRecord[];
-  nextCursor: string | null;
-}
-
-export interface SoftDeleteRequest {
-  version: number;
-  modifiedBy: string;
-  reason: string;
-}
+export type {
+  BatchItem,
+  BatchItemResult,
+  BatchItemStatus,
+  ListPage,
+  ListQuery,
+  PemsErrorBody,
+  SoftDeleteRequest,
+  UpdateRequest,
+  UpdateResult,
+};
 
 export const MAX_BATCH_ITEMS = 100;
 
@@ -415,22 +382,4 @@ export class PemsClient {
     this.agent.destroy();
     if (this.ownsLimiter) await this.limiter.close();
   }
-}
-
-const ITEM_STATUS: Record<Exclude<BatchItemStatus, 'updated'>, number> = {
-  conflict: 409,
-  not_found: 404,
-  forbidden: 403,
-  invalid: 400,
-};
-
-/** The typed error a failed batch item stands for (undefined for 'updated'). */
-export function itemError(result: BatchItemResult): PemsError | undefined {
-  if (result.status === 'updated') return undefined;
-  const body = result.error ?? { error: result.status.toUpperCase() };
-  const status = body.error === 'IDEMPOTENCY_KEY_REUSED' ? 422 : ITEM_STATUS[result.status];
-  return mapPemsError(
-    { message: body.message, response: { status, data: body, headers: {} } },
-    `POST /pfa/batch item ${result.pfaId}`,
-  );
 }

@@ -78,9 +78,9 @@ describe('regression: a resumed write-ahead intent meets new edits of the same P
     const written = applied!.newVersion!;
     // A user edits the same PFA meanwhile (on the mirror's version: the read side has not seen the write yet).
     const e3 = await world.commit({ pfaId: rec.pfaId, delta: { monthlyRate: 4321 } });
-    // Five change events (two commits, two claims, one commit): the restarted sink fetches them
-    // together, as a restart with a backlog does.
-    await waitForCdcEvents(cdcFrom, 5);
+    // Three change events (the three commits; claims are not captured, Debezium skips their
+    // deletes): the restarted sink fetches them together, as a restart with a backlog does.
+    await waitForCdcEvents(cdcFrom, 3);
 
     await world.startSink();
     const rows = await world.waitForOutcome([e1, e2, e3]);

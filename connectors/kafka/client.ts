@@ -14,7 +14,7 @@ import type { Config } from '../../schemas/config';
 
 /** kafkajs messages for conditions it retries itself. */
 export const RETRIED_BY_KAFKAJS =
-  /coordinator is loading|another concurrent operation on the same transaction|coordinator is not available|not the coordinator|rebalanc|leadership election|not the leader|KAFKAJS_NO_PARTITIONER_WARNING|switched default partitioner/i;
+  /coordinator is loading|another concurrent operation on the same transaction|coordinator is not available|not the coordinator|not the correct coordinator|rebalanc|leadership election|not the leader|KAFKAJS_NO_PARTITIONER_WARNING|switched default partitioner/i;
 
 export interface KafkaClientOptions {
   /** Appended to kafka.clientId as `<clientId>-<suffix>`; absent: kafka.clientId as it is. */

@@ -10,6 +10,13 @@ describe('Kafka client factory: kafkajs log lines into pino', () => {
         error: 'There is already another concurrent operation on the same transaction',
       }),
     ).toBe('debug');
+    // A transactional producer's InitProducerId sent before the coordinator moved (the demo printed it as an error).
+    expect(
+      kafkaLogLevel(logLevel.ERROR, {
+        message: 'Response InitProducerId(key: 22, version: 1)',
+        error: 'This is not the correct coordinator for this group',
+      }),
+    ).toBe('debug');
   });
 
   it('when kafkajs reports anything else, then errors stay errors and warnings warnings', () => {

@@ -53,6 +53,7 @@ export interface EmitterOptions {
 
 export class Emitter {
   private producer: Producer | null = null;
+  private producerBroken = false;
   private readonly registry: SchemaRegistry;
   private schemaId: number | null = null;
   private draining: Promise<number> | null = null;
@@ -77,17 +78,7 @@ export class Emitter {
 
   async start(): Promise<void> {
     this.slot = await this.takeSlot();
-    this.producer = this.opts.kafka.producer({
-      transactionalId: this.transactionalId!,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 30_000,
-      allowAutoTopicCreation: false,
-    });
-    await this.producer.connect();
-    // Initialises the transactional id: fences a predecessor with the same slot and waits until
-    // its open transaction is aborted (or its commit completed), so the tail read below is final.
-    await (await this.producer.transaction()).abort();
+    await this.openProducer();
     // Registering is idempotent: the same schema gets the same id (subject: TopicNameStrategy).
     // Instances starting together race on a new subject: the first registers and then sets the
     // subject's compatibility; the client library refuses to register while it still reads the
@@ -110,6 +101,23 @@ export class Emitter {
     }
   }
 
+  /**
+   * A transactional producer on this instance's slot. Initialising the transactional id fences a
+   * predecessor with the same id and waits until its open transaction is aborted (or its commit
+   * completed), so what is on the topic afterwards is final.
+   */
+  private async openProducer(): Promise<void> {
+    this.producer = this.opts.kafka.producer({
+      transactionalId: this.transactionalId!,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 30_000,
+      allowAutoTopicCreation: false,
+    });
+    await this.producer.connect();
+    await (await this.producer.transaction()).abort();
+  }
+
   /** Produces the given outbox rows (or every row left, when ids is undefined) and deletes them. */
   drain(ids?: readonly string[]): Promise<number> {
     // One drain at a time: two would produce the same rows twice.
@@ -122,6 +130,14 @@ export class Emitter {
           list.push({ key: r.key, value, headers: { ...loadHeaders(r.headers), [OUTBOX_ID_HEADER]: r.id } });
           byTopic.set(r.topic, list);
         }
+        // A commit that failed and could not be aborted (the broker went away mid-commit) leaves
+        // the producer in a state where it can begin no transaction: replace it first (the new
+        // one fences the old and aborts its transaction); until that succeeds, drains fail.
+        if (this.producerBroken) {
+          await this.producer?.disconnect().catch(() => undefined);
+          await this.openProducer();
+          this.producerBroken = false;
+        }
         const txn = await this.producer!.transaction();
         try {
           await txn.sendBatch({
@@ -130,7 +146,9 @@ export class Emitter {
           });
           await txn.commit();
         } catch (err) {
-          await txn.abort().catch(() => undefined);
+          await txn.abort().catch(() => {
+            this.producerBroken = true;
+          });
           throw err;
         }
         await this.opts.afterProduce?.(rows.length);

@@ -133,6 +133,8 @@ export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkPr
     PEMS_SYNC_LOG_LEVEL: 'error',
     PEMS_SYNC_ORGANIZATIONS: b.org,
     ...env,
+    // Overrides for one run (e.g. a fixed ops port to read the sink's metrics while it runs).
+    ...(JSON.parse(process.env.BENCH_SINK_ENV ?? '{}') as Record<string, string>),
   });
 }
 

@@ -219,6 +219,23 @@ export const SETTINGS = {
     description:
       'added to each one-second window of the limiter, ms; a window restarts when PEMS answers, so only clock granularity needs covering',
   },
+  'pems.pacing': {
+    env: 'PEMS_SYNC_PEMS_PACING',
+    type: 'string',
+    enum: ['off', 'linear', 'quadratic'],
+    default: 'linear',
+    description:
+      "how the sink's batch requests are spread over each credential's one-second window: the gap after the previous one grows with the tokens in use (linear, quadratic) up to an even spread; off: sent whenever a token is free (bursts, then waits)",
+  },
+  'pems.pacingHeadroom': {
+    env: 'PEMS_SYNC_PEMS_PACING_HEADROOM',
+    type: 'integer',
+    default: 1,
+    minimum: 0,
+    maximum: 9,
+    description:
+      "tokens of each credential's window the sink's batch requests leave for rechecks (GET after a 409), retries and soft deletes",
+  },
   'pems.batchSize': {
     env: 'PEMS_SYNC_PEMS_BATCH_SIZE',
     type: 'integer',

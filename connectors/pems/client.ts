@@ -24,7 +24,7 @@ import { observeResponses } from './observe-responses';
 import type { PfaRecord } from '../../streams/pfa-record';
 import { Secret } from './credentials';
 import { mapPemsError, PemsRejectedError, PemsUnexpectedError } from './errors';
-import { credentialId, InProcessRateLimiter, type RateLimiter } from './rate-limiter';
+import { credentialId, InProcessRateLimiter, type RateLimiter, type RateLimitSlot } from './rate-limiter';
 
 export interface PemsClientOptions {
   /** e.g. https://pems.example.com/api/pems */
@@ -87,10 +87,8 @@ interface PemsRequestConfig extends AxiosRequestConfig {
 }
 
 /** A rate-limit token held for one request; release() restarts its window (see RateLimiter.acquireSlot). */
-export interface RequestSlot {
-  waitedMs: number;
-  release: () => Promise<void>;
-}
+/** A rate-limit token taken for one request (release once answered, cancel if never sent). */
+export type RequestSlot = RateLimitSlot;
 
 const CONNECTION_CODES = new Set([
   'ECONNRESET',
@@ -325,9 +323,10 @@ export class PemsClient {
    * batch and then waiting. Pass the slot to the request; release it if the request is dropped.
    */
   async reserveRequest(): Promise<RequestSlot> {
-    if (this.limiter.acquireSlot) return this.limiter.acquireSlot();
+    // Paced (streams/pacing.ts): a batch writer's requests are spread over the window.
+    if (this.limiter.acquireSlot) return this.limiter.acquireSlot({ paced: true });
     const waitedMs = await this.limiter.acquire();
-    return { waitedMs, release: async () => undefined };
+    return { waitedMs, release: async () => undefined, cancel: async () => undefined };
   }
 
   async batchUpdate(items: BatchItem[], options: { slot?: RequestSlot } = {}): Promise<BatchItemResult[]> {

@@ -19,6 +19,7 @@ import type { Config } from '../../schemas/config';
 import { PemsClient, type PemsClientOptions } from './client';
 import { CREDENTIAL_KEYS_ENV, decryptCredential, parseCredentialKeys, type CredentialKeyRing } from './credentials';
 import { createRateLimiter, credentialId, type RateLimiter } from './rate-limiter';
+import type { PacingCurve } from '../../streams/pacing';
 
 /** What the pool needs of an organization's row. */
 export interface PemsOrganization {
@@ -42,6 +43,10 @@ export interface PemsClientPoolOptions {
   rateLimitPerSecond?: number;
   /** Added to the limiter's one-second window, ms (pems.rateLimitMarginMs). Default the limiter's (100). */
   rateLimitMarginMs?: number;
+  /** How batch requests are spread over the window (pems.pacing). Default the limiter's ('linear'). */
+  pacing?: PacingCurve;
+  /** Tokens per window batch requests leave for the others (pems.pacingHeadroom). Default the limiter's (1). */
+  pacingHeadroom?: number;
   /** Redis (URL or client) of the shared limiter ledger; empty: in-process (this process only). */
   redis?: string | Redis | null;
   /** Key prefix of the shared limiter; default the limiter's ('pems-sync:', every process's). Tests use their own. */
@@ -94,6 +99,8 @@ export class PemsClientPool {
       ca: p.caFile ? readFileSync(p.caFile) : undefined,
       rateLimitPerSecond: p.rateLimitPerSecond,
       rateLimitMarginMs: p.rateLimitMarginMs,
+      pacing: p.pacing as PacingCurve,
+      pacingHeadroom: p.pacingHeadroom,
       redis: config.redis.url || null,
       ...extra,
     });
@@ -126,6 +133,8 @@ export class PemsClientPool {
             credentialId: credentialId(org.tenant, org.id, apiKey.reveal()),
             limit: perSecond,
             safetyMarginMs: this.opts.rateLimitMarginMs,
+            pacing: this.opts.pacing,
+            headroom: this.opts.pacingHeadroom,
             redis: this.opts.redis || undefined,
             keyPrefix: this.opts.rateLimiterKeyPrefix,
             registry: this.opts.registry,

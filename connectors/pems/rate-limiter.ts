@@ -19,6 +19,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { PemsSyncError } from '../../streams/errors';
+import { pacedCeiling, pacingExponent, pacingGapMs, type PacingCurve } from '../../streams/pacing';
 
 export interface RateLimiter {
   /** Resolves when a request may be sent; the value is how long it waited, in ms. */
@@ -29,10 +30,26 @@ export interface RateLimiter {
    * after the answer can never make PEMS see more than `limit` requests in any window, whatever
    * the network or TLS handshakes did to the request on its way — without a wide safety margin.
    */
-  acquireSlot?(): Promise<{ waitedMs: number; release: () => Promise<void> }>;
+  acquireSlot?(options?: SlotOptions): Promise<RateLimitSlot>;
   /** PEMS answered 429: nobody using this credential sends anything for `ms`. */
   reportRetryAfter(ms: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SlotOptions {
+  /**
+   * A batch writer's request (streams/pacing.ts): it leaves no sooner than the pacing gap after
+   * the previous paced request and may use only the tokens the headroom leaves.
+   */
+  paced?: boolean;
+}
+
+export interface RateLimitSlot {
+  waitedMs: number;
+  /** The request was sent and answered (or failed): its token's window restarts now. */
+  release: () => Promise<void>;
+  /** The request was never sent: its token is given back at once. */
+  cancel: () => Promise<void>;
 }
 
 export interface RateLimiterMetrics {
@@ -52,6 +69,10 @@ export interface RateLimiterOptions {
   windowMs?: number;
   /** Added to the window to absorb network jitter, ms. Default 100. */
   safetyMarginMs?: number;
+  /** How paced requests are spread over the window (streams/pacing.ts). Default 'linear'. */
+  pacing?: PacingCurve;
+  /** Tokens per window paced requests leave for the others (rechecks, retries). Default 1. */
+  headroom?: number;
   /** Called after every acquisition that waited, with the wait in ms. */
   onWait?: (waitMs: number) => void;
   /** Registers pems_sync_pems_rate_limit_wait_seconds and pems_sync_pems_retry_after_total here. */
@@ -75,6 +96,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 abstract class BaseRateLimiter implements RateLimiter {
   protected readonly limit: number;
   protected readonly windowMs: number;
+  /** Tokens of a window paced requests may use. */
+  protected readonly pacedCeiling: number;
+  protected readonly pacing: PacingCurve;
+  /** 0: no pacing; else the exponent of the window's use (streams/pacing.ts). */
+  protected readonly pacingExponent: number;
   private readonly counters: RateLimiterMetrics = { acquired: 0, waited: 0, totalWaitMs: 0, retryAfterReports: 0 };
   private readonly waitHistogram?: Histogram;
   private readonly retryAfterCounter?: Counter;
@@ -84,6 +110,9 @@ abstract class BaseRateLimiter implements RateLimiter {
     this.windowMs = (options.windowMs ?? 1000) + (options.safetyMarginMs ?? 100);
     if (!(this.limit >= 1) || !(this.windowMs > 0))
       throw new RangeError('rate limiter needs limit >= 1 and windowMs > 0');
+    this.pacedCeiling = pacedCeiling(this.limit, options.headroom ?? 1);
+    this.pacing = options.pacing ?? 'linear';
+    this.pacingExponent = pacingExponent(this.pacing);
     const reg = options.registry;
     if (reg) {
       // Created idempotently: several clients may share one registry.
@@ -111,10 +140,15 @@ abstract class BaseRateLimiter implements RateLimiter {
     return { ...this.counters };
   }
 
-  /** 0 when a token was taken (as `member`), else ms until one may be free. */
-  protected abstract tryTake(member: string): Promise<number>;
+  /**
+   * 0 when a token was taken (as `member`), else ms until one may be free. A paced take uses at
+   * most pacedCeiling tokens and waits the pacing gap after the previous paced take.
+   */
+  protected abstract tryTake(member: string, paced: boolean): Promise<number>;
   /** Restarts the window of a taken token now. */
   protected abstract restamp(member: string): Promise<void>;
+  /** Gives a taken token back (its request was never sent). */
+  protected abstract unspend(member: string): Promise<void>;
   protected abstract block(ms: number): Promise<void>;
   abstract close(): Promise<void>;
 
@@ -122,18 +156,22 @@ abstract class BaseRateLimiter implements RateLimiter {
     return (await this.take(randomUUID())).waitedMs;
   }
 
-  async acquireSlot(): Promise<{ waitedMs: number; release: () => Promise<void> }> {
+  async acquireSlot(options: SlotOptions = {}): Promise<RateLimitSlot> {
     const member = randomUUID();
-    const { waitedMs } = await this.take(member);
-    let released: Promise<void> | null = null;
-    return { waitedMs, release: () => (released ??= this.restamp(member).catch(() => undefined)) };
+    const { waitedMs } = await this.take(member, options.paced === true);
+    let done: Promise<void> | null = null;
+    return {
+      waitedMs,
+      release: () => (done ??= this.restamp(member).catch(() => undefined)),
+      cancel: () => (done ??= this.unspend(member).catch(() => undefined)),
+    };
   }
 
-  private async take(member: string): Promise<{ waitedMs: number }> {
+  private async take(member: string, paced = false): Promise<{ waitedMs: number }> {
     const started = Date.now();
     let slept = false;
     for (;;) {
-      const wait = await this.tryTake(member);
+      const wait = await this.tryTake(member, paced);
       if (wait <= 0) break;
       slept = true;
       // A little jitter so waiters do not all retry in the same millisecond.
@@ -163,17 +201,29 @@ export class InProcessRateLimiter extends BaseRateLimiter {
   /** Spend times in ascending order, with the token's member id. */
   private spent: Array<{ at: number; member: string }> = [];
   private blockedUntil = 0;
+  private lastPacedAt = Number.NEGATIVE_INFINITY;
 
-  protected async tryTake(member: string): Promise<number> {
+  protected async tryTake(member: string, paced: boolean): Promise<number> {
     const now = performance.now();
     if (this.blockedUntil > now) return this.blockedUntil - now;
     // Tokens spent at or before now - window are back (half-open window, as PEMS counts).
     while (this.spent.length > 0 && (this.spent[0]?.at ?? 0) <= now - this.windowMs) this.spent.shift();
-    if (this.spent.length < this.limit) {
-      this.spent.push({ at: now, member });
-      return 0;
+    const n = this.spent.length;
+    const ceiling = paced ? this.pacedCeiling : this.limit;
+    // Full: wait until enough of the oldest tokens are back.
+    if (n >= ceiling) return Math.max(1, (this.spent[n - ceiling]?.at ?? now) + this.windowMs - now);
+    if (paced) {
+      const gap = pacingGapMs(n, ceiling, this.windowMs, this.pacing);
+      if (this.lastPacedAt + gap > now) return Math.max(1, this.lastPacedAt + gap - now);
     }
-    return Math.max(1, (this.spent[0]?.at ?? now) + this.windowMs - now);
+    this.spent.push({ at: now, member });
+    if (paced) this.lastPacedAt = now;
+    return 0;
+  }
+
+  protected async unspend(member: string): Promise<void> {
+    const i = this.spent.findIndex((t) => t.member === member);
+    if (i >= 0) this.spent.splice(i, 1);
   }
 
   protected async restamp(member: string): Promise<void> {
@@ -194,8 +244,9 @@ export class InProcessRateLimiter extends BaseRateLimiter {
 }
 
 /**
- * KEYS[1] ledger (zset of spend times, µs), KEYS[2] block-until (µs)
- * ARGV[1] limit, ARGV[2] window µs, ARGV[3] unique member
+ * KEYS[1] ledger (zset of spend times, µs), KEYS[2] block-until (µs), KEYS[3] the last paced take (µs)
+ * ARGV[1] tokens this take may use (the limit, or the paced ceiling), ARGV[2] window µs,
+ * ARGV[3] unique member, ARGV[4] pacing exponent (0: not paced; streams/pacing.ts)
  * Returns 0 when a token was taken, else µs to wait. Uses Redis TIME: one clock for all instances
  * (Redis 5+ replicates script effects, so a non-deterministic TIME is allowed).
  */
@@ -204,18 +255,30 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local exponent = tonumber(ARGV[4])
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then return blocked - now end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) * 2)
-  return 0
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+  local back = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  local wait = tonumber(back[2]) + window - now
+  if wait < 1 then wait = 1 end
+  return wait
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now
-if wait < 1 then wait = 1 end
-return wait
+if exponent > 0 then
+  local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local gap = (window / limit) * (n / limit) ^ exponent
+  if last + gap > now then
+    local wait = math.ceil(last + gap - now)
+    if wait < 1 then wait = 1 end
+    return wait
+  end
+  redis.call('SET', KEYS[3], string.format('%.0f', now), 'PX', math.ceil(window / 1000) * 2)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) * 2)
+return 0
 `;
 
 /**
@@ -247,6 +310,7 @@ export class RedisRateLimiter extends BaseRateLimiter {
   private readonly ownsRedis: boolean;
   private readonly ledgerKey: string;
   private readonly blockKey: string;
+  private readonly pacedKey: string;
   private closing?: Promise<void>;
 
   constructor(options: RedisRateLimiterOptions) {
@@ -262,16 +326,31 @@ export class RedisRateLimiter extends BaseRateLimiter {
     // Hash tag {…} keeps both keys in one cluster slot, which a multi-key script needs.
     this.ledgerKey = `${prefix}ratelimit:{${options.credentialId}}:ledger`;
     this.blockKey = `${prefix}ratelimit:{${options.credentialId}}:block`;
+    this.pacedKey = `${prefix}ratelimit:{${options.credentialId}}:paced`;
+  }
+
+  protected async unspend(member: string): Promise<void> {
+    await this.redis.zrem(this.ledgerKey, member);
   }
 
   protected async restamp(member: string): Promise<void> {
     await this.redis.eval(RESTAMP_SCRIPT, 1, this.ledgerKey, member, this.windowMs * 1000);
   }
 
-  protected async tryTake(member: string): Promise<number> {
+  protected async tryTake(member: string, paced: boolean): Promise<number> {
     try {
       const waitUs = Number(
-        await this.redis.eval(TAKE_SCRIPT, 2, this.ledgerKey, this.blockKey, this.limit, this.windowMs * 1000, member),
+        await this.redis.eval(
+          TAKE_SCRIPT,
+          3,
+          this.ledgerKey,
+          this.blockKey,
+          this.pacedKey,
+          paced ? this.pacedCeiling : this.limit,
+          this.windowMs * 1000,
+          member,
+          paced ? this.pacingExponent : 0,
+        ),
       );
       return waitUs <= 0 ? 0 : Math.ceil(waitUs / 1000);
     } catch (e) {

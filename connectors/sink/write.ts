@@ -48,7 +48,10 @@ interface Pending {
 interface Queue {
   client: PemsClient;
   items: Pending[];
+  /** Requests reserving a token, cutting or being sent. */
   inFlight: number;
+  /** Of those, the ones still waiting for their token (they have not cut their batch yet). */
+  reserving: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -69,7 +72,7 @@ export class BatchWriter {
     return new Promise((resolve, reject) => {
       let q = this.queues.get(client);
       if (!q) {
-        q = { client, items: [], inFlight: 0, timer: null };
+        q = { client, items: [], inFlight: 0, reserving: 0, timer: null };
         this.queues.set(client, q);
       }
       q.items.push({ item, modificationIds, resolve, reject });
@@ -90,8 +93,11 @@ export class BatchWriter {
       clearTimeout(q.timer);
       q.timer = null;
     }
-    while (q.items.length > 0 && q.inFlight < this.maxInFlight) {
+    // Only as many token reservations as the queued items need: a reservation that finds nothing
+    // left to send would have held a token (and the pacing gap) for nothing.
+    while (q.items.length > q.reserving * this.batchSize && q.inFlight < this.maxInFlight) {
       q.inFlight += 1;
+      q.reserving += 1;
       void this.reserveAndSend(q).finally(() => {
         q.inFlight -= 1;
         if (q.items.length > 0) this.pump(q);
@@ -112,6 +118,8 @@ export class BatchWriter {
       // The shared limiter is unreachable (Redis down): fail what this request would have carried.
       for (const p of q.items.splice(0, this.batchSize)) p.reject(err);
       return;
+    } finally {
+      q.reserving -= 1;
     }
     // One PFA may appear once per request: PEMS applies items in order, but two items of one
     // record in one batch would both carry the same expected version.
@@ -126,7 +134,7 @@ export class BatchWriter {
     }
     q.items = rest;
     if (batch.length === 0) {
-      await slot.release(); // another slot took everything meanwhile
+      await slot.cancel(); // another slot took everything meanwhile: nothing was sent
       return;
     }
     if (this.opts.beforeSend) {
@@ -136,7 +144,7 @@ export class BatchWriter {
           batch.map((p) => ({ item: p.item, modificationIds: p.modificationIds })),
         );
       } catch (err) {
-        await slot.release();
+        await slot.cancel();
         // Postgres, not PEMS, failed: nothing was sent, so no PEMS attempt is spent (retry.ts).
         const e = new PemsSyncError(
           'PEMS_SYNC_INTENT_STORE_UNAVAILABLE',

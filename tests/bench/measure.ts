@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpuPerModification, cpuSample } from './cpu';
-import { batchRequests, latency, spawnSink, waitTerminal, type BenchOrg } from './setup';
+import { batchRequests, latency, spawnSink, waitOnCdcTopic, waitTerminal, type BenchOrg } from './setup';
 import { stageReport, type StageReport } from './stages';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -44,6 +44,24 @@ export interface MeasureOptions {
   instances?: number;
   /** Workload-specific figures read before the organization is closed; merged into `extra`. */
   after?: (b: BenchOrg) => Promise<Record<string, unknown>>;
+  /**
+   * Commit the workload and wait until Debezium has put it on the CDC topic before the sinks
+   * start (a backlog that is all there when the drain begins), instead of starting and settling
+   * the sinks first. CPU is then counted from the sinks' start: the drain's, not the commit's.
+   */
+  commitFirst?: boolean;
+  /** Sample each instance's resident set (VmRSS) every this many ms into extra.rssTimelineMiB. */
+  rssEveryMs?: number;
+}
+
+/** VmRSS of a process, MiB (0 once it exited). */
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export const uptime = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
@@ -87,14 +105,21 @@ export async function measure(
   opts: MeasureOptions = {},
 ): Promise<Result> {
   const uptimeBefore = uptime();
+  const onTopic = Date.now();
+  const committed = opts.commitFirst ? await drive() : 0;
+  if (opts.commitFirst) await waitOnCdcTopic(b, committed);
+  const backlogOnTopicSeconds = (Date.now() - onTopic) / 1000;
   const sinks = Array.from({ length: opts.instances ?? 1 }, () =>
     spawnSink(b, { PEMS_SYNC_PEMS_RATE_LIMIT: String(limit), ...sinkEnv }),
   );
   const pids = sinks.flatMap((s) => (s.child.pid ? [s.child.pid] : []));
-  await settled(pids);
+  const timeline: number[][] = [];
+  const rss = opts.rssEveryMs ? setInterval(() => timeline.push(pids.map(rssMiB)), opts.rssEveryMs) : undefined;
+  if (!opts.commitFirst) await settled(pids);
   const cpu0 = cpuSample(pids);
-  const n = await drive();
+  const n = opts.commitFirst ? committed : await drive();
   await waitTerminal(b, n);
+  clearInterval(rss);
   const cpu1 = cpuSample(pids);
   await Promise.all(sinks.map((s) => s.stop()));
   const l = await latency(b);
@@ -107,8 +132,13 @@ export async function measure(
   const p = (recorded.rows[0].p ?? [0, 0]) as number[];
   const perSecond = b.sim.control.stats().maxRequestsPerSecond;
   const own = await (opts.after ? opts.after(b) : Promise.resolve({}));
-  const allExtra = { ...extra, ...own };
-  const rss = sinks.map((s) => s.peakRssMiB());
+  const allExtra = {
+    ...extra,
+    ...(opts.commitFirst ? { backlogOnTopicSeconds: Number(backlogOnTopicSeconds.toFixed(1)) } : {}),
+    ...(opts.rssEveryMs ? { rssEverySeconds: opts.rssEveryMs / 1000, rssTimelineMiB: timeline } : {}),
+    ...own,
+  };
+  const peaks = sinks.map((s) => s.peakRssMiB());
   const result: Result = {
     workload,
     modifications: n,
@@ -121,8 +151,8 @@ export async function measure(
     recordedP99: Number(Number(p[1]).toFixed(3)),
     maxRequestsPerSecond: Math.max(0, ...b.orgs.map((o) => perSecond[o] ?? 0)),
     batchRequests: batchRequests(b),
-    peakRssMiB: Math.max(0, ...rss),
-    peakRssMiBPerInstance: rss,
+    peakRssMiB: Math.max(0, ...peaks),
+    peakRssMiBPerInstance: peaks,
     cpuMicrosPerModification: cpuPerModification(cpu0, cpu1, n),
     outcomes: l.outcomes,
     stages: readback.stages,

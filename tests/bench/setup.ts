@@ -182,6 +182,37 @@ export async function commitBacklog(
   }
 }
 
+/**
+ * Until the CDC topic holds at least `n` more offsets than at the organization's setup and has
+ * stopped growing for 3 s (offsets, not events: transaction markers take some too, hence the quiet).
+ */
+export async function waitOnCdcTopic(b: BenchOrg, n: number, timeoutMs = 900_000): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'bench-cdc-wait',
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const started = Date.now();
+    const start = [...b.cdcStart.values()].reduce((a, o) => a + Number(o), 0);
+    let last = -1;
+    let quietSince = Date.now();
+    for (;;) {
+      const high = (await admin.fetchTopicOffsets(cdcTopic)).reduce((a, p) => a + Number(p.high), 0);
+      if (high !== last) quietSince = Date.now();
+      last = high;
+      if (high - start >= n && Date.now() - quietSince >= 3000) return;
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`${n} change events not on ${cdcTopic} in ${timeoutMs} ms (${high - start} offsets)`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function waitTerminal(b: BenchOrg, n: number, timeoutMs = 900_000): Promise<void> {
   const started = Date.now();
   for (;;) {

@@ -33,6 +33,8 @@ export interface Result {
   stages: StageReport;
   /** Reading the CDC and result topics back for the stage breakdown: time and the bench's peak RSS. */
   stageReadbackSeconds: number;
+  /** The bench process's RSS when the readback began (the simulator's records and write log in it) and its peak. */
+  stageReadbackRssBeforeMiB: number;
   stageReadbackRssMiB: number;
   uptimeBefore: string;
   uptimeAfter: string;
@@ -78,9 +80,12 @@ async function settled(pids: number[]): Promise<void> {
   }
 }
 
-async function timedStageReport(b: BenchOrg): Promise<{ stages: StageReport; seconds: number; rssMiB: number }> {
+async function timedStageReport(
+  b: BenchOrg,
+): Promise<{ stages: StageReport; seconds: number; rssBeforeMiB: number; rssMiB: number }> {
   const started = Date.now();
-  let peak = process.memoryUsage().rss;
+  const before = process.memoryUsage().rss;
+  let peak = before;
   const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
   try {
     const stages = await stageReport(b, b.cdcStart);
@@ -88,6 +93,7 @@ async function timedStageReport(b: BenchOrg): Promise<{ stages: StageReport; sec
     return {
       stages,
       seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
+      rssBeforeMiB: Math.round(before / 2 ** 20),
       rssMiB: Math.round(peak / 2 ** 20),
     };
   } finally {
@@ -157,6 +163,7 @@ export async function measure(
     outcomes: l.outcomes,
     stages: readback.stages,
     stageReadbackSeconds: readback.seconds,
+    stageReadbackRssBeforeMiB: readback.rssBeforeMiB,
     stageReadbackRssMiB: readback.rssMiB,
     uptimeBefore,
     uptimeAfter: uptime(),

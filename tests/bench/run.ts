@@ -65,7 +65,7 @@ function bigBacklogLine(r: Result): string {
     `\nbacklog100k: ${r.modifications} backlog, limit off, 1 instance: first 10 % ${String(x.firstTenthPerSecond)}/s, ` +
     `last 10 % ${String(x.lastTenthPerSecond)}/s, ratio ${String(x.lastToFirstRatio)} (goal ≥ 0.9: ${x.meetsPaceGoal ? 'met' : 'NOT met'}); ` +
     `peak RSS ${r.peakRssMiB} MiB (goal < 250: ${x.meetsRssGoal ? 'met' : 'NOT met'}); seeding ${String(x.seedSeconds)} s, ` +
-    `committing ${String(x.commitSeconds)} s, stage readback ${r.stageReadbackSeconds} s (bench RSS ${r.stageReadbackRssMiB} MiB)` +
+    `committing ${String(x.commitSeconds)} s, stage readback ${r.stageReadbackSeconds} s (bench RSS ${r.stageReadbackRssBeforeMiB} → ${r.stageReadbackRssMiB} MiB)` +
     `\noutcomes/s per tenth: ${JSON.stringify(x.perTenthPerSecond)}; sink RSS every ${String(x.rssEverySeconds)} s (MiB): ` +
     `${JSON.stringify((x.rssTimelineMiB as number[][] | undefined)?.map((s) => s[0]))}`
   );

@@ -43,7 +43,7 @@ function summary(r: Result): string {
 function organizationsTable(r: Result): string {
   const x = r.extra ?? {};
   const maxPerSecond = (x.maxRequestsPerSecondPerOrganization ?? {}) as Record<string, number>;
-  const drain = (x.drainPerSecondPerOrganization ?? {}) as Record<string, number>;
+  const drain = (x.drainPerSecondPerOrganization ?? {}) as Record<string, number | null>;
   const lines = [
     `\norgs10x2: ${r.organizations} organizations × ${String(x.backlogPerOrganization)} at 10 req/s each, ${r.instances} instances: ` +
       `${r.drainPerSecond} mods/s aggregate, goal ≥ ${String(x.goalPerSecond)} (90 % of min(${r.organizations} × 1,000, ` +
@@ -54,7 +54,7 @@ function organizationsTable(r: Result): string {
     '|---|---|---|',
   ];
   for (const [org, n] of Object.entries(maxPerSecond))
-    lines.push(`| ${org} | ${n}${n > 10 ? ' (over 10)' : ''} | ${drain[org] ?? 0} |`);
+    lines.push(`| ${org} | ${n}${n > 10 ? ' (over 10)' : ''} | ${drain[org] ?? 'all at once'} |`);
   return lines.join('\n');
 }
 

@@ -59,7 +59,7 @@ function treeSeconds(root: number): number {
 
 export type CpuSample = Record<string, number>;
 
-/** The stack's processes by name; the sink's pid is passed in (it is the benchmark's child). */
+/** The stack's processes by name; the sinks' pids are passed in (they are the benchmark's children). */
 export function cpuSample(sinkPids: number[] = []): CpuSample {
   const state = process.env.PEMS_SYNC_STATE ?? join(process.cwd(), '.stack');
   const out: CpuSample = {};
@@ -69,7 +69,11 @@ export function cpuSample(sinkPids: number[] = []): CpuSample {
     const pid = readPid(join(state, 'run', `${name}.pid`));
     if (pid) out[name] = (readStat(pid)?.ticks ?? 0) / TICKS_PER_SECOND;
   }
-  out.sink = sinkPids.reduce((a, pid) => a + (readStat(pid)?.ticks ?? 0) / TICKS_PER_SECOND, 0);
+  // Every sink instance counts: `sink` is their sum, and with more than one each has its own
+  // `sink#1`, `sink#2`... in the order given.
+  const perSink = sinkPids.map((pid) => (readStat(pid)?.ticks ?? 0) / TICKS_PER_SECOND);
+  out.sink = perSink.reduce((a, s) => a + s, 0);
+  if (perSink.length > 1) perSink.forEach((s, i) => (out[`sink#${i + 1}`] = s));
   const self = process.cpuUsage();
   out['bench+simulator'] = (self.user + self.system) / 1e6;
   return out;

@@ -17,9 +17,14 @@ import { spawnSinkProcess, type SinkProcess } from '../support/sink-process';
 
 export const cdcTopic = `${process.env.CDC_TOPIC_PREFIX ?? 'vanguard'}.public.pfa_modification`;
 export const TERMINAL = ['synced', 'conflict', 'rejected', 'failed', 'superseded'];
+/** Rows per bulk insert: 5,000 × 7 columns stays under Postgres's 65,535 bound parameters. */
+const BULK_ROWS = 5000;
 
 export interface BenchOrg {
+  /** The first organization (the only one unless `organizations` was asked for). */
   org: string;
+  /** Every organization of the workload, each with its own credential in the one simulator. */
+  orgs: string[];
   db: Knex;
   sim: PemsSimulator;
   records: PfaRecord[];
@@ -38,44 +43,61 @@ export async function setupOrg(opts: {
   rateLimit: number;
   users?: number;
   prefix?: string;
+  /** Organizations, each with its own credential and `records` records (default 1). */
+  organizations?: number;
 }): Promise<BenchOrg> {
-  const org = `${opts.prefix ?? 'B'}${Date.now().toString(36)}`.toUpperCase();
+  const stamp = Date.now().toString(36);
+  const count = opts.organizations ?? 1;
+  const orgs = Array.from({ length: count }, (_, i) =>
+    `${opts.prefix ?? 'B'}${count > 1 ? `${i}X` : ''}${stamp}`.toUpperCase(),
+  );
+  const org = orgs[0]!;
   const keys = `b:${randomBytes(32).toString('base64')}`;
-  const apiKey = randomBytes(16).toString('hex');
+  const apiKeys = orgs.map(() => randomBytes(16).toString('hex'));
   const db = createDatabase({ url: process.env.DATABASE_URL!, poolMax: 6 });
   const sim = await startPemsSimulator({
     port: 0,
     testMode: true,
     rateLimitPerSecond: opts.rateLimit,
-    credentials: [{ apiKey, tenant: 'B', organization: org }],
+    credentials: orgs.map((o, i) => ({ apiKey: apiKeys[i]!, tenant: 'B', organization: o })),
   });
-  const ids = sim.control.seed({ organization: org, count: opts.records, seed: 1 });
+  const ids = orgs.flatMap((o) => sim.control.seed({ organization: o, count: opts.records, seed: 1 }));
   const caFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'ca.pem');
   writeFileSync(caFile, sim.cert!);
-  await db('organization').insert({
-    id: org,
-    name: org,
-    sync_enabled: true,
-    pems_base_url: sim.url,
-    pems_tenant: 'B',
-    pems_credential_encrypted: encryptCredential(apiKey, parseCredentialKeys(keys), org),
-  });
+  await db('organization').insert(
+    orgs.map((o, i) => ({
+      id: o,
+      name: o,
+      sync_enabled: true,
+      pems_base_url: sim.url,
+      pems_tenant: 'B',
+      pems_credential_encrypted: encryptCredential(apiKeys[i]!, parseCredentialKeys(keys), o),
+    })),
+  );
   const users = Array.from({ length: opts.users ?? 1 }, (_, i) => `bench-${org.toLowerCase()}-${i}`);
   for (let i = 0; i < users.length; i += 500) {
     const chunk = users.slice(i, i + 500);
     await db('app_user').insert(chunk.map((u) => ({ id: u, username: u })));
-    await db('user_organization').insert(chunk.map((u) => ({ user_id: u, organization_id: org, perm_sync: true })));
+    await db('user_organization').insert(
+      chunk.flatMap((u) => orgs.map((o) => ({ user_id: u, organization_id: o, perm_sync: true }))),
+    );
   }
-  // The mirror and its history, in bulk (one row per record at its seeded version).
+  // The mirror and its history, in bulk (one row per record at its seeded version; 5,000 rows per
+  // statement keeps the bound parameters under Postgres's 65,535).
   const records = ids.map((id) => sim.control.getRecord(id)!) as PfaRecord[];
-  for (let i = 0; i < records.length; i += 1000) {
-    const chunk = records.slice(i, i + 1000);
+  for (let i = 0; i < records.length; i += BULK_ROWS) {
+    const chunk = records.slice(i, i + BULK_ROWS);
     await db('pfa_mirror').insert(
-      chunk.map((r) => ({ organization_id: org, pfa_id: r.pfaId, version: r.version, data: JSON.stringify(r) })),
+      chunk.map((r) => ({
+        organization_id: r.organization,
+        pfa_id: r.pfaId,
+        version: r.version,
+        data: JSON.stringify(r),
+      })),
     );
     await db('pfa_mirror_history').insert(
       chunk.map((r) => ({
-        organization_id: org,
+        organization_id: r.organization,
         pfa_id: r.pfaId,
         version: r.version,
         data: JSON.stringify(r),
@@ -105,6 +127,7 @@ export async function setupOrg(opts: {
   await admin.disconnect();
   return {
     org,
+    orgs,
     db,
     sim,
     records,
@@ -116,7 +139,7 @@ export async function setupOrg(opts: {
     cdcStart: new Map(ends.map((p) => [p.partition, p.high])),
     async close() {
       await sim.close();
-      await db('organization').where({ id: org }).update({ sync_enabled: false });
+      await db('organization').whereIn('id', orgs).update({ sync_enabled: false });
       await db.destroy();
     },
   };
@@ -131,7 +154,7 @@ export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkPr
     PEMS_SYNC_PEMS_CA_FILE: b.caFile,
     PEMS_SYNC_HTTP_PORT: '0',
     PEMS_SYNC_LOG_LEVEL: 'error',
-    PEMS_SYNC_ORGANIZATIONS: b.org,
+    PEMS_SYNC_ORGANIZATIONS: b.orgs.join(','),
     ...env,
     // Overrides for one run (e.g. a fixed ops port to read the sink's metrics while it runs).
     ...(JSON.parse(process.env.BENCH_SINK_ENV ?? '{}') as Record<string, string>),
@@ -144,10 +167,10 @@ export async function commitBacklog(
   user = b.users[0]!,
 ): Promise<void> {
   const committedAt = new Date();
-  for (let i = 0; i < b.records.length; i += 1000) {
+  for (let i = 0; i < b.records.length; i += BULK_ROWS) {
     await b.db('pfa_modification').insert(
-      b.records.slice(i, i + 1000).map((r, j) => ({
-        organization_id: b.org,
+      b.records.slice(i, i + BULK_ROWS).map((r, j) => ({
+        organization_id: r.organization,
         pfa_id: r.pfaId,
         user_id: user,
         delta: JSON.stringify(deltas(r, i + j)),
@@ -159,12 +182,43 @@ export async function commitBacklog(
   }
 }
 
+/**
+ * Until the CDC topic holds at least `n` more offsets than at the organization's setup and has
+ * stopped growing for 3 s (offsets, not events: transaction markers take some too, hence the quiet).
+ */
+export async function waitOnCdcTopic(b: BenchOrg, n: number, timeoutMs = 900_000): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'bench-cdc-wait',
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const started = Date.now();
+    const start = [...b.cdcStart.values()].reduce((a, o) => a + Number(o), 0);
+    let last = -1;
+    let quietSince = Date.now();
+    for (;;) {
+      const high = (await admin.fetchTopicOffsets(cdcTopic)).reduce((a, p) => a + Number(p.high), 0);
+      if (high !== last) quietSince = Date.now();
+      last = high;
+      if (high - start >= n && Date.now() - quietSince >= 3000) return;
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`${n} change events not on ${cdcTopic} in ${timeoutMs} ms (${high - start} offsets)`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function waitTerminal(b: BenchOrg, n: number, timeoutMs = 900_000): Promise<void> {
   const started = Date.now();
   for (;;) {
     const r = (await b
       .db('pfa_modification')
-      .where({ organization_id: b.org })
+      .whereIn('organization_id', b.orgs)
       .whereIn('sync_status', TERMINAL)
       .count('* as n')
       .first()) as { n: string };
@@ -182,13 +236,13 @@ export async function latency(
   const lat = await b.db.raw(
     `SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM synced_at - committed_at)) AS p,
             extract(epoch FROM max(synced_at) - min(synced_at)) AS span
-       FROM pfa_modification WHERE organization_id = ? AND sync_status = 'synced'`,
-    [b.org],
+       FROM pfa_modification WHERE organization_id = ANY(?) AND sync_status = 'synced'`,
+    [b.orgs],
   );
   const p = (lat.rows[0].p ?? [0, 0, 0]) as number[];
   const rows = (await b
     .db('pfa_modification')
-    .where({ organization_id: b.org })
+    .whereIn('organization_id', b.orgs)
     .select('sync_status')
     .count('* as n')
     .groupBy('sync_status')) as Array<{ sync_status: string; n: string }>;

@@ -89,11 +89,16 @@ async function readRange(
     let done: () => void = () => undefined;
     const finished = new Promise<void>((r) => (done = r));
     let last = Date.now();
+    let started = false;
     void consumer.run({
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
+        started = true;
         last = Date.now();
-        for (const m of batch.messages) await each(m);
+        for (const m of batch.messages) {
+          await each(m);
+          last = Date.now();
+        }
         const end = remaining.get(batch.partition);
         // Transaction markers take offsets too: the batch's last offset + 1 reaching high is the end.
         if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) remaining.delete(batch.partition);
@@ -101,8 +106,9 @@ async function readRange(
       },
     });
     if (from !== 'beginning') for (const [partition, offset] of from) consumer.seek({ topic, partition, offset });
-    // The last records of a read_committed partition may be control markers: stop when idle too.
-    while (remaining.size > 0 && !enough() && Date.now() - last < 5_000)
+    // The last records of a read_committed partition may be control markers: stop when idle too
+    // (idle since the last message, or 60 s for the group join and first fetch on a loaded machine).
+    while (remaining.size > 0 && !enough() && Date.now() - last < (started ? 5_000 : 60_000))
       await Promise.race([finished, new Promise((r) => setTimeout(r, 250))]);
   } finally {
     await consumer.disconnect();
@@ -120,9 +126,10 @@ interface ModRow {
 export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): Promise<StageReport> {
   const cdcAt = new Map<string, number>();
   const events = { create: 0, update: 0, delete: 0, tombstone: 0, other: 0 };
+  const orgs = new Set(b.orgs);
   await readRange(cdcTopic, cdcStart, (m) => {
     const key = m.key ? (JSON.parse(m.key.toString()) as { organization_id?: string }) : {};
-    if (key.organization_id !== b.org) return;
+    if (!orgs.has(key.organization_id ?? '')) return;
     if (!m.value) {
       events.tombstone += 1;
       return;
@@ -140,7 +147,7 @@ export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): P
     else events.other += 1;
   });
   const expected = Number(
-    ((await b.db('pfa_modification').where({ organization_id: b.org }).count('* as n').first()) as { n: string }).n,
+    ((await b.db('pfa_modification').whereIn('organization_id', b.orgs).count('* as n').first()) as { n: string }).n,
   );
   const registry = new SchemaRegistry({ host: registryUrl });
   const resultAt = new Map<string, number>();
@@ -163,7 +170,8 @@ export async function stageReport(b: BenchOrg, cdcStart: Map<number, string>): P
   }
   const mods = (await b
     .db('pfa_modification')
-    .where({ organization_id: b.org, sync_status: 'synced' })
+    .whereIn('organization_id', b.orgs)
+    .where({ sync_status: 'synced' })
     .select('id', 'pfa_id', 'committed_at', 'synced_at', 'pems_version_after')) as ModRow[];
   const samples: Record<Stage, number[]> = Object.fromEntries(
     STAGES.map((s) => [s, [] as number[]]),

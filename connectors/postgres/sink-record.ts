@@ -129,6 +129,11 @@ async function rejectModification(
  * A write-ahead intent (connectors/sink/write.ts) is needed until every modification it carried
  * has an outcome: one still in flight (a later batch, another instance) resumes it and is
  * recorded at the version that intent produced (connectors/sink/resume.ts).
+ *
+ * The "still waiting" test looks each carried modification up by id (unnest, then the primary
+ * key). Written as `m.id = ANY(w.modification_ids)` the planner turned it into an anti join that,
+ * per intent, scanned every waiting modification of the partial index: during a 10,000 backlog
+ * ~450,000 rows compared per flush, 200-450 ms, a third of the recorder's time (issue 16).
  */
 async function releaseWriteIntents(
   trx: Knex.Transaction,
@@ -137,7 +142,8 @@ async function releaseWriteIntents(
 ): Promise<void> {
   await trx.raw(
     `DELETE FROM pems_write_intent w WHERE w.modification_ids && ?::uuid[]
-        AND NOT EXISTS (SELECT 1 FROM pfa_modification m WHERE m.id = ANY(w.modification_ids) AND m.sync_status = ANY(?))`,
+        AND NOT EXISTS (SELECT 1 FROM unnest(w.modification_ids) AS carried(id)
+                          JOIN pfa_modification m ON m.id = carried.id WHERE m.sync_status = ANY(?))`,
     [[...recorded], [...claimable]],
   );
 }

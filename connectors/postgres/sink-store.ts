@@ -103,21 +103,25 @@ export async function loadOwnWrites(db: Db, mods: readonly Modification[]): Prom
     if (!prev || m.baseVersion < prev.baseVersion) minBase.set(k, m);
   }
   if (minBase.size === 0) return out;
-  const rows = await db('pfa_modification as m')
-    .join(
-      db.raw('unnest(?::text[], ?::text[], ?::int[]) AS b(org, pfa, base)', [
-        [...minBase.values()].map((m) => m.organizationId),
-        [...minBase.values()].map((m) => m.pfaId),
-        [...minBase.values()].map((m) => m.baseVersion),
-      ]),
-      function () {
-        this.on('m.organization_id', '=', 'b.org').andOn('m.pfa_id', '=', 'b.pfa');
-      },
-    )
-    .where('m.sync_status', 'synced')
-    .whereRaw('m.pems_version_after > b.base')
-    .orderBy('m.pems_version_after')
-    .select('m.organization_id', 'm.pfa_id', 'm.delta', 'm.pems_version_after');
+  // Per PFA an index lookup (LATERAL): as a plain join the planner hashed every synced
+  // modification ever recorded, a sequential scan growing with history (issue 16: 36 ms against
+  // 4-7 ms for 900 PFAs at 70,000 rows idle, 70-130 ms per fetched batch during a backlog).
+  const { rows } = (await db.raw(
+    `SELECT m.organization_id, m.pfa_id, m.delta, m.pems_version_after
+       FROM unnest(?::text[], ?::text[], ?::int[]) AS b(org, pfa, base)
+       CROSS JOIN LATERAL (
+         SELECT x.organization_id, x.pfa_id, x.delta, x.pems_version_after FROM pfa_modification x
+          WHERE x.organization_id = b.org AND x.pfa_id = b.pfa AND x.sync_status = 'synced'
+            AND x.pems_version_after > b.base
+         OFFSET 0 -- keeps the subquery a per-PFA lookup (not flattened back into the hash join)
+       ) m
+      ORDER BY m.pems_version_after`,
+    [
+      [...minBase.values()].map((m) => m.organizationId),
+      [...minBase.values()].map((m) => m.pfaId),
+      [...minBase.values()].map((m) => m.baseVersion),
+    ],
+  )) as { rows: Array<{ organization_id: string; pfa_id: string; delta: unknown; pems_version_after: number }> };
   for (const r of rows) {
     const k = pfaKey(r.organization_id, r.pfa_id);
     const list = out.get(k) ?? [];

@@ -30,8 +30,13 @@ interface Lane extends LaneState {
   idleSince: number;
 }
 
-/** Idle lanes kept for their `known`/`own` state; the oldest idle ones go past this many. */
-const MAX_IDLE_LANES = 50_000;
+/**
+ * Idle lanes kept for their `known`/`own` state; past this many the oldest idle ones go (half of
+ * them). An idle lane's outcomes are all recorded, so a later edit of its PFA loads the same state
+ * from Postgres (the mirror and the sink's own writes, check.ts); each kept lane holds a PFA record,
+ * so this bounds memory through a long backlog of distinct PFAs.
+ */
+const MAX_IDLE_LANES = 2_000;
 
 export class PfaLanes {
   private readonly lanes = new Map<string, Lane>();

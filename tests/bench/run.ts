@@ -15,9 +15,12 @@
  *   BENCH_BIG_BACKLOG=100000  backlog100k: the long drain with the limit off, 1 instance
  *   BENCH_PLAN_BACKLOG=1000  the backlog of the original plan vs pems-sync comparison
  *   BENCH_OUT=reports/bench.json
+ *   BENCH_SINK_HEAP_MIB=160  the sink's --max-old-space-size (the Helm chart's and compose's); 0: Node's default
+ *   BENCH_SINK_ENV='{"PEMS_SYNC_HTTP_PORT":"9999"}'  the sink's settings for one run
  * Sink settings under test come from the environment as usual (PEMS_SYNC_*); Debezium's from
  * the connector config (connectors/debezium/pfa-modification.json).
  */
+import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Result } from './measure';
@@ -72,6 +75,8 @@ function bigBacklogLine(r: Result): string {
 }
 
 async function main(): Promise<void> {
+  // The sink runs compiled, as deployed (setup.ts spawnSink).
+  execSync('npm run --silent build', { stdio: 'inherit' });
   const results: Result[] = [];
   const run = async (name: string, f: () => Promise<Result>): Promise<void> => {
     if (!workloads.includes(name)) return;

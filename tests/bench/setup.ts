@@ -145,20 +145,30 @@ export async function setupOrg(opts: {
   };
 }
 
+/**
+ * The sink as deployed (deploy/docker/Dockerfile, the Helm chart, docker-compose.yml): compiled
+ * (run.ts builds it first) and with the chart's heap bound (BENCH_SINK_HEAP_MIB, default the
+ * chart's 160 MiB; 0: Node's default).
+ */
+const SINK_HEAP_MIB = Number(process.env.BENCH_SINK_HEAP_MIB ?? 160);
+
 export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkProcess {
-  return spawnSinkProcess({
-    PEMS_SYNC_GROUP_ID: b.groupId,
-    PEMS_SYNC_RESULT_TOPIC: b.topics.results,
-    PEMS_SYNC_DLQ_TOPIC: b.topics.dlq,
-    PEMS_SYNC_CREDENTIAL_KEYS: b.keys,
-    PEMS_SYNC_PEMS_CA_FILE: b.caFile,
-    PEMS_SYNC_HTTP_PORT: '0',
-    PEMS_SYNC_LOG_LEVEL: 'error',
-    PEMS_SYNC_ORGANIZATIONS: b.orgs.join(','),
-    ...env,
-    // Overrides for one run (e.g. a fixed ops port to read the sink's metrics while it runs).
-    ...(JSON.parse(process.env.BENCH_SINK_ENV ?? '{}') as Record<string, string>),
-  });
+  return spawnSinkProcess(
+    {
+      PEMS_SYNC_GROUP_ID: b.groupId,
+      PEMS_SYNC_RESULT_TOPIC: b.topics.results,
+      PEMS_SYNC_DLQ_TOPIC: b.topics.dlq,
+      PEMS_SYNC_CREDENTIAL_KEYS: b.keys,
+      PEMS_SYNC_PEMS_CA_FILE: b.caFile,
+      PEMS_SYNC_HTTP_PORT: '0',
+      PEMS_SYNC_LOG_LEVEL: 'error',
+      PEMS_SYNC_ORGANIZATIONS: b.orgs.join(','),
+      ...env,
+      // Overrides for one run (e.g. a fixed ops port to read the sink's metrics while it runs).
+      ...(JSON.parse(process.env.BENCH_SINK_ENV ?? '{}') as Record<string, string>),
+    },
+    { built: true, nodeArgs: SINK_HEAP_MIB > 0 ? [`--max-old-space-size=${SINK_HEAP_MIB}`] : [] },
+  );
 }
 
 export async function commitBacklog(

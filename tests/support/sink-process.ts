@@ -18,8 +18,18 @@ export interface SinkProcess {
   exited(): Promise<void>;
 }
 
-export function spawnSinkProcess(env: Record<string, string>): SinkProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../connectors/sink/main.ts')], {
+export interface SinkProcessOptions {
+  /** Run the compiled sink (dist/, `npm run build`), as deployed: no TypeScript loader in the process. */
+  built?: boolean;
+  /** Node's own flags, e.g. the heap bound the Helm chart and compose file give the sink. */
+  nodeArgs?: readonly string[];
+}
+
+export function spawnSinkProcess(env: Record<string, string>, opts: SinkProcessOptions = {}): SinkProcess {
+  const main = opts.built
+    ? [join(__dirname, '../../dist/connectors/sink/main.js')]
+    : ['--import', 'tsx', join(__dirname, '../../connectors/sink/main.ts')];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...main], {
     env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -283,7 +283,8 @@ describe('docker-compose.yml', () => {
         dockerfile: 'deploy/docker/Dockerfile',
         image: 'pems-sync:local',
       });
-      const script = (Array.isArray(s.command) ? s.command[0] : undefined) ?? '';
+      // Node's own flags (the sink's heap bound) come first; the script is the first other word.
+      const script = (Array.isArray(s.command) ? s.command.find((w) => !w.startsWith('--')) : undefined) ?? '';
       expect(script).toMatch(/^dist\/(connectors|schemas)\/[a-z/-]+\.js$/);
       // Compiled by `npm run build` (tsconfig.build.json includes its top-level directory).
       expect(build).toContain(`"${script.split('/')[1]}"`);
@@ -468,7 +469,9 @@ describe('deploy/helm/pems-sync/values.yaml', () => {
     expect(values.config.PEMS_SYNC_GROUP_ID ?? (SETTINGS['kafka.groupId'] as { default: string }).default).toBe(
       'pems-sync-sink',
     );
-    expect(values.sink.args).toEqual(['dist/connectors/sink/main.js']);
+    // The sink's heap bound comes before the script (the image's entrypoint is node).
+    expect(values.sink.args).toEqual(['--max-old-space-size=160', 'dist/connectors/sink/main.js']);
+    expect(commandText(compose.services.sink!)).toBe('--max-old-space-size=160 dist/connectors/sink/main.js');
     expect(values.controlApi.args).toEqual(['dist/connectors/control-api/main.js']);
     expect(values.source.args).toEqual(['dist/connectors/source/main.js']);
     expect(values.probes.liveness.path).toBe('/healthz');

@@ -36,7 +36,7 @@ export CDC_TOPIC_PREFIX="${CDC_TOPIC_PREFIX:-vanguard}"
 # deploy/docker/pfa-modification.compose.json and the Helm chart's debezium.config), chosen by
 # `npm run bench` (README, performance): how long the streaming thread sleeps after an empty read
 # and how long Connect's poll waits for a batch to fill; the batch and queue sizes, events.
-export DEBEZIUM_POLL_INTERVAL_MS="${DEBEZIUM_POLL_INTERVAL_MS:-50}"
+export DEBEZIUM_POLL_INTERVAL_MS="${DEBEZIUM_POLL_INTERVAL_MS:-10}"
 export DEBEZIUM_MAX_BATCH_SIZE="${DEBEZIUM_MAX_BATCH_SIZE:-2048}"
 export DEBEZIUM_MAX_QUEUE_SIZE="${DEBEZIUM_MAX_QUEUE_SIZE:-8192}"
 

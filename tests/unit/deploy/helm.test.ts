@@ -167,7 +167,7 @@ describe('helm chart', () => {
       expect(connector['database.password']).toBe('${env:PEMS_SYNC_PG_PASSWORD}');
       // Debezium's declared latency settings (issue 16).
       expect(connector).toMatchObject({
-        'poll.interval.ms': '50',
+        'poll.interval.ms': '10',
         'max.batch.size': '2048',
         'max.queue.size': '8192',
       });

@@ -49,6 +49,12 @@ export interface EmitterOptions {
    * deleted (a test kills the sink there).
    */
   afterProduce?: (rows: number) => Promise<void>;
+  /**
+   * Tests only: called after a drain's records were sent in its Kafka transaction and before the
+   * commit (tests/regression/emit-broker-stopped-mid-commit stops the broker there, so the commit
+   * fails and cannot be aborted).
+   */
+  beforeCommit?: (rows: number) => Promise<void>;
 }
 
 export class Emitter {
@@ -144,6 +150,7 @@ export class Emitter {
             acks: -1,
             topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
           });
+          await this.opts.beforeCommit?.(rows.length);
           await txn.commit();
         } catch (err) {
           await txn.abort().catch(() => {

@@ -159,7 +159,8 @@ describe('regression: the broker stopped while an emit was committing', () => {
         await sleep(2000);
       }
     }
-    expect({ drained, errors }).toEqual({ drained: true, errors: expect.any(Array) });
+    // Retried errors are fine once a drain succeeded; none did: fail with what every attempt said.
+    expect(drained ? [] : errors).toEqual([]);
     expect(await outboxLeft(during)).toBe(0);
 
     // And the drains after it succeed at the first try.

@@ -161,9 +161,29 @@ export class Emitter {
         await this.opts.afterProduce?.(rows.length);
       });
     const prev = this.draining ?? Promise.resolve(0);
-    const next = prev.catch(() => 0).then(run);
+    const next = prev
+      .catch(() => 0)
+      .then(run)
+      .then(
+        (n) => {
+          this.lastDrainError = null;
+          return n;
+        },
+        (err: unknown) => {
+          this.lastDrainError = err;
+          throw err;
+        },
+      );
     this.draining = next;
     return next;
+  }
+
+  /** The error the last drain failed with, until a drain succeeds. */
+  private lastDrainError: unknown = null;
+
+  /** Whether `err` is what the last drain failed with (the sink's fatal log names the stage). */
+  failedDrainWith(err: unknown): boolean {
+    return err !== null && err === this.lastDrainError;
   }
 
   /**

@@ -64,7 +64,10 @@ function resultRow(topic: string, organizationId: string, modificationId: string
 }
 
 /** Every record of the topic a read_committed consumer sees: its outbox id header and modification id. */
-async function readCommitted(kafka: Kafka, topic: string): Promise<Array<{ outboxId: string; modificationId: string }>> {
+async function readCommitted(
+  kafka: Kafka,
+  topic: string,
+): Promise<Array<{ outboxId: string; modificationId: string }>> {
   const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
   return collect(kafka, topic, {
     until: { idleMs: 5000 },
@@ -96,7 +99,9 @@ describe('regression: the broker stopped while an emit was committing', () => {
   }
 
   async function outboxLeft(ids: readonly string[]): Promise<number> {
-    const r = await db('sink_outbox').whereIn('id', [...ids]).count<{ n: string }[]>('* as n');
+    const r = await db('sink_outbox')
+      .whereIn('id', [...ids])
+      .count<{ n: string }[]>('* as n');
     return Number(r[0]!.n);
   }
 

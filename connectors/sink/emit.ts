@@ -49,6 +49,12 @@ export interface EmitterOptions {
    * deleted (a test kills the sink there).
    */
   afterProduce?: (rows: number) => Promise<void>;
+  /**
+   * Tests only: called after a drain's records were sent in its Kafka transaction and before the
+   * commit (tests/regression/emit-broker-stopped-mid-commit stops the broker there, so the commit
+   * fails and cannot be aborted).
+   */
+  beforeCommit?: (rows: number) => Promise<void>;
 }
 
 export class Emitter {
@@ -144,6 +150,7 @@ export class Emitter {
             acks: -1,
             topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
           });
+          await this.opts.beforeCommit?.(rows.length);
           await txn.commit();
         } catch (err) {
           await txn.abort().catch(() => {
@@ -154,9 +161,29 @@ export class Emitter {
         await this.opts.afterProduce?.(rows.length);
       });
     const prev = this.draining ?? Promise.resolve(0);
-    const next = prev.catch(() => 0).then(run);
+    const next = prev
+      .catch(() => 0)
+      .then(run)
+      .then(
+        (n) => {
+          this.lastDrainError = null;
+          return n;
+        },
+        (err: unknown) => {
+          this.lastDrainError = err;
+          throw err;
+        },
+      );
     this.draining = next;
     return next;
+  }
+
+  /** The error the last drain failed with, until a drain succeeds. */
+  private lastDrainError: unknown = null;
+
+  /** Whether `err` is what the last drain failed with (the sink's fatal log names the stage). */
+  failedDrainWith(err: unknown): boolean {
+    return err !== null && err === this.lastDrainError;
   }
 
   /**

@@ -60,6 +60,8 @@ export interface Sink {
   registry: Registry;
   db: Knex;
   ops: OpsServer | null;
+  /** What /healthz answers: false once the consumer crashed for good or the sink stopped itself. */
+  alive(): boolean;
   /** Idempotent graceful stop. */
   close(): Promise<void>;
   /** Resolves once the sink has stopped, whoever stopped it. */
@@ -147,6 +149,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     maxDelayMs: config.sink.visibilityRetryMaxMs,
     giveUpAfterMs: config.sink.visibilityTimeoutMs,
   });
+  /** Set when the sink stops itself (outcomes not recorded or not emitted): liveness fails from then on. */
+  let fatal: unknown = null;
   const recorder = new Recorder({
     db,
     emitter,
@@ -167,7 +171,18 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     },
     onError: (err) => {
       if (closing) return; // stopping anyway; what is unrecorded is redelivered
-      logger.fatal({ err }, 'outcomes could not be recorded; stopping so that Kafka redelivers them');
+      fatal = err;
+      // /healthz fails at once, so an orchestrator restarts the process even if stopping hangs.
+      if (emitter.failedDrainWith(err))
+        logger.fatal(
+          { err, transactionalId: emitter.transactionalId },
+          'outcomes are recorded but could not be emitted to Kafka; stopping (liveness now fails) so that a restart emits them from the outbox',
+        );
+      else
+        logger.fatal(
+          { err },
+          'outcomes could not be recorded; stopping (liveness now fails) so that Kafka redelivers them',
+        );
       options.onFatal?.(err);
       void sink.close();
     },
@@ -213,6 +228,8 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     organizations: config.sink.organizations,
   });
   await task.start();
+  /** Liveness (/healthz): the consumer has not crashed for good and the sink has not stopped itself. */
+  const alive = (): boolean => fatal === null && task.alive();
   const ops =
     options.opsServer === false
       ? null
@@ -220,7 +237,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
           host: config.http.host,
           port: config.http.port,
           registry,
-          liveness: () => task.alive(),
+          liveness: alive,
           readiness: () => task.ready(),
         });
   logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
@@ -235,6 +252,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     registry,
     db,
     ops,
+    alive,
     close: () => {
       closing ??= (async () => {
         // Each step runs even if an earlier one fails: a stuck consumer must not keep the DB open.

@@ -9,10 +9,8 @@
  * These scenarios stop services every other suite uses, so they must run alone (jest --runInBand,
  * as `npm run test:faults` does) and always start the service again, even when they fail.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { freePort } from '../support/monitoring';
+import { stackService as stack, type StackService as Service } from '../support/stack';
 import {
   createFaultWorld,
   expectPromisesKept,
@@ -24,19 +22,6 @@ import {
   type Verdict,
   type WorkloadStats,
 } from './harness';
-
-const run = promisify(execFile);
-const stackScript = join(__dirname, '../../deploy/local/stack.sh');
-
-type Service = 'kafka' | 'postgres' | 'connect' | 'redis';
-
-/** deploy/local/stack.sh stop|kill|start SERVICE; resolves with how long it took, ms. */
-async function stack(action: 'stop' | 'kill' | 'start', service: Service): Promise<number> {
-  const t0 = Date.now();
-  const { stdout } = await run('bash', [stackScript, action, service], { env: process.env, timeout: 240_000 });
-  process.stdout.write(stdout);
-  return Date.now() - t0;
-}
 
 /**
  * Runs a workload across an outage of one service: edits before, while it is down and after it

@@ -55,6 +55,8 @@ export interface EmitterOptions {
    * fails and cannot be aborted).
    */
   beforeCommit?: (rows: number) => Promise<void>;
+  /** Outbox rows produced per Kafka transaction. Default 5000. */
+  drainRows?: number;
 }
 
 export class Emitter {
@@ -126,40 +128,16 @@ export class Emitter {
 
   /** Produces the given outbox rows (or every row left, when ids is undefined) and deletes them. */
   drain(ids?: readonly string[]): Promise<number> {
+    const limit = this.opts.drainRows ?? DRAIN_ROWS;
+    // Given ids are produced in transactions of at most `limit` rows, all of them: a flush's
+    // outcomes are marked durable once this resolves, so none may be left for a later start.
+    const run = async (): Promise<number> => {
+      if (ids === undefined) return this.produce(undefined, limit);
+      let n = 0;
+      for (let i = 0; i < ids.length; i += limit) n += await this.produce(ids.slice(i, i + limit), limit);
+      return n;
+    };
     // One drain at a time: two would produce the same rows twice.
-    const run = (): Promise<number> =>
-      drainOutboxRows(this.opts.db, { ids, limit: DRAIN_ROWS }, async (rows) => {
-        const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
-        for (const r of rows) {
-          const value = r.kind === 'result' ? await this.registry.encode(this.schemaId!, r.value) : r.rawValue;
-          const list = byTopic.get(r.topic) ?? [];
-          list.push({ key: r.key, value, headers: { ...loadHeaders(r.headers), [OUTBOX_ID_HEADER]: r.id } });
-          byTopic.set(r.topic, list);
-        }
-        // A commit that failed and could not be aborted (the broker went away mid-commit) leaves
-        // the producer in a state where it can begin no transaction: replace it first (the new
-        // one fences the old and aborts its transaction); until that succeeds, drains fail.
-        if (this.producerBroken) {
-          await this.producer?.disconnect().catch(() => undefined);
-          await this.openProducer();
-          this.producerBroken = false;
-        }
-        const txn = await this.producer!.transaction();
-        try {
-          await txn.sendBatch({
-            acks: -1,
-            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          });
-          await this.opts.beforeCommit?.(rows.length);
-          await txn.commit();
-        } catch (err) {
-          await txn.abort().catch(() => {
-            this.producerBroken = true;
-          });
-          throw err;
-        }
-        await this.opts.afterProduce?.(rows.length);
-      });
     const prev = this.draining ?? Promise.resolve(0);
     const next = prev
       .catch(() => 0)
@@ -176,6 +154,42 @@ export class Emitter {
       );
     this.draining = next;
     return next;
+  }
+
+  /** One Kafka transaction: up to `limit` of the given rows (or of every row left) produced and deleted. */
+  private produce(ids: readonly string[] | undefined, limit: number): Promise<number> {
+    return drainOutboxRows(this.opts.db, { ids, limit }, async (rows) => {
+      const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
+      for (const r of rows) {
+        const value = r.kind === 'result' ? await this.registry.encode(this.schemaId!, r.value) : r.rawValue;
+        const list = byTopic.get(r.topic) ?? [];
+        list.push({ key: r.key, value, headers: { ...loadHeaders(r.headers), [OUTBOX_ID_HEADER]: r.id } });
+        byTopic.set(r.topic, list);
+      }
+      // A commit that failed and could not be aborted (the broker went away mid-commit) leaves
+      // the producer in a state where it can begin no transaction: replace it first (the new
+      // one fences the old and aborts its transaction); until that succeeds, drains fail.
+      if (this.producerBroken) {
+        await this.producer?.disconnect().catch(() => undefined);
+        await this.openProducer();
+        this.producerBroken = false;
+      }
+      const txn = await this.producer!.transaction();
+      try {
+        await txn.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        await this.opts.beforeCommit?.(rows.length);
+        await txn.commit();
+      } catch (err) {
+        await txn.abort().catch(() => {
+          this.producerBroken = true;
+        });
+        throw err;
+      }
+      await this.opts.afterProduce?.(rows.length);
+    });
   }
 
   /** The error the last drain failed with, until a drain succeeds. */

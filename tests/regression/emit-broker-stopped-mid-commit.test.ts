@@ -18,66 +18,17 @@
  * always starts the broker again.
  */
 import type { Knex } from 'knex';
-import type { Kafka } from 'kafkajs';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { createDatabase } from '../../connectors/postgres/db';
 import { insertOutboxRecords } from '../../connectors/postgres/outbox';
 import { Emitter } from '../../connectors/sink/emit';
-import { OUTBOX_ID_HEADER } from '../../connectors/sink/emitted';
-import type { OutboxRecord } from '../../streams/outcome-rows';
-import { collect, testKafka } from '../support/kafka';
+import { testKafka } from '../support/kafka';
+import { readCommitted, resultRow } from '../support/outbox';
 import { testEnv, uniqueId } from '../support/env';
 import { stackService } from '../support/stack';
 
 jest.setTimeout(6 * 60_000);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** One result row for the outbox, told apart by its modification id. */
-function resultRow(topic: string, organizationId: string, modificationId: string): OutboxRecord {
-  return {
-    kind: 'result',
-    topic,
-    key: Buffer.from(JSON.stringify({ organization_id: organizationId, pfa_id: modificationId })),
-    value: {
-      modificationId,
-      organizationId,
-      pfaId: `pfa-${modificationId}`,
-      userId: 'u-emit-regression',
-      outcome: 'SYNCED',
-      baseVersion: 1,
-      pemsVersionBefore: 1,
-      pemsVersionAfter: 2,
-      fieldsWritten: ['notes'],
-      rebased: false,
-      attempts: 1,
-      error: null,
-      committedAt: Date.now(),
-      syncedAt: Date.now(),
-      latencyMs: 5,
-      detail: null,
-      traceId: null,
-      coalescedWith: [],
-    },
-    headers: {},
-  };
-}
-
-/** Every record of the topic a read_committed consumer sees: its outbox id header and modification id. */
-async function readCommitted(
-  kafka: Kafka,
-  topic: string,
-): Promise<Array<{ outboxId: string; modificationId: string }>> {
-  const registry = new SchemaRegistry({ host: testEnv.schemaRegistryUrl });
-  return collect(kafka, topic, {
-    until: { idleMs: 5000 },
-    readUncommitted: false,
-    pick: async ({ message }) => ({
-      outboxId: String(message.headers?.[OUTBOX_ID_HEADER] ?? ''),
-      modificationId: String(((await registry.decode(message.value!)) as { modificationId: string }).modificationId),
-    }),
-  });
-}
 
 describe('regression: the broker stopped while an emit was committing', () => {
   const org = uniqueId('EMITSTOP').replace(/-/g, '');

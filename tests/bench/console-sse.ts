@@ -19,7 +19,7 @@ import { request, type ClientRequest } from 'node:http';
 import { mintToken } from '../../connectors/cli/users';
 import { buildControlApi } from '../../connectors/control-api/server';
 import { loadConfig } from '../../schemas/config';
-import { setupOrg, spawnSink, waitTerminal } from './setup';
+import { buildSink, setupOrg, spawnSink, waitTerminal } from './setup';
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
 const TABS = env('SSE_TABS', 200);
@@ -43,6 +43,7 @@ interface Phase {
 }
 
 async function main(): Promise<void> {
+  buildSink(); // the sink runs compiled, as deployed (setup.ts spawnSink)
   const b = await setupOrg({ records: 1000, rateLimit: 10, users: USERS, prefix: 'SSE' });
   const config = loadConfig(process.env, {
     controlApi: { jwtSecret: SECRET },

@@ -11,7 +11,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { drainAsOriginalPlan } from './original-plan';
-import { batchRequests, commitBacklog, latency, setupOrg, spawnSink, waitTerminal } from './setup';
+import { batchRequests, buildSink, commitBacklog, latency, setupOrg, spawnSink, waitTerminal } from './setup';
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
 const USERS = env('LOAD_USERS', 100);
@@ -149,6 +149,7 @@ async function baseline(): Promise<Record<string, unknown>> {
 }
 
 async function main(): Promise<void> {
+  buildSink(); // the sink runs compiled, as deployed (setup.ts spawnSink)
   const results: Array<Record<string, unknown>> = [];
   const log = (r: Record<string, unknown>): void => {
     console.log(JSON.stringify(r));

@@ -20,10 +20,10 @@
  * Sink settings under test come from the environment as usual (PEMS_SYNC_*); Debezium's from
  * the connector config (connectors/debezium/pfa-modification.json).
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Result } from './measure';
+import { buildSink } from './setup';
 import { stageTable } from './stages';
 import { backlogWorkload, bigBacklogWorkload, orgsWorkload, planWorkload, settings, steadyWorkload } from './workloads';
 
@@ -76,7 +76,7 @@ function bigBacklogLine(r: Result): string {
 
 async function main(): Promise<void> {
   // The sink runs compiled, as deployed (setup.ts spawnSink).
-  execSync('npm run --silent build', { stdio: 'inherit' });
+  buildSink();
   const results: Result[] = [];
   const run = async (name: string, f: () => Promise<Result>): Promise<void> => {
     if (!workloads.includes(name)) return;

@@ -3,6 +3,7 @@
  * mirror, its own result/dead-letter topics and a consumer group at the end of the CDC topic,
  * and the sink as a real process (peak RSS read from /proc).
  */
+import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,6 +152,11 @@ export async function setupOrg(opts: {
  * chart's 160 MiB; 0: Node's default).
  */
 const SINK_HEAP_MIB = Number(process.env.BENCH_SINK_HEAP_MIB ?? 160);
+
+/** Compiles the sink that spawnSink runs (npm run build): every benchmark calls this first. */
+export function buildSink(): void {
+  execSync('npm run --silent build', { stdio: 'inherit' });
+}
 
 export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkProcess {
   return spawnSinkProcess(

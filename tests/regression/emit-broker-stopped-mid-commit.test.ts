@@ -20,9 +20,9 @@
 import type { Knex } from 'knex';
 import { createDatabase } from '../../connectors/postgres/db';
 import { insertOutboxRecords } from '../../connectors/postgres/outbox';
-import { Emitter } from '../../connectors/sink/emit';
+import type { Emitter } from '../../connectors/sink/emit';
 import { testKafka } from '../support/kafka';
-import { readCommitted, resultRow } from '../support/outbox';
+import { readCommitted, resultRow, startEmitter } from '../support/outbox';
 import { testEnv, uniqueId } from '../support/env';
 import { stackService } from '../support/stack';
 
@@ -58,16 +58,7 @@ describe('regression: the broker stopped while an emit was committing', () => {
 
   beforeAll(async () => {
     db = createDatabase({ url: testEnv.databaseUrl, poolMax: 4 });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
-    await admin.disconnect();
-    emitter = new Emitter({
-      kafka,
-      db,
-      registryUrl: testEnv.schemaRegistryUrl,
-      resultsTopic: topic,
-      transactionalIdPrefix: `test-emit-stop-${org.toLowerCase()}`,
+    emitter = await startEmitter(kafka, db, topic, `test-emit-stop-${org.toLowerCase()}`, {
       beforeCommit: async () => {
         if (!stopBrokerBeforeCommit) return;
         stopBrokerBeforeCommit = false;
@@ -75,7 +66,6 @@ describe('regression: the broker stopped while an emit was committing', () => {
         await stackService('stop', 'kafka');
       },
     });
-    await emitter.start();
   });
 
   afterAll(async () => {

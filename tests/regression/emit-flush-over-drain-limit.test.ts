@@ -8,10 +8,10 @@
 import type { Knex } from 'knex';
 import { createDatabase } from '../../connectors/postgres/db';
 import { insertOutboxRecords } from '../../connectors/postgres/outbox';
-import { Emitter } from '../../connectors/sink/emit';
+import type { Emitter } from '../../connectors/sink/emit';
 import { testKafka } from '../support/kafka';
 import { testEnv, uniqueId } from '../support/env';
-import { readCommitted, resultRow } from '../support/outbox';
+import { readCommitted, resultRow, startEmitter } from '../support/outbox';
 
 jest.setTimeout(120_000);
 
@@ -25,20 +25,10 @@ describe('regression: a flush with more outbox rows than one emit transaction ta
 
   beforeAll(async () => {
     db = createDatabase({ url: testEnv.databaseUrl, poolMax: 4 });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
-    await admin.disconnect();
-    emitter = new Emitter({
-      kafka,
-      db,
-      registryUrl: testEnv.schemaRegistryUrl,
-      resultsTopic: topic,
-      transactionalIdPrefix: `test-emit-many-${org.toLowerCase()}`,
+    emitter = await startEmitter(kafka, db, topic, `test-emit-many-${org.toLowerCase()}`, {
       drainRows: 3,
       beforeCommit: async (rows) => void transactions.push(rows),
     });
-    await emitter.start();
   });
 
   afterAll(async () => {

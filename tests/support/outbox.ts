@@ -2,8 +2,10 @@
  * Outbox fixtures for emitter tests: result rows told apart by their modification id, and what a
  * read_committed consumer sees of a result topic.
  */
+import type { Knex } from 'knex';
 import type { Kafka } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Emitter, type EmitterOptions } from '../../connectors/sink/emit';
 import { OUTBOX_ID_HEADER } from '../../connectors/sink/emitted';
 import type { OutboxRecord } from '../../streams/outcome-rows';
 import { collect } from './kafka';
@@ -53,4 +55,28 @@ export async function readCommitted(
       modificationId: String(((await registry.decode(message.value!)) as { modificationId: string }).modificationId),
     }),
   });
+}
+
+/** A fresh one-partition result topic and a started Emitter producing to it (the test's own seams in `extra`). */
+export async function startEmitter(
+  kafka: Kafka,
+  db: Knex,
+  topic: string,
+  transactionalIdPrefix: string,
+  extra: Partial<EmitterOptions> = {},
+): Promise<Emitter> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+  await admin.disconnect();
+  const emitter = new Emitter({
+    kafka,
+    db,
+    registryUrl: testEnv.schemaRegistryUrl,
+    resultsTopic: topic,
+    transactionalIdPrefix,
+    ...extra,
+  });
+  await emitter.start();
+  return emitter;
 }

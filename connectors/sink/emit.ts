@@ -87,18 +87,24 @@ export class Emitter {
   async start(): Promise<void> {
     this.slot = await this.takeSlot();
     await this.openProducer();
-    // Registering is idempotent: the same schema gets the same id (subject: TopicNameStrategy).
-    // Instances starting together race on a new subject: the first registers and then sets the
-    // subject's compatibility; the client library refuses to register while it still reads the
-    // registry's default, so that refusal is retried briefly.
+    this.schemaId = await this.registerSchema();
+  }
+
+  /**
+   * Registers the result schema under the results topic's subject and resolves with its id.
+   * Registering is idempotent: the same schema gets the same id (subject: TopicNameStrategy).
+   * Instances starting together race on a new subject: the first registers and then sets the
+   * subject's compatibility; the client library refuses to register while it still reads the
+   * registry's default, so that refusal is retried briefly.
+   */
+  async registerSchema(): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
         const { id } = await this.registry.register(
           { type: SchemaType.AVRO, schema: SYNC_RESULT_SCHEMA },
           { subject: `${this.opts.resultsTopic}-value` },
         );
-        this.schemaId = id;
-        return;
+        return id;
       } catch (err) {
         // Apicurio answers the second instance setting the new subject's compatibility with "A rule
         // named 'COMPATIBILITY' already exists": the subject is there, registering again succeeds.

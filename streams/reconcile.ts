@@ -41,7 +41,6 @@ export { IN_FLIGHT_STATUSES };
 export const TERMINAL_STATUSES = ['synced', 'conflict', 'rejected', 'failed', 'superseded'] as const;
 
 import type {
-  AppliedWriteInput,
   Finding,
   FindingKind,
   HistoryInput,
@@ -49,22 +48,10 @@ import type {
   ModificationInput,
   ReconcileInput,
   ReconcileResult,
-  ReconcileSummary,
-  ReplayInput,
 } from './reconcile-report';
 
-export type {
-  AppliedWriteInput,
-  Finding,
-  FindingKind,
-  HistoryInput,
-  MirrorInput,
-  ModificationInput,
-  ReconcileInput,
-  ReconcileResult,
-  ReconcileSummary,
-  ReplayInput,
-};
+// Every type of the contract module, re-exported once (the import above is what this file uses).
+export type * from './reconcile-report';
 
 /** Values as PEMS and JSON may spell them: undefined is null, '5500.00' is 5500. */
 export function sameValue(a: unknown, b: unknown): boolean {

@@ -56,26 +56,15 @@ export { itemError } from './item-error';
 import type {
   BatchItem,
   BatchItemResult,
-  BatchItemStatus,
   ListPage,
   ListQuery,
-  PemsErrorBody,
   SoftDeleteRequest,
   UpdateRequest,
   UpdateResult,
 } from './api-types';
 
-export type {
-  BatchItem,
-  BatchItemResult,
-  BatchItemStatus,
-  ListPage,
-  ListQuery,
-  PemsErrorBody,
-  SoftDeleteRequest,
-  UpdateRequest,
-  UpdateResult,
-};
+// Every type of the contract module, re-exported once (the import above is what this file uses).
+export type * from './api-types';
 
 export const MAX_BATCH_ITEMS = 100;
 

@@ -12,7 +12,7 @@ export interface SourceMetrics {
   pages: Counter<'organization'>;
   /**
    * Failures, by organization (or '' when none applies) and stage (poll, produce, cursor, decode,
-   * validate, mirror_write).
+   * validate, mirror_write, and mirror_consumer: a consumer kafkajs would not restart, replaced).
    */
   failures: Counter<'organization' | 'stage'>;
   /**

@@ -75,6 +75,11 @@ export interface MirrorStreamOptions {
   connectorName?: string;
   metrics?: SourceMetrics;
   logger?: SourceLogger;
+  /** Test seams, never set in production. */
+  hooks?: {
+    /** Before a fetched batch is handled. Throw to simulate an error inside the consumer there. */
+    beforeBatch?: (ctx: { topic: string; partition: number; messages: number }) => void | Promise<void>;
+  };
 }
 
 export interface MirrorApplyResult {
@@ -149,36 +154,33 @@ export async function applyPemsRecord(db: Knex, record: PfaRecord): Promise<Mirr
 /** Postgres errors that no retry can fix: the record itself cannot be stored (e.g. an unknown organization). */
 const UNWRITABLE_PG_CODES = new Set(['23503', '23502', '22001', '22003', '22007', '22008', '22P02']);
 
+/** First pause before a consumer that kafkajs gave up on is replaced, ms; doubles up to the maximum. */
+const REPLACE_DELAY_MS = 1000;
+const REPLACE_DELAY_MAX_MS = 30_000;
+
 export class MirrorStream {
   private readonly opts: MirrorStreamOptions;
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly producer: Producer;
   private readonly logger: SourceLogger;
   private started?: Promise<void>;
   private stopped?: Promise<void>;
+  private stopping = false;
   private member = false;
+  private replaceDelayMs = REPLACE_DELAY_MS;
+  private replaceTimer?: NodeJS.Timeout;
+  private replacing?: Promise<void>;
 
   constructor(options: MirrorStreamOptions) {
     this.opts = options;
     this.logger = options.logger ?? silentLogger;
-    this.consumer = options.kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      maxWaitTimeInMs: 500,
-    });
+    this.consumer = this.createConsumer();
     this.producer = options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // murmur2 like Kafka's Java client (and Kafka Connect/Debezium): same key, same partition as the CDC topic.
       createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-      this.member = true;
-    });
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.member = false;
-      this.logger.error({ err: e.payload.error }, 'mirror consumer crashed');
     });
   }
 
@@ -190,13 +192,7 @@ export class MirrorStream {
   start(): Promise<void> {
     this.started ??= (async () => {
       await this.producer.connect();
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: this.opts.fromBeginning ?? true });
-      await this.consumer.run({
-        eachBatchAutoResolve: false,
-        autoCommit: true,
-        eachBatch: (payload) => this.handleBatch(payload),
-      });
+      await this.run(this.consumer);
     })();
     return this.started;
   }
@@ -204,8 +200,11 @@ export class MirrorStream {
   /** Idempotent: finishes the record in flight, commits resolved offsets, disconnects. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      this.stopping = true;
+      clearTimeout(this.replaceTimer);
       for (const step of [
         () => this.started?.catch(() => undefined),
+        () => this.replacing,
         () => this.consumer.disconnect(),
         () => this.producer.disconnect(),
       ]) {
@@ -220,6 +219,67 @@ export class MirrorStream {
     return this.stopped;
   }
 
+  /**
+   * A consumer of the raw topic. kafkajs restarts it by itself after a crash it deems retriable;
+   * after any other (an error of its own, such as a TypeError from a connection closed under a
+   * request) it stays stopped, and the mirror would fall behind PEMS for good. Such a consumer
+   * is replaced by a new one: offsets are resolved only after durability, so the new member
+   * resumes from the last durable record.
+   */
+  private createConsumer(): Consumer {
+    const consumer = this.opts.kafka.consumer({
+      groupId: this.opts.groupId,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      maxWaitTimeInMs: 500,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.member = true;
+      this.replaceDelayMs = REPLACE_DELAY_MS;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.member = false;
+      const restart = e.payload.restart;
+      this.logger.error({ err: e.payload.error, restart }, 'mirror consumer crashed');
+      if (!restart) this.replaceLater(consumer);
+    });
+    return consumer;
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.opts.topic, fromBeginning: this.opts.fromBeginning ?? true });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+  }
+
+  private replaceLater(crashed: Consumer): void {
+    if (this.stopping || crashed !== this.consumer) return;
+    const delayMs = this.replaceDelayMs;
+    this.replaceDelayMs = Math.min(delayMs * 2, REPLACE_DELAY_MAX_MS);
+    this.opts.metrics?.failures.inc({ organization: '', stage: 'mirror_consumer' });
+    this.logger.warn({ delayMs }, 'mirror consumer stopped for good; replacing it with a new one');
+    this.replaceTimer = setTimeout(() => {
+      this.replacing = this.replace(crashed);
+    }, delayMs);
+  }
+
+  private async replace(crashed: Consumer): Promise<void> {
+    if (this.stopping) return;
+    await crashed.disconnect().catch(() => undefined);
+    const next = this.createConsumer();
+    this.consumer = next;
+    try {
+      await this.run(next);
+    } catch (e) {
+      this.logger.error({ err: e }, 'the new mirror consumer did not start');
+      await next.disconnect().catch(() => undefined);
+      this.replaceLater(next);
+    }
+  }
+
   private async handleBatch({
     batch,
     resolveOffset,
@@ -228,6 +288,11 @@ export class MirrorStream {
     isStale,
     commitOffsetsIfNecessary,
   }: EachBatchPayload): Promise<void> {
+    await this.opts.hooks?.beforeBatch?.({
+      topic: batch.topic,
+      partition: batch.partition,
+      messages: batch.messages.length,
+    });
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       await this.handleMessage(batch.topic, batch.partition, message);

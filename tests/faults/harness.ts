@@ -11,11 +11,12 @@
  * FAULTS_SHORT=1 scales durations and volumes down for CI.
  */
 import type { ChildProcess } from 'node:child_process';
+import { Kafka, logLevel } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MirrorStream, PemsPoller, createSourceMetrics } from '../../connectors/source';
+import { MirrorStream, PemsPoller, createSourceMetrics, type SourceLogger } from '../../connectors/source';
 import { parseCredentialKeys } from '../../connectors/pems';
 import { reconcileOrganization, type ReconcileRun } from '../../connectors/reconcile';
 import { formatSummary } from '../../streams/reconcile';
@@ -43,6 +44,31 @@ export interface FaultWorld {
   /** Starts the read side (poll every second). */
   startReadSide(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Where scenarios leave their reports and logs: $PEMS_SYNC_STATE/faults, or under /tmp. */
+function faultsDir(): string {
+  const dir = join(process.env.PEMS_SYNC_STATE ?? tmpdir(), 'faults');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * The read side runs inside the test process; its warnings and errors go to a file of their own
+ * (faults/read-side-<org>.log under $PEMS_SYNC_STATE or /tmp), so a failed scenario leaves them.
+ */
+function readSideLogger(org: string): SourceLogger {
+  const file = join(faultsDir(), `read-side-${org.toLowerCase()}.log`);
+  const line = (level: string, obj: object, msg?: string): void => {
+    const o = obj as { err?: unknown };
+    const err = o.err instanceof Error ? { name: o.err.name, message: o.err.message } : o.err;
+    appendFileSync(file, `${JSON.stringify({ t: new Date().toISOString(), level, msg, ...obj, err })}\n`);
+  };
+  return {
+    info: (obj, msg) => line('info', obj, msg),
+    warn: (obj, msg) => line('warn', obj, msg),
+    error: (obj, msg) => line('error', obj, msg),
+  };
 }
 
 export const exited = (c: ChildProcess): Promise<void> =>
@@ -77,7 +103,12 @@ export async function createFaultWorld(opts: { records?: number; users?: number 
       // The world's sink environment (its organization only, so no other suite's sink is
       // disturbed), with the default retry delays unless a scenario sets its own.
       const { PEMS_SYNC_RETRY_DELAYS_MS: _testDelays, ...base } = world.sinkEnv(caFile);
-      const proc = spawnSinkProcess({ ...base, PEMS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000', ...env });
+      // Its log (warnings and errors) in a file of its own, kept with the scenario's report.
+      const outputFile = join(faultsDir(), `sink-${world.org.toLowerCase()}-${sinks.length + 1}.log`);
+      const proc = spawnSinkProcess(
+        { ...base, PEMS_SYNC_SHUTDOWN_TIMEOUT_MS: '5000', PEMS_SYNC_LOG_LEVEL: 'warn', ...env },
+        { outputFile },
+      );
       sinks.push(proc.child);
       return proc.child;
     },
@@ -93,19 +124,33 @@ export async function createFaultWorld(opts: { records?: number; users?: number 
       });
       await admin.disconnect();
       const metrics = createSourceMetrics(new Registry());
+      const logger = readSideLogger(world.org);
+      // The read side's own client, its kafkajs warnings and errors in the same file.
+      const readKafka = new Kafka({
+        clientId: `faults-read-${world.org.toLowerCase()}`,
+        brokers: testEnv.kafkaBrokers,
+        logLevel: logLevel.WARN,
+        logCreator:
+          () =>
+          ({ level, log }) => {
+            const { message, ...extra } = log;
+            logger[level <= logLevel.ERROR ? 'error' : 'warn']({ kafkajs: extra }, message);
+          },
+      });
       stream = new MirrorStream({
-        kafka,
+        kafka: readKafka,
         db: world.db,
         topic: rawTopic,
         deadLetterTopic: mirrorDlq,
         groupId: `test-faults-mirror-${world.org.toLowerCase()}`,
         sessionTimeoutMs: 10_000,
         metrics,
+        logger,
       });
       await stream.start();
       poller = new PemsPoller({
         db: world.db,
-        kafka,
+        kafka: readKafka,
         topic: rawTopic,
         keyRing: parseCredentialKeys(TEST_CREDENTIAL_KEYS),
         pageSize: 500,
@@ -115,6 +160,7 @@ export async function createFaultWorld(opts: { records?: number; users?: number 
         redis: testEnv.redisUrl,
         organizations: [world.org],
         metrics,
+        logger,
       });
       await poller.start();
     },
@@ -317,8 +363,7 @@ export async function judge(
 
 /** One line per scenario on stdout, and the whole verdict under $PEMS_SYNC_STATE or /tmp. */
 function report(v: Verdict): void {
-  const dir = join(process.env.PEMS_SYNC_STATE ?? tmpdir(), 'faults');
-  mkdirSync(dir, { recursive: true });
+  const dir = faultsDir();
   const file = join(dir, `${v.scenario}${SHORT ? '.short' : ''}.json`);
   const { reconcile, ...rest } = v;
   writeFileSync(

@@ -4,7 +4,7 @@
  * the CLI runs the script in a second process that a SIGKILL of the CLI would leave running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface SinkProcess {
@@ -23,16 +23,20 @@ export interface SinkProcessOptions {
   built?: boolean;
   /** Node's own flags, e.g. the heap bound the Helm chart and compose file give the sink. */
   nodeArgs?: readonly string[];
+  /** Append the process's stdout and stderr to this file instead of the test's own output. */
+  outputFile?: string;
 }
 
 export function spawnSinkProcess(env: Record<string, string>, opts: SinkProcessOptions = {}): SinkProcess {
   const main = opts.built
     ? [join(__dirname, '../../dist/connectors/sink/main.js')]
     : ['--import', 'tsx', join(__dirname, '../../connectors/sink/main.ts')];
+  const out = opts.outputFile ? openSync(opts.outputFile, 'a') : 'inherit';
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...main], {
     env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', out, out],
   });
+  if (typeof out === 'number') closeSync(out); // the child has its own copy
   let peakKiB = 0;
   const sample = setInterval(() => {
     try {

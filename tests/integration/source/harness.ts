@@ -14,6 +14,7 @@ import {
   MirrorStream,
   PemsPoller,
   createSourceMetrics,
+  type MirrorStreamOptions,
   type PollerOptions,
   type SourceMetrics,
 } from '../../../connectors/source';
@@ -35,7 +36,7 @@ export interface ReadSideFixture {
   registry: Registry;
   metrics: SourceMetrics;
   poller(options?: Partial<PollerOptions>): PemsPoller;
-  mirror(): Promise<MirrorStream>;
+  mirror(options?: Partial<MirrorStreamOptions>): Promise<MirrorStream>;
   close(): Promise<void>;
 }
 
@@ -110,7 +111,7 @@ export async function readSide(name: string): Promise<ReadSideFixture> {
       pollers.push(p);
       return p;
     },
-    async mirror() {
+    async mirror(options = {}) {
       const s = new MirrorStream({
         kafka,
         db,
@@ -119,6 +120,7 @@ export async function readSide(name: string): Promise<ReadSideFixture> {
         groupId,
         sessionTimeoutMs: 10_000,
         metrics,
+        ...options,
       });
       streams.push(s);
       await s.start();

@@ -19,15 +19,8 @@
  * write time.
  */
 import type { Knex } from 'knex';
-import {
-  Partitioners,
-  type Consumer,
-  type EachBatchPayload,
-  type IHeaders,
-  type Kafka,
-  type KafkaMessage,
-  type Producer,
-} from 'kafkajs';
+import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage } from 'kafkajs';
+import { IdempotentProducer } from '../kafka/idempotent-producer';
 import { normalizePemsRecord, type UpsertDecision } from '../../streams/mirror';
 import { PemsSyncError } from '../../streams/errors';
 import { toDeadLetterHeaders, type DeadLetterStage, type KafkaHeaders } from '../../streams/outcomes';
@@ -161,7 +154,7 @@ const REPLACE_DELAY_MAX_MS = 30_000;
 export class MirrorStream {
   private readonly opts: MirrorStreamOptions;
   private consumer: Consumer;
-  private readonly producer: Producer;
+  private readonly producer: IdempotentProducer;
   private readonly logger: SourceLogger;
   private started?: Promise<void>;
   private stopped?: Promise<void>;
@@ -175,13 +168,8 @@ export class MirrorStream {
     this.opts = options;
     this.logger = options.logger ?? silentLogger;
     this.consumer = this.createConsumer();
-    this.producer = options.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // murmur2 like Kafka's Java client (and Kafka Connect/Debezium): same key, same partition as the CDC topic.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    // The dead letters' producer, replaced after a failed send (../kafka/idempotent-producer.ts).
+    this.producer = new IdempotentProducer(options.kafka);
   }
 
   /** Connected and a member of the consumer group. */
@@ -363,7 +351,6 @@ export class MirrorStream {
     // dead letter, never loses it (Kafka Connect's DeadLetterQueueReporter does the same).
     await this.producer.send({
       topic: this.opts.deadLetterTopic,
-      acks: -1,
       messages: [{ key: message.key, value: message.value, headers: headers as IHeaders }],
     });
     let organization: string;

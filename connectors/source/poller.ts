@@ -24,7 +24,8 @@
  * never wait), so several replicas can run the poller without producing every page twice.
  */
 import type { Knex } from 'knex';
-import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
+import { IdempotentProducer } from '../kafka/idempotent-producer';
 import type { Redis } from 'ioredis';
 import { PemsClientPool, type CredentialKeyRing, type ListPage, type PemsClient } from '../pems';
 import { PemsSyncError } from '../../streams/errors';
@@ -162,12 +163,11 @@ const sleep = (ms: number, signal: { cancelled: boolean; wake?: () => void }): P
 
 export class PemsPoller {
   private readonly opts: PollerOptions;
-  private readonly producer: Producer;
+  private readonly producer: IdempotentProducer;
   private readonly logger: SourceLogger;
   private readonly now: () => Date;
   private readonly clients: PemsClientPool;
   private readonly ownsClients: boolean;
-  private connected?: Promise<void>;
   private stopping = false;
   private stopped?: Promise<void>;
   private loop?: Promise<void>;
@@ -181,15 +181,8 @@ export class PemsPoller {
     this.now = options.now ?? (() => new Date());
     this.ownsClients = options.clients === undefined;
     this.clients = options.clients ?? ownPool(options);
-    // Idempotent producer: broker-side dedup of retried sends (sequence numbers per partition),
-    // acks from every in-sync replica, and one request in flight so retries keep order.
-    this.producer = options.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // murmur2 like Kafka's Java client (and Kafka Connect/Debezium): same key, same partition as the CDC topic.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    // Replaced after a failed send (../kafka/idempotent-producer.ts says why).
+    this.producer = new IdempotentProducer(options.kafka);
   }
 
   /** When the last poll of every organization succeeded (readiness / liveness input). */
@@ -197,9 +190,8 @@ export class PemsPoller {
     return this.lastSuccessAt;
   }
 
-  private async connect(): Promise<void> {
-    this.connected ??= this.producer.connect();
-    return this.connected;
+  private connect(): Promise<void> {
+    return this.producer.connect();
   }
 
   /** Starts polling every pollIntervalMs until stop(). The first poll runs at once. */
@@ -251,7 +243,7 @@ export class PemsPoller {
         async () => this.loop,
         async () => this.running,
         async () => (this.ownsClients ? this.clients.close() : undefined),
-        async () => (this.connected ? this.producer.disconnect() : undefined),
+        async () => this.producer.disconnect(),
       ];
       // Keep going past a failing step: a hung client must not keep the producer open.
       for (const step of steps) {
@@ -343,7 +335,7 @@ export class PemsPoller {
           headers: { 'content-type': RAW_CONTENT_TYPE },
         }));
         try {
-          await this.producer.send({ topic: this.opts.topic, acks: -1, messages });
+          await this.producer.send({ topic: this.opts.topic, messages });
         } catch (e) {
           fail('produce');
           throw e;

@@ -38,7 +38,7 @@ import { PfaLanes } from './lanes';
 import { OffsetLedger } from './ledger';
 import { PemsWrite } from './pems-write';
 import { Recorder } from './record';
-import { SinkTask } from './task';
+import { SinkTask, type SinkTaskOptions } from './task';
 import { BatchWriter } from './write';
 
 export interface SinkOptions {
@@ -50,8 +50,13 @@ export interface SinkOptions {
   opsServer?: boolean;
   /** Work items in flight before fetching pauses. Default sink.maxInFlight (5000). */
   maxInFlight?: number;
-  /** Called when outcomes cannot be recorded and the sink stops itself (main.ts exits non-zero). */
+  /**
+   * Called when the sink stops itself (main.ts exits non-zero): outcomes cannot be recorded or
+   * emitted, or the consumer crashed for good.
+   */
   onFatal?: (err: unknown) => void;
+  /** Test seams of the task, never set in production. */
+  taskHooks?: SinkTaskOptions['hooks'];
 }
 
 export interface Sink {
@@ -151,6 +156,19 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
   });
   /** Set when the sink stops itself (outcomes not recorded or not emitted): liveness fails from then on. */
   let fatal: unknown = null;
+  let closing: Promise<void> | null = null;
+  // Built last; a fatal error before that stops the sink as soon as it exists.
+  let built: Sink | null = null;
+  let stopWhenBuilt = false;
+  const stopItself = (err: unknown, log: () => void): void => {
+    if (closing || fatal !== null) return; // stopping anyway; what is unrecorded is redelivered
+    fatal = err;
+    // /healthz fails at once, so an orchestrator restarts the process even if stopping hangs.
+    log();
+    options.onFatal?.(err);
+    if (built) void built.close();
+    else stopWhenBuilt = true;
+  };
   const recorder = new Recorder({
     db,
     emitter,
@@ -169,23 +187,19 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
           metrics.deadLetters.inc({ reason: e.outcome.error.code }, e.modifications.length);
       }
     },
-    onError: (err) => {
-      if (closing) return; // stopping anyway; what is unrecorded is redelivered
-      fatal = err;
-      // /healthz fails at once, so an orchestrator restarts the process even if stopping hangs.
-      if (emitter.failedDrainWith(err))
-        logger.fatal(
-          { err, transactionalId: emitter.transactionalId },
-          'outcomes are recorded but could not be emitted to Kafka; stopping (liveness now fails) so that a restart emits them from the outbox',
-        );
-      else
-        logger.fatal(
-          { err },
-          'outcomes could not be recorded; stopping (liveness now fails) so that Kafka redelivers them',
-        );
-      options.onFatal?.(err);
-      void sink.close();
-    },
+    onError: (err) =>
+      stopItself(err, () => {
+        if (emitter.failedDrainWith(err))
+          logger.fatal(
+            { err, transactionalId: emitter.transactionalId },
+            'outcomes are recorded but could not be emitted to Kafka; stopping (liveness now fails) so that a restart emits them from the outbox',
+          );
+        else
+          logger.fatal(
+            { err },
+            'outcomes could not be recorded; stopping (liveness now fails) so that Kafka redelivers them',
+          );
+      }),
   });
   const lanes = new PfaLanes({
     write: new PemsWrite({
@@ -226,6 +240,14 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     partitionsConsumedConcurrently: config.sink.partitionsConsumedConcurrently,
     shutdownTimeoutMs: config.sink.shutdownTimeoutMs,
     organizations: config.sink.organizations,
+    onCrashedForGood: (err) =>
+      stopItself(err, () =>
+        logger.fatal(
+          { err },
+          'the consumer stopped on an error kafkajs does not restart it after; stopping (liveness now fails) so that a restart consumes again',
+        ),
+      ),
+    hooks: options.taskHooks,
   });
   await task.start();
   /** Liveness (/healthz): the consumer has not crashed for good and the sink has not stopped itself. */
@@ -242,7 +264,6 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
         });
   logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
 
-  let closing: Promise<void> | null = null;
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((r) => (markClosed = r));
   const sink: Sink = {
@@ -275,5 +296,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
       return closing;
     },
   };
+  built = sink;
+  if (stopWhenBuilt) void sink.close();
   return sink;
 }

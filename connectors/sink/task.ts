@@ -53,6 +53,10 @@ export interface SinkTaskOptions {
   shutdownTimeoutMs: number;
   /** Only these organizations' modifications are taken; empty: all. Others are skipped unclaimed. */
   organizations?: readonly string[];
+  /** The consumer crashed on an error kafkajs does not restart it after: it stays stopped. */
+  onCrashedForGood?: (err: unknown) => void;
+  /** Test seams, never set in production. */
+  hooks?: { beforeBatch?: () => void | Promise<void> };
 }
 
 export class SinkTask {
@@ -89,6 +93,7 @@ export class SinkTask {
       this.crashed = !e.payload.restart;
       this.member = false;
       opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (this.crashed && !this.closing) opts.onCrashedForGood?.(e.payload.error);
     });
     this.consumer.on(STOP, () => (this.member = false));
     this.consumer.on(DISCONNECT, () => (this.member = false));
@@ -155,6 +160,7 @@ export class SinkTask {
   }
 
   private async putBatch(payload: EachBatchPayload): Promise<void> {
+    await this.opts.hooks?.beforeBatch?.();
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     const { topic, partition } = batch;
     this.opts.metrics.batchSize.observe(batch.messages.length);

@@ -172,9 +172,13 @@ export class Emitter {
         list.push({ key: r.key, value, headers: { ...loadHeaders(r.headers), [OUTBOX_ID_HEADER]: r.id } });
         byTopic.set(r.topic, list);
       }
-      // A commit that failed and could not be aborted (the broker went away mid-commit) leaves
-      // the producer in a state where it can begin no transaction: replace it first (the new
-      // one fences the old and aborts its transaction); until that succeeds, drains fail.
+      // After a failed transaction the producer is replaced before the next one. A commit that
+      // failed and could not be aborted (the broker went away mid-commit) leaves it able to begin
+      // no transaction. And a send that failed after the broker stored its batch (the answers
+      // lost) leaves kafkajs handing the same sequence numbers to the next batch, which the broker
+      // then drops as a duplicate of the aborted one: the rows would be deleted, never emitted.
+      // The new producer fences the old, aborts its transaction and starts its sequences afresh;
+      // until that succeeds, drains fail.
       if (this.producerBroken) {
         await this.producer?.disconnect().catch(() => undefined);
         await this.openProducer();
@@ -189,9 +193,8 @@ export class Emitter {
         await this.opts.beforeCommit?.(rows.length);
         await txn.commit();
       } catch (err) {
-        await txn.abort().catch(() => {
-          this.producerBroken = true;
-        });
+        this.producerBroken = true;
+        await txn.abort().catch(() => undefined);
         throw err;
       }
       await this.opts.afterProduce?.(rows.length);

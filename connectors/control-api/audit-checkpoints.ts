@@ -4,7 +4,7 @@
  * /audit/verify compares the chain against (issue 13, item 2). A checkpoint is published only
  * for a head whose own mac holds, so a forged head is never anchored.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import type { Knex } from 'knex';
 import {
   checkedCheckpoint,
@@ -18,7 +18,8 @@ import { signedChainHeads } from '../postgres/audit';
 
 export async function publishCheckpoints(
   db: Knex,
-  producer: Producer,
+  /** An IdempotentProducer (../kafka/idempotent-producer.ts); it sends with acks from every in-sync replica. */
+  producer: { send(record: { topic: string; messages: Message[] }): Promise<unknown> },
   topic: string,
   ring: AuditKeyRing,
   organizationIds?: readonly string[],
@@ -36,7 +37,7 @@ export async function publishCheckpoints(
         signCheckpoint(ring, { organizationId: h.organizationId, lastId: h.lastId, lastMac: h.lastMac, at }),
       ),
     }));
-  if (messages.length > 0) await producer.send({ topic, acks: -1, messages });
+  if (messages.length > 0) await producer.send({ topic, messages });
   return messages.length;
 }
 

@@ -15,6 +15,7 @@ import { auditKeyRing } from '../postgres/audit';
 import { createDatabase } from '../postgres/db';
 import { publishCheckpoints } from './audit-checkpoints';
 import { buildControlApi } from './server';
+import { IdempotentProducer } from '../kafka/idempotent-producer';
 import { WebhookDispatcher } from './webhooks';
 
 async function main(): Promise<void> {
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
   app.log.info({ opsPort: ops.port }, 'control API ops endpoints listening');
   // Signed audit chain heads on the compacted checkpoint topic: the anchor outside Postgres.
   const ring = auditKeyRing();
-  const checkpointProducer = ring ? kafka.producer({ idempotent: true, maxInFlightRequests: 1 }) : undefined;
+  // Replaced after a failed send (../kafka/idempotent-producer.ts), so a lost answer cannot stop the checkpoints.
+  const checkpointProducer = ring ? new IdempotentProducer(kafka) : undefined;
   let checkpointTimer: NodeJS.Timeout | undefined;
   if (ring && checkpointProducer) {
     await checkpointProducer.connect();

@@ -4,7 +4,8 @@
  * Routes import this file, never server.ts, which registers them (no import circle).
  */
 import type { FastifyRequest } from 'fastify';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import type { IdempotentProducer } from '../kafka/idempotent-producer';
 import type { Knex } from 'knex';
 import type { Config } from '../../schemas/config';
 import type { Caller } from './auth';
@@ -27,7 +28,7 @@ export interface RouteContext {
   pemsHealthTimeoutMs: number;
   kafkaTimeoutMs: number;
   /** Lazily connected Kafka clients, or undefined without Kafka. */
-  producer(): Promise<Producer> | undefined;
+  producer(): Promise<IdempotentProducer> | undefined;
   admin(): Promise<Admin> | undefined;
   /** Concurrent audit exports (export-slots.ts). */
   exports: ExportSlots;

@@ -12,7 +12,8 @@ import Fastify, {
   type FastifySchemaValidationError,
   type RouteOptions,
 } from 'fastify';
-import { Partitioners, type Kafka, type Producer, type Admin } from 'kafkajs';
+import type { Kafka, Admin } from 'kafkajs';
+import { IdempotentProducer } from '../kafka/idempotent-producer';
 import type { Knex } from 'knex';
 import { checkProductionSecrets, type Config } from '../../schemas/config';
 import { createLogger } from '../observability/logger';
@@ -76,7 +77,7 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     },
   });
 
-  let producer: Promise<Producer> | undefined;
+  let producer: Promise<IdempotentProducer> | undefined;
   let admin: Promise<Admin> | undefined;
   const ctx: RouteContext = {
     db: opts.db,
@@ -91,15 +92,10 @@ export function buildControlApi(opts: ControlApiOptions): FastifyInstance {
     producer: () => {
       if (!opts.kafka) return undefined;
       producer ??= (async () => {
-        // Idempotent producer: a retried send never duplicates the replayed event. The default
-        // partitioner is murmur2 like Kafka Connect's Java producer, so a replayed event lands on
-        // the partition Debezium uses for the same key and per-PFA order holds.
-        const p = opts.kafka!.producer({
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: false,
-          createPartitioner: Partitioners.DefaultPartitioner,
-        });
+        // Idempotent producer: a retried send never duplicates the replayed event; replaced after a
+        // failed send (../kafka/idempotent-producer.ts). murmur2 like Kafka Connect's Java producer,
+        // so a replayed event lands on the partition Debezium uses for the same key.
+        const p = new IdempotentProducer(opts.kafka!);
         await p.connect();
         return p;
       })().catch((err) => {

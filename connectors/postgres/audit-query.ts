@@ -206,7 +206,7 @@ export async function verifyAuditChain(
        prev_hash, hash, expected_hash, expected_prev_hash, entries, last_hash,
        (hash <> expected_hash OR prev_hash <> expected_prev_hash) AS broken
      FROM chain
-     ORDER BY (hash <> expected_hash OR prev_hash <> expected_prev_hash) DESC, created_at, id
+     ORDER BY (hash <> expected_hash OR prev_hash <> expected_prev_hash) DESC, chain.created_at, chain.id
      LIMIT 1`,
     [GENESIS, organizationId],
   );
@@ -294,7 +294,7 @@ async function verifyKeyedChain(
     const page = await db.raw(
       `SELECT id::text AS id, ${CREATED_AT_SQL} AS created_at, pfa_id, modification_id::text AS modification_id, actor, event_type,
               details, pems_response, mac, mac_key_id
-         FROM audit_log WHERE organization_id = ? AND id > ?::bigint ORDER BY id LIMIT ?`,
+         FROM audit_log WHERE organization_id = ? AND audit_log.id > ?::bigint ORDER BY audit_log.id LIMIT ?`,
       [organizationId, after, KEYED_PAGE],
     );
     const rows = page.rows as Array<Record<string, any>>;

@@ -32,7 +32,6 @@ export function createDeadLetterActions(ctx: RouteContext): DeadLetterActions {
       const topic = ctx.config.topics.cdc;
       const [meta] = await p.send({
         topic,
-        acks: -1,
         messages: [{ key: record.key, value: record.value, headers: record.headers }],
       });
       return { topic, partition: meta!.partition, offset: String(meta!.baseOffset ?? meta!.offset ?? '') };

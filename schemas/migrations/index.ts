@@ -13,6 +13,7 @@ import * as appRole from './011_app_role';
 import * as consoleSession from './012_console_session';
 import * as consoleReadIndexes from './013_console_read_indexes';
 import * as writeIntentLookup from './014_write_intent_lookup';
+import * as modificationStatusIndex from './015_modification_status_index';
 import * as auditHeadOnce from './017_audit_head_once';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
@@ -31,6 +32,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['012_console_session', consoleSession],
   ['013_console_read_indexes', consoleReadIndexes],
   ['014_write_intent_lookup', writeIntentLookup],
+  ['015_modification_status_index', modificationStatusIndex],
   ['017_audit_head_once', auditHeadOnce],
 ];
 

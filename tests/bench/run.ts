@@ -16,6 +16,7 @@
  *   BENCH_PLAN_BACKLOG=1000  the backlog of the original plan vs pems-sync comparison
  *   BENCH_OUT=reports/bench.json
  *   BENCH_SINK_HEAP_MIB=160  the sink's --max-old-space-size (the Helm chart's and compose's); 0: Node's default
+ *   BENCH_SINK_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'  more node flags for the sink
  *   BENCH_SINK_ENV='{"PEMS_SYNC_HTTP_PORT":"9999"}'  the sink's settings for one run
  * Sink settings under test come from the environment as usual (PEMS_SYNC_*); Debezium's from
  * the connector config (connectors/debezium/pfa-modification.json).

@@ -177,7 +177,10 @@ export function spawnSink(b: BenchOrg, env: Record<string, string> = {}): SinkPr
       // Overrides for one run (e.g. a fixed ops port to read the sink's metrics while it runs).
       ...(JSON.parse(process.env.BENCH_SINK_ENV ?? '{}') as Record<string, string>),
     },
-    { built: true, nodeArgs: [...(SINK_HEAP_MIB > 0 ? [`--max-old-space-size=${SINK_HEAP_MIB}`] : []), ...SINK_NODE_ARGS] },
+    {
+      built: true,
+      nodeArgs: [...(SINK_HEAP_MIB > 0 ? [`--max-old-space-size=${SINK_HEAP_MIB}`] : []), ...SINK_NODE_ARGS],
+    },
   );
 }
 

@@ -5,10 +5,9 @@
  * (main.ts) so that any supervisor restarts it, not only one that probes /healthz. The edit it
  * did not take is still committed and a restarted sink syncs it.
  */
-import type { DestinationStream } from 'pino';
-import { startSink, type Sink } from '../../../connectors/sink';
-import { createLogger } from '../../../connectors/observability';
+import type { Sink } from '../../../connectors/sink';
 import { createWorld, type World } from '../../support/world';
+import { startWatchedSink } from '../../support/watched-sink';
 
 jest.setTimeout(3 * 60_000);
 
@@ -26,19 +25,8 @@ describe('sink: a consumer that crashed for good', () => {
   });
 
   it('when the consumer crashes on an error kafkajs does not restart it after, then the sink stops itself and a restarted sink syncs the edit', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const capture: DestinationStream = { write: (line: string) => void lines.push(JSON.parse(line)) };
-    let aliveAtFatal: boolean | null = null;
-    let fatal: (err: unknown) => void = () => undefined;
-    const fatalSeen = new Promise<unknown>((r) => (fatal = r));
     let thrown = 0;
-    const started = await startSink(world.config, {
-      clientOverrides: { ca: world.sim.cert },
-      logger: createLogger('warn', { test: world.org }, capture),
-      onFatal: (err) => {
-        aliveAtFatal = started.alive();
-        fatal(err);
-      },
+    const watched = await startWatchedSink(world, {
       taskHooks: {
         beforeBatch: () => {
           thrown++;
@@ -46,17 +34,14 @@ describe('sink: a consumer that crashed for good', () => {
         },
       },
     });
+    const { sink: started, lines, fatalSeen } = watched;
     sink = started;
-    for (const t0 = Date.now(); !started.task.ready().ready;) {
-      if (Date.now() - t0 > 30_000) throw new Error('sink did not join its consumer group');
-      await new Promise((r) => setTimeout(r, 100));
-    }
     expect(started.alive()).toBe(true);
 
     const id = await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'taken after the restart' } });
     const err = await fatalSeen;
     expect(String(err)).toContain('request is not a function');
-    expect(aliveAtFatal).toBe(false);
+    expect(watched.aliveAtFatal()).toBe(false);
     await started.closed;
     expect(thrown).toBe(1);
     expect(lines.filter((l) => l.level === 'fatal').map((l) => l.msg)).toEqual([

@@ -7,11 +7,10 @@
  * recorded but not emitted and names the transactional id, and the outcome waits in the outbox
  * for the next start, which emits it once the topic is back.
  */
-import type { DestinationStream } from 'pino';
-import { startSink, type Sink } from '../../../connectors/sink';
-import { createLogger } from '../../../connectors/observability';
+import type { Sink } from '../../../connectors/sink';
 import { createWorld, type World } from '../../support/world';
 import { testKafka } from '../../support/kafka';
+import { startWatchedSink } from '../../support/watched-sink';
 
 jest.setTimeout(6 * 60_000);
 
@@ -29,24 +28,9 @@ describe('sink: an emitter that cannot emit any more', () => {
   });
 
   it('when every emit fails, then the sink stops itself, liveness fails at once and the fatal log line says what was not emitted; a restart emits it', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const capture: DestinationStream = { write: (line: string) => void lines.push(JSON.parse(line)) };
-    let aliveAtFatal: boolean | null = null;
-    let fatal: (err: unknown) => void = () => undefined;
-    const fatalSeen = new Promise<unknown>((r) => (fatal = r));
-    const started = await startSink(world.config, {
-      clientOverrides: { ca: world.sim.cert },
-      logger: createLogger('warn', { test: world.org }, capture),
-      onFatal: (err) => {
-        aliveAtFatal = started.alive();
-        fatal(err);
-      },
-    });
+    const watched = await startWatchedSink(world);
+    const { sink: started, lines, fatalSeen } = watched;
     sink = started;
-    for (const t0 = Date.now(); !started.task.ready().ready;) {
-      if (Date.now() - t0 > 30_000) throw new Error('sink did not join its consumer group');
-      await new Promise((r) => setTimeout(r, 100));
-    }
     expect(started.alive()).toBe(true);
     expect((await fetch(`http://127.0.0.1:${started.ops!.port}/healthz`)).status).toBe(200);
 
@@ -57,7 +41,7 @@ describe('sink: an emitter that cannot emit any more', () => {
       const id = await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'never emitted' } });
 
       await fatalSeen;
-      expect(aliveAtFatal).toBe(false);
+      expect(watched.aliveAtFatal()).toBe(false);
       await started.closed;
       const fatalLines = lines.filter((l) => l.level === 'fatal');
       expect(fatalLines.map((l) => l.msg)).toEqual([expect.stringContaining('could not be emitted to Kafka')]);

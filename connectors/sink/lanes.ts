@@ -27,7 +27,6 @@ interface Lane extends LaneState {
   key: string;
   queue: Array<{ item: LaneItem; ctx: LaneContext }>;
   running: Promise<void> | null;
-  idleSince: number;
 }
 
 /**
@@ -55,7 +54,7 @@ export class PfaLanes {
     const key = pfaKey(item.modification.organizationId, item.modification.pfaId);
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { key, queue: [], running: null, known: null, own: null, idleSince: 0 };
+      lane = { key, queue: [], running: null, known: null, own: null };
       this.lanes.set(key, lane);
     }
     this.idle.delete(key);
@@ -121,7 +120,6 @@ export class PfaLanes {
       }
     } finally {
       lane.running = null;
-      lane.idleSince = Date.now();
       if (lane.queue.length > 0) lane.running = this.run(lane);
       else {
         this.idle.set(lane.key, lane);

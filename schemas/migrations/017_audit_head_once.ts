@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  * organization has none yet, and updates it once. Order and the hash are unchanged: the lock is
  * the same row lock, taken before the previous hash is read.
  */
-const CHAIN_FUNCTION = (lockHead: string): string => `
+export const CHAIN_FUNCTION = (lockHead: string): string => `
   CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$
   DECLARE prev text;
   BEGIN
@@ -32,7 +32,7 @@ const CHAIN_FUNCTION = (lockHead: string): string => `
   END $$;
 `;
 
-const LOCK_ONCE = `
+export const LOCK_ONCE = `
     SELECT last_hash INTO prev FROM audit_chain_head WHERE organization_id = NEW.organization_id FOR UPDATE;
     IF NOT FOUND THEN
       INSERT INTO audit_chain_head (organization_id, last_id, last_hash)

@@ -15,6 +15,7 @@ import * as consoleReadIndexes from './013_console_read_indexes';
 import * as writeIntentLookup from './014_write_intent_lookup';
 import * as modificationStatusIndex from './015_modification_status_index';
 import * as auditHeadOnce from './017_audit_head_once';
+import * as auditHeadPerStatement from './019_audit_head_per_statement';
 
 /** Migrations in order. Listed in code (not discovered on disk) so ts, js and jest all load them alike. */
 const migrations: Array<readonly [string, Knex.Migration]> = [
@@ -34,6 +35,7 @@ const migrations: Array<readonly [string, Knex.Migration]> = [
   ['014_write_intent_lookup', writeIntentLookup],
   ['015_modification_status_index', modificationStatusIndex],
   ['017_audit_head_once', auditHeadOnce],
+  ['019_audit_head_per_statement', auditHeadPerStatement],
 ];
 
 export const MIGRATION_NAMES: readonly string[] = migrations.map((m) => m[0]);

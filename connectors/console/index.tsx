@@ -13,20 +13,18 @@ import { ApiError, toApiError } from '../control-api/errors';
 import { createStatusProbes } from '../control-api/routes/status';
 import type { RouteContext } from '../control-api/route-context';
 import { listSignInUsers } from '../postgres/console-sessions';
-import { EDIT_STAGES, listUserEdits, searchEdits, summariseUserEdits, type EditStage } from '../postgres/console-edits';
 import { asset } from './assets';
 import { registerConflictPages } from './conflict-routes';
 import { registerDeadLetterPages } from './dead-letter-routes';
 import { LiveStreams } from './live-streams';
 import { registerRecordPages } from './record-routes';
+import { registerStatusPages } from './status-routes';
+import { registerEditPages } from './edit-routes';
 import { registerAuditPages } from './audit-routes';
 import { registerNotificationPages } from './notification-routes';
 import { readCookies, setCookie, SIGN_IN_CSRF_COOKIE, THEME_COOKIE, TZ_COOKIE } from './cookies';
 import { ErrorPage } from './pages/error';
-import { MyEditsPage } from './pages/my-edits';
-import { SearchPage } from './pages/search';
 import { SignInPage } from './pages/sign-in';
-import { StatusFragment, StatusPage } from './pages/status';
 import {
   endSession,
   isTimeZone,
@@ -42,7 +40,6 @@ import {
   type Viewer,
 } from './session';
 import { StatusModel } from './status-model';
-import { withSending } from './sending';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -255,169 +252,13 @@ export function registerConsole(app: FastifyInstance, ctx: RouteContext, verify:
         return reply.redirect(safeReturnPath(body.return_to), 303);
       });
 
-      // --- status ---------------------------------------------------------------------------
-      const statusScope = (v: Viewer, org: unknown): { orgs: string[]; organization?: string } => {
-        const all = v.caller.readableOrgs.sort();
-        if (typeof org !== 'string' || org === '') return { orgs: all };
-        // Not a member: the same 404 as the API (its existence is not disclosed).
-        v.caller.scope(org);
-        return { orgs: all, organization: org };
-      };
-
-      scope.get('/status', ROUTE, async (req, reply) => {
-        const v = requireViewer(req, reply);
-        if (!v) return reply;
-        const { orgs, organization } = statusScope(v, (req.query as Record<string, unknown>).organization);
-        const s = await model.snapshot(organization ? [organization] : orgs);
-        return html(
-          reply,
-          <StatusPage
-            view={req.consoleView!}
-            s={s}
-            organization={organization}
-            orgs={orgs}
-            target={ctx.config.console.freshnessTargetSeconds}
-            liveIntervalMs={ctx.config.console.liveIntervalMs}
-          />,
-        );
-      });
-
-      scope.get('/status/live', ROUTE, async (req, reply) => {
-        const v = req.consoleView?.viewer;
-        if (!v) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
-        const { orgs, organization } = statusScope(v, (req.query as Record<string, unknown>).organization);
-        reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        res.write('retry: 2000\n\n');
-        let stopped = false;
-        let timer: NodeJS.Timeout | undefined;
-        const stop = (): void => {
-          stopped = true;
-          if (timer) clearTimeout(timer);
-          streams.delete(endStream);
-        };
-        const endStream = (): void => {
-          stop();
-          res.end();
-        };
-        streams.add(endStream);
-        req.raw.on('close', stop);
-        const tick = async (): Promise<void> => {
-          if (stopped) return;
-          try {
-            // Rights and the session are re-read every tick: a revoked right or a signed-out session ends the stream.
-            const view = await loadView(ctx.db, req);
-            if (!view.viewer) {
-              res.write('event: signed-out\ndata: your console session has ended\n\n');
-              res.end();
-              return stop();
-            }
-            const scoped = (organization ? [organization] : orgs).filter((o) => view.viewer!.caller.canRead(o));
-            const s = await model.sharedSnapshot(scoped);
-            const fragment = await (
-              <StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />
-            );
-            if (stopped) return;
-            res.write(
-              `id: ${s.at.getTime()}\nevent: status\n${fragment
-                .split('\n')
-                .map((l) => `data: ${l}`)
-                .join('\n')}\n\n`,
-            );
-          } catch (err) {
-            req.log.warn({ err }, 'console live status tick failed');
-            if (!stopped) res.write(`event: problem\ndata: the status could not be read just now; retrying\n\n`);
-          }
-          if (!stopped) timer = setTimeout(() => void tick(), ctx.config.console.liveIntervalMs);
-        };
-        void tick();
-      });
-
-      // --- my edits -------------------------------------------------------------------------
-      scope.get('/my-edits', ROUTE, async (req, reply) => {
-        const v = requireViewer(req, reply);
-        if (!v) return reply;
-        const q = req.query as Record<string, unknown>;
-        const stageRaw = typeof q.stage === 'string' && q.stage !== '' ? q.stage : undefined;
-        if (stageRaw !== undefined && !(stageRaw in EDIT_STAGES))
-          throw new ApiError(400, 'BAD_FILTER', `stage must be one of ${Object.keys(EDIT_STAGES).join(', ')}`);
-        const pfaId = typeof q.pfa === 'string' && q.pfa.trim() !== '' ? q.pfa.trim().slice(0, 200) : undefined;
-        let before: { t: string; id: string } | undefined;
-        if (typeof q.before === 'string' && q.before !== '') {
-          const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)_([0-9a-f-]{36})$/.exec(q.before);
-          if (!m) throw new ApiError(400, 'BAD_CURSOR', 'the page cursor (before) is not one this console made');
-          before = { t: m[1]!, id: m[2]! };
-        }
-        const limit = 50;
-        const orgs = v.caller.readableOrgs;
-        const [edits, summary] = await Promise.all([
-          listUserEdits(ctx.db, {
-            userId: v.userId,
-            organizationIds: orgs,
-            stage: stageRaw as EditStage | undefined,
-            pfaId,
-            before,
-            limit,
-          }),
-          summariseUserEdits(ctx.db, v.userId, orgs),
-        ]);
-        const shown = await withSending(ctx.db, ctx.config, edits, req.consoleView!.now);
-        const last = edits[edits.length - 1];
-        const params = new URLSearchParams();
-        if (stageRaw) params.set('stage', stageRaw);
-        if (pfaId) params.set('pfa', pfaId);
-        if (last) params.set('before', `${last.createdAt.toISOString()}_${last.id}`);
-        const nextHref = edits.length === limit && last ? `/console/my-edits?${params.toString()}` : undefined;
-        return html(
-          reply,
-          <MyEditsPage
-            view={req.consoleView!}
-            edits={shown}
-            stage={stageRaw as EditStage | undefined}
-            pfaId={pfaId}
-            nextHref={nextHref}
-            summary={summary}
-          />,
-        );
-      });
-
+      registerStatusPages(scope, ctx, { route: ROUTE, html, requireViewer, streams, model });
+      registerEditPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerConflictPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerDeadLetterPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerRecordPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerAuditPages(scope, ctx, { route: ROUTE, html, requireViewer });
       registerNotificationPages(scope, ctx, { route: ROUTE, html, requireViewer, streams });
-
-      // --- global search --------------------------------------------------------------------
-      scope.get('/search', ROUTE, async (req, reply) => {
-        const v = requireViewer(req, reply);
-        if (!v) return reply;
-        const q = String((req.query as Record<string, unknown>).q ?? '').trim();
-        if (q === '' || q.length > 200) {
-          return html(
-            reply,
-            <SearchPage
-              view={req.consoleView!}
-              q={q}
-              edits={[]}
-              error="Type a PFA id or a modification id (at most 200 characters)."
-            />,
-            400,
-          );
-        }
-        const edits = await withSending(
-          ctx.db,
-          ctx.config,
-          await searchEdits(ctx.db, v.caller.readableOrgs, q, 100),
-          req.consoleView!.now,
-        );
-        return html(reply, <SearchPage view={req.consoleView!} q={q} edits={edits} />);
-      });
     },
     { prefix: '/console' },
   );

@@ -11,11 +11,24 @@ import { applyDeltaLimit, configuredDeltaLimit } from './migrations/009_capture_
 /** Arbitrary but fixed: the advisory-lock key every pems-sync migrator takes. */
 const MIGRATION_LOCK_KEY = 0x70656d73; // 'pems'
 
+/** How often a migrator waiting for another one asks for the lock again, ms. */
+const LOCK_POLL_MS = 250;
+
+/**
+ * Runs fn holding the migration lock. A waiting migrator asks with pg_try_advisory_lock between
+ * pauses instead of blocking in pg_advisory_lock: a blocked statement keeps its transaction open,
+ * and CREATE INDEX CONCURRENTLY (migration 013) waits for every open transaction to end, so the
+ * migrator holding the lock would wait for the one waiting for it, for ever.
+ */
 async function withAdvisoryLock<T>(knex: Knex, fn: () => Promise<T>): Promise<T> {
   // A session-level lock must be taken and released on the same connection.
   const conn = await knex.client.acquireConnection();
   try {
-    await knex.raw('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK_KEY]).connection(conn);
+    for (;;) {
+      const got = await knex.raw('SELECT pg_try_advisory_lock(?) AS ok', [MIGRATION_LOCK_KEY]).connection(conn);
+      if ((got.rows[0] as { ok: boolean }).ok) break;
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+    }
     try {
       return await fn();
     } finally {

@@ -10,6 +10,11 @@ import type { Knex } from 'knex';
  * - the last edit applied per organization;
  * - one user's edits newest first (My edits);
  * - the audit entries of one modification (a dead letter's PEMS attempts).
+ *
+ * Built CONCURRENTLY, outside a transaction: on a database already holding millions of edits
+ * and audit entries a plain CREATE INDEX would stop every writer (the sink, the read side, the
+ * API) for the whole build. A build that failed part way leaves an invalid index of the same
+ * name, which IF NOT EXISTS would keep: it is dropped and built again.
  */
 const INDEXES: Array<[name: string, sql: string]> = [
   [
@@ -22,10 +27,20 @@ const INDEXES: Array<[name: string, sql: string]> = [
   ['audit_log_modification', 'ON audit_log (modification_id, id) WHERE modification_id IS NOT NULL'],
 ];
 
+export const config = { transaction: false };
+
 export async function up(knex: Knex): Promise<void> {
-  for (const [name, sql] of INDEXES) await knex.raw(`CREATE INDEX IF NOT EXISTS ${name} ${sql}`);
+  for (const [name, sql] of INDEXES) {
+    const invalid = await knex.raw(
+      `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname = ? AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid`,
+      [name],
+    );
+    if (invalid.rows.length > 0) await knex.raw(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+    await knex.raw(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${sql}`);
+  }
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const [name] of [...INDEXES].reverse()) await knex.raw(`DROP INDEX IF EXISTS ${name}`);
+  for (const [name] of [...INDEXES].reverse()) await knex.raw(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
 }

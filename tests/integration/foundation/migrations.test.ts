@@ -143,6 +143,31 @@ describe('schema migrations', () => {
     await expect(db('audit_log').where({ id: rows[0].id }).del()).rejects.toThrow(/append-only/);
   });
 
+  it('when an index build of migration 013 failed part way, then the next run drops the invalid index and builds it again', async () => {
+    await db('organization').insert({ id: 'MIGI', name: 'Invalid index' }).onConflict('id').ignore();
+    await db('app_user').insert({ id: 'u-mig', username: 'mig' }).onConflict('id').ignore();
+    for (const pfa of ['PFA-I1', 'PFA-I2'])
+      await db('pfa_modification').insert({ organization_id: 'MIGI', pfa_id: pfa, user_id: 'u-mig', base_version: 1 });
+    // A concurrent build that fails (here: duplicates under UNIQUE) leaves an invalid index of that name.
+    await db.raw('DROP INDEX pfa_modification_org_updated');
+    await expect(
+      db.raw('CREATE UNIQUE INDEX CONCURRENTLY pfa_modification_org_updated ON pfa_modification (organization_id)'),
+    ).rejects.toThrow(/could not create unique index/);
+    const state = async (): Promise<Array<{ valid: boolean; unique: boolean }>> =>
+      (
+        await admin.raw(
+          `SELECT i.indisvalid AS valid, i.indisunique AS unique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE c.relname = 'pfa_modification_org_updated' AND c.relnamespace = ?::regnamespace`,
+          [schema],
+        )
+      ).rows;
+    expect(await state()).toEqual([{ valid: false, unique: true }]);
+    await db('knex_migrations').where({ name: '013_console_read_indexes' }).delete();
+
+    expect(await migrateLatest(db)).toEqual(['013_console_read_indexes']);
+    expect(await state()).toEqual([{ valid: true, unique: false }]);
+  });
+
   it('when rolled back, then every table is gone', async () => {
     const undone = await migrateRollback(db, true);
     expect(undone.sort()).toEqual([...MIGRATION_NAMES].sort());

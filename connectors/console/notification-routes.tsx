@@ -2,7 +2,7 @@
  * Notifications: the list with deep links, mark read (the same markNotificationRead /
  * markAllNotificationsRead as the API), and the unread count live over server-sent events.
  */
-import type { LiveStreams } from './live-streams';
+import { serveLiveStream, type LiveStreams } from './live-streams';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../control-api/errors';
 import type { RouteContext } from '../control-api/route-context';
@@ -67,46 +67,22 @@ export function registerNotificationPages(
   scope.get('/notifications/live', route, async (req, reply) => {
     if (!req.consoleView?.viewer)
       throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-    });
-    res.write('retry: 2000\n\n');
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
     let last = -1;
-    const stop = (): void => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      deps.streams.delete(end);
-    };
-    const end = (): void => {
-      stop();
-      res.end();
-    };
-    deps.streams.add(end);
-    req.raw.on('close', stop);
-    const tick = async (): Promise<void> => {
-      if (stopped) return;
-      try {
+    serveLiveStream(req, reply, deps.streams, {
+      intervalMs: ctx.config.console.liveIntervalMs,
+      tick: async (t) => {
         const view = await loadView(ctx.db, req);
         if (!view.viewer) {
-          res.write('event: signed-out\ndata: ended\n\n');
-          return end();
+          t.send('signed-out', 'ended');
+          return t.end();
         }
         const n = await unreadCount(ctx.db, view.viewer.userId, view.viewer.caller.readableOrgs);
-        if (n !== last && !stopped) {
+        if (n !== last) {
           last = n;
-          res.write(`event: unread\ndata: ${n}\n\n`);
+          t.send('unread', String(n));
         }
-      } catch (err) {
-        req.log.warn({ err }, 'console unread count tick failed');
-      }
-      if (!stopped) timer = setTimeout(() => void tick(), ctx.config.console.liveIntervalMs);
-    };
-    void tick();
+      },
+      failed: (err) => req.log.warn({ err }, 'console unread count tick failed'),
+    });
   });
 }

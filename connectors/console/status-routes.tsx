@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../control-api/errors';
 import type { RouteContext } from '../control-api/route-context';
 import type { PageDeps } from './conflict-routes';
-import type { LiveStreams } from './live-streams';
+import { serveLiveStream, type LiveStreams } from './live-streams';
 import { StatusFragment, StatusPage } from './pages/status';
 import { loadView, type Viewer } from './session';
 import type { StatusModel } from './status-model';
@@ -48,56 +48,26 @@ export function registerStatusPages(
     const v = req.consoleView?.viewer;
     if (!v) throw new ApiError(401, 'UNAUTHORIZED', 'your console session has ended: sign in again');
     const { orgs, organization } = statusScope(v, (req.query as Record<string, unknown>).organization);
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.write('retry: 2000\n\n');
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    const stop = (): void => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      streams.delete(endStream);
-    };
-    const endStream = (): void => {
-      stop();
-      res.end();
-    };
-    streams.add(endStream);
-    req.raw.on('close', stop);
-    const tick = async (): Promise<void> => {
-      if (stopped) return;
-      try {
+    serveLiveStream(req, reply, streams, {
+      intervalMs: ctx.config.console.liveIntervalMs,
+      tick: async (t) => {
         // Rights and the session are re-read every tick: a revoked right or a signed-out session ends the stream.
         const view = await loadView(ctx.db, req);
         if (!view.viewer) {
-          res.write('event: signed-out\ndata: your console session has ended\n\n');
-          res.end();
-          return stop();
+          t.send('signed-out', 'your console session has ended');
+          return t.end();
         }
         const scoped = (organization ? [organization] : orgs).filter((o) => view.viewer!.caller.canRead(o));
         const s = await model.sharedSnapshot(scoped);
         const fragment = await (
           <StatusFragment s={s} view={view} target={ctx.config.console.freshnessTargetSeconds} />
         );
-        if (stopped) return;
-        res.write(
-          `id: ${s.at.getTime()}\nevent: status\n${fragment
-            .split('\n')
-            .map((l) => `data: ${l}`)
-            .join('\n')}\n\n`,
-        );
-      } catch (err) {
+        t.send('status', fragment, String(s.at.getTime()));
+      },
+      failed: (err, t) => {
         req.log.warn({ err }, 'console live status tick failed');
-        if (!stopped) res.write(`event: problem\ndata: the status could not be read just now; retrying\n\n`);
-      }
-      if (!stopped) timer = setTimeout(() => void tick(), ctx.config.console.liveIntervalMs);
-    };
-    void tick();
+        t.send('problem', 'the status could not be read just now; retrying');
+      },
+    });
   });
 }

@@ -297,6 +297,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     alive,
     close: () => {
       closing ??= (async () => {
+        if (config.sink.testStopHang) await new Promise<never>(() => undefined); // tests only: a stop that hangs
         // Each step runs even if an earlier one fails: a stuck consumer must not keep the DB open.
         const steps: Array<[string, () => Promise<unknown>]> = [
           ['task', () => task.stop()],

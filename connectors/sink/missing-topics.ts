@@ -50,6 +50,7 @@ export class MissingTopics {
   private readonly known = new Set<string>();
 
   private timer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   /** `recheck` runs every `recheckMs` while a topic is held. */
   constructor(
@@ -108,7 +109,7 @@ export class MissingTopics {
       if (!was) this.opts.onEvent?.({ topic, state: 'missing', records });
       else if (was.records !== records) this.opts.onEvent?.({ topic, state: 'waiting', records });
     }
-    if (this.held.size > 0) this.timer ??= setInterval(this.opts.recheck, this.opts.recheckMs);
+    if (this.held.size > 0 && !this.closed) this.timer ??= setInterval(this.opts.recheck, this.opts.recheckMs).unref();
   }
 
   /** `topic` exists again and the `emitted` rows that waited for it are on it. */
@@ -116,13 +117,18 @@ export class MissingTopics {
     if (!this.held.delete(topic)) return;
     this.known.add(topic);
     this.opts.onEvent?.({ topic, state: 'back', records: emitted });
-    if (this.held.size === 0) this.close();
+    if (this.held.size === 0) this.stopRechecks();
   }
 
-  /** Stops the rechecks. */
-  close(): void {
+  private stopRechecks(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Stops the rechecks for good (the emitter closing). */
+  close(): void {
+    this.closed = true;
+    this.stopRechecks();
   }
 
   /** For readiness: what is held and why, or null when nothing is. */

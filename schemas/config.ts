@@ -340,6 +340,13 @@ export const SETTINGS = {
     description:
       'tests only: after a drain of the outbox is committed to Kafka and before its rows are deleted, write this file and wait 5 s (a fault test kills the sink there); empty: off',
   },
+  'sink.testStopHang': {
+    env: 'PEMS_SYNC_TEST_STOP_HANG',
+    type: 'boolean',
+    default: false,
+    description:
+      'tests only: the graceful stop never finishes (as when Postgres or Kafka stops answering mid-stop), so a test sees the hard exit bound the process; false: off',
+  },
   'sink.connectorName': {
     env: 'PEMS_SYNC_CONNECTOR_NAME',
     type: 'string',

@@ -120,6 +120,8 @@ export interface SinkMetrics {
   claimsTakenOver: Counter<string>;
   /** Claims that found their modification not visible yet (claimed again after a back-off). */
   claimsNotVisible: Counter<string>;
+  /** Outbox records held back because their topic does not exist on the Kafka cluster, by topic (0 once emitted). */
+  outboxHeldRecords: Gauge<'topic'>;
 }
 
 /** The sink's metrics on `registry`, created once per registry. */
@@ -210,6 +212,12 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
       registry,
       'pems_sync_claims_not_visible_total',
       'Claims that found their modification not yet visible as committed (claimed again after a back-off)',
+    ),
+    outboxHeldRecords: gauge(
+      registry,
+      'pems_sync_outbox_held_records',
+      'Outbox records not emitted because their topic does not exist on the Kafka cluster, by topic (0 once it exists and they are emitted)',
+      ['topic'],
     ),
   };
 }

@@ -52,19 +52,22 @@ export async function insertOutboxRecords(
 }
 
 /**
- * Locks up to `limit` rows (the given ids, or the oldest left) FOR UPDATE SKIP LOCKED in a
- * transaction, hands them to `produce` and deletes them once it resolves: two emitters never
- * produce the same rows, and a failed produce leaves them for the next drain. Resolves with the
- * number of rows produced.
+ * Locks up to `limit` rows (the given ids, or the oldest left; only those of `topics` when given,
+ * never those of `exceptTopics`) FOR UPDATE SKIP LOCKED in a transaction, hands them to `produce`
+ * and deletes them once it resolves: two emitters never produce the same rows, and a failed
+ * produce leaves them for the next drain. Resolves with the number of rows produced.
  */
 export function drainOutboxRows(
   db: Knex,
-  opts: { ids?: readonly string[]; limit: number },
+  opts: { ids?: readonly string[]; limit: number; topics?: readonly string[]; exceptTopics?: readonly string[] },
   produce: (rows: OutboxRow[]) => Promise<void>,
 ): Promise<number> {
   return db.transaction(async (trx) => {
     const q = trx('sink_outbox').orderBy('id').limit(opts.limit).forUpdate().skipLocked().select('*');
-    const found = (opts.ids ? await q.whereIn('id', [...opts.ids]) : await q) as Array<Record<string, unknown>>;
+    if (opts.ids) void q.whereIn('id', [...opts.ids]);
+    if (opts.topics) void q.whereIn('topic', [...opts.topics]);
+    if (opts.exceptTopics && opts.exceptTopics.length > 0) void q.whereNotIn('topic', [...opts.exceptTopics]);
+    const found = (await q) as Array<Record<string, unknown>>;
     if (found.length === 0) return 0;
     await produce(
       found.map((r) => ({

@@ -26,6 +26,7 @@ import {
   startOpsServer,
   type Logger,
   type OpsServer,
+  type Readiness,
   type SinkMetrics,
 } from '../observability';
 import type { PemsClientOptions } from '../pems';
@@ -73,6 +74,13 @@ export interface Sink {
   closed: Promise<void>;
 }
 
+/** Readiness also fails while outbox records wait for a topic that does not exist, saying which. */
+function emitReadiness(r: Readiness, held: string | null): Readiness {
+  return held === null
+    ? { ...r, checks: { ...r.checks, outboxTopicsExist: true } }
+    : { ready: false, checks: { ...r.checks, outboxTopicsExist: held } };
+}
+
 export async function startSink(config: Config, options: SinkOptions = {}): Promise<Sink> {
   const logger = options.logger ?? createLogger(config.log.level, { component: 'sink' });
   logger.info({ config: redactConfig(config) }, 'starting pems-sync sink');
@@ -101,6 +109,19 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
           await new Promise((r) => setTimeout(r, 5000));
         }
       : undefined,
+    onHeldTopic: ({ topic, state, records }) => {
+      metrics.outboxHeldRecords.set({ topic }, state === 'back' ? 0 : records);
+      if (state === 'missing')
+        logger.error(
+          { topic, records },
+          `topic ${topic} does not exist on the Kafka cluster: its ${records} outbox records are kept, not emitted, until it exists again (other topics go on)`,
+        );
+      else if (state === 'back')
+        logger.info(
+          { topic, records },
+          `topic ${topic} exists again: emitted the ${records} outbox records held for it`,
+        );
+    },
   });
   await emitter.start();
   const leftover = await emitter.drainAll();
@@ -260,7 +281,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
           port: config.http.port,
           registry,
           liveness: alive,
-          readiness: () => task.ready(),
+          readiness: () => emitReadiness(task.ready(), emitter.missing.describe()),
         });
   logger.info({ topic: config.topics.cdc, group: config.kafka.groupId, opsPort: ops?.port }, 'sink running');
 
@@ -276,6 +297,7 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
     alive,
     close: () => {
       closing ??= (async () => {
+        if (config.sink.testStopHang) await new Promise<never>(() => undefined); // tests only: a stop that hangs
         // Each step runs even if an earlier one fails: a stuck consumer must not keep the DB open.
         const steps: Array<[string, () => Promise<unknown>]> = [
           ['task', () => task.stop()],

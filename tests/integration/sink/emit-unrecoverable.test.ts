@@ -1,18 +1,34 @@
 /**
  * A sink whose emitter cannot emit any more, whatever it retries (replacing the producer does not
- * help): it must not stay up silently idle. The result topic is deleted under a running sink, so
- * every drain of the outbox fails (the producer does not create topics). The recorder retries
- * the emit with backoff, then the sink stops itself: liveness (/healthz) fails from that moment
- * (an orchestrator restarts it even if stopping hung), the fatal log line says the outcomes are
- * recorded but not emitted and names the transactional id, and the outcome waits in the outbox
- * for the next start, which emits it once the topic is back.
+ * help): it must not stay up silently idle. The result topic refuses every record under a running
+ * sink (its max.message.bytes lowered below a record's size), so every drain of the outbox fails.
+ * The recorder retries the emit with backoff, then the sink stops itself: liveness (/healthz)
+ * fails from that moment (an orchestrator restarts it even if stopping hung), the fatal log line
+ * says the outcomes are recorded but not emitted and names the transactional id, and the outcome
+ * waits in the outbox for the next start, which emits it once the topic takes records again.
+ * (A topic that does not exist is not this case: its rows are held and the sink goes on,
+ * tests/regression/emit-topic-missing.test.ts.)
  */
 import type { Sink } from '../../../connectors/sink';
 import { createWorld, type World } from '../../support/world';
+import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { testKafka } from '../../support/kafka';
 import { startWatchedSink } from '../../support/watched-sink';
 
 jest.setTimeout(6 * 60_000);
+
+async function maxMessageBytes(admin: Admin, topic: string, bytes: number): Promise<void> {
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [
+      {
+        type: ConfigResourceTypes.TOPIC,
+        name: topic,
+        configEntries: [{ name: 'max.message.bytes', value: String(bytes) }],
+      },
+    ],
+  });
+}
 
 describe('sink: an emitter that cannot emit any more', () => {
   let world: World;
@@ -37,7 +53,9 @@ describe('sink: an emitter that cannot emit any more', () => {
     const admin = testKafka().admin();
     await admin.connect();
     try {
-      await admin.deleteTopics({ topics: [world.topics.results] });
+      // Below a result record's batch (over 200 bytes) and above a transaction marker's (about 80):
+      // the aborted transactions' markers must still be written, or their partition stays locked.
+      await maxMessageBytes(admin, world.topics.results, 150);
       const id = await world.commit({ pfaId: world.records[0]!.pfaId, delta: { notes: 'never emitted' } });
 
       await fatalSeen;
@@ -55,16 +73,13 @@ describe('sink: an emitter that cannot emit any more', () => {
         .count<{ n: string }[]>('* as n');
       expect(Number(left[0]!.n)).toBe(1);
 
-      // The topic back, a restarted sink emits what was left.
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: world.topics.results, numPartitions: 1 }] });
+      // The topic taking records again, a restarted sink emits what was left.
+      await maxMessageBytes(admin, world.topics.results, 16 * 1024 * 1024);
       sink = await world.startSink();
       const [result] = await world.decodeResults(1);
       expect(result).toMatchObject({ modificationId: id, outcome: 'SYNCED' });
     } finally {
-      // Never leave the topic deleted: an outbox row for a missing topic fails every sink's start.
-      const topics = await admin.listTopics();
-      if (!topics.includes(world.topics.results))
-        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: world.topics.results, numPartitions: 1 }] });
+      await maxMessageBytes(admin, world.topics.results, 16 * 1024 * 1024);
       await admin.disconnect();
     }
   });

@@ -19,6 +19,7 @@ const SINK_NAMES = [
   'pems_sync_claims_waiting',
   'pems_sync_claims_taken_over_total',
   'pems_sync_claims_not_visible_total',
+  'pems_sync_outbox_held_records',
 ];
 
 async function names(registry: Registry): Promise<string[]> {

@@ -240,6 +240,14 @@ export async function startSink(config: Config, options: SinkOptions = {}): Prom
           if (m.committedAt) metrics.commitToPems.observe(Math.max(0, (now - Date.parse(m.committedAt)) / 1000));
       if (outcome.kind === 'conflict') metrics.conflicts.inc(n);
     },
+    // The recorder's own failure has stopped the sink already (onError above); anything else is new.
+    onFailed: (err) =>
+      stopItself(err, () =>
+        logger.fatal(
+          { err },
+          'a PFA lane stopped on an error; stopping (liveness now fails) so that Kafka redelivers its edits',
+        ),
+      ),
   });
   const claims = new Claims({ db, leaseMs: config.sink.claimLeaseMs, logger });
   await claims.start();

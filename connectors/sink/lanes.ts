@@ -21,6 +21,13 @@ export interface LanesOptions {
     modificationCount: number,
     modifications: OutcomeEntry['modifications'],
   ) => void;
+  /**
+   * A lane stopped on an error (its write threw, or the recorder refused an outcome): its
+   * modifications stay unrecorded, so the sink stops itself and Kafka redelivers them. Without
+   * this the lane's promise had no handler and Node ended the process on the unhandled
+   * rejection before the graceful stop ran.
+   */
+  onFailed: (err: unknown) => void;
 }
 
 interface Lane extends LaneState {
@@ -60,7 +67,13 @@ export class PfaLanes {
     this.idle.delete(key);
     lane.queue.push({ item, ctx });
     this.items += 1;
-    if (!lane.running) lane.running = this.run(lane);
+    if (!lane.running) this.start(lane);
+  }
+
+  private start(lane: Lane): void {
+    const running = this.run(lane);
+    lane.running = running;
+    running.catch((err: unknown) => this.opts.onFailed(err));
   }
 
   /**
@@ -120,7 +133,7 @@ export class PfaLanes {
       }
     } finally {
       lane.running = null;
-      if (lane.queue.length > 0) lane.running = this.run(lane);
+      if (lane.queue.length > 0) this.start(lane);
       else {
         this.idle.set(lane.key, lane);
         if (this.idle.size > MAX_IDLE_LANES) this.evictIdle();

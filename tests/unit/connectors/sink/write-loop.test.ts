@@ -108,6 +108,8 @@ interface World {
   sleeps: number[];
   gets: number;
   healthCalls: number;
+  /** What lanes reported through onFailed. */
+  failures: unknown[];
 }
 
 function world(opts: {
@@ -116,13 +118,22 @@ function world(opts: {
   health?: Array<boolean>;
   retry?: { delaysMs?: number[]; maxRechecks?: number };
   client?: boolean;
+  /** The recorder refuses every outcome with this error. */
+  recorderFails?: Error;
 }): World & { ctx: () => LaneContext } {
   const writer = new FakeBatchWriter(opts.answers);
   const sleeps: number[] = [];
   const sleep = async (ms: number): Promise<void> => {
     sleeps.push(ms);
   };
-  const w = { writer, recorded: [] as OutcomeEntry[], sleeps, gets: 0, healthCalls: 0 } as World & {
+  const w = {
+    writer,
+    recorded: [] as OutcomeEntry[],
+    sleeps,
+    gets: 0,
+    healthCalls: 0,
+    failures: [] as unknown[],
+  } as World & {
     ctx: () => LaneContext;
   };
   const healthAnswers = [...(opts.health ?? [])];
@@ -145,6 +156,7 @@ function world(opts: {
   const health = new PemsHealth({ threshold: 5, probeIntervalMs: 1, sleep });
   const recorder = {
     submit: async (e: RecordEntry) => {
+      if (opts.recorderFails) throw opts.recorderFails;
       if (e.kind === 'outcome') w.recorded.push(e);
     },
   } as unknown as Recorder;
@@ -161,6 +173,7 @@ function world(opts: {
       now: () => new Date('2026-12-01T12:00:00Z'),
     }),
     recorder,
+    onFailed: (err) => w.failures.push(err),
   });
   w.ctx = () => ({
     org: {
@@ -438,6 +451,31 @@ describe('the write loop (lanes + one coalesced write, fake batch writer)', () =
 
     expect(w.recorded).toEqual([]);
     expect(w.writer.sent).toHaveLength(1);
+    expect(w.lanes.inFlight()).toBe(0);
+  });
+
+  it('when the recorder refuses an outcome, then the lane reports its failure (the sink stops itself) and other PFAs still go', async () => {
+    const refused = new Error('record transaction failed: connection terminated');
+    const w = world({
+      answers: [(item) => ({ pfaId: item.pfaId, status: 'updated', newVersion: 4 })],
+      recorderFails: refused,
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const other = edit('q', { notes: 'other' });
+      other.modification.pfaId = 'Q';
+      w.lanes.enqueue(edit('a', { notes: 'x' }), w.ctx());
+      w.lanes.enqueue(other, w.ctx());
+      await w.lanes.drain();
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(w.failures).toEqual([refused, refused]);
+    expect(unhandled).toEqual([]);
+    expect(w.writer.sent.map((s) => s.item.pfaId).sort()).toEqual(['P', 'Q']);
     expect(w.lanes.inFlight()).toBe(0);
   });
 

@@ -3,6 +3,12 @@
  * benchmark can report CPU per modification for Postgres (the postmaster, its live backends and
  * the reaped ones it accounted), Kafka, Kafka Connect, the sink and "bench+simulator" (the
  * benchmark's own process: the simulator runs in it, the bench only polls a count meanwhile).
+ *
+ * Postgres is also split by whom its backends serve (postgresShares): the sink's connections
+ * (application_name pems-sync-sink), the walsender Debezium streams from, the other client
+ * backends (the benchmark committing the edits and reading counts), background processes
+ * (checkpointer, WAL writer, autovacuum...), and "exited": backends that ended within the window,
+ * whose CPU only the postmaster's reaped-children total still holds.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,6 +64,57 @@ function treeSeconds(root: number): number {
 }
 
 export type CpuSample = Record<string, number>;
+
+/** Who a Postgres backend works for, from pg_stat_activity (pid → role). */
+export type PostgresRoles = ReadonlyMap<number, string>;
+
+/** CPU seconds of every live process whose parent is the postmaster, by pid. */
+export function postgresBackendSeconds(): Map<number, number> {
+  const state = process.env.PEMS_SYNC_STATE ?? join(process.cwd(), '.stack');
+  const pg = readPid(join(state, 'postgres', 'postmaster.pid'));
+  const out = new Map<number, number>();
+  if (!pg) return out;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = readStat(Number(d));
+    if (s && s.ppid === pg) out.set(s.pid, s.ticks / TICKS_PER_SECOND);
+  }
+  return out;
+}
+
+/** The SQL that names each backend's role for postgresShares. */
+export const POSTGRES_ROLES_SQL = `SELECT pid,
+    CASE WHEN backend_type = 'walsender' THEN 'walsender'
+         WHEN backend_type <> 'client backend' THEN 'background'
+         WHEN application_name = 'pems-sync-sink' THEN 'sink'
+         ELSE 'bench' END AS role
+  FROM pg_stat_activity`;
+
+/**
+ * Microseconds of Postgres CPU per modification by role between two readings of its backends.
+ * A backend alive at both counts its difference; one that started within the window counts all
+ * of its CPU; whatever the total moved beyond those is "exited" (backends that ended in the window).
+ */
+export function postgresShares(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  roles: PostgresRoles,
+  totalSeconds: number,
+  modifications: number,
+): Record<string, number> {
+  const seconds: Record<string, number> = { sink: 0, walsender: 0, bench: 0, background: 0 };
+  let attributed = 0;
+  for (const [pid, now] of after) {
+    const used = now - (before.get(pid) ?? 0);
+    const role = roles.get(pid) ?? 'background';
+    seconds[role] = (seconds[role] ?? 0) + used;
+    attributed += used;
+  }
+  seconds.exited = Math.max(0, totalSeconds - attributed);
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(seconds)) out[k] = Math.round((v * 1e6) / Math.max(1, modifications));
+  return out;
+}
 
 /** The stack's processes by name; the sinks' pids are passed in (they are the benchmark's children). */
 export function cpuSample(sinkPids: number[] = []): CpuSample {

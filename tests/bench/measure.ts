@@ -4,7 +4,7 @@
  * Result) from the database, the simulator, /proc and the topics.
  */
 import { readFileSync } from 'node:fs';
-import { cpuPerModification, cpuSample } from './cpu';
+import { cpuPerModification, cpuSample, POSTGRES_ROLES_SQL, postgresBackendSeconds, postgresShares } from './cpu';
 import { batchRequests, latency, spawnSink, waitOnCdcTopic, waitTerminal, type BenchOrg } from './setup';
 import { stageReport, type StageReport } from './stages';
 
@@ -29,6 +29,8 @@ export interface Result {
   peakRssMiB: number;
   peakRssMiBPerInstance: number[];
   cpuMicrosPerModification: Record<string, number>;
+  /** The Postgres figure of cpuMicrosPerModification by whom its backends served (cpu.ts). */
+  postgresCpuMicrosPerModification: Record<string, number>;
   outcomes: Record<string, number>;
   stages: StageReport;
   /** Reading the CDC and result topics back for the stage breakdown: time and the bench's peak RSS. */
@@ -122,11 +124,21 @@ export async function measure(
   const timeline: number[][] = [];
   const rss = opts.rssEveryMs ? setInterval(() => timeline.push(pids.map(rssMiB)), opts.rssEveryMs) : undefined;
   if (!opts.commitFirst) await settled(pids);
+  const roles = new Map<number, string>();
+  const readRoles = async (): Promise<void> => {
+    const r = await b.db.raw(POSTGRES_ROLES_SQL);
+    for (const row of r.rows as Array<{ pid: number; role: string }>) roles.set(row.pid, row.role);
+  };
+  await readRoles();
+  const pg0 = postgresBackendSeconds();
   const cpu0 = cpuSample(pids);
   const n = opts.commitFirst ? committed : await drive();
+  await readRoles(); // the backends the drive and the sinks opened meanwhile, while they live
   await waitTerminal(b, n);
   clearInterval(rss);
+  const pg1 = postgresBackendSeconds();
   const cpu1 = cpuSample(pids);
+  await readRoles();
   await Promise.all(sinks.map((s) => s.stop()));
   const l = await latency(b);
   const readback = await timedStageReport(b);
@@ -160,6 +172,7 @@ export async function measure(
     peakRssMiB: Math.max(0, ...peaks),
     peakRssMiBPerInstance: peaks,
     cpuMicrosPerModification: cpuPerModification(cpu0, cpu1, n),
+    postgresCpuMicrosPerModification: postgresShares(pg0, pg1, roles, (cpu1.postgres ?? 0) - (cpu0.postgres ?? 0), n),
     outcomes: l.outcomes,
     stages: readback.stages,
     stageReadbackSeconds: readback.seconds,

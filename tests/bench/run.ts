@@ -37,8 +37,11 @@ function summary(r: Result): string {
   const s = r.stages.stages;
   const ack = s['commit→acknowledged'];
   const res = s['commit→result'];
-  const cpu = Object.entries(r.cpuMicrosPerModification)
+  const pg = Object.entries(r.postgresCpuMicrosPerModification)
     .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const cpu = Object.entries(r.cpuMicrosPerModification)
+    .map(([k, v]) => (k === 'postgres' ? `${k} ${v} (${pg})` : `${k} ${v}`))
     .join(', ');
   return `| ${r.workload} | ${r.modifications} | ${r.drainPerSecond} | ${ack.p50} / ${ack.p95} / ${ack.p99} / ${ack.p999} | ${res.p50} / ${res.p99} | ${r.stages.cdcEvents.perModification} | ${cpu} | ${r.maxRequestsPerSecond} | ${r.batchRequests} | ${r.peakRssMiBPerInstance.join(' / ')} | ${r.uptimeBefore.split(' ').slice(0, 3).join(' ')} |`;
 }

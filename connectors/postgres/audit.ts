@@ -27,8 +27,12 @@ export async function appendAudit(
   const list = Array.isArray(entries) ? entries : [entries as AuditEntry];
   if (list.length === 0) return;
   if (!ring) {
-    // One multi-row insert: the chain trigger runs per row, in order, inside the statement.
-    await db('audit_log').insert(list.map((e) => row(e)));
+    // One statement: the chain trigger runs per row, in the entries' order, inside it.
+    await db.raw(
+      `INSERT INTO audit_log (organization_id, pfa_id, modification_id, actor, event_type, details, pems_response, prev_hash, hash)
+       SELECT ${ENTRY_COLUMNS}, '', '' FROM jsonb_to_recordset(?::jsonb) AS x(${ENTRY_TYPES}) ORDER BY x.o`,
+      [JSON.stringify(list.map(entryRow))],
+    );
     return;
   }
   const write = async (tx: Knex.Transaction): Promise<void> => {
@@ -41,17 +45,27 @@ export async function appendAudit(
   else await (db as Knex).transaction(write);
 }
 
-function row(e: AuditEntry): Record<string, unknown> {
+/**
+ * The entries go to Postgres as one JSON array read by jsonb_to_recordset (one parameter, rows
+ * in order by `o`), not as a multi-row VALUES list of a dozen parameters per entry: issue 16
+ * measured 11-15 against 16-19 µs of Postgres CPU and 4-6 against 9-17 µs of the sink's per row.
+ */
+const ENTRY_COLUMNS =
+  'x.organization_id, x.pfa_id, x.modification_id, x.actor, x.event_type, x.details, x.pems_response';
+const ENTRY_TYPES =
+  'o int, organization_id text, pfa_id text, modification_id uuid, actor text, event_type text, details jsonb, pems_response jsonb';
+
+function entryRow(e: AuditEntry, o: number): Record<string, unknown> {
   return {
+    o,
     organization_id: e.organizationId,
     pfa_id: e.pfaId ?? null,
     modification_id: e.modificationId ?? null,
     actor: e.actor,
     event_type: e.eventType,
-    details: JSON.stringify(e.details ?? {}),
-    pems_response: e.pemsResponse === undefined ? null : JSON.stringify(e.pemsResponse),
-    prev_hash: '',
-    hash: '',
+    details: e.details ?? {},
+    // A JSON null here is stored as SQL NULL; both read back as null, which is what is signed.
+    pems_response: e.pemsResponse === undefined ? null : e.pemsResponse,
   };
 }
 
@@ -100,9 +114,16 @@ async function appendSigned(
       prev,
     );
     prev = mac;
-    return { ...row(e), id, created_at: at, mac, mac_key_id: ring.primary };
+    return { ...entryRow(e, i), id, created_at: at, mac, mac_key_id: ring.primary };
   });
-  await tx('audit_log').insert(rows);
+  await tx.raw(
+    `INSERT INTO audit_log (organization_id, pfa_id, modification_id, actor, event_type, details, pems_response,
+                            prev_hash, hash, id, created_at, mac, mac_key_id)
+     SELECT ${ENTRY_COLUMNS}, '', '', x.id, x.created_at, x.mac, x.mac_key_id
+       FROM jsonb_to_recordset(?::jsonb) AS x(${ENTRY_TYPES}, id bigint, created_at timestamptz, mac text, mac_key_id text)
+      ORDER BY x.o`,
+    [JSON.stringify(rows)],
+  );
   const last = rows[rows.length - 1]!;
   await tx('audit_chain_head')
     .where({ organization_id: org })

@@ -21,34 +21,36 @@ export interface OutboxRow {
   headers: StoredHeaders;
 }
 
-/** Inserts the records in order; resolves with their ids. */
+/**
+ * Inserts the records in order; resolves with their ids, in that order. One JSON array read by
+ * jsonb_to_recordset (bytes as base64), not a multi-row VALUES list: less Postgres and sink CPU
+ * per row (issue 16; audit.ts gives the figures).
+ */
 export async function insertOutboxRecords(
   db: Knex | Knex.Transaction,
   records: readonly OutboxRecord[],
 ): Promise<string[]> {
   if (records.length === 0) return [];
-  const ids = await db('sink_outbox')
-    .insert(
-      records.map((r) =>
-        r.kind === 'result'
-          ? {
-              kind: r.kind,
-              topic: r.topic,
-              record_key: r.key,
-              record_value: JSON.stringify(r.value),
-              record_headers: JSON.stringify(r.headers),
-            }
-          : {
-              kind: r.kind,
-              topic: r.topic,
-              record_key: r.key,
-              raw_value: r.rawValue,
-              record_headers: JSON.stringify(r.headers),
-            },
-      ),
-    )
-    .returning('id');
-  return ids.map((r: { id: string | number }) => String(r.id));
+  const rows = records.map((r, o) => ({
+    o,
+    kind: r.kind,
+    topic: r.topic,
+    record_key: r.key === null ? null : r.key.toString('base64'),
+    record_value: r.kind === 'result' ? r.value : null,
+    raw_value: r.kind === 'result' || r.rawValue === null ? null : r.rawValue.toString('base64'),
+    record_headers: r.headers,
+  }));
+  const inserted = await db.raw(
+    `INSERT INTO sink_outbox (kind, topic, record_key, record_value, raw_value, record_headers)
+     SELECT x.kind, x.topic, decode(x.record_key, 'base64'), x.record_value, decode(x.raw_value, 'base64'), x.record_headers
+       FROM jsonb_to_recordset(?::jsonb) AS x(o int, kind text, topic text, record_key text, record_value jsonb,
+                                              raw_value text, record_headers jsonb)
+      ORDER BY x.o
+     RETURNING id::text AS id`,
+    [JSON.stringify(rows)],
+  );
+  // Ids come from the sequence in insertion order; sorted again so the order never rests on RETURNING's.
+  return (inserted.rows as Array<{ id: string }>).map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
 }
 
 /**

@@ -141,13 +141,19 @@ export async function storeWriteIntents(
     .filter((i) => i.modificationIds.length > 0)
     .map((i) => ({
       idempotency_key: i.item.idempotencyKey,
-      organization_id: organization,
       pfa_id: i.item.pfaId,
-      modification_ids: [...i.modificationIds],
-      item: JSON.stringify(i.item),
+      modification_ids: i.modificationIds,
+      item: i.item,
     }));
-  if (rows.length > 0)
-    await db('pems_write_intent').insert(rows).onConflict('idempotency_key').merge(['item', 'created_at']);
+  if (rows.length === 0) return;
+  // One JSON array parameter (jsonb_to_recordset), as mirror.ts and audit.ts write their rows.
+  await db.raw(
+    `INSERT INTO pems_write_intent AS w (idempotency_key, organization_id, pfa_id, modification_ids, item)
+     SELECT x.idempotency_key, ?, x.pfa_id, x.modification_ids, x.item
+       FROM jsonb_to_recordset(?::jsonb) AS x(idempotency_key text, pfa_id text, modification_ids uuid[], item jsonb)
+     ON CONFLICT (idempotency_key) DO UPDATE SET item = EXCLUDED.item, created_at = EXCLUDED.created_at`,
+    [organization, JSON.stringify(rows)],
+  );
 }
 
 /** The operators' notification that PEMS became unreachable for an organization. */

@@ -104,16 +104,23 @@ export class Claims {
   async claim(ids: readonly string[]): Promise<ClaimResult> {
     if (ids.length === 0) return { claimed: [], held: [], settled: [], unseen: [] };
     const { db } = this.opts;
+    // Each id is looked up by its key (LATERAL, OFFSET 0 keeps it a lookup), then filtered. Written
+    // as `c.id = ANY(:ids) AND c.sync_status IN (...)` the planner, with statistics taken while few
+    // edits waited, scanned every waiting modification of pfa_modification_waiting and compared
+    // each with every id: during a 10,000 backlog 150-260 ms per claim of 400, growing with the
+    // backlog (issue 16). The rows are locked in id order, the same for every claimant.
     const claimed = (
       await db.raw(
         `UPDATE pfa_modification m SET sync_status = 'syncing', claimed_by = :me, updated_at = now()
-           FROM (SELECT c.id, c.sync_status AS prev FROM pfa_modification c
-                  WHERE c.id = ANY(CAST(:ids AS uuid[]))
-                    AND (c.sync_status IN ('committed', 'queued') OR (c.sync_status = 'syncing' AND ${this.ownerGoneSql('c')}))
-                  FOR UPDATE) p
+           FROM (SELECT c.id, c.sync_status AS prev
+                   FROM unnest(CAST(:ids AS uuid[])) AS k(id)
+                   CROSS JOIN LATERAL (SELECT x.id, x.sync_status, x.claimed_by FROM pfa_modification x
+                                        WHERE x.id = k.id OFFSET 0) c
+                  WHERE c.sync_status IN ('committed', 'queued') OR (c.sync_status = 'syncing' AND ${this.ownerGoneSql('c')})
+                  FOR UPDATE OF c) p
           WHERE m.id = p.id
           RETURNING m.id, p.prev`,
-        { me: this.id, ids: [...ids], lease: this.leaseSeconds },
+        { me: this.id, ids: [...new Set(ids)].sort(), lease: this.leaseSeconds },
       )
     ).rows as Array<{ id: string; prev: string }>;
     const got = new Set(claimed.map((r) => r.id));
@@ -137,9 +144,14 @@ export class Claims {
   async release(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.opts.db.raw(
-      `UPDATE pfa_modification SET claimed_by = NULL, updated_at = now()
-        WHERE id = ANY(CAST(:ids AS uuid[])) AND claimed_by = :me AND sync_status = 'syncing'`,
-      { me: this.id, ids: [...ids] },
+      // Looked up by key, as in claim() (a release at a stop may carry a whole backlog's ids).
+      `UPDATE pfa_modification m SET claimed_by = NULL, updated_at = now()
+         FROM (SELECT x.id FROM unnest(CAST(:ids AS uuid[])) AS k(id)
+                 CROSS JOIN LATERAL (SELECT y.id, y.claimed_by, y.sync_status FROM pfa_modification y
+                                      WHERE y.id = k.id OFFSET 0) x
+                WHERE x.claimed_by = :me AND x.sync_status = 'syncing') r
+        WHERE m.id = r.id AND m.claimed_by = :me AND m.sync_status = 'syncing'`,
+      { me: this.id, ids: [...new Set(ids)].sort() },
     );
   }
 

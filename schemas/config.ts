@@ -356,7 +356,7 @@ export const SETTINGS = {
   'sink.maxInFlight': {
     env: 'PEMS_SYNC_SINK_MAX_IN_FLIGHT',
     type: 'integer',
-    default: 5000,
+    default: 2500,
     minimum: 1,
     description: 'work items claimed and not yet recorded before fetching from the CDC topic pauses (backpressure)',
   },

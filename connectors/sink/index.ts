@@ -49,7 +49,7 @@ export interface SinkOptions {
   clientOverrides?: Partial<PemsClientOptions>;
   /** Start the /healthz, /readyz, /metrics server. Default true. */
   opsServer?: boolean;
-  /** Work items in flight before fetching pauses. Default sink.maxInFlight (5000). */
+  /** Work items in flight before fetching pauses. Default sink.maxInFlight (2500). */
   maxInFlight?: number;
   /**
    * Called when the sink stops itself (main.ts exits non-zero): outcomes cannot be recorded or

@@ -72,7 +72,7 @@ describe("the sink's tunables", () => {
       flushMaxEntries: sink.flushMaxEntries,
       flushLingerMs: sink.flushLingerMs,
     }).toEqual({
-      maxInFlight: 5000,
+      maxInFlight: 2500,
       partitionsConsumedConcurrently: 6,
       maxRechecks: 5,
       pemsRequestsInFlight: 4,

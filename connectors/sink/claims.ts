@@ -104,20 +104,23 @@ export class Claims {
   async claim(ids: readonly string[]): Promise<ClaimResult> {
     if (ids.length === 0) return { claimed: [], held: [], settled: [], unseen: [] };
     const { db } = this.opts;
-    // Each id is looked up by its key (LATERAL, OFFSET 0 keeps it a lookup), then filtered. Written
-    // as `c.id = ANY(:ids) AND c.sync_status IN (...)` the planner, with statistics taken while few
+    // Each id is looked up by its key (unnest, LATERAL), filtered, and only then locked. Written as
+    // `c.id = ANY(:ids) AND c.sync_status IN (...)` the planner, with statistics taken while few
     // edits waited, scanned every waiting modification of pfa_modification_waiting and compared
     // each with every id: during a 10,000 backlog 150-260 ms per claim of 400, growing with the
-    // backlog (issue 16). The rows are locked in id order, the same for every claimant.
+    // backlog (issue 16). As before, only rows that pass the filter are locked (a row another live
+    // instance holds is not, so its recorder never waits on this claim), now in id order, the same
+    // for every claimant.
     const claimed = (
       await db.raw(
         `UPDATE pfa_modification m SET sync_status = 'syncing', claimed_by = :me, updated_at = now()
-           FROM (SELECT c.id, c.sync_status AS prev
+           FROM (SELECT c.id, c.prev
                    FROM unnest(CAST(:ids AS uuid[])) AS k(id)
-                   CROSS JOIN LATERAL (SELECT x.id, x.sync_status, x.claimed_by FROM pfa_modification x
-                                        WHERE x.id = k.id OFFSET 0) c
-                  WHERE c.sync_status IN ('committed', 'queued') OR (c.sync_status = 'syncing' AND ${this.ownerGoneSql('c')})
-                  FOR UPDATE OF c) p
+                   CROSS JOIN LATERAL (
+                     SELECT x.id, x.sync_status AS prev FROM pfa_modification x
+                      WHERE x.id = k.id
+                        AND (x.sync_status IN ('committed', 'queued') OR (x.sync_status = 'syncing' AND ${this.ownerGoneSql('x')}))
+                        FOR UPDATE) c) p
           WHERE m.id = p.id
           RETURNING m.id, p.prev`,
         { me: this.id, ids: [...new Set(ids)].sort(), lease: this.leaseSeconds },

@@ -50,7 +50,20 @@ export function recordOutcomes(db: Knex, entries: readonly RecordEntry[], opts: 
   });
 }
 
-/** Sets each modification's status; resolves with the ids whose update took. */
+/**
+ * Sets each modification's status; resolves with the ids whose update took.
+ *
+ * Each row is looked up by its key alone (LATERAL, fenced by OFFSET 0) and locked, in id order;
+ * the status test runs on the locked row, outside the lookup, so the partial index of waiting
+ * modifications cannot serve it (inside, the planner scanned that whole index for every row:
+ * 3,208,000 entries for 400 outcomes in the regression test); the updated row is then found by id
+ * alone. A row no longer claimable (another instance recorded it) stays locked, unchanged, until
+ * the flush commits. Written as `FROM
+ * jsonb_to_recordset(...) x WHERE m.id = x.id AND m.sync_status = ANY(claimable)`, the planner, with
+ * statistics taken while few edits waited, hashed every row of pfa_modification_waiting for each
+ * flush: 19 ms per flush of about 70 during a 10,000 backlog, growing with it (issue 16;
+ * tests/regression/sink-record-backlog-lookup.test.ts).
+ */
 async function updateStatuses(
   trx: Knex.Transaction,
   updates: readonly StatusUpdate[],
@@ -58,19 +71,24 @@ async function updateStatuses(
 ): Promise<Set<string>> {
   const recorded = new Set<string>();
   if (updates.length === 0) return recorded;
-  const rows = updates.map((u) => ({
-    id: u.modificationId,
-    status: u.status,
-    error: u.error,
-    version: u.pemsVersionAfter,
-    attempts: u.attempts,
-    synced_at: u.syncedAt,
-  }));
+  const rows = updates
+    .map((u) => ({
+      id: u.modificationId,
+      status: u.status,
+      error: u.error,
+      version: u.pemsVersionAfter,
+      attempts: u.attempts,
+      synced_at: u.syncedAt,
+    }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const res = await trx.raw(
-    `UPDATE pfa_modification m SET sync_status = x.status, sync_error = x.error, pems_version_after = x.version,
-            attempts = m.attempts + x.attempts, synced_at = x.synced_at, updated_at = now()
-       FROM jsonb_to_recordset(?::jsonb) AS x(id uuid, status text, error jsonb, version int, attempts int, synced_at timestamptz)
-      WHERE m.id = x.id AND m.sync_status = ANY(?)
+    `UPDATE pfa_modification m SET sync_status = u.status, sync_error = u.error, pems_version_after = u.version,
+            attempts = m.attempts + u.attempts, synced_at = u.synced_at, updated_at = now()
+       FROM (SELECT x.* FROM jsonb_to_recordset(?::jsonb) AS x(id uuid, status text, error jsonb, version int, attempts int, synced_at timestamptz)
+               CROSS JOIN LATERAL (SELECT y.sync_status FROM pfa_modification y
+                                    WHERE y.id = x.id OFFSET 0 FOR UPDATE) l
+              WHERE l.sync_status = ANY(?)) u
+      WHERE m.id = u.id
       RETURNING m.id`,
     [JSON.stringify(rows), [...claimable]],
   );
@@ -131,9 +149,12 @@ async function rejectModification(
  * recorded at the version that intent produced (connectors/sink/resume.ts).
  *
  * The "still waiting" test looks each carried modification up by id (unnest, then the primary
- * key). Written as `m.id = ANY(w.modification_ids)` the planner turned it into an anti join that,
- * per intent, scanned every waiting modification of the partial index: during a 10,000 backlog
- * ~450,000 rows compared per flush, 200-450 ms, a third of the recorder's time (issue 16).
+ * key, fenced by OFFSET 0 with the status tested outside, so the partial index of waiting
+ * modifications cannot serve it). Written as `m.id = ANY(w.modification_ids)` the planner turned
+ * it into an anti join that, per intent, scanned every waiting modification of the partial index:
+ * during a 10,000 backlog ~450,000 rows compared per flush, 200-450 ms, a third of the recorder's
+ * time; written as a join on the unnested ids it hashed every waiting modification once per flush,
+ * 39 ms per flush of about 70 during a 10,000 backlog (issue 16).
  */
 async function releaseWriteIntents(
   trx: Knex.Transaction,
@@ -143,7 +164,9 @@ async function releaseWriteIntents(
   await trx.raw(
     `DELETE FROM pems_write_intent w WHERE w.modification_ids && ?::uuid[]
         AND NOT EXISTS (SELECT 1 FROM unnest(w.modification_ids) AS carried(id)
-                          JOIN pfa_modification m ON m.id = carried.id WHERE m.sync_status = ANY(?))`,
+                          CROSS JOIN LATERAL (SELECT m.sync_status FROM pfa_modification m
+                                               WHERE m.id = carried.id OFFSET 0) s
+                         WHERE s.sync_status = ANY(?))`,
     [[...recorded], [...claimable]],
   );
 }

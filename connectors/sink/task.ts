@@ -78,6 +78,9 @@ export class SinkTask {
       heartbeatInterval: Math.max(1000, Math.floor(opts.sessionTimeoutMs / 10)),
       maxBytesPerPartition: 1_048_576,
       allowAutoTopicCreation: false,
+      // No restart once closing: kafkajs sets its restart timer after its own disconnect, so a
+      // close() meanwhile would not clear it (see ../source/mirror-stream.ts).
+      retry: { retries: 5, restartOnFailure: async () => this.closing === null },
     });
     const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {

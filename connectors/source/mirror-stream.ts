@@ -219,6 +219,10 @@ export class MirrorStream {
       groupId: this.opts.groupId,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
       maxWaitTimeInMs: 500,
+      // kafkajs decides to restart a crashed consumer only after its own disconnect; a stop()
+      // that came meanwhile has already cleared the restart timer, so without this check the
+      // consumer came back after stop() had returned (a member nobody stops).
+      retry: { retries: 5, restartOnFailure: async () => !this.stopping },
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.member = true;

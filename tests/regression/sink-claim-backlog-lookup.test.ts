@@ -14,6 +14,7 @@
 import type { Knex } from 'knex';
 import { Claims } from '../../connectors/sink/claims';
 import { createLogger } from '../../connectors/observability';
+import { settleBacklog, waitingBacklog, waitingIndexEntriesRead } from '../support/waiting-backlog';
 import { createWorld, type World } from '../support/world';
 
 const WAITING = 8_000;
@@ -27,48 +28,19 @@ describe('regression: a claim during a large backlog looks its ids up by key', (
   });
 
   afterAll(async () => {
-    // Out of the waiting set (a delete would check each row's referencing modifications one by one).
-    await world
-      .db('pfa_modification')
-      .where({ organization_id: world.org, sync_status: 'queued' })
-      .update({ sync_status: 'superseded' });
+    await settleBacklog(world);
     await world.close();
   });
 
   it('when 8,000 modifications wait and the statistics say few do, then claiming 400 reads none of the others', async () => {
-    const pfaId = world.records[0]!.pfaId;
-    await world.db.raw(
-      `INSERT INTO pfa_modification (id, organization_id, pfa_id, user_id, operation, delta, base_version, sync_status, committed_at)
-       SELECT gen_random_uuid(), ?, ?, ?, 'update', '{"notes": "backlog"}'::jsonb, 1, 'synced', now()
-         FROM generate_series(1, ?)`,
-      [world.org, pfaId, world.user, WAITING],
-    );
-    await world.db.raw('ANALYZE pfa_modification');
-    await world
-      .db('pfa_modification')
-      .where({ organization_id: world.org, user_id: world.user, sync_status: 'synced' })
-      .update({ sync_status: 'queued' });
-    const ids = (
-      (await world
-        .db('pfa_modification')
-        .where({ organization_id: world.org, sync_status: 'queued' })
-        .orderByRaw('random()')
-        .limit(CLAIMED)
-        .select('id')) as Array<{ id: string }>
-    ).map((r) => r.id);
+    const { ids } = await waitingBacklog(world, { waiting: WAITING, pick: CLAIMED });
 
     const trx = await world.db.transaction();
     try {
-      // The backend's counts not yet reported (inside a transaction they are not): the claim's are the difference.
-      const entriesRead = async (): Promise<number> =>
-        (
-          (await trx.raw(`SELECT pg_stat_get_xact_tuples_returned('pfa_modification_waiting'::regclass)::int AS n`))
-            .rows[0] as { n: number }
-        ).n;
-      const before = await entriesRead();
+      const before = await waitingIndexEntriesRead(trx);
       const claims = new Claims({ db: trx as unknown as Knex, leaseMs: 10_000, logger: createLogger('silent') });
       const result = await claims.claim(ids);
-      const read = (await entriesRead()) - before;
+      const read = (await waitingIndexEntriesRead(trx)) - before;
       expect(result.claimed).toHaveLength(CLAIMED);
       expect(new Set(result.claimed.map((c) => c.prev))).toEqual(new Set(['queued']));
       // The key lookups read no entry of the waiting index; the scan read every one (8,000 and more).

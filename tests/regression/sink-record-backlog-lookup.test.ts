@@ -18,6 +18,7 @@ import { recordOutcomes } from '../../connectors/postgres/sink-record';
 import { CLAIMABLE } from '../../connectors/sink/claims';
 import type { Modification } from '../../streams/modification';
 import type { RecordEntry } from '../../streams/record-entries';
+import { settleBacklog, waitingBacklog, waitingIndexEntriesRead } from '../support/waiting-backlog';
 import { createWorld, type World } from '../support/world';
 
 const WAITING = 8_000;
@@ -31,34 +32,12 @@ describe('regression: recording outcomes during a large backlog looks modificati
   });
 
   afterAll(async () => {
-    await world
-      .db('pfa_modification')
-      .where({ organization_id: world.org, sync_status: 'queued' })
-      .update({ sync_status: 'superseded' });
+    await settleBacklog(world);
     await world.close();
   });
 
   it('when 8,000 modifications wait and the statistics say few do, then recording 400 outcomes reads none of the others', async () => {
-    const pfaId = world.records[0]!.pfaId;
-    await world.db.raw(
-      `INSERT INTO pfa_modification (id, organization_id, pfa_id, user_id, operation, delta, base_version, sync_status, committed_at)
-       SELECT gen_random_uuid(), ?, ?, ?, 'update', '{"notes": "backlog"}'::jsonb, 1, 'synced', now()
-         FROM generate_series(1, ?)`,
-      [world.org, pfaId, world.user, WAITING],
-    );
-    await world.db.raw('ANALYZE pfa_modification');
-    await world
-      .db('pfa_modification')
-      .where({ organization_id: world.org, user_id: world.user, sync_status: 'synced' })
-      .update({ sync_status: 'queued' });
-    const ids = (
-      (await world
-        .db('pfa_modification')
-        .where({ organization_id: world.org, sync_status: 'queued' })
-        .orderByRaw('random()')
-        .limit(RECORDED)
-        .select('id')) as Array<{ id: string }>
-    ).map((r) => r.id);
+    const { pfaId, ids } = await waitingBacklog(world, { waiting: WAITING, pick: RECORDED });
 
     const trx = await world.db.transaction();
     try {
@@ -85,19 +64,14 @@ describe('regression: recording outcomes during a large backlog looks modificati
         mirrorRecord: null,
         traceId: null,
       }));
-      const entriesRead = async (): Promise<number> =>
-        (
-          (await trx.raw(`SELECT pg_stat_get_xact_tuples_returned('pfa_modification_waiting'::regclass)::int AS n`))
-            .rows[0] as { n: number }
-        ).n;
-      const before = await entriesRead();
+      const before = await waitingIndexEntriesRead(trx);
       const outbox = await recordOutcomes(trx, entries, {
         now: new Date(),
         topics: { results: 'regression-results', deadLetters: 'regression-dlq' },
         connectorName: 'regression',
         claimable: CLAIMABLE,
       });
-      const read = (await entriesRead()) - before;
+      const read = (await waitingIndexEntriesRead(trx)) - before;
       expect(outbox).toHaveLength(RECORDED);
       const left = await trx('pems_write_intent').where('idempotency_key', 'like', 'regression-%').count('* as n');
       expect(Number(left[0]!.n)).toBe(0); // every answered intent released

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
+import { retryUnlessStopping } from '../kafka/consumer-retry';
 import { DLQ_HEADERS, type SyncResultRecord } from '../../streams/outcomes';
 import type { CliContext } from './context';
 import { printable, usage } from './output';
@@ -125,11 +126,17 @@ Examples:
         const filter: TailFilter = { organization: o.organization, pfa: o.pfa, outcome: outcomes };
         const { results: resultTopic, deadLetters } = ctx.config.topics;
         const registry = registryFor(ctx);
-        const consumer = ctx
-          .kafka('tail')
-          .consumer({ groupId: `pems-sync-cli-tail-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 500 });
+        let closing = false;
+        const consumer = ctx.kafka('tail').consumer({
+          groupId: `pems-sync-cli-tail-${randomBytes(6).toString('hex')}`,
+          maxWaitTimeInMs: 500,
+          retry: retryUnlessStopping(() => closing),
+        });
         await consumer.connect();
-        ctx.onClose(() => consumer.disconnect());
+        ctx.onClose(() => {
+          closing = true;
+          return consumer.disconnect();
+        });
         await consumer.subscribe({ topics: [resultTopic, deadLetters], fromBeginning: Boolean(o.fromBeginning) });
         let seen = 0;
         let last = Date.now();

@@ -6,6 +6,7 @@
  */
 import type { Kafka, Message } from 'kafkajs';
 import type { Knex } from 'knex';
+import { retryUnlessStopping } from '../kafka/consumer-retry';
 import {
   checkedCheckpoint,
   headMac,
@@ -63,7 +64,9 @@ export async function latestCheckpoint(
   }
   const pending = new Set(ends.filter((e) => e.offset !== '0').map((e) => e.partition));
   if (pending.size === 0) return undefined;
+  let done = false;
   const consumer = kafka.consumer({
+    retry: retryUnlessStopping(() => done),
     groupId: `pems-sync-audit-verify-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
     maxWaitTimeInMs: 200,
   });
@@ -96,6 +99,7 @@ export async function latestCheckpoint(
       });
     });
   } finally {
+    done = true;
     await consumer.disconnect();
   }
   return found;

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import { retryUnlessStopping } from '../kafka/consumer-retry';
 
 export const OUTBOX_ID_HEADER = 'pems-sync-outbox-id';
 
@@ -54,7 +55,13 @@ export async function emittedOutboxIds(
   if (ranges.size === 0) return { ids, records: 0, complete: true };
 
   const groupId = `pems-sync-outbox-scan-${randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false });
+  let done = false;
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 100,
+    readUncommitted: false,
+    retry: retryUnlessStopping(() => done),
+  });
   let records = 0;
   let complete = false;
   try {
@@ -101,6 +108,7 @@ export async function emittedOutboxIds(
       });
     });
   } finally {
+    done = true;
     await consumer.disconnect().catch(() => undefined);
     const cleanup = kafka.admin();
     await cleanup

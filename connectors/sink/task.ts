@@ -17,6 +17,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { isValidTraceId, trace } from '@opentelemetry/api';
 import { decodeChangeEvent } from '../../streams/envelope';
+import { retryUnlessStopping } from '../kafka/consumer-retry';
 import type { SinkMetrics } from '../observability/metrics';
 import { extractContext, withSpan } from '../observability/tracing';
 import type { Check } from './check';
@@ -78,9 +79,7 @@ export class SinkTask {
       heartbeatInterval: Math.max(1000, Math.floor(opts.sessionTimeoutMs / 10)),
       maxBytesPerPartition: 1_048_576,
       allowAutoTopicCreation: false,
-      // No restart once closing: kafkajs sets its restart timer after its own disconnect, so a
-      // close() meanwhile would not clear it (see ../source/mirror-stream.ts).
-      retry: { retries: 5, restartOnFailure: async () => this.closing === null },
+      retry: retryUnlessStopping(() => this.closing !== null),
     });
     const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {

@@ -20,6 +20,7 @@
  */
 import type { Knex } from 'knex';
 import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage } from 'kafkajs';
+import { retryUnlessStopping } from '../kafka/consumer-retry';
 import { IdempotentProducer } from '../kafka/idempotent-producer';
 import { normalizePemsRecord, type UpsertDecision } from '../../streams/mirror';
 import { PemsSyncError } from '../../streams/errors';
@@ -219,10 +220,7 @@ export class MirrorStream {
       groupId: this.opts.groupId,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
       maxWaitTimeInMs: 500,
-      // kafkajs decides to restart a crashed consumer only after its own disconnect; a stop()
-      // that came meanwhile has already cleared the restart timer, so without this check the
-      // consumer came back after stop() had returned (a member nobody stops).
-      retry: { retries: 5, restartOnFailure: async () => !this.stopping },
+      retry: retryUnlessStopping(() => this.stopping),
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.member = true;

@@ -6,6 +6,7 @@
  * new message.
  */
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { retryUnlessStopping } from '../../connectors/kafka/consumer-retry';
 import { testEnv, uniqueId } from './env';
 
 export function testKafka(clientId = 'pems-sync-test'): Kafka {
@@ -53,8 +54,10 @@ export async function collect<T = CollectedMessage>(
   const out: T[] = [];
   if (remaining && remaining.size === 0) return out;
   const groupId = opts.groupId ?? uniqueId('test-read').toLowerCase();
+  let done = false;
   const consumer: Consumer = kafka.consumer({
     groupId,
+    retry: retryUnlessStopping(() => done),
     maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 100,
     ...(opts.readUncommitted === undefined ? {} : { readUncommitted: opts.readUncommitted }),
   });
@@ -104,6 +107,7 @@ export async function collect<T = CollectedMessage>(
     });
     return out;
   } finally {
+    done = true;
     await consumer.disconnect();
     await opts.afterDisconnect?.(groupId);
   }

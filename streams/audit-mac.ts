@@ -14,7 +14,7 @@
  * every listed key verifies the entries it signed. Pure.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, canonicalStoredJson } from './canonical-json';
 
 export const AUDIT_GENESIS_MAC = '0'.repeat(64);
 
@@ -54,10 +54,14 @@ export function parseAuditKeys(raw: string): AuditKeyRing | undefined {
 
 const hmac = (key: Buffer, text: string): string => createHmac('sha256', key).update(text, 'utf8').digest('hex');
 
+/**
+ * The entry's mac. details and pemsResponse are signed as they read back once stored (jsonb): an
+ * entry being written and the same entry read from audit_log give the same text.
+ */
 export function auditMac(key: Buffer, keyId: string, f: AuditMacFields, prevMac: string): string {
   return hmac(
     key,
-    canonicalJson([
+    canonicalStoredJson([
       1,
       keyId,
       f.organizationId,

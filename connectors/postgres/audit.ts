@@ -95,8 +95,6 @@ async function appendSigned(
   );
   const rows = entries.map((e, i) => {
     const { id, at } = ids.rows[i] as { id: string; at: string };
-    // Signed as stored: the JSON values jsonb will hand back (a Date becomes its ISO text, undefined goes).
-    const asStored = (v: unknown): unknown => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
     const mac = auditMac(
       key,
       ring.primary,
@@ -108,8 +106,9 @@ async function appendSigned(
         modificationId: e.modificationId ?? null,
         actor: e.actor,
         eventType: e.eventType,
-        details: asStored(e.details ?? {}),
-        pemsResponse: asStored(e.pemsResponse),
+        // Signed as stored (auditMac): the JSON values jsonb will hand back (a Date becomes its ISO text).
+        details: e.details ?? {},
+        pemsResponse: e.pemsResponse,
       },
       prev,
     );

@@ -98,85 +98,92 @@ export interface MirrorVersionInput {
 }
 
 /**
- * applyMirrorVersion for many records in two statements (the sink's group commit), with the
+ * applyMirrorVersion for many records in one statement (the sink's group commit), with the
  * decision for each input in order. Several versions of one PFA in one call: the highest moves
  * the mirror, the others are reported as older.
+ *
+ * Each record goes to Postgres once, as one JSON array read by jsonb_to_recordset, and feeds both
+ * the history insert and the mirror upsert (data-modifying CTEs). The mirror's versions before the
+ * upsert are read in the same statement (its snapshot: under the upsert's row locks the answer
+ * could only go up). Before, the records went twice, in three statements (issue 16).
  */
 export async function applyMirrorVersions(
   db: Knex | Knex.Transaction,
   inputs: readonly MirrorVersionInput[],
 ): Promise<UpsertDecision[]> {
   if (inputs.length === 0) return [];
-  const history = inputs.map(({ record: r, origin, modificationIds }) => ({
-    organization_id: r.organization,
-    pfa_id: r.pfaId,
-    version: r.version,
-    data: r,
-    changed_by: r.updatedBy,
-    pems_updated_at: r.updatedAt,
-    origin,
-    modification_ids: modificationIds && modificationIds.length > 0 ? [...modificationIds] : null,
-  }));
-  await db.raw(
-    `INSERT INTO pfa_mirror_history (organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin, modification_ids)
-     SELECT organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin, modification_ids
-       FROM jsonb_to_recordset(?::jsonb) AS x(organization_id text, pfa_id text, version int, data jsonb, changed_by text,
-                                              pems_updated_at timestamptz, origin text, modification_ids uuid[])
-     ON CONFLICT (organization_id, pfa_id, version) DO NOTHING`,
-    [JSON.stringify(history)],
-  );
   const key = (r: PfaRecord): string => `${r.organization}\u0000${r.pfaId}`;
   const newest = new Map<string, PfaRecord>();
   for (const { record } of inputs) {
     const prev = newest.get(key(record));
     if (!prev || record.version > prev.version) newest.set(key(record), record);
   }
-  // The current versions first (under the upsert's row locks the answer could only go up).
-  const before = new Map<string, number>();
-  const current = await db
-    .select('m.organization_id', 'm.pfa_id', 'm.version')
-    .from(
-      db.raw('unnest(?::text[], ?::text[]) AS k(org, pfa)', [
-        [...newest.values()].map((r) => r.organization),
-        [...newest.values()].map((r) => r.pfaId),
-      ]),
-    )
-    .join('pfa_mirror as m', function () {
-      this.on('m.organization_id', '=', 'k.org').andOn('m.pfa_id', '=', 'k.pfa');
-    });
-  for (const c of current) before.set(`${c.organization_id}\u0000${c.pfa_id}`, Number(c.version));
-  const rows = [...newest.values()].map((r) => ({
-    organization_id: r.organization,
-    pfa_id: r.pfaId,
-    version: r.version,
-    data: r,
-    forecast_start: r.forecastStart,
-    forecast_end: r.forecastEnd,
-    category: r.category,
-    source: r.source,
-    dor: r.dor,
-    is_discontinued: r.isDiscontinued,
-    pems_updated_at: r.updatedAt,
-  }));
-  const moved = await db.raw(
-    `INSERT INTO pfa_mirror AS m (organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
-                                  is_discontinued, pems_updated_at, last_synced_at)
-     SELECT organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
-            coalesce(is_discontinued, false), pems_updated_at, now()
-       FROM jsonb_to_recordset(?::jsonb) AS x(organization_id text, pfa_id text, version int, data jsonb, forecast_start date,
-                                              forecast_end date, category text, source text, dor text, is_discontinued boolean,
-                                              pems_updated_at timestamptz)
-     ON CONFLICT (organization_id, pfa_id) DO UPDATE SET
-       version = EXCLUDED.version, data = EXCLUDED.data, forecast_start = EXCLUDED.forecast_start,
-       forecast_end = EXCLUDED.forecast_end, category = EXCLUDED.category, source = EXCLUDED.source,
-       dor = EXCLUDED.dor, is_discontinued = EXCLUDED.is_discontinued, pems_updated_at = EXCLUDED.pems_updated_at,
-       last_synced_at = EXCLUDED.last_synced_at
-     WHERE m.version < EXCLUDED.version
-     RETURNING m.organization_id, m.pfa_id, (xmax = 0) AS inserted`,
+  const unsent = new Set(newest.values());
+  const rows = inputs.map(({ record: r, origin, modificationIds }) => {
+    const row: Record<string, unknown> = {
+      organization_id: r.organization,
+      pfa_id: r.pfaId,
+      version: r.version,
+      data: r,
+      changed_by: r.updatedBy,
+      pems_updated_at: r.updatedAt,
+      origin,
+      modification_ids: modificationIds && modificationIds.length > 0 ? [...modificationIds] : null,
+    };
+    // One mirror row per PFA, even when the same record is given twice.
+    if (unsent.delete(r))
+      Object.assign(row, {
+        newest: true,
+        forecast_start: r.forecastStart,
+        forecast_end: r.forecastEnd,
+        category: r.category,
+        source: r.source,
+        dor: r.dor,
+        is_discontinued: r.isDiscontinued,
+      });
+    return row;
+  });
+  const res = await db.raw(
+    `WITH x AS (
+       SELECT * FROM jsonb_to_recordset(?::jsonb) AS x(organization_id text, pfa_id text, version int, data jsonb,
+                changed_by text, pems_updated_at timestamptz, origin text, modification_ids uuid[], newest boolean,
+                forecast_start date, forecast_end date, category text, source text, dor text, is_discontinued boolean)
+     ), history AS (
+       INSERT INTO pfa_mirror_history (organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin, modification_ids)
+       SELECT organization_id, pfa_id, version, data, changed_by, pems_updated_at, origin, modification_ids FROM x
+       ON CONFLICT (organization_id, pfa_id, version) DO NOTHING
+     ), before AS (
+       SELECT m.organization_id, m.pfa_id, m.version FROM x
+         JOIN pfa_mirror m ON m.organization_id = x.organization_id AND m.pfa_id = x.pfa_id
+        WHERE x.newest
+     ), moved AS (
+       INSERT INTO pfa_mirror AS m (organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
+                                    is_discontinued, pems_updated_at, last_synced_at)
+       SELECT organization_id, pfa_id, version, data, forecast_start, forecast_end, category, source, dor,
+              coalesce(is_discontinued, false), pems_updated_at, now()
+         FROM x WHERE x.newest
+       ON CONFLICT (organization_id, pfa_id) DO UPDATE SET
+         version = EXCLUDED.version, data = EXCLUDED.data, forecast_start = EXCLUDED.forecast_start,
+         forecast_end = EXCLUDED.forecast_end, category = EXCLUDED.category, source = EXCLUDED.source,
+         dor = EXCLUDED.dor, is_discontinued = EXCLUDED.is_discontinued, pems_updated_at = EXCLUDED.pems_updated_at,
+         last_synced_at = EXCLUDED.last_synced_at
+       WHERE m.version < EXCLUDED.version
+       RETURNING m.organization_id, m.pfa_id, (xmax = 0) AS inserted
+     )
+     SELECT organization_id, pfa_id, inserted, NULL::int AS version FROM moved
+     UNION ALL
+     SELECT organization_id, pfa_id, NULL, version FROM before`,
     [JSON.stringify(rows)],
   );
+  const before = new Map<string, number>();
+  const moved: Array<{ organization_id: string; pfa_id: string; inserted: boolean }> = [];
+  type Answer = { organization_id: string; pfa_id: string; inserted: boolean | null; version: number | null };
+  for (const r of res.rows as Answer[]) {
+    if (r.inserted === null) before.set(`${r.organization_id}\u0000${r.pfa_id}`, Number(r.version));
+    else moved.push({ organization_id: r.organization_id, pfa_id: r.pfa_id, inserted: r.inserted });
+  }
   const applied = new Map<string, UpsertDecision>();
-  for (const r of moved.rows as Array<{ organization_id: string; pfa_id: string; inserted: boolean }>) {
+  for (const r of moved) {
     applied.set(`${r.organization_id}\u0000${r.pfa_id}`, r.inserted ? 'insert' : 'update');
   }
   return inputs.map(({ record }) => {

@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import { pfaKey } from '../../streams/grouping';
 import type { Outcome } from '../../streams/outcomes';
+import type { PfaRecord } from '../../streams/pfa-record';
 import { precheck } from '../../streams/precheck';
 import { loadBaseVersions, loadMirrors, loadOwnWrites, loadWriteIntents } from '../postgres/sink-store';
 import { permissionKey, type SyncContext } from './context';
@@ -33,7 +34,17 @@ export class Check {
     );
     const pfas = [...new Map(mods.map((m) => [pfaKey(m.organizationId, m.pfaId), m])).values()];
     const mirrors = await loadMirrors(db, pfas);
-    const history = await loadBaseVersions(db, mods);
+    // An edit made on the version the mirror holds has that record as its base: only the others
+    // read the history (most edits, and a whole backlog's, are made on the current version).
+    const history = await loadBaseVersions(
+      db,
+      mods.filter((m) => mirrors.get(pfaKey(m.organizationId, m.pfaId))?.version !== m.baseVersion),
+    );
+    for (const [key, mirror] of mirrors) {
+      const versions = history.get(key) ?? new Map<number, PfaRecord>();
+      versions.set(mirror.version, mirror);
+      history.set(key, versions);
+    }
     const ownWrites = await loadOwnWrites(db, mods);
     return live.map((item): Checked => {
       const m = item.modification;

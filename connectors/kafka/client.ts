@@ -9,6 +9,7 @@
  * logs nothing (the CLI: errors reach the command as exceptions).
  */
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import './request-queue-timer'; // kafkajs's idle 1 ms timer loop, fixed before any client exists
 import type { Logger } from '../observability/logger';
 import type { Config } from '../../schemas/config';
 

@@ -9,8 +9,9 @@
  * a failure before that makes kafkajs fetch the same records again, and the claim takes up
  * modifications it finds in 'syncing'.
  *
- * The failure is made real, in Postgres: the history table the dispatch reads after claiming is
- * renamed away for a moment, so that query fails exactly as it would while Postgres restarts.
+ * The failure is made real, in Postgres: the mirror table the dispatch reads after claiming is
+ * renamed away for a moment, so that query fails exactly as it would while Postgres restarts. (It
+ * was the history table until an edit made on the mirror's version stopped reading the history.)
  */
 import { createWorld, writesApplied, type World } from '../support/world';
 
@@ -24,15 +25,35 @@ describe('regression: a Postgres failure between claim and queue does not strand
   });
 
   afterAll(async () => {
-    if (renamed) await world.db.raw('ALTER TABLE pfa_mirror_history_away RENAME TO pfa_mirror_history');
+    if (renamed) await world.db.raw('ALTER TABLE pfa_mirror_away RENAME TO pfa_mirror');
     await world.close();
   });
 
   it('when loading the context fails after the claim, then the same records are fetched again and each modification is synced once', async () => {
     const rec = world.records[0]!;
-    await world.db.raw('ALTER TABLE pfa_mirror_history RENAME TO pfa_mirror_history_away');
+    // The edit and the rename commit together (DDL is transactional): its change event can only
+    // reach the sink once the mirror is gone.
+    const id = await world.db.transaction(async (trx) => {
+      const { version } = await trx('pfa_mirror')
+        .where({ organization_id: world.org, pfa_id: rec.pfaId })
+        .first('version');
+      const [row] = await trx('pfa_modification')
+        .insert({
+          organization_id: world.org,
+          pfa_id: rec.pfaId,
+          user_id: world.user,
+          operation: 'update',
+          delta: JSON.stringify({ notes: 'across a database failure' }),
+          base_version: version,
+          change_reason: 'test edit',
+          sync_status: 'committed',
+          committed_at: new Date(),
+        })
+        .returning('id');
+      await trx.raw('ALTER TABLE pfa_mirror RENAME TO pfa_mirror_away');
+      return row.id as string;
+    });
     renamed = true;
-    const id = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'across a database failure' } });
 
     // Claimed, and the dispatch failed after the claim (the only way it can be 'syncing' with no PEMS write).
     const started = Date.now();
@@ -45,7 +66,7 @@ describe('regression: a Postgres failure between claim and queue does not strand
     await new Promise((r) => setTimeout(r, 1000)); // a kafkajs retry or two fail as well
     expect(writesApplied(world, rec.pfaId)).toBe(0);
 
-    await world.db.raw('ALTER TABLE pfa_mirror_history_away RENAME TO pfa_mirror_history');
+    await world.db.raw('ALTER TABLE pfa_mirror_away RENAME TO pfa_mirror');
     renamed = false;
     const [row] = await world.waitForOutcome([id], 60_000);
     expect(row!.sync_status).toBe('synced');

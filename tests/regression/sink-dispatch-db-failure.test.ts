@@ -34,24 +34,9 @@ describe('regression: a Postgres failure between claim and queue does not strand
     // The edit and the rename commit together (DDL is transactional): its change event can only
     // reach the sink once the mirror is gone.
     const id = await world.db.transaction(async (trx) => {
-      const { version } = await trx('pfa_mirror')
-        .where({ organization_id: world.org, pfa_id: rec.pfaId })
-        .first('version');
-      const [row] = await trx('pfa_modification')
-        .insert({
-          organization_id: world.org,
-          pfa_id: rec.pfaId,
-          user_id: world.user,
-          operation: 'update',
-          delta: JSON.stringify({ notes: 'across a database failure' }),
-          base_version: version,
-          change_reason: 'test edit',
-          sync_status: 'committed',
-          committed_at: new Date(),
-        })
-        .returning('id');
+      const committed = await world.commit({ pfaId: rec.pfaId, delta: { notes: 'across a database failure' }, trx });
       await trx.raw('ALTER TABLE pfa_mirror RENAME TO pfa_mirror_away');
-      return row.id as string;
+      return committed;
     });
     renamed = true;
 

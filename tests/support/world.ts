@@ -38,6 +38,8 @@ export interface World {
     baseVersion?: number;
     user?: string;
     operation?: 'update' | 'delete';
+    /** Commit inside this transaction (with whatever else it does), not on its own. */
+    trx?: Knex.Transaction;
   }): Promise<string>;
   waitForOutcome(ids: string[], timeoutMs?: number): Promise<Array<Record<string, any>>>;
   readTopic(
@@ -165,9 +167,10 @@ export async function createWorld(
         PEMS_SYNC_ORGANIZATIONS: org,
       };
     },
-    async commit({ pfaId, delta, baseVersion, user: u, operation }) {
-      const mirror = await db('pfa_mirror').where({ organization_id: org, pfa_id: pfaId }).first('version');
-      const [row] = await db('pfa_modification')
+    async commit({ pfaId, delta, baseVersion, user: u, operation, trx }) {
+      const q = trx ?? db;
+      const mirror = await q('pfa_mirror').where({ organization_id: org, pfa_id: pfaId }).first('version');
+      const [row] = await q('pfa_modification')
         .insert({
           organization_id: org,
           pfa_id: pfaId,

@@ -94,23 +94,16 @@ describe('sink claims: owner and lease', () => {
     // Committed and claimed by the other instance in one transaction: Debezium emits the insert
     // (committed: work) once the transaction commits, so this sink can only ever find it held.
     const id = await world.db.transaction(async (trx) => {
-      const [row] = await trx('pfa_modification')
-        .insert({
-          organization_id: world.org,
-          pfa_id: rec.pfaId,
-          user_id: world.user,
-          operation: 'update',
-          delta: JSON.stringify({ notes: 'held elsewhere' }),
-          base_version: rec.version,
-          change_reason: 'test',
-          sync_status: 'committed',
-          committed_at: new Date(),
-        })
-        .returning('id');
+      const committed = await world.commit({
+        pfaId: rec.pfaId,
+        delta: { notes: 'held elsewhere' },
+        baseVersion: rec.version,
+        trx,
+      });
       await trx('pfa_modification')
-        .where({ id: row.id })
+        .where({ id: committed })
         .update({ sync_status: 'syncing', claimed_by: 'other-instance' });
-      return row.id as string;
+      return committed;
     });
     await sleep(3000);
     expect(await world.db('pfa_modification').where({ id }).first('sync_status', 'claimed_by')).toEqual({

@@ -10,7 +10,8 @@
  * a new one (a new producer id, sequences from 0) sends the next batch. The caller sends its batch
  * again, so only duplicates can follow, which every reader here ignores.
  */
-import { Partitioners, type Kafka, type Producer, type ProducerRecord, type RecordMetadata } from 'kafkajs';
+import type { Kafka, Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
+import { javaCompatiblePartitioner } from './partitioner';
 
 export class IdempotentProducer {
   private producer: Producer;
@@ -49,7 +50,7 @@ export class IdempotentProducer {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // murmur2 like Kafka's Java client (and Kafka Connect/Debezium): same key, same partition as the CDC topic.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: javaCompatiblePartitioner,
     });
   }
 

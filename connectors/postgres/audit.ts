@@ -37,7 +37,11 @@ export async function appendAudit(
   }
   const write = async (tx: Knex.Transaction): Promise<void> => {
     const byOrg = new Map<string, AuditEntry[]>();
-    for (const e of list) byOrg.set(e.organizationId, [...(byOrg.get(e.organizationId) ?? []), e]);
+    for (const e of list) {
+      const same = byOrg.get(e.organizationId);
+      if (same) same.push(e);
+      else byOrg.set(e.organizationId, [e]);
+    }
     // Organizations in a fixed order: two writers locking the same heads never deadlock.
     for (const org of [...byOrg.keys()].sort()) await appendSigned(tx, org, byOrg.get(org)!, ring);
   };

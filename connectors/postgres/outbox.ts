@@ -64,16 +64,37 @@ export function drainOutboxRows(
   opts: { ids?: readonly string[]; limit: number; topics?: readonly string[]; exceptTopics?: readonly string[] },
   produce: (rows: OutboxRow[]) => Promise<void>,
 ): Promise<number> {
+  // Each list is one array parameter (= ANY), not a placeholder per id: a flush's few hundred
+  // ids made a statement of about 60 KB for knex to rewrite and Postgres to parse (issue 16).
+  const where: string[] = [];
+  const bindings: string[][] = [];
+  if (opts.ids) {
+    where.push('id = ANY(?::bigint[])');
+    bindings.push([...opts.ids]);
+  }
+  if (opts.topics) {
+    where.push('topic = ANY(?::text[])');
+    bindings.push([...opts.topics]);
+  }
+  if (opts.exceptTopics && opts.exceptTopics.length > 0) {
+    where.push('NOT (topic = ANY(?::text[]))');
+    bindings.push([...opts.exceptTopics]);
+  }
   return db.transaction(async (trx) => {
-    const q = trx('sink_outbox').orderBy('id').limit(opts.limit).forUpdate().skipLocked().select('*');
-    if (opts.ids) void q.whereIn('id', [...opts.ids]);
-    if (opts.topics) void q.whereIn('topic', [...opts.topics]);
-    if (opts.exceptTopics && opts.exceptTopics.length > 0) void q.whereNotIn('topic', [...opts.exceptTopics]);
-    const found = (await q) as Array<Record<string, unknown>>;
-    if (found.length === 0) return 0;
+    const found = await trx.raw(
+      `SELECT id::text AS id, kind, topic, record_key, record_value, raw_value, record_headers
+         FROM sink_outbox
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY id
+        LIMIT ?
+          FOR UPDATE SKIP LOCKED`,
+      [...bindings, opts.limit],
+    );
+    const rows = found.rows as Array<Record<string, unknown>>;
+    if (rows.length === 0) return 0;
     await produce(
-      found.map((r) => ({
-        id: String(r.id),
+      rows.map((r) => ({
+        id: r.id as string,
         kind: r.kind as OutboxRow['kind'],
         topic: r.topic as string,
         key: r.record_key as Buffer | null,
@@ -82,13 +103,11 @@ export function drainOutboxRows(
         headers: r.record_headers as StoredHeaders,
       })),
     );
-    await trx('sink_outbox')
-      .whereIn(
-        'id',
-        found.map((r) => r.id as string),
-      )
-      .del();
-    return found.length;
+    await deleteOutboxRows(
+      trx,
+      rows.map((r) => r.id as string),
+    );
+    return rows.length;
   });
 }
 
@@ -106,9 +125,6 @@ export async function outboxLeftovers(db: Knex): Promise<Array<{ topic: string; 
   return left.map((l) => ({ topic: l.topic, sinceMs: new Date(l.since).getTime(), rows: Number(l.n) }));
 }
 
-export async function deleteOutboxRows(db: Knex, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0)
-    await db('sink_outbox')
-      .whereIn('id', [...ids])
-      .del();
+export async function deleteOutboxRows(db: Knex | Knex.Transaction, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await db.raw('DELETE FROM sink_outbox WHERE id = ANY(?::bigint[])', [[...ids]]);
 }

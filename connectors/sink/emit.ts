@@ -31,6 +31,7 @@ import { deleteOutboxRows, drainOutboxRows, outboxLeftovers } from '../postgres/
 import { releaseEmitSlot, takeEmitSlot, type EmitSlot } from '../postgres/emit-slot';
 import { emittedOutboxIds, OUTBOX_ID_HEADER } from './emitted';
 import { MissingTopics, type HeldTopicEvent } from './missing-topics';
+import { javaCompatiblePartitioner } from '../kafka/partitioner';
 
 export { storeHeaders, loadHeaders, type StoredHeaders } from '../../streams/stored-headers';
 
@@ -146,6 +147,8 @@ export class Emitter {
       maxInFlightRequests: 1,
       transactionTimeout: 30_000,
       allowAutoTopicCreation: false,
+      // Same partition for a key as the CDC topic (Kafka's Java client), without kafkajs's Long arithmetic.
+      createPartitioner: javaCompatiblePartitioner,
     });
     await this.producer.connect();
     await (await this.producer.transaction()).abort();

@@ -65,7 +65,7 @@ export function drainOutboxRows(
   produce: (rows: OutboxRow[]) => Promise<void>,
 ): Promise<number> {
   // Each list is one array parameter (= ANY), not a placeholder per id: a flush's few hundred
-  // ids made a statement of about 60 KB for knex to rewrite and Postgres to parse (issue 16).
+  // ids were as many parameters, each bound, positioned by knex and parsed by Postgres (issue 16).
   const where: string[] = [];
   const bindings: string[][] = [];
   if (opts.ids) {

@@ -6,7 +6,9 @@
  * (stages.ts), CDC events per modification, CPU per modification per process (cpu.ts), the most
  * PEMS requests in any second of any credential and the sinks' peak RSS.
  *
- *   BENCH_WORKLOADS=steady100,steady10,faults100,backlog,orgs10x2,backlog100k,plan   (default: all)
+ *   BENCH_WORKLOADS=steady100,steady10,faults100,backlog,floor,orgs10x2,backlog100k,plan   (default: all)
+ *   floor: the chosen libraries' own CPU per modification with none of pems-sync's logic
+ *          (floor.ts, in its own process), beside the sink's figure of the backlog
  *   BENCH_DURATION_S=300   how long the steady workloads commit (the issue's 5 minutes)
  *   BENCH_BACKLOG=10000    the backlog drained with the PEMS limit off
  *   BENCH_ORGS=10 BENCH_ORGS_BACKLOG=2000   orgs10x2: organizations at 10 req/s each, backlog per
@@ -21,15 +23,18 @@
  * Sink settings under test come from the environment as usual (PEMS_SYNC_*); Debezium's from
  * the connector config (connectors/debezium/pfa-modification.json).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { FloorReport } from './floor';
 import type { Result } from './measure';
 import { buildSink } from './setup';
 import { stageTable } from './stages';
 import { backlogWorkload, bigBacklogWorkload, orgsWorkload, planWorkload, settings, steadyWorkload } from './workloads';
 
 const workloads = (
-  process.env.BENCH_WORKLOADS ?? 'steady100,steady10,faults100,backlog,orgs10x2,backlog100k,plan'
+  process.env.BENCH_WORKLOADS ?? 'steady100,steady10,faults100,backlog,floor,orgs10x2,backlog100k,plan'
 ).split(',');
 const out = process.env.BENCH_OUT ?? 'reports/bench.json';
 
@@ -78,6 +83,27 @@ function bigBacklogLine(r: Result): string {
   );
 }
 
+/** floor.ts in its own process (its CPU is that process's alone), with the sink's heap bound. */
+function runFloor(): FloorReport {
+  const file = join(mkdtempSync(join(tmpdir(), 'bench-floor-')), 'floor.json');
+  execFileSync(process.execPath, ['--max-old-space-size=160', '--import', 'tsx', join(__dirname, 'floor.ts')], {
+    env: { ...process.env, FLOOR_OUT: file },
+    stdio: 'inherit',
+  });
+  return JSON.parse(readFileSync(file, 'utf8')) as FloorReport;
+}
+
+function floorLine(f: FloorReport, backlog: Result | undefined): string {
+  const passes = f.passes
+    .map(
+      (p) =>
+        `pass ${p.pass}: ${p.stages.map((s) => `${s.stage} ${s.cpuMicrosPerModification}`).join(' + ')} = ${p.floorCpuMicrosPerModification}`,
+    )
+    .join('; ');
+  const sink = backlog ? `; the sink in the backlog: ${backlog.cpuMicrosPerModification.sink}` : '';
+  return `\nfloor (µs of CPU per modification, the libraries alone, ${f.modificationsPerStage} per stage): ${passes}${sink}`;
+}
+
 async function main(): Promise<void> {
   // The sink runs compiled, as deployed (setup.ts spawnSink).
   buildSink();
@@ -94,6 +120,7 @@ async function main(): Promise<void> {
   await run('faults100', () => steadyWorkload('faults100', 100, 0.01));
   await run('backlog', backlogWorkload);
   const backlog = results.find((r) => r.workload === 'backlog');
+  const floor = workloads.includes('floor') ? runFloor() : null;
   const unthrottled =
     backlog?.drainPerSecond ?? (process.env.BENCH_UNTHROTTLED ? Number(process.env.BENCH_UNTHROTTLED) : null);
   await run('orgs10x2', () => orgsWorkload(unthrottled));
@@ -103,7 +130,7 @@ async function main(): Promise<void> {
   writeFileSync(
     out,
     JSON.stringify(
-      { at: new Date().toISOString(), durationSeconds: settings.durationSeconds, settings, results },
+      { at: new Date().toISOString(), durationSeconds: settings.durationSeconds, settings, results, floor },
       null,
       2,
     ),
@@ -113,6 +140,7 @@ async function main(): Promise<void> {
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) console.log(summary(r));
+  if (floor) console.log(floorLine(floor, backlog));
   for (const r of results) {
     if (r.workload === 'plan' && r.extra?.ratio)
       console.log(`\noriginal plan vs pems-sync (${settings.planBacklog} backlog at 10/s): ${JSON.stringify(r.extra)}`);

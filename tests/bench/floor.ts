@@ -6,8 +6,9 @@
  * settings the sink uses, against the local stack, and reports this process's CPU (user + system,
  * process.cpuUsage, garbage collection included) per modification over the stage's window; the
  * peer's CPU is given beside it (the Postgres backend serving the stage, the simulator process):
- *   consume  N change events of the CDC topic, fetched by a kafkajs consumer with the sink's fetch
- *            settings, each key and value parsed from JSON, offsets resolved and committed per batch;
+ *   consume  N change events of the CDC topic (at least: every fetched batch is counted whole),
+ *            fetched by a kafkajs consumer with the sink's fetch settings and partitions consumed at
+ *            once, each key and value parsed from JSON, offsets resolved and committed per batch;
  *   produce  N result records (schemas/avro/sync-result.avsc) encoded through the registry client,
  *            one awaited encode each as the emitter does, sent in kafkajs transactions of 5,000
  *            (idempotent, acks all, the sink's partitioner) with the emitter's two headers;
@@ -16,7 +17,9 @@
  *            versions (the JSON document), in scratch tables dropped afterwards;
  *   write    N items to the PEMS simulator (its own process, rate limit off) over HTTPS with axios
  *            and a keep-alive agent, 100 per POST /pfa/batch.
- * The stages run one after another, so their figures add up to the floor of one modification.
+ * The stages run one after another, so their figures add up to the floor of one modification. Each
+ * window opens after a full garbage collection (node --expose-gc), so what setting a stage up
+ * allocated is not charged to it.
  *
  * Every stage runs FLOOR_PASSES times in one process: the first pass is as cold as the sink a
  * benchmark starts for each workload (its code not yet compiled by the JIT), the later ones warm.
@@ -28,7 +31,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,13 +42,18 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { createDatabase } from '../../connectors/postgres/db';
 import { javaCompatiblePartitioner } from '../../connectors/kafka/partitioner';
 import { makeRecords } from '../../connectors/pems-simulator/seed';
+import { SETTINGS } from '../../schemas/config';
 import { cdcTopic } from './setup';
 import { uptime } from './measure';
 
 const N = Number(process.env.FLOOR_N ?? 10_000);
 const PASSES = Number(process.env.FLOOR_PASSES ?? 2);
 const STAGES = (process.env.FLOOR_STAGES ?? 'consume,produce,record,write').split(',').map((s) => s.trim());
+/** About what one flush held in a 10,000 backlog (some 70 flushes; sink.flushMaxEntries bounds it at 2,000). */
 const FLUSH = 150;
+/** The sink's default sink.partitionsConsumedConcurrently. */
+const PARTITIONS_CONCURRENTLY = Number(SETTINGS['sink.partitionsConsumedConcurrently'].default);
+const STAGE_TIMEOUT_MS = 300_000;
 const TRANSACTION = 5000;
 const BATCH = 100;
 const TICKS_PER_SECOND = 100;
@@ -68,10 +76,16 @@ export interface FloorReport {
   node: string;
   execArgv: string[];
   nodeOptions: string;
+  /** FLOOR_N; each stage's own count is in its result (consume counts whole fetches). */
   modificationsPerStage: number;
   uptimeBefore: string;
   uptimeAfter: string;
   passes: Array<{ pass: number; stages: StageResult[]; floorCpuMicrosPerModification: number }>;
+}
+
+/** A full collection (node --expose-gc, as npm run bench:floor and the bench start it), else nothing. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 /** Measures fn's window: this process's CPU and wall time, and a peer's CPU (by /proc ticks). */
@@ -82,6 +96,8 @@ async function window(
   fn: () => Promise<void>,
   peerTicks?: () => number,
 ): Promise<StageResult> {
+  // What was allocated to set the stage up is collected before the window opens.
+  collectGarbage();
   const peer0 = peerTicks?.();
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
@@ -134,13 +150,19 @@ const kafka = new Kafka({
   logLevel: logLevel.NOTHING,
 });
 
-/** The first N change events of the CDC topic (a fresh group reads it from the beginning). */
+/**
+ * Change events of the CDC topic from its beginning (a fresh group), at least N of them. The window
+ * opens once the group is joined (the benchmarks' sink has joined before a workload is committed)
+ * and counts every event handed to eachBatch: kafkajs decodes a whole fetch before eachBatch sees
+ * it, so a fetch is counted whole, not cut at N.
+ */
 async function consume(): Promise<StageResult> {
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(cdcTopic);
   await admin.disconnect();
   const available = offsets.reduce((a, p) => a + Number(p.high) - Number(p.low), 0);
+  if (available === 0) throw new Error(`the CDC topic ${cdcTopic} holds no change events: run a workload first`);
   const n = Math.min(N, available);
   if (n < N) process.stderr.write(`floor: the CDC topic holds ${available} events, consuming ${n}\n`);
   const consumer = kafka.consumer({
@@ -152,42 +174,67 @@ async function consume(): Promise<StageResult> {
   await consumer.subscribe({ topic: cdcTopic, fromBeginning: true });
   let seen = 0;
   let bytes = 0;
-  let finished!: () => void;
-  const done = new Promise<void>((r) => (finished = r));
-  // The window opens before the group join: kafkajs decodes a fetch before eachBatch sees it.
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
   let counted = 0;
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
-      for (const m of batch.messages) {
-        if (seen >= n) break;
-        const key = m.key ? (JSON.parse(m.key.toString('utf8')) as unknown) : null;
-        const value = m.value ? (JSON.parse(m.value.toString('utf8')) as { after?: unknown }) : null;
-        if (key !== null && value !== null) counted++;
-        bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
-        resolveOffset(m.offset);
-        seen++;
-      }
-      await commitOffsetsIfNecessary();
-      await heartbeat();
-      if (seen >= n) finished();
-    },
-  });
-  await done;
-  const c = process.cpuUsage(c0);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await consumer.disconnect();
+  let c0: NodeJS.CpuUsage | null = null;
+  let t0 = 0n;
+  let c: NodeJS.CpuUsage | null = null;
+  let t1 = 0n;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`consume: ${seen} of ${n} change events in ${STAGE_TIMEOUT_MS} ms`)),
+        STAGE_TIMEOUT_MS,
+      );
+      const fail = (err: unknown): void => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      };
+      consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        collectGarbage();
+        c0 = process.cpuUsage();
+        t0 = process.hrtime.bigint();
+      });
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
+          eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+            for (const m of batch.messages) {
+              const key = m.key ? (JSON.parse(m.key.toString('utf8')) as unknown) : null;
+              const value = m.value ? (JSON.parse(m.value.toString('utf8')) as { after?: unknown }) : null;
+              if (key !== null && value !== null) counted++;
+              bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+              resolveOffset(m.offset);
+              seen++;
+            }
+            const next = (BigInt(batch.lastOffset()) + 1n).toString();
+            await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+            await heartbeat();
+            if (seen >= n && c === null) {
+              c = process.cpuUsage(c0 ?? undefined);
+              t1 = process.hrtime.bigint();
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(fail);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  const cpu = c as NodeJS.CpuUsage | null;
+  if (cpu === null || c0 === null) throw new Error('consume: the window never opened (no group join seen)');
   const r: StageResult = {
     stage: 'consume',
-    modifications: n,
-    seconds: Math.round(seconds * 1000) / 1000,
-    cpuMicrosPerModification: Math.round((c.user + c.system) / n),
-    userMicrosPerModification: Math.round(c.user / n),
-    systemMicrosPerModification: Math.round(c.system / n),
-    note: `kafkajs consumer (the window includes its group join), JSON key and value parsed (${counted} with both), ${Math.round(bytes / n)} bytes per event`,
+    modifications: seen,
+    seconds: Math.round((Number(t1 - t0) / 1e9) * 1000) / 1000,
+    cpuMicrosPerModification: Math.round((cpu.user + cpu.system) / seen),
+    userMicrosPerModification: Math.round(cpu.user / seen),
+    systemMicrosPerModification: Math.round(cpu.system / seen),
+    note: `kafkajs consumer, ${PARTITIONS_CONCURRENTLY} partitions at once, offsets committed per batch, JSON key and value parsed (${counted} with both), ${Math.round(bytes / seen)} bytes per event`,
   };
   process.stdout.write(`${JSON.stringify(r)}\n`);
   return r;
@@ -196,14 +243,10 @@ async function consume(): Promise<StageResult> {
 async function produce(): Promise<StageResult> {
   const stamp = Date.now().toString(36);
   const topic = `bench.floor.${stamp}`;
+  const subject = `${topic}-value`;
+  const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6 }] });
-  const registry = new SchemaRegistry({
-    host: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-  });
-  const schema = readFileSync(join(__dirname, '../../schemas/avro/sync-result.avsc'), 'utf8');
-  const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` });
   const producer = kafka.producer({
     transactionalId: `bench-floor-${stamp}`,
     idempotent: true,
@@ -212,55 +255,66 @@ async function produce(): Promise<StageResult> {
     allowAutoTopicCreation: false,
     createPartitioner: javaCompatiblePartitioner,
   });
-  await producer.connect();
-  const now = Date.now();
-  const values = Array.from({ length: N }, (_, i) => ({
-    modificationId: randomUUID(),
-    organizationId: 'FLOOR',
-    pfaId: `FLOOR-${String(i).padStart(6, '0')}`,
-    userId: 'bench-floor-user-0',
-    outcome: 'SYNCED',
-    baseVersion: 3,
-    pemsVersionBefore: 3,
-    pemsVersionAfter: 4,
-    fieldsWritten: ['notes'],
-    rebased: false,
-    attempts: 1,
-    error: null,
-    committedAt: now - 2000,
-    syncedAt: now,
-    latencyMs: 2000,
-    detail: null,
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-    coalescedWith: [],
-  }));
-  const result = await window(
-    'produce',
-    N,
-    `registry encode awaited per record, transactions of ${TRANSACTION}`,
-    async () => {
-      for (let i = 0; i < N; i += TRANSACTION) {
-        const messages = [];
-        for (const v of values.slice(i, i + TRANSACTION)) {
-          messages.push({
-            key: Buffer.from(JSON.stringify({ organization_id: v.organizationId, pfa_id: v.pfaId })),
-            value: await registry.encode(id, v),
-            headers: {
-              traceparent: `00-${v.traceId}-00f067aa0ba902b7-01`,
-              'pems-sync-outbox-id': String(i + messages.length),
-            },
-          });
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6 }] });
+    const registry = new SchemaRegistry({ host: registryUrl });
+    const schema = readFileSync(join(__dirname, '../../schemas/avro/sync-result.avsc'), 'utf8');
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject });
+    await producer.connect();
+    const now = Date.now();
+    const values = Array.from({ length: N }, (_, i) => ({
+      modificationId: randomUUID(),
+      organizationId: 'FLOOR',
+      pfaId: `FLOOR-${String(i).padStart(6, '0')}`,
+      userId: 'bench-floor-user-0',
+      outcome: 'SYNCED',
+      baseVersion: 3,
+      pemsVersionBefore: 3,
+      pemsVersionAfter: 4,
+      fieldsWritten: ['notes'],
+      rebased: false,
+      attempts: 1,
+      error: null,
+      committedAt: now - 2000,
+      syncedAt: now,
+      latencyMs: 2000,
+      detail: null,
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      coalescedWith: [],
+    }));
+    return await window(
+      'produce',
+      N,
+      `registry encode awaited per record, transactions of ${TRANSACTION}`,
+      async () => {
+        for (let i = 0; i < N; i += TRANSACTION) {
+          const messages = [];
+          for (const v of values.slice(i, i + TRANSACTION)) {
+            messages.push({
+              key: Buffer.from(JSON.stringify({ organization_id: v.organizationId, pfa_id: v.pfaId })),
+              value: await registry.encode(id, v),
+              headers: {
+                traceparent: `00-${v.traceId}-00f067aa0ba902b7-01`,
+                'pems-sync-outbox-id': String(i + messages.length),
+              },
+            });
+          }
+          const txn = await producer.transaction();
+          await txn.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
+          await txn.commit();
         }
-        const txn = await producer.transaction();
-        await txn.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
-        await txn.commit();
-      }
-    },
-  );
-  await producer.disconnect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
-  return result;
+      },
+    );
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    // The scratch subject goes too (soft, then permanent: the registry's two-step delete).
+    for (const permanent of [false, true])
+      await axios
+        .delete(`${registryUrl}/subjects/${encodeURIComponent(subject)}`, { params: permanent ? { permanent } : {} })
+        .catch(() => undefined);
+  }
 }
 
 async function record(): Promise<StageResult> {
@@ -280,6 +334,9 @@ async function record(): Promise<StageResult> {
     const ids = Array.from({ length: N }, () => randomUUID());
     for (let i = 0; i < N; i += 5000)
       await db(status).insert(ids.slice(i, i + 5000).map((id) => ({ id, sync_status: 'queued' })));
+    // Statistics, as the sink's tables have: the update's plan is the one a live table gets.
+    await db.raw(`ANALYZE ${status}`);
+    await db.raw(`ANALYZE ${mirror}`);
     // A record as the simulator seeds it (the mirror's document).
     const doc = makeRecords({
       organization: 'FLOOR',
@@ -347,7 +404,8 @@ function freePort(): Promise<number> {
 
 async function write(): Promise<StageResult> {
   const port = await freePort();
-  const certFile = join(mkdtempSync(join(tmpdir(), 'bench-floor-')), 'ca.pem');
+  const certDir = mkdtempSync(join(tmpdir(), 'bench-floor-'));
+  const certFile = join(certDir, 'ca.pem');
   const sim: ChildProcess = spawn(
     process.execPath,
     [
@@ -394,7 +452,7 @@ async function write(): Promise<StageResult> {
     do {
       const { data } = await http.get('/pfa', { params: { limit: 500, ...(cursor ? { cursor } : {}) } });
       const page = data as { records: Array<{ pfaId: string; version: number }>; nextCursor: string | null };
-      records.push(...page.records);
+      for (const r of page.records) records.push({ pfaId: r.pfaId, version: r.version });
       cursor = page.nextCursor ?? undefined;
     } while (cursor && records.length < N);
     const n = Math.min(N, records.length);
@@ -424,6 +482,7 @@ async function write(): Promise<StageResult> {
     return { ...result, note: `${result.note}; ${updated} of ${n} updated` };
   } finally {
     sim.kill('SIGTERM');
+    rmSync(certDir, { recursive: true, force: true });
   }
 }
 

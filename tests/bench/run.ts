@@ -24,7 +24,7 @@
  * the connector config (connectors/debezium/pfa-modification.json).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FloorReport } from './floor';
@@ -85,12 +85,18 @@ function bigBacklogLine(r: Result): string {
 
 /** floor.ts in its own process (its CPU is that process's alone), with the sink's heap bound. */
 function runFloor(): FloorReport {
-  const file = join(mkdtempSync(join(tmpdir(), 'bench-floor-')), 'floor.json');
-  execFileSync(process.execPath, ['--max-old-space-size=160', '--import', 'tsx', join(__dirname, 'floor.ts')], {
-    env: { ...process.env, FLOOR_OUT: file },
-    stdio: 'inherit',
-  });
-  return JSON.parse(readFileSync(file, 'utf8')) as FloorReport;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-floor-'));
+  const file = join(dir, 'floor.json');
+  try {
+    execFileSync(
+      process.execPath,
+      ['--max-old-space-size=160', '--expose-gc', '--import', 'tsx', join(__dirname, 'floor.ts')],
+      { env: { ...process.env, FLOOR_OUT: file }, stdio: 'inherit', timeout: 30 * 60_000 },
+    );
+    return JSON.parse(readFileSync(file, 'utf8')) as FloorReport;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function floorLine(f: FloorReport, backlog: Result | undefined): string {

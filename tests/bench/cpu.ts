@@ -42,7 +42,7 @@ function readPid(file: string): number | null {
 }
 
 /** CPU seconds of a process and its descendants (live ones, and reaped ones it accounted). */
-function treeSeconds(root: number): number {
+export function treeSeconds(root: number): number {
   const all: Stat[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;

@@ -31,9 +31,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import axios from 'axios';
@@ -43,6 +42,8 @@ import { createDatabase } from '../../connectors/postgres/db';
 import { javaCompatiblePartitioner } from '../../connectors/kafka/partitioner';
 import { makeRecords } from '../../connectors/pems-simulator/seed';
 import { SETTINGS } from '../../schemas/config';
+import { freePort } from '../support/monitoring';
+import { treeSeconds } from './cpu';
 import { cdcTopic } from './setup';
 import { uptime } from './measure';
 
@@ -56,7 +57,6 @@ const PARTITIONS_CONCURRENTLY = Number(SETTINGS['sink.partitionsConsumedConcurre
 const STAGE_TIMEOUT_MS = 300_000;
 const TRANSACTION = 5000;
 const BATCH = 100;
-const TICKS_PER_SECOND = 100;
 
 export interface StageResult {
   stage: string;
@@ -88,60 +88,47 @@ function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** Measures fn's window: this process's CPU and wall time, and a peer's CPU (by /proc ticks). */
-async function window(
+/** One stage's figures from its window, printed as a JSON line. */
+function stageResult(
   stage: string,
   n: number,
+  cpu: NodeJS.CpuUsage,
+  nanoseconds: bigint,
   note: string,
-  fn: () => Promise<void>,
-  peerTicks?: () => number,
-): Promise<StageResult> {
-  // What was allocated to set the stage up is collected before the window opens.
-  collectGarbage();
-  const peer0 = peerTicks?.();
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  await fn();
-  const c = process.cpuUsage(c0);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const peer = peerTicks && peer0 !== undefined ? ((peerTicks() - peer0) / TICKS_PER_SECOND) * 1e6 : undefined;
+  peerSeconds?: number,
+): StageResult {
   const r: StageResult = {
     stage,
     modifications: n,
-    seconds: Math.round(seconds * 1000) / 1000,
-    cpuMicrosPerModification: Math.round((c.user + c.system) / n),
-    userMicrosPerModification: Math.round(c.user / n),
-    systemMicrosPerModification: Math.round(c.system / n),
-    ...(peer !== undefined ? { peerCpuMicrosPerModification: Math.round(peer / n) } : {}),
+    seconds: Math.round(Number(nanoseconds) / 1e6) / 1000,
+    cpuMicrosPerModification: Math.round((cpu.user + cpu.system) / n),
+    userMicrosPerModification: Math.round(cpu.user / n),
+    systemMicrosPerModification: Math.round(cpu.system / n),
+    ...(peerSeconds !== undefined ? { peerCpuMicrosPerModification: Math.round((peerSeconds * 1e6) / n) } : {}),
     note,
   };
   process.stdout.write(`${JSON.stringify(r)}\n`);
   return r;
 }
 
-/** CPU ticks of a process and its live descendants (the simulator runs under tsx's child). */
-function ticksOf(root: number): number {
-  const stats: Array<{ pid: number; ppid: number; ticks: number }> = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const raw = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-      stats.push({ pid: Number(d), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  let ticks = 0;
-  const todo = [root];
-  while (todo.length > 0) {
-    const pid = todo.pop()!;
-    for (const s of stats) {
-      if (s.pid === pid) ticks += s.ticks;
-      if (s.ppid === pid) todo.push(s.pid);
-    }
-  }
-  return ticks;
+/** Measures fn's window: this process's CPU and wall time, and a peer's CPU seconds (from /proc). */
+async function window(
+  stage: string,
+  n: number,
+  note: string,
+  fn: () => Promise<void>,
+  peerSeconds?: () => number,
+): Promise<StageResult> {
+  // What was allocated to set the stage up is collected before the window opens.
+  collectGarbage();
+  const peer0 = peerSeconds?.();
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  await fn();
+  const c = process.cpuUsage(c0);
+  const t = process.hrtime.bigint() - t0;
+  const peer = peerSeconds && peer0 !== undefined ? peerSeconds() - peer0 : undefined;
+  return stageResult(stage, n, c, t, note, peer);
 }
 
 const kafka = new Kafka({
@@ -227,17 +214,13 @@ async function consume(): Promise<StageResult> {
   }
   const cpu = c as NodeJS.CpuUsage | null;
   if (cpu === null || c0 === null) throw new Error('consume: the window never opened (no group join seen)');
-  const r: StageResult = {
-    stage: 'consume',
-    modifications: seen,
-    seconds: Math.round((Number(t1 - t0) / 1e9) * 1000) / 1000,
-    cpuMicrosPerModification: Math.round((cpu.user + cpu.system) / seen),
-    userMicrosPerModification: Math.round(cpu.user / seen),
-    systemMicrosPerModification: Math.round(cpu.system / seen),
-    note: `kafkajs consumer, ${PARTITIONS_CONCURRENTLY} partitions at once, offsets committed per batch, JSON key and value parsed (${counted} with both), ${Math.round(bytes / seen)} bytes per event`,
-  };
-  process.stdout.write(`${JSON.stringify(r)}\n`);
-  return r;
+  return stageResult(
+    'consume',
+    seen,
+    cpu,
+    t1 - t0,
+    `kafkajs consumer, ${PARTITIONS_CONCURRENTLY} partitions at once, offsets committed per batch, JSON key and value parsed (${counted} with both), ${Math.round(bytes / seen)} bytes per event`,
+  );
 }
 
 async function produce(): Promise<StageResult> {
@@ -383,23 +366,12 @@ async function record(): Promise<StageResult> {
           });
         }
       },
-      () => ticksOf(pid),
+      () => treeSeconds(pid),
     );
   } finally {
     await db.raw(`DROP TABLE IF EXISTS ${status}, ${mirror}`).catch(() => undefined);
     await db.destroy();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function write(): Promise<StageResult> {
@@ -475,7 +447,7 @@ async function write(): Promise<StageResult> {
             if (res.status === 'updated') updated++;
         }
       },
-      () => ticksOf(sim.pid!),
+      () => treeSeconds(sim.pid!),
     );
     if (updated !== n) process.stderr.write(`floor: ${updated} of ${n} items updated\n`);
     agent.destroy();

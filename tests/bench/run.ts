@@ -83,16 +83,16 @@ function bigBacklogLine(r: Result): string {
   );
 }
 
-/** floor.ts in its own process (its CPU is that process's alone), with the sink's heap bound. */
+/** floor.ts in its own process (its CPU is that process's alone), as `npm run bench:floor` starts it. */
 function runFloor(): FloorReport {
   const dir = mkdtempSync(join(tmpdir(), 'bench-floor-'));
   const file = join(dir, 'floor.json');
   try {
-    execFileSync(
-      process.execPath,
-      ['--max-old-space-size=160', '--expose-gc', '--import', 'tsx', join(__dirname, 'floor.ts')],
-      { env: { ...process.env, FLOOR_OUT: file }, stdio: 'inherit', timeout: 30 * 60_000 },
-    );
+    execFileSync('npm', ['run', '--silent', 'bench:floor'], {
+      env: { ...process.env, FLOOR_OUT: file },
+      stdio: 'inherit',
+      timeout: 30 * 60_000,
+    });
     return JSON.parse(readFileSync(file, 'utf8')) as FloorReport;
   } finally {
     rmSync(dir, { recursive: true, force: true });
